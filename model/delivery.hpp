@@ -1,0 +1,94 @@
+#pragma once
+
+#include "model/product_state.hpp"
+#include "model/timestamp.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace shopmirror::model {
+
+/// The topics shopmirror applies; anything else is logged as ignored.
+enum class product_topic { create, update, remove, other };
+
+product_topic parse_topic(std::string_view topic) noexcept;
+
+/// What the headers of one signed delivery say about it.
+struct delivery {
+  std::string shop_domain;
+  std::string webhook_id;
+  std::string topic;
+  std::optional<std::string> event_id;
+  std::optional<std::string> api_version;
+  std::optional<timestamp> triggered_at;
+  timestamp received_at;
+
+  /// The second half of the version: when Shopify observed this state.
+  timestamp observed_at() const { return triggered_at.value_or(received_at); }
+};
+
+/// The delivery's Shopify headers as a JSON object, as a dead letter keeps
+/// them. The signature is left out: it is verified once, on arrival.
+std::string headers_json(const delivery& meta);
+
+/// Write this product state if its version is newer than the stored one.
+/// `source` is the document it came from, as JSON text.
+struct upsert_product {
+  product_state state;
+  std::string source;
+};
+
+/// Tombstone the product (a `products/delete`).
+struct delete_product {
+  std::int64_t product_id = 0;
+};
+
+/// The payload carried only an id (Shopify does this for oversized products):
+/// record that the product must be fetched from the Admin API.
+struct refresh_product {
+  std::int64_t product_id = 0;
+};
+
+/// A topic shopmirror does not handle: logged, nothing applied.
+struct ignore_delivery {};
+
+/// A signed payload that cannot be applied: kept whole, with the reason.
+struct dead_letter {
+  std::string reason;
+  std::optional<std::int64_t> product_id;
+  std::string body;
+};
+
+using delivery_action =
+    std::variant<upsert_product, delete_product, refresh_product, ignore_delivery, dead_letter>;
+
+/// One signed delivery, ready for the apply path.
+struct delivery_item {
+  delivery meta;
+  delivery_action action;
+};
+
+/// What applying one delivery came to. Every outcome but the last two is
+/// durable in PostgreSQL when reported.
+enum class apply_outcome {
+  applied,           ///< the state was newer and is now stored
+  stale,             ///< logged; an equal or newer version was already stored
+  duplicate,         ///< the webhook id was already in the delivery log
+  ignored,           ///< logged; topic not handled
+  dead_lettered,     ///< logged; the raw body is in shopify.dead_letters
+  refresh_requested, ///< logged; the product will be fetched from the Admin API
+  retry_later,       ///< nothing committed: the database is down, slow or busy
+  failed,            ///< nothing committed: an unexpected database error
+};
+
+std::string_view to_string(apply_outcome outcome) noexcept;
+
+/// True when the outcome is durable and the delivery may be acknowledged.
+constexpr bool is_durable(apply_outcome outcome) noexcept {
+  return outcome != apply_outcome::retry_later && outcome != apply_outcome::failed;
+}
+
+} // namespace shopmirror::model

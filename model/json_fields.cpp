@@ -1,0 +1,216 @@
+#include "model/json_fields.hpp"
+
+#include <rapidjson/error/en.h>
+
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace shopmirror::model::json {
+
+std::string_view to_view(const rapidjson::Value& value) {
+  return {value.GetString(), value.GetStringLength()};
+}
+
+const rapidjson::Value* find(const rapidjson::Value& object, std::string_view key,
+                             field_error& error) {
+  const rapidjson::Value* found = nullptr;
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    if (to_view(it->name) == key) {
+      if (found != nullptr) {
+        error.message = "duplicate key \"" + std::string(key) + "\"";
+        return nullptr;
+      }
+      found = &it->value;
+    }
+  }
+  return found;
+}
+
+bool contains_nul(const rapidjson::Value& root) {
+  // An explicit stack: documents can nest deeper than the call stack allows.
+  std::vector<const rapidjson::Value*> pending{&root};
+  while (!pending.empty()) {
+    const rapidjson::Value* value = pending.back();
+    pending.pop_back();
+    if (value->IsString()) {
+      if (std::memchr(value->GetString(), '\0', value->GetStringLength()) != nullptr) {
+        return true;
+      }
+    } else if (value->IsObject()) {
+      for (auto it = value->MemberBegin(); it != value->MemberEnd(); ++it) {
+        if (std::memchr(it->name.GetString(), '\0', it->name.GetStringLength()) != nullptr) {
+          return true;
+        }
+        pending.push_back(&it->value);
+      }
+    } else if (value->IsArray()) {
+      for (const auto& element : value->GetArray()) {
+        pending.push_back(&element);
+      }
+    }
+  }
+  return false;
+}
+
+std::optional<std::int64_t> read_id(const rapidjson::Value& value) {
+  if (!value.IsInt64()) {
+    return std::nullopt; // doubles, ids beyond 2^63, strings, null
+  }
+  const std::int64_t id = value.GetInt64();
+  if (id <= 0) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+std::optional<std::int64_t> read_gid(std::string_view gid, std::string_view type) {
+  constexpr std::string_view prefix = "gid://shopify/";
+  if (gid.substr(0, prefix.size()) != prefix) {
+    return std::nullopt;
+  }
+  gid.remove_prefix(prefix.size());
+  if (gid.substr(0, type.size()) != type || gid.size() <= type.size() + 1 ||
+      gid[type.size()] != '/') {
+    return std::nullopt;
+  }
+  gid.remove_prefix(type.size() + 1);
+  // A gid may carry a query (`?...`) in some contexts; the id ends before it.
+  const std::string_view digits = gid.substr(0, gid.find('?'));
+  std::int64_t id = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || id <= 0) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+bool is_decimal(std::string_view text) {
+  std::size_t i = 0;
+  if (i < text.size() && text[i] == '-') {
+    ++i;
+  }
+  const std::size_t int_start = i;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    ++i;
+  }
+  if (i == int_start) {
+    return false;
+  }
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    const std::size_t frac_start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      ++i;
+    }
+    if (i == frac_start) {
+      return false;
+    }
+  }
+  // numeric(…) in PostgreSQL has room for far more, but a price of a
+  // thousand digits is garbage, not a price.
+  return i == text.size() && text.size() <= 64;
+}
+
+namespace {
+
+std::string type_error(std::string_view path, std::string_view expected) {
+  return std::string(path) + " is not " + std::string(expected);
+}
+
+} // namespace
+
+bool read_string(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                 std::optional<std::string>& out, field_error& error) {
+  const rapidjson::Value* value = find(object, key, error);
+  if (value == nullptr) {
+    return false;
+  }
+  if (value->IsNull()) {
+    out.reset();
+  } else if (value->IsString()) {
+    out.emplace(to_view(*value));
+  } else {
+    error.message = type_error(path, "a string");
+  }
+  return true;
+}
+
+bool read_decimal(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                  std::optional<std::string>& out, field_error& error) {
+  const rapidjson::Value* value = find(object, key, error);
+  if (value == nullptr) {
+    return false;
+  }
+  if (value->IsNull()) {
+    out.reset();
+  } else if (value->IsString() && is_decimal(to_view(*value))) {
+    out.emplace(to_view(*value));
+  } else if (value->IsInt64()) {
+    out.emplace(std::to_string(value->GetInt64()));
+  } else {
+    // A JSON fraction would already have been rounded through a double.
+    error.message = type_error(path, "a decimal string");
+  }
+  return true;
+}
+
+bool read_timestamp(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                    std::optional<timestamp>& out, field_error& error) {
+  const rapidjson::Value* value = find(object, key, error);
+  if (value == nullptr) {
+    return false;
+  }
+  if (value->IsNull()) {
+    out.reset();
+    return true;
+  }
+  if (value->IsString()) {
+    if (auto parsed = parse_rfc3339(to_view(*value))) {
+      out = parsed;
+      return true;
+    }
+  }
+  error.message = type_error(path, "an RFC 3339 time");
+  return true;
+}
+
+bool read_int64(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                std::optional<std::int64_t>& out, field_error& error) {
+  const rapidjson::Value* value = find(object, key, error);
+  if (value == nullptr) {
+    return false;
+  }
+  if (value->IsNull()) {
+    out.reset();
+  } else if (value->IsInt64()) {
+    out = value->GetInt64();
+  } else {
+    error.message = type_error(path, "a 64-bit integer");
+  }
+  return true;
+}
+
+bool read_int32(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                std::optional<std::int32_t>& out, field_error& error) {
+  const rapidjson::Value* value = find(object, key, error);
+  if (value == nullptr) {
+    return false;
+  }
+  if (value->IsNull()) {
+    out.reset();
+  } else if (value->IsInt()) {
+    out = value->GetInt();
+  } else {
+    error.message = type_error(path, "a 32-bit integer");
+  }
+  return true;
+}
+
+std::string parse_error_message(const rapidjson::Document& document) {
+  return std::string("malformed JSON: ") + rapidjson::GetParseError_En(document.GetParseError()) +
+         " at offset " + std::to_string(document.GetErrorOffset());
+}
+
+} // namespace shopmirror::model::json

@@ -1,0 +1,67 @@
+#pragma once
+
+// Reading typed fields out of RapidJSON values, shared by the webhook and
+// the GraphQL mappings. Internal to model/: RapidJSON does not leak further.
+
+#include "model/timestamp.hpp"
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace shopmirror::model::json {
+
+/// Flags for every payload parse: no recursion (a deeply nested body cannot
+/// exhaust the stack), invalid UTF-8 refused (PostgreSQL would refuse it too).
+constexpr unsigned parse_flags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+
+/// Why a field could not be read; empty when it could.
+struct field_error {
+  std::string message;
+  explicit operator bool() const { return !message.empty(); }
+};
+
+/// A member lookup that reports a duplicated key as an error: RapidJSON keeps
+/// the first of two equal keys and PostgreSQL's jsonb the last, so a document
+/// with duplicates would be read two ways.
+const rapidjson::Value* find(const rapidjson::Value& object, std::string_view key,
+                             field_error& error);
+
+/// True if any string or key in the document holds a NUL character, which
+/// PostgreSQL cannot store in text or jsonb.
+bool contains_nul(const rapidjson::Value& root);
+
+/// A 64-bit id from a JSON integer (never through a double). Shopify's ids
+/// are positive.
+std::optional<std::int64_t> read_id(const rapidjson::Value& value);
+
+/// An id from a GraphQL global id, `gid://shopify/Product/123`, checking the type.
+std::optional<std::int64_t> read_gid(std::string_view gid, std::string_view type);
+
+/// True if text is a decimal number: `-?[0-9]+(\.[0-9]+)?`.
+bool is_decimal(std::string_view text);
+
+std::string_view to_view(const rapidjson::Value& value);
+
+// Each reader sets `out` when the member is present (null included) and
+// returns whether it was present; a present value of the wrong type sets
+// `error`. `path` names the field in messages.
+bool read_string(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                 std::optional<std::string>& out, field_error& error);
+bool read_decimal(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                  std::optional<std::string>& out, field_error& error);
+bool read_timestamp(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                    std::optional<timestamp>& out, field_error& error);
+bool read_int64(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                std::optional<std::int64_t>& out, field_error& error);
+bool read_int32(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                std::optional<std::int32_t>& out, field_error& error);
+
+/// The parse error of a document as a short message.
+std::string parse_error_message(const rapidjson::Document& document);
+
+} // namespace shopmirror::model::json

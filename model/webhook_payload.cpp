@@ -1,0 +1,226 @@
+#include "model/webhook_payload.hpp"
+
+#include "model/json_fields.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+namespace shopmirror::model {
+namespace {
+
+using json::field_error;
+
+void read_tags(const rapidjson::Value& product, product_state& state, field_error& error) {
+  const rapidjson::Value* tags = json::find(product, "tags", error);
+  if (tags == nullptr) {
+    return;
+  }
+  state.present |= pf_tags;
+  if (tags->IsNull()) {
+    return;
+  }
+  if (tags->IsString()) {
+    state.tags = split_tags(json::to_view(*tags));
+    return;
+  }
+  if (tags->IsArray()) {
+    for (const auto& tag : tags->GetArray()) {
+      if (!tag.IsString()) {
+        error.message = "tags[] holds a non-string";
+        return;
+      }
+      auto trimmed = split_tags(json::to_view(tag));
+      state.tags.insert(state.tags.end(), trimmed.begin(), trimmed.end());
+    }
+    return;
+  }
+  error.message = "tags is neither a string nor an array";
+}
+
+bool read_variant(const rapidjson::Value& object, std::size_t index, variant_state& variant,
+                  field_error& error) {
+  const std::string prefix = "variants[" + std::to_string(index) + "].";
+  if (!object.IsObject()) {
+    error.message = "variants[" + std::to_string(index) + "] is not an object";
+    return false;
+  }
+  const rapidjson::Value* id = json::find(object, "id", error);
+  if (error) {
+    return false;
+  }
+  const auto variant_id = id != nullptr ? json::read_id(*id) : std::nullopt;
+  if (!variant_id) {
+    error.message = prefix + "id is missing or not a positive 64-bit integer";
+    return false;
+  }
+  variant.id = *variant_id;
+  variant.present = 0;
+  const auto mark = [&](bool present, variant_field field) {
+    if (present) {
+      variant.present |= field;
+    }
+  };
+  mark(json::read_string(object, "sku", prefix + "sku", variant.sku, error), vf_sku);
+  mark(json::read_string(object, "title", prefix + "title", variant.title, error), vf_title);
+  mark(json::read_decimal(object, "price", prefix + "price", variant.price, error), vf_price);
+  mark(json::read_decimal(object, "compare_at_price", prefix + "compare_at_price",
+                          variant.compare_at_price, error),
+       vf_compare_at_price);
+  mark(json::read_int32(object, "position", prefix + "position", variant.position, error),
+       vf_position);
+  mark(json::read_string(object, "option1", prefix + "option1", variant.option1, error),
+       vf_option1);
+  mark(json::read_string(object, "option2", prefix + "option2", variant.option2, error),
+       vf_option2);
+  mark(json::read_string(object, "option3", prefix + "option3", variant.option3, error),
+       vf_option3);
+  mark(json::read_string(object, "barcode", prefix + "barcode", variant.barcode, error),
+       vf_barcode);
+  mark(json::read_int64(object, "inventory_quantity", prefix + "inventory_quantity",
+                        variant.inventory_quantity, error),
+       vf_inventory_quantity);
+  mark(json::read_timestamp(object, "updated_at", prefix + "updated_at", variant.updated_at,
+                            error),
+       vf_updated_at);
+  return !error;
+}
+
+product_payload map_product(const rapidjson::Value& product, std::int64_t id) {
+  field_error error;
+  product_state state;
+  state.id = id;
+  state.present = 0;
+
+  std::optional<timestamp> updated_at;
+  json::read_timestamp(product, "updated_at", "updated_at", updated_at, error);
+  if (error) {
+    return payload_error{error.message, id};
+  }
+  if (!updated_at) {
+    return refresh_product{id};
+  }
+  state.updated_at = *updated_at;
+
+  const auto mark = [&](bool present, product_field field) {
+    if (present) {
+      state.present |= field;
+    }
+  };
+  mark(json::read_string(product, "title", "title", state.title, error), pf_title);
+  mark(json::read_string(product, "handle", "handle", state.handle, error), pf_handle);
+  mark(json::read_string(product, "vendor", "vendor", state.vendor, error), pf_vendor);
+  mark(json::read_string(product, "product_type", "product_type", state.product_type, error),
+       pf_product_type);
+  mark(json::read_string(product, "status", "status", state.status, error), pf_status);
+  mark(json::read_string(product, "body_html", "body_html", state.body_html, error),
+       pf_body_html);
+  mark(json::read_timestamp(product, "created_at", "created_at", state.created_at, error),
+       pf_created_at);
+  mark(json::read_timestamp(product, "published_at", "published_at", state.published_at, error),
+       pf_published_at);
+  if (!error) {
+    read_tags(product, state, error);
+  }
+  if (error) {
+    return payload_error{error.message, id};
+  }
+
+  const rapidjson::Value* variants = json::find(product, "variants", error);
+  if (error) {
+    return payload_error{error.message, id};
+  }
+  if (variants != nullptr && !variants->IsNull()) {
+    if (!variants->IsArray()) {
+      return payload_error{"variants is not an array", id};
+    }
+    state.present |= pf_variants;
+    state.variants.reserve(variants->Size());
+    std::size_t index = 0;
+    for (const auto& element : variants->GetArray()) {
+      variant_state variant;
+      if (!read_variant(element, index++, variant, error)) {
+        return payload_error{error.message, id};
+      }
+      state.variants.push_back(std::move(variant));
+    }
+    for (std::size_t i = 1; i < state.variants.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (state.variants[i].id == state.variants[j].id) {
+          return payload_error{"variant id " + std::to_string(state.variants[i].id) +
+                                   " appears twice",
+                               id};
+        }
+      }
+    }
+  }
+  canonicalize(state);
+  return state;
+}
+
+} // namespace
+
+std::vector<std::string> split_tags(std::string_view tags) {
+  std::vector<std::string> out;
+  constexpr std::string_view blanks = " \t\r\n";
+  while (!tags.empty()) {
+    const std::size_t comma = tags.find(',');
+    std::string_view item = tags.substr(0, comma);
+    tags = comma == std::string_view::npos ? std::string_view{} : tags.substr(comma + 1);
+    const std::size_t first = item.find_first_not_of(blanks);
+    if (first == std::string_view::npos) {
+      continue;
+    }
+    item = item.substr(first, item.find_last_not_of(blanks) - first + 1);
+    out.emplace_back(item);
+  }
+  return out;
+}
+
+void canonicalize(product_state& state) {
+  std::sort(state.tags.begin(), state.tags.end());
+  std::sort(state.variants.begin(), state.variants.end(),
+            [](const variant_state& a, const variant_state& b) {
+              // Variants without a position sort last, by id.
+              const auto key = [](const variant_state& v) {
+                return std::make_tuple(!v.position.has_value(), v.position.value_or(0), v.id);
+              };
+              return key(a) < key(b);
+            });
+}
+
+product_payload map_product_webhook(product_topic topic, std::string_view body) {
+  rapidjson::Document document;
+  document.Parse<json::parse_flags>(body.data(), body.size());
+  if (document.HasParseError()) {
+    return payload_error{json::parse_error_message(document), std::nullopt};
+  }
+  if (!document.IsObject()) {
+    return payload_error{"the body is not a JSON object", std::nullopt};
+  }
+  if (json::contains_nul(document)) {
+    return payload_error{"the body holds a NUL character (\\u0000), which PostgreSQL cannot store",
+                         std::nullopt};
+  }
+  field_error error;
+  const rapidjson::Value* id_value = json::find(document, "id", error);
+  if (error) {
+    return payload_error{error.message, std::nullopt};
+  }
+  const auto id = id_value != nullptr ? json::read_id(*id_value) : std::nullopt;
+  if (!id) {
+    return payload_error{"no product id: \"id\" is missing or not a positive 64-bit integer",
+                         std::nullopt};
+  }
+  switch (topic) {
+  case product_topic::remove:
+    return delete_product{*id};
+  case product_topic::create:
+  case product_topic::update:
+    return map_product(document, *id);
+  case product_topic::other:
+    break;
+  }
+  return payload_error{"not a product topic", id};
+}
+
+} // namespace shopmirror::model
