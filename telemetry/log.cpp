@@ -1,0 +1,217 @@
+#include "telemetry/log.hpp"
+
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+namespace shopmirror::telemetry {
+namespace {
+
+std::atomic<int> min_level{static_cast<int>(level::info)};
+
+std::string_view name(level lvl) {
+  switch (lvl) {
+  case level::debug:
+    return "debug";
+  case level::info:
+    return "info";
+  case level::warn:
+    return "warn";
+  case level::error:
+    return "error";
+  }
+  return "info";
+}
+
+// Length of the valid UTF-8 sequence starting at text[i], or 0 if invalid.
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  std::size_t length = 0;
+  std::uint32_t code = 0;
+  if (lead < 0x80) {
+    return 1;
+  } else if ((lead & 0xe0) == 0xc0) {
+    length = 2;
+    code = lead & 0x1fU;
+  } else if ((lead & 0xf0) == 0xe0) {
+    length = 3;
+    code = lead & 0x0fU;
+  } else if ((lead & 0xf8) == 0xf0) {
+    length = 4;
+    code = lead & 0x07U;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) {
+    return 0;
+  }
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) {
+      return 0;
+    }
+    code = (code << 6) | (byte(i + k) & 0x3fU);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are invalid.
+  constexpr std::uint32_t minimum[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < minimum[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
+    return 0;
+  }
+  return length;
+}
+
+} // namespace
+
+void set_min_level(level min) noexcept { min_level.store(static_cast<int>(min)); }
+
+bool enabled(level lvl) noexcept { return static_cast<int>(lvl) >= min_level.load(); }
+
+void append_json_escaped(std::string& out, std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (const std::size_t length = utf8_sequence_length(text, i); length != 0) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += "\xef\xbf\xbd"; // U+FFFD
+      ++i;
+    }
+  }
+}
+
+log_event::log_event(level lvl, std::string_view event) : enabled_(enabled(lvl)) {
+  if (!enabled_) {
+    return;
+  }
+  line_.reserve(256);
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm utc{};
+  gmtime_r(&ts.tv_sec, &utc);
+  char time_text[64];
+  std::snprintf(time_text, sizeof time_text, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+                utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                utc.tm_sec, ts.tv_nsec / 1'000'000);
+  line_ += "{\"ts\":\"";
+  line_ += time_text;
+  line_ += "\",\"level\":\"";
+  line_ += name(lvl);
+  line_ += "\",\"event\":\"";
+  append_json_escaped(line_, event);
+  line_ += '"';
+}
+
+log_event::~log_event() {
+  if (!enabled_) {
+    return;
+  }
+  line_ += "}\n";
+  const char* data = line_.data();
+  std::size_t left = line_.size();
+  while (left > 0) {
+    const ssize_t written = ::write(STDERR_FILENO, data, left);
+    if (written <= 0) {
+      return; // stderr gone: nothing sensible to do from a destructor
+    }
+    data += written;
+    left -= static_cast<std::size_t>(written);
+  }
+}
+
+void log_event::key(std::string_view name_) {
+  line_ += ",\"";
+  append_json_escaped(line_, name_);
+  line_ += "\":";
+}
+
+log_event& log_event::field(std::string_view name_, std::string_view value) {
+  if (enabled_) {
+    key(name_);
+    line_ += '"';
+    append_json_escaped(line_, value);
+    line_ += '"';
+  }
+  return *this;
+}
+
+log_event& log_event::field(std::string_view name_, std::int64_t value) {
+  if (enabled_) {
+    key(name_);
+    line_ += std::to_string(value);
+  }
+  return *this;
+}
+
+log_event& log_event::field(std::string_view name_, std::uint64_t value) {
+  if (enabled_) {
+    key(name_);
+    line_ += std::to_string(value);
+  }
+  return *this;
+}
+
+log_event& log_event::field(std::string_view name_, double value) {
+  if (enabled_) {
+    key(name_);
+    if (std::isfinite(value)) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.3f", value);
+      line_ += text;
+    } else {
+      line_ += "null";
+    }
+  }
+  return *this;
+}
+
+log_event& log_event::field(std::string_view name_, bool value) {
+  if (enabled_) {
+    key(name_);
+    line_ += value ? "true" : "false";
+  }
+  return *this;
+}
+
+rate_limiter::decision rate_limiter::allow(std::string_view key,
+                                           std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  auto it = slots_.find(std::string(key));
+  if (it == slots_.end()) {
+    // Keys come from a small fixed set (a reason, a shop); a cap keeps a
+    // hostile caller from growing the map without bound all the same.
+    if (slots_.size() >= 1024) {
+      slots_.clear();
+    }
+    it = slots_.emplace(std::string(key), slot{now, 0, 0}).first;
+  }
+  slot& s = it->second;
+  if (now - s.window_start >= window_) {
+    s.window_start = now;
+    s.used = 0;
+  }
+  if (s.used < burst_) {
+    ++s.used;
+    const std::uint64_t suppressed = s.suppressed;
+    s.suppressed = 0;
+    return {true, suppressed};
+  }
+  ++s.suppressed;
+  return {false, 0};
+}
+
+} // namespace shopmirror::telemetry
