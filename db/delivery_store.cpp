@@ -1,0 +1,307 @@
+#include "db/delivery_store.hpp"
+
+#include "db/array_literal.hpp"
+#include "db/errors.hpp"
+#include "db/pg_session.hpp"
+#include "telemetry/log.hpp"
+
+#include <pqxx/pqxx>
+
+#include <array>
+#include <string>
+
+namespace shopmirror::db {
+namespace {
+
+using model::apply_outcome;
+
+constexpr const char* apply_statement = "shopmirror_apply_deliveries";
+
+// Must match the signature of shopify.apply_deliveries (0002_apply.sql).
+constexpr const char* apply_sql =
+    "select delivery_slot, delivery_outcome from shopify.apply_deliveries("
+    "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
+    "$7::timestamptz[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::bytea[], "
+    "$13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::int[], $17::text[], "
+    "$18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], "
+    "$24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $27::text[], "
+    "$28::int[], $29::int[], $30::bigint[], $31::text[], $32::text[], $33::numeric[], "
+    "$34::numeric[], $35::int[], $36::text[], $37::text[], $38::text[], $39::text[], "
+    "$40::bigint[], $41::timestamptz[])";
+
+constexpr std::size_t parameter_count = 41;
+
+std::optional<std::string> time_text(const std::optional<model::timestamp>& t) {
+  if (!t) {
+    return std::nullopt;
+  }
+  return model::format_rfc3339(*t);
+}
+
+std::optional<std::int64_t> widen(const std::optional<std::int32_t>& v) {
+  if (!v) {
+    return std::nullopt;
+  }
+  return std::int64_t{*v};
+}
+
+std::string join_tags(const std::vector<std::string>& tags) {
+  // Tags never hold a comma (Shopify splits on it), so a comma-joined list
+  // is lossless; the database splits it again.
+  std::string out;
+  for (const auto& tag : tags) {
+    if (!out.empty()) {
+      out += ',';
+    }
+    out += tag;
+  }
+  return out;
+}
+
+// The columns of shopify.apply_deliveries, one array per parameter.
+struct batch_arrays {
+  std::array<array_literal, parameter_count> column;
+
+  void add(const model::delivery_item& item, std::int64_t slot) {
+    const model::delivery& meta = item.meta;
+    auto& c = column;
+    c[0].add(meta.shop_domain);
+    c[1].add(meta.webhook_id);
+    c[2].add(meta.topic);
+    c[3].add(meta.event_id);
+    c[4].add(meta.api_version);
+    c[5].add(time_text(meta.triggered_at));
+    c[6].add(model::format_rfc3339(meta.received_at));
+
+    const auto* upsert = std::get_if<model::upsert_product>(&item.action);
+    const auto* remove = std::get_if<model::delete_product>(&item.action);
+    const auto* refresh = std::get_if<model::refresh_product>(&item.action);
+    const auto* dead = std::get_if<model::dead_letter>(&item.action);
+
+    c[7].add(upsert   ? "upsert"
+             : remove ? "delete"
+             : refresh ? "refresh"
+             : dead    ? "dead_letter"
+                       : "ignore");
+    std::optional<std::int64_t> product_id;
+    if (upsert) {
+      product_id = upsert->state.id;
+    } else if (remove) {
+      product_id = remove->product_id;
+    } else if (refresh) {
+      product_id = refresh->product_id;
+    } else if (dead) {
+      product_id = dead->product_id;
+    }
+    c[8].add(product_id);
+    if (dead) {
+      c[9].add(dead->reason);
+      c[10].add(model::headers_json(meta));
+      c[11].add_bytes(dead->body);
+    } else {
+      c[9].add_null();
+      c[10].add_null();
+      c[11].add_null();
+    }
+
+    const std::string observed = model::format_rfc3339(meta.observed_at());
+    if (upsert) {
+      const model::product_state& s = upsert->state;
+      c[12].add(model::format_rfc3339(s.updated_at));
+      c[13].add(observed);
+      c[14].add_null();
+      c[15].add(std::int64_t{s.present});
+      c[16].add(s.title);
+      c[17].add(s.handle);
+      c[18].add(s.vendor);
+      c[19].add(s.product_type);
+      c[20].add(s.status);
+      c[21].add(join_tags(s.tags));
+      c[22].add(s.body_html);
+      c[23].add(time_text(s.created_at));
+      c[24].add(model::format_rfc3339(s.updated_at));
+      c[25].add(time_text(s.published_at));
+      c[26].add(upsert->source);
+      for (const model::variant_state& v : s.variants) {
+        c[27].add(slot);
+        c[28].add(std::int64_t{v.present});
+        c[29].add(v.id);
+        c[30].add(v.sku);
+        c[31].add(v.title);
+        c[32].add(v.price);
+        c[33].add(v.compare_at_price);
+        c[34].add(widen(v.position));
+        c[35].add(v.option1);
+        c[36].add(v.option2);
+        c[37].add(v.option3);
+        c[38].add(v.barcode);
+        c[39].add(v.inventory_quantity);
+        c[40].add(time_text(v.updated_at));
+      }
+    } else {
+      if (remove) {
+        // A delete carries no updated_at: its version is the time Shopify
+        // triggered it, which is after every update of the product.
+        c[12].add(observed);
+        c[13].add(observed);
+        c[14].add(observed);
+      } else {
+        c[12].add_null();
+        c[13].add_null();
+        c[14].add_null();
+      }
+      for (std::size_t i = 15; i <= 26; ++i) {
+        c[i].add_null();
+      }
+    }
+  }
+};
+
+apply_outcome parse_outcome(std::string_view text) {
+  if (text == "applied") {
+    return apply_outcome::applied;
+  }
+  if (text == "stale") {
+    return apply_outcome::stale;
+  }
+  if (text == "duplicate") {
+    return apply_outcome::duplicate;
+  }
+  if (text == "ignored") {
+    return apply_outcome::ignored;
+  }
+  if (text == "dead_letter") {
+    return apply_outcome::dead_lettered;
+  }
+  if (text == "refresh_requested") {
+    return apply_outcome::refresh_requested;
+  }
+  return apply_outcome::failed;
+}
+
+// The item as a dead letter, for when the database refused its data.
+model::delivery_item as_dead_letter(const model::delivery_item& item, const std::string& reason) {
+  model::dead_letter dead;
+  dead.reason = "refused by the database: " + reason;
+  if (const auto* upsert = std::get_if<model::upsert_product>(&item.action)) {
+    dead.product_id = upsert->state.id;
+    dead.body = upsert->source;
+  } else if (const auto* earlier = std::get_if<model::dead_letter>(&item.action)) {
+    dead = *earlier;
+    dead.reason = "refused by the database: " + reason;
+  }
+  return {item.meta, std::move(dead)};
+}
+
+} // namespace
+
+delivery_store::delivery_store(db_settings settings)
+    : session_(std::make_unique<pg_session>(
+          std::move(settings),
+          std::vector<prepared_statement>{{apply_statement, apply_sql}})) {}
+
+delivery_store::~delivery_store() = default;
+
+bool delivery_store::connected() const noexcept { return session_->connected(); }
+
+std::vector<apply_outcome> delivery_store::call(std::span<const model::delivery_item> items) {
+  batch_arrays arrays;
+  std::int64_t slot = 1;
+  for (const auto& item : items) {
+    arrays.add(item, slot++);
+  }
+  std::vector<std::string> values;
+  values.reserve(parameter_count);
+  for (auto& column : arrays.column) {
+    values.push_back(column.take());
+  }
+  pqxx::connection& connection = session_->connection();
+  // One statement in autocommit: the function's work commits as a whole
+  // before the result arrives, which is what makes a 200 durable.
+  pqxx::nontransaction tx(connection);
+  const pqxx::result rows =
+      tx.exec_prepared(apply_statement, pqxx::prepare::make_dynamic_params(values));
+  std::vector<apply_outcome> outcomes(items.size(), apply_outcome::failed);
+  for (const auto& row : rows) {
+    const auto index = row[0].as<std::size_t>() - 1;
+    if (index < outcomes.size()) {
+      outcomes[index] = parse_outcome(row[1].c_str());
+    }
+  }
+  return outcomes;
+}
+
+std::vector<apply_outcome> delivery_store::apply(std::span<const model::delivery_item> items) {
+  if (items.empty()) {
+    return {};
+  }
+  return apply_isolating(items, 0);
+}
+
+std::vector<apply_outcome>
+delivery_store::apply_isolating(std::span<const model::delivery_item> items, int attempt) {
+  try {
+    return call(items);
+  } catch (...) {
+    const failure f = classify_current_exception();
+    switch (f.kind) {
+    case failure_kind::connection_lost:
+      session_->reset();
+      telemetry::log_event(telemetry::level::warn, "db_unavailable")
+          .field("error", f.message)
+          .field("batch", static_cast<std::uint64_t>(items.size()));
+      return std::vector<apply_outcome>(items.size(), apply_outcome::retry_later);
+    case failure_kind::transient:
+      if (attempt < 2) {
+        return apply_isolating(items, attempt + 1);
+      }
+      return std::vector<apply_outcome>(items.size(), apply_outcome::retry_later);
+    case failure_kind::busy:
+      // The whole database is slow or not ready: trying items one by one
+      // would only multiply the wait.
+      telemetry::log_event(telemetry::level::warn, "db_busy")
+          .field("sqlstate", f.sqlstate)
+          .field("error", f.message);
+      return std::vector<apply_outcome>(items.size(), apply_outcome::retry_later);
+    case failure_kind::row_locked:
+    case failure_kind::bad_item:
+    case failure_kind::bug:
+      break;
+    }
+    if (items.size() > 1) {
+      // One item may be at fault (refused data, a locked row): apply each on
+      // its own, so that it cannot fail its neighbours.
+      std::vector<apply_outcome> outcomes;
+      outcomes.reserve(items.size());
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        outcomes.push_back(apply_isolating(items.subspan(i, 1), 0).front());
+      }
+      return outcomes;
+    }
+    if (f.kind == failure_kind::row_locked) {
+      telemetry::log_event(telemetry::level::warn, "db_row_locked")
+          .field("shop", items.front().meta.shop_domain)
+          .field("webhook_id", items.front().meta.webhook_id)
+          .field("sqlstate", f.sqlstate)
+          .field("error", f.message);
+      return {apply_outcome::retry_later};
+    }
+    if (f.kind == failure_kind::bad_item &&
+        !std::holds_alternative<model::dead_letter>(items.front().action)) {
+      telemetry::log_event(telemetry::level::warn, "db_refused_item")
+          .field("sqlstate", f.sqlstate)
+          .field("shop", items.front().meta.shop_domain)
+          .field("webhook_id", items.front().meta.webhook_id);
+      const model::delivery_item dead = as_dead_letter(items.front(), f.message);
+      return apply_isolating(std::span(&dead, 1), 0);
+    }
+    telemetry::log_event(telemetry::level::error, "db_error")
+        .field("sqlstate", f.sqlstate)
+        .field("error", f.message)
+        .field("shop", items.front().meta.shop_domain)
+        .field("webhook_id", items.front().meta.webhook_id);
+    return {apply_outcome::failed};
+  }
+}
+
+} // namespace shopmirror::db

@@ -1,0 +1,38 @@
+#pragma once
+
+#include "db/settings.hpp"
+#include "model/delivery.hpp"
+
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace shopmirror::db {
+
+class pg_session;
+
+/// Applies batches of deliveries over one connection of its own: the apply
+/// path of DESIGN.md. Not thread-safe: one store per thread.
+class delivery_store {
+public:
+  explicit delivery_store(db_settings settings);
+  ~delivery_store();
+  delivery_store(const delivery_store&) = delete;
+  delivery_store& operator=(const delivery_store&) = delete;
+
+  /// Applies the batch in one transaction and returns one outcome per item,
+  /// in order. Never throws for database trouble: a lost or slow database
+  /// yields retry_later for every item; an item the database refuses is
+  /// isolated and kept as a dead letter, and its neighbours still apply.
+  std::vector<model::apply_outcome> apply(std::span<const model::delivery_item> items);
+
+  bool connected() const noexcept;
+
+private:
+  std::vector<model::apply_outcome> apply_isolating(std::span<const model::delivery_item> items,
+                                                    int attempt);
+  std::vector<model::apply_outcome> call(std::span<const model::delivery_item> items);
+  std::unique_ptr<pg_session> session_;
+};
+
+} // namespace shopmirror::db

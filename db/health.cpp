@@ -1,0 +1,86 @@
+#include "db/health.hpp"
+
+#include "db/migrate.hpp"
+#include "db/migrations.hpp"
+#include "db/pg_session.hpp"
+#include "telemetry/log.hpp"
+
+namespace shopmirror::db {
+
+readiness_monitor::readiness_monitor(db_settings settings, bool migrate,
+                                     std::chrono::milliseconds interval)
+    : settings_(std::move(settings)),
+      session_(std::make_unique<pg_session>(settings_, std::vector<prepared_statement>{})),
+      migrate_(migrate), interval_(interval),
+      thread_([this] { run(); }) {}
+
+readiness_monitor::~readiness_monitor() { stop(); }
+
+void readiness_monitor::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+readiness readiness_monitor::current() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+readiness readiness_monitor::check_now() {
+  std::lock_guard check(check_mutex_);
+  readiness next;
+  try {
+    int version = 0;
+    try {
+      version = read_schema_version(session_->connection());
+    } catch (...) {
+      session_->reset();
+      throw;
+    }
+    if (version < latest_schema_version() && migrate_) {
+      version = migrate(settings_).to_version;
+    }
+    next.schema_version = version;
+    next.ready = version >= latest_schema_version();
+    next.reason = next.ready ? "ok"
+                             : "schema version " + std::to_string(version) + " is older than " +
+                                   std::to_string(latest_schema_version()) +
+                                   "; run shopmirror migrate";
+  } catch (const std::exception& e) {
+    next.ready = false;
+    next.reason = e.what();
+  }
+  bool changed = false;
+  {
+    std::lock_guard lock(mutex_);
+    changed = next.ready != state_.ready;
+    state_ = next;
+  }
+  if (changed) {
+    telemetry::log_event(next.ready ? telemetry::level::info : telemetry::level::warn,
+                         next.ready ? "db_ready" : "db_not_ready")
+        .field("schema_version", next.schema_version)
+        .field("reason", next.reason);
+  }
+  return next;
+}
+
+void readiness_monitor::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    const readiness now = check_now();
+    lock.lock();
+    // Look again sooner while not ready, so recovery shows quickly.
+    const auto pause = now.ready ? interval_ : interval_ / 4;
+    wake_.wait_for(lock, pause, [this] { return stopping_; });
+  }
+}
+
+} // namespace shopmirror::db

@@ -1,0 +1,58 @@
+#pragma once
+
+#include "db/settings.hpp"
+
+#include <chrono>
+#include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace shopmirror::db {
+
+class pg_session;
+
+/// Whether the database can be used: reachable, and its schema at least the
+/// version this binary needs.
+struct readiness {
+  bool ready = false;
+  int schema_version = 0;
+  std::string reason = "not checked yet";
+};
+
+/// Watches the database from a thread of its own, so that /readyz answers
+/// from memory and a flood of probes costs the database nothing. With
+/// `migrate` set it also applies pending migrations as soon as the database
+/// is reachable, which lets `serve` start before PostgreSQL does.
+class readiness_monitor {
+public:
+  readiness_monitor(db_settings settings, bool migrate,
+                    std::chrono::milliseconds interval = std::chrono::milliseconds(1000));
+  ~readiness_monitor();
+  readiness_monitor(const readiness_monitor&) = delete;
+  readiness_monitor& operator=(const readiness_monitor&) = delete;
+
+  readiness current() const;
+
+  /// Checks once now, on the calling thread (used at start-up).
+  readiness check_now();
+
+  void stop();
+
+private:
+  void run();
+
+  db_settings settings_;
+  std::unique_ptr<pg_session> session_;
+  bool migrate_;
+  std::chrono::milliseconds interval_;
+  std::mutex check_mutex_; // one check at a time: the session is single-threaded
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  readiness state_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+} // namespace shopmirror::db

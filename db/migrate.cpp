@@ -1,0 +1,80 @@
+#include "db/migrate.hpp"
+
+#include "db/migrations.hpp"
+#include "db/pg_session.hpp"
+#include "telemetry/log.hpp"
+
+#include <pqxx/pqxx>
+
+#include <stdexcept>
+
+namespace shopmirror::db {
+namespace {
+
+// One key for every shopmirror process sharing the database.
+constexpr const char* lock_sql = "select pg_advisory_lock(hashtext('shopmirror.migrate'))";
+constexpr const char* unlock_sql = "select pg_advisory_unlock(hashtext('shopmirror.migrate'))";
+
+} // namespace
+
+int read_schema_version(pqxx::connection& connection) {
+  pqxx::nontransaction tx(connection);
+  // Planned apart: a query naming a table that does not exist fails to plan.
+  if (tx.exec1("select to_regclass('shopify.schema_migrations') is null")[0].as<bool>()) {
+    return 0;
+  }
+  return tx.exec1("select coalesce(max(version), 0) from shopify.schema_migrations")[0].as<int>();
+}
+
+migrate_result migrate(const db_settings& settings) {
+  try {
+    pqxx::connection connection(connection_string(settings));
+    {
+      pqxx::nontransaction tx(connection);
+      tx.exec(lock_sql);
+    }
+    migrate_result result;
+    result.from_version = read_schema_version(connection);
+    result.to_version = result.from_version;
+    if (result.from_version == 0) {
+      pqxx::work tx(connection);
+      tx.exec("create schema if not exists shopify");
+      tx.exec("create table if not exists shopify.schema_migrations ("
+              "version integer primary key, name text not null, "
+              "applied_at timestamptz not null default now())");
+      tx.commit();
+    }
+    for (const migration& step : migrations()) {
+      if (step.version <= result.to_version) {
+        continue;
+      }
+      pqxx::work tx(connection);
+      tx.exec(std::string(step.sql));
+      tx.exec("insert into shopify.schema_migrations (version, name) values (" +
+              std::to_string(step.version) + ", " + tx.quote(std::string(step.name)) + ")");
+      tx.commit();
+      result.to_version = step.version;
+      telemetry::log_event(telemetry::level::info, "migration_applied")
+          .field("version", step.version)
+          .field("name", step.name);
+    }
+    {
+      pqxx::nontransaction tx(connection);
+      tx.exec(unlock_sql);
+    }
+    return result;
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("migration failed: ") + e.what());
+  }
+}
+
+int schema_version(const db_settings& settings) {
+  try {
+    pqxx::connection connection(connection_string(settings));
+    return read_schema_version(connection);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("cannot read the schema version: ") + e.what());
+  }
+}
+
+} // namespace shopmirror::db

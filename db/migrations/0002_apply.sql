@@ -1,0 +1,276 @@
+-- The apply path, in the database so that a whole batch of deliveries is one
+-- round trip and one transaction. The service sends parallel arrays, one
+-- element per delivery (d_*, p_*) or per variant (v_*); db/apply.cpp builds
+-- them and must change together with these signatures.
+--
+-- Each statement inside a plpgsql function takes a fresh snapshot, which the
+-- variant step relies on: it runs while the product rows are locked, so it
+-- sees every variant written by whoever held those locks before.
+
+-- Writes product states under the ordering rule: a state is written only if
+-- its version (version_updated_at, version_observed_at) is greater than the
+-- stored one; equal is a no-op. p_deleted_at set means a tombstone, which
+-- keeps the stored columns. Absent fields (p_present bits, see
+-- model/product_state.hpp) keep the stored values. Only the slots listed in
+-- p_items (1-based) are applied, at most one per product. Returns the slots
+-- written and whether each was a new row.
+create function shopify.put_products(
+  p_items int[],
+  p_shop text[], p_product_id bigint[],
+  p_version_updated_at timestamptz[], p_observed_at timestamptz[], p_deleted_at timestamptz[],
+  p_present int[], p_title text[], p_handle text[], p_vendor text[], p_product_type text[],
+  p_status text[], p_tags text[], p_body_html text[], p_created_at timestamptz[],
+  p_updated_at timestamptz[], p_published_at timestamptz[], p_source text[],
+  v_item int[], v_present int[], v_id bigint[], v_sku text[], v_title text[],
+  v_price numeric[], v_compare_at_price numeric[], v_position int[],
+  v_option1 text[], v_option2 text[], v_option3 text[], v_barcode text[],
+  v_inventory_quantity bigint[], v_updated_at timestamptz[])
+returns table (written_item int, was_inserted boolean)
+language plpgsql as $fn$
+#variable_conflict use_column
+declare
+  written int[];
+  inserted boolean[];
+  with_variants int[];
+begin
+  if coalesce(array_length(p_items, 1), 0) = 0 then
+    return;
+  end if;
+
+  -- Rows are taken in key order, so concurrent batches lock in one order
+  -- and cannot deadlock on each other.
+  with input as (
+    select t.*
+    from unnest(p_shop, p_product_id, p_version_updated_at, p_observed_at, p_deleted_at,
+                p_present, p_title, p_handle, p_vendor, p_product_type, p_status, p_tags,
+                p_body_html, p_created_at, p_updated_at, p_published_at, p_source)
+         with ordinality as t(shop, pid, vu, vo, deleted, present, title, handle, vendor,
+                              product_type, status, tags, body_html, created, updated,
+                              published, source, slot)
+    where t.slot = any (p_items)
+  ),
+  put as (
+    insert into shopify.products as p
+      (shop_domain, product_id, title, handle, vendor, product_type, status, tags, body_html,
+       created_at, updated_at, published_at, version_updated_at, version_observed_at,
+       deleted_at, source, applied_at)
+    select shop, pid, title, handle, vendor, product_type, status,
+           coalesce(string_to_array(tags, ','), '{}'), body_html, created,
+           case when deleted is null then updated end, published, vu, vo, deleted,
+           case when deleted is null then source::jsonb end, now()
+    from input
+    order by shop, pid
+    on conflict (shop_domain, product_id) do update set
+      (title, handle, vendor, product_type, status, tags, body_html, created_at, updated_at,
+       published_at, source) = (
+        select
+          case when i.present & 1 <> 0 then i.title else p.title end,
+          case when i.present & 2 <> 0 then i.handle else p.handle end,
+          case when i.present & 4 <> 0 then i.vendor else p.vendor end,
+          case when i.present & 8 <> 0 then i.product_type else p.product_type end,
+          case when i.present & 16 <> 0 then i.status else p.status end,
+          case when i.present & 32 <> 0 then coalesce(string_to_array(i.tags, ','), '{}')
+               else p.tags end,
+          case when i.present & 64 <> 0 then i.body_html else p.body_html end,
+          case when i.present & 128 <> 0 then i.created else p.created_at end,
+          case when i.deleted is null then i.updated else p.updated_at end,
+          case when i.present & 256 <> 0 then i.published else p.published_at end,
+          -- A document with every field replaces the source; a trimmed one
+          -- (include_fields) is merged over it, key by key.
+          case when i.deleted is not null or i.source is null then p.source
+               when i.present = 1023 then i.source::jsonb
+               else coalesce(p.source, '{}'::jsonb) || i.source::jsonb end
+        from input i
+        where i.shop = excluded.shop_domain and i.pid = excluded.product_id),
+      version_updated_at = excluded.version_updated_at,
+      version_observed_at = excluded.version_observed_at,
+      deleted_at = excluded.deleted_at,
+      applied_at = excluded.applied_at
+    where (p.version_updated_at, p.version_observed_at)
+        < (excluded.version_updated_at, excluded.version_observed_at)
+    returning p.shop_domain, p.product_id, p.xmax = 0 as is_new
+  )
+  select coalesce(array_agg(i.slot::int), '{}'), coalesce(array_agg(put.is_new), '{}')
+  into written, inserted
+  from put
+  join input i on i.shop = put.shop_domain and i.pid = put.product_id;
+
+  -- Variants are replaced for live states that carried a variants list.
+  select coalesce(array_agg(t.slot::int), '{}') into with_variants
+  from unnest(p_deleted_at, p_present) with ordinality as t(deleted, present, slot)
+  where t.slot = any (written) and t.deleted is null and t.present & 512 <> 0;
+
+  if array_length(with_variants, 1) > 0 then
+    with owner as (
+      select t.shop, t.pid, t.slot
+      from unnest(p_shop, p_product_id) with ordinality as t(shop, pid, slot)
+      where t.slot = any (with_variants)
+    )
+    delete from shopify.product_variants v
+    using owner o
+    where v.shop_domain = o.shop and v.product_id = o.pid
+      and not exists (
+        select 1 from unnest(v_item, v_id) as n(item, id)
+        where n.item = o.slot and n.id = v.variant_id);
+
+    with owner as (
+      select t.shop, t.pid, t.slot
+      from unnest(p_shop, p_product_id) with ordinality as t(shop, pid, slot)
+      where t.slot = any (with_variants)
+    ),
+    vinput as (
+      select o.shop, o.pid, n.*
+      from unnest(v_item, v_present, v_id, v_sku, v_title, v_price, v_compare_at_price,
+                  v_position, v_option1, v_option2, v_option3, v_barcode,
+                  v_inventory_quantity, v_updated_at)
+           as n(item, present, id, sku, title, price, compare_at_price, position, option1,
+                option2, option3, barcode, inventory_quantity, updated)
+      join owner o on o.slot = n.item
+    )
+    insert into shopify.product_variants as v
+      (shop_domain, variant_id, product_id, sku, title, price, compare_at_price, position,
+       option1, option2, option3, barcode, inventory_quantity, updated_at)
+    select shop, id, pid, sku, title, price, compare_at_price, position, option1, option2,
+           option3, barcode, inventory_quantity, updated
+    from vinput
+    order by shop, id
+    on conflict (shop_domain, variant_id) do update set
+      (product_id, sku, title, price, compare_at_price, position, option1, option2, option3,
+       barcode, inventory_quantity, updated_at) = (
+        select
+          n.pid,
+          case when n.present & 1 <> 0 then n.sku else v.sku end,
+          case when n.present & 2 <> 0 then n.title else v.title end,
+          case when n.present & 4 <> 0 then n.price else v.price end,
+          case when n.present & 8 <> 0 then n.compare_at_price else v.compare_at_price end,
+          case when n.present & 16 <> 0 then n.position else v.position end,
+          case when n.present & 32 <> 0 then n.option1 else v.option1 end,
+          case when n.present & 64 <> 0 then n.option2 else v.option2 end,
+          case when n.present & 128 <> 0 then n.option3 else v.option3 end,
+          case when n.present & 256 <> 0 then n.barcode else v.barcode end,
+          case when n.present & 512 <> 0 then n.inventory_quantity else v.inventory_quantity end,
+          case when n.present & 1024 <> 0 then n.updated else v.updated_at end
+        from vinput n
+        where n.shop = excluded.shop_domain and n.id = excluded.variant_id);
+  end if;
+
+  return query select * from unnest(written, inserted);
+end
+$fn$;
+
+-- Applies a batch of signed deliveries in one transaction. Each delivery
+-- first claims its webhook id in the delivery log; only a delivery that
+-- claimed it has an effect, so a retry or a copy in the same batch changes
+-- nothing. d_action is 'upsert', 'delete', 'refresh', 'ignore' or
+-- 'dead_letter'. Returns one outcome per delivery: applied, stale,
+-- duplicate, ignored, dead_letter or refresh_requested.
+create function shopify.apply_deliveries(
+  d_shop text[], d_webhook_id text[], d_topic text[], d_event_id text[], d_api_version text[],
+  d_triggered_at timestamptz[], d_received_at timestamptz[], d_action text[],
+  d_product_id bigint[], d_reason text[], d_headers text[], d_body bytea[],
+  p_version_updated_at timestamptz[], p_observed_at timestamptz[], p_deleted_at timestamptz[],
+  p_present int[], p_title text[], p_handle text[], p_vendor text[], p_product_type text[],
+  p_status text[], p_tags text[], p_body_html text[], p_created_at timestamptz[],
+  p_updated_at timestamptz[], p_published_at timestamptz[], p_source text[],
+  v_item int[], v_present int[], v_id bigint[], v_sku text[], v_title text[],
+  v_price numeric[], v_compare_at_price numeric[], v_position int[],
+  v_option1 text[], v_option2 text[], v_option3 text[], v_barcode text[],
+  v_inventory_quantity bigint[], v_updated_at timestamptz[])
+returns table (delivery_slot int, delivery_outcome text)
+language plpgsql as $fn$
+#variable_conflict use_column
+declare
+  claimed int[];
+  winners int[];
+  applied int[];
+begin
+  -- 1. Claim: the first copy of each webhook id in the batch, if the log
+  -- does not hold it yet. Claims are taken in key order (no deadlocks).
+  with input as (
+    select t.*
+    from unnest(d_shop, d_webhook_id, d_topic, d_event_id, d_api_version, d_triggered_at,
+                d_received_at, d_action, d_product_id)
+         with ordinality as t(shop, webhook_id, topic, event_id, api_version, triggered,
+                              received, action, pid, slot)
+  ),
+  firsts as (
+    select distinct on (shop, webhook_id) * from input order by shop, webhook_id, slot
+  ),
+  claim as (
+    insert into shopify.webhook_deliveries
+      (shop_domain, webhook_id, topic, event_id, api_version, triggered_at, received_at,
+       outcome, product_id)
+    select shop, webhook_id, topic, event_id, api_version, triggered, received,
+           case action when 'ignore' then 'ignored'
+                       when 'dead_letter' then 'dead_letter'
+                       when 'refresh' then 'refresh_requested'
+                       else 'applied' end,
+           pid
+    from firsts
+    order by shop, webhook_id
+    on conflict do nothing
+    returning shop_domain, webhook_id
+  )
+  select coalesce(array_agg(f.slot::int), '{}') into claimed
+  from claim c
+  join firsts f on f.shop = c.shop_domain and f.webhook_id = c.webhook_id;
+
+  -- 2. Of the claimed states of one product, only the newest can win.
+  select coalesce(array_agg(w.slot::int), '{}') into winners
+  from (
+    select distinct on (t.shop, t.pid) t.slot
+    from unnest(d_shop, d_product_id, d_action, p_version_updated_at, p_observed_at)
+         with ordinality as t(shop, pid, action, vu, vo, slot)
+    where t.slot = any (claimed) and t.action in ('upsert', 'delete')
+    order by t.shop, t.pid, t.vu desc, t.vo desc, t.slot
+  ) w;
+
+  -- 3. Apply them under the ordering rule.
+  select coalesce(array_agg(r.written_item), '{}') into applied
+  from shopify.put_products(
+    winners, d_shop, d_product_id, p_version_updated_at, p_observed_at, p_deleted_at,
+    p_present, p_title, p_handle, p_vendor, p_product_type, p_status, p_tags, p_body_html,
+    p_created_at, p_updated_at, p_published_at, p_source,
+    v_item, v_present, v_id, v_sku, v_title, v_price, v_compare_at_price, v_position,
+    v_option1, v_option2, v_option3, v_barcode, v_inventory_quantity, v_updated_at) r;
+
+  -- 4. Claimed states that did not win are logged as stale.
+  update shopify.webhook_deliveries d
+  set outcome = 'stale'
+  from unnest(d_shop, d_webhook_id, d_action) with ordinality as t(shop, webhook_id, action, slot)
+  where t.slot = any (claimed) and t.action in ('upsert', 'delete')
+    and not (t.slot = any (applied))
+    and d.shop_domain = t.shop and d.webhook_id = t.webhook_id;
+
+  -- 5. Signed deliveries that cannot be applied are kept whole.
+  insert into shopify.dead_letters
+    (shop_domain, webhook_id, topic, received_at, reason, product_id, headers, body)
+  select t.shop, t.webhook_id, t.topic, t.received, t.reason, t.pid, t.headers::jsonb, t.body
+  from unnest(d_shop, d_webhook_id, d_topic, d_received_at, d_action, d_reason, d_product_id,
+              d_headers, d_body)
+       with ordinality as t(shop, webhook_id, topic, received, action, reason, pid, headers,
+                            body, slot)
+  where t.slot = any (claimed) and t.action = 'dead_letter';
+
+  -- 6. Stubs: the product is fetched from the Admin API later.
+  insert into shopify.product_refresh_requests as r (shop_domain, product_id, webhook_id)
+  select distinct on (t.shop, t.pid) t.shop, t.pid, t.webhook_id
+  from unnest(d_shop, d_product_id, d_webhook_id, d_action)
+       with ordinality as t(shop, pid, webhook_id, action, slot)
+  where t.slot = any (claimed) and t.action = 'refresh'
+  order by t.shop, t.pid, t.slot
+  on conflict (shop_domain, product_id) do update set
+    requested_at = now(), webhook_id = excluded.webhook_id, attempts = 0,
+    last_error = null, not_before = now();
+
+  return query
+  select t.slot::int,
+         case when not (t.slot = any (claimed)) then 'duplicate'
+              when t.action = 'ignore' then 'ignored'
+              when t.action = 'dead_letter' then 'dead_letter'
+              when t.action = 'refresh' then 'refresh_requested'
+              when t.slot = any (applied) then 'applied'
+              else 'stale' end
+  from unnest(d_action) with ordinality as t(action, slot);
+end
+$fn$;

@@ -1,0 +1,52 @@
+#include "db/pg_session.hpp"
+
+#include "telemetry/log.hpp"
+
+namespace shopmirror::db {
+
+pg_session::pg_session(db_settings settings, std::vector<prepared_statement> statements)
+    : settings_(std::move(settings)), conninfo_(connection_string(settings_)),
+      statements_(std::move(statements)) {}
+
+pqxx::connection& pg_session::connection() {
+  if (connection_ && connection_->is_open()) {
+    return *connection_;
+  }
+  connection_.reset();
+  const auto now = std::chrono::steady_clock::now();
+  if (last_failure_ != std::chrono::steady_clock::time_point{} &&
+      now - last_failure_ < retry_pause_) {
+    throw pqxx::broken_connection("database unreachable (" + last_error_ + ")");
+  }
+  try {
+    auto connection = std::make_unique<pqxx::connection>(conninfo_);
+    pqxx::nontransaction setup(*connection);
+    setup.exec("set statement_timeout = " +
+               std::to_string(settings_.statement_timeout.count()) +
+               "; set lock_timeout = " + std::to_string(settings_.lock_timeout.count()) +
+               "; set idle_in_transaction_session_timeout = " +
+               std::to_string(settings_.statement_timeout.count() * 5) +
+               "; set timezone = 'UTC'");
+    setup.commit();
+    for (const auto& statement : statements_) {
+      connection->prepare(statement.name, statement.sql);
+    }
+    connection_ = std::move(connection);
+    if (last_failure_ != std::chrono::steady_clock::time_point{}) {
+      telemetry::log_event(telemetry::level::info, "db_reconnected");
+    }
+    last_failure_ = {};
+    return *connection_;
+  } catch (const std::exception& e) {
+    last_failure_ = now;
+    last_error_ = e.what();
+    while (!last_error_.empty() && (last_error_.back() == '\n' || last_error_.back() == ' ')) {
+      last_error_.pop_back();
+    }
+    throw pqxx::broken_connection(last_error_);
+  }
+}
+
+void pg_session::reset() noexcept { connection_.reset(); }
+
+} // namespace shopmirror::db

@@ -1,0 +1,57 @@
+#pragma once
+
+// Internal to db/: one PostgreSQL connection owned by one thread.
+
+#include "db/settings.hpp"
+
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace shopmirror::db {
+
+/// A statement prepared on every connection the session opens.
+struct prepared_statement {
+  std::string name;
+  std::string sql;
+};
+
+/// A connection that is opened on first use and reopened after it is lost,
+/// with its session settings and prepared statements. Not thread-safe: a
+/// session belongs to one thread.
+class pg_session {
+public:
+  pg_session(db_settings settings, std::vector<prepared_statement> statements);
+
+  /// The open connection, connecting first if needed. Throws
+  /// pqxx::broken_connection if the database cannot be reached; within
+  /// `retry_pause` of a failed attempt it throws at once, so an outage is
+  /// answered fast instead of by every caller waiting out a connect timeout.
+  pqxx::connection& connection();
+
+  /// Drops the connection (after it broke); the next use reconnects.
+  void reset() noexcept;
+
+  bool connected() const noexcept { return connection_ != nullptr; }
+
+  const db_settings& settings() const noexcept { return settings_; }
+
+private:
+  db_settings settings_;
+  std::string conninfo_;
+  std::vector<prepared_statement> statements_;
+  std::unique_ptr<pqxx::connection> connection_;
+  std::chrono::steady_clock::time_point last_failure_{};
+  std::string last_error_;
+  std::chrono::milliseconds retry_pause_{250};
+};
+
+/// The schema version recorded in the database (0 if none), read on an open
+/// connection. Defined in migrate.cpp.
+int read_schema_version(pqxx::connection& connection);
+
+} // namespace shopmirror::db

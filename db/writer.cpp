@@ -1,0 +1,126 @@
+#include "db/writer.hpp"
+
+#include "db/delivery_store.hpp"
+
+namespace shopmirror::db {
+
+delivery_writer::delivery_writer(db_settings settings, writer_settings options,
+                                 writer_metrics metrics)
+    : settings_(std::move(settings)), options_(options), metrics_(metrics) {
+  if (options_.connections == 0) {
+    options_.connections = 1;
+  }
+  if (options_.max_batch == 0) {
+    options_.max_batch = 1;
+  }
+  threads_.reserve(options_.connections);
+  for (std::size_t i = 0; i < options_.connections; ++i) {
+    threads_.emplace_back([this] { run(); });
+  }
+}
+
+delivery_writer::~delivery_writer() { stop(); }
+
+void delivery_writer::submit(model::delivery_item item, clock::time_point deadline,
+                             completion done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_ && queue_.size() < options_.queue_capacity) {
+      queue_.push_back(job{std::move(item), deadline, std::move(done)});
+      ready_.notify_one();
+      return;
+    }
+  }
+  // Backpressure: refusing now is better than a 200 that comes too late.
+  done(model::apply_outcome::retry_later);
+}
+
+void delivery_writer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  ready_.notify_all();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) {
+      thread.join();
+    }
+  }
+}
+
+std::size_t delivery_writer::queue_depth() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void delivery_writer::run() {
+  delivery_store store(settings_);
+  bool was_connected = false;
+  std::vector<job> batch;
+  std::vector<model::delivery_item> items;
+  for (;;) {
+    batch.clear();
+    {
+      std::unique_lock lock(mutex_);
+      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        break; // stopping, and nothing left to apply
+      }
+      if (options_.max_wait.count() > 0 && queue_.size() < options_.max_batch && !stopping_) {
+        ready_.wait_for(lock, options_.max_wait,
+                        [this] { return stopping_ || queue_.size() >= options_.max_batch; });
+      }
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (!queue_.empty()) {
+        ready_.notify_one(); // more work for another writer
+      }
+    }
+    busy_.fetch_add(1);
+
+    // A delivery whose caller has already answered 503 is not applied:
+    // Shopify will send it again.
+    const auto now = clock::now();
+    items.clear();
+    std::vector<std::size_t> live;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].deadline <= now) {
+        batch[i].done(model::apply_outcome::retry_later);
+      } else {
+        items.push_back(std::move(batch[i].item));
+        live.push_back(i);
+      }
+    }
+    if (!items.empty()) {
+      const auto started = clock::now();
+      const auto outcomes = store.apply(items);
+      const std::chrono::duration<double> took = clock::now() - started;
+      if (metrics_.commit_seconds != nullptr) {
+        metrics_.commit_seconds->observe(took.count());
+      }
+      if (metrics_.batch_size != nullptr) {
+        metrics_.batch_size->observe(static_cast<double>(items.size()));
+      }
+      for (std::size_t k = 0; k < live.size(); ++k) {
+        batch[live[k]].done(outcomes[k]);
+      }
+    }
+    const bool is_connected = store.connected();
+    if (is_connected != was_connected) {
+      if (is_connected) {
+        connected_.fetch_add(1);
+      } else {
+        connected_.fetch_sub(1);
+      }
+      was_connected = is_connected;
+    }
+    busy_.fetch_sub(1);
+  }
+  if (was_connected) {
+    connected_.fetch_sub(1);
+  }
+}
+
+} // namespace shopmirror::db
