@@ -1,0 +1,267 @@
+#include "ingest/config.hpp"
+
+#include "db/settings.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <thread>
+
+extern char** environ;
+
+namespace shopmirror::ingest {
+namespace {
+
+const std::set<std::string>& known_names() {
+  static const std::set<std::string> names = {
+      "SHOPMIRROR_DATABASE_URL",         "SHOPMIRROR_LISTEN",
+      "SHOPMIRROR_WEBHOOK_SECRETS",      "SHOPMIRROR_WEBHOOK_SECRETS_FILE",
+      "SHOPMIRROR_MAX_BODY_BYTES",       "SHOPMIRROR_ACK_TIMEOUT_MS",
+      "SHOPMIRROR_READ_TIMEOUT_MS",      "SHOPMIRROR_IDLE_TIMEOUT_MS",
+      "SHOPMIRROR_DRAIN_TIMEOUT_MS",     "SHOPMIRROR_MAX_CONNECTIONS",
+      "SHOPMIRROR_IO_THREADS",           "SHOPMIRROR_DB_CONNECTIONS",
+      "SHOPMIRROR_DB_BATCH_MAX",         "SHOPMIRROR_DB_BATCH_WAIT_US",
+      "SHOPMIRROR_QUEUE_CAPACITY",       "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS",
+      "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS", "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
+      "SHOPMIRROR_MIGRATE_ON_START",     "SHOPMIRROR_API_VERSION",
+      "SHOPMIRROR_LOG_LEVEL",
+  };
+  return names;
+}
+
+std::string trim(std::string_view text) {
+  constexpr std::string_view blanks = " \t\r\n";
+  const auto first = text.find_first_not_of(blanks);
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return std::string(text.substr(first, text.find_last_not_of(blanks) - first + 1));
+}
+
+// An integer within [low, high], or config_error naming the variable.
+std::uint64_t integer(const env_lookup& lookup, const std::string& name, std::uint64_t fallback,
+                      std::uint64_t low, std::uint64_t high) {
+  const auto value = lookup(name);
+  if (!value) {
+    return fallback;
+  }
+  const std::string text = trim(*value);
+  std::uint64_t parsed = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || parsed < low ||
+      parsed > high) {
+    throw config_error(name + "=\"" + *value + "\" is not an integer from " +
+                       std::to_string(low) + " to " + std::to_string(high));
+  }
+  return parsed;
+}
+
+std::chrono::milliseconds millis(const env_lookup& lookup, const std::string& name,
+                                 std::chrono::milliseconds fallback, std::uint64_t low,
+                                 std::uint64_t high) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(
+      integer(lookup, name, static_cast<std::uint64_t>(fallback.count()), low, high)));
+}
+
+bool boolean(const env_lookup& lookup, const std::string& name, bool fallback) {
+  const auto value = lookup(name);
+  if (!value) {
+    return fallback;
+  }
+  std::string text = trim(*value);
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (text == "1" || text == "true" || text == "yes" || text == "on") {
+    return true;
+  }
+  if (text == "0" || text == "false" || text == "no" || text == "off") {
+    return false;
+  }
+  throw config_error(name + "=\"" + *value + "\" is not a boolean (true or false)");
+}
+
+listen_address parse_listen(const std::string& name, const std::string& value) {
+  const std::string text = trim(value);
+  const auto colon = text.rfind(':');
+  const auto fail = [&](const std::string& why) {
+    return config_error(name + "=\"" + value + "\" " + why + " (expected host:port, e.g. " +
+                        "127.0.0.1:8080)");
+  };
+  if (colon == std::string::npos || colon == 0) {
+    throw fail("has no host or no port");
+  }
+  listen_address address;
+  address.host = text.substr(0, colon);
+  if (address.host.size() > 2 && address.host.front() == '[' && address.host.back() == ']') {
+    address.host = address.host.substr(1, address.host.size() - 2); // [::1]
+  }
+  const std::string port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() ||
+      port > 65535) {
+    throw fail("has a port that is not a number from 0 to 65535");
+  }
+  address.port = static_cast<std::uint16_t>(port);
+  return address;
+}
+
+std::vector<std::string> split_secrets(const std::string& text, char separator) {
+  std::vector<std::string> secrets;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto end = text.find(separator, start);
+    const std::string item =
+        trim(std::string_view(text).substr(start, end == std::string::npos ? end : end - start));
+    if (!item.empty() && item.front() != '#') {
+      secrets.push_back(item);
+    }
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  return secrets;
+}
+
+} // namespace
+
+void config::require_database() const {
+  if (database.url.empty()) {
+    throw config_error("SHOPMIRROR_DATABASE_URL is not set (a libpq connection string or URI, "
+                       "e.g. postgresql://shopmirror@localhost/shopmirror)");
+  }
+}
+
+void config::require_secrets() const {
+  if (webhook_secrets.empty()) {
+    throw config_error("SHOPMIRROR_WEBHOOK_SECRETS is not set (the app's client secret; "
+                       "several, comma-separated, during a rotation), nor is "
+                       "SHOPMIRROR_WEBHOOK_SECRETS_FILE");
+  }
+}
+
+config load_config(const env_lookup& lookup, const std::vector<std::string>& names) {
+  config c;
+  for (const auto& name : names) {
+    if (name.rfind("SHOPMIRROR_", 0) == 0 && known_names().count(name) == 0 &&
+        name.rfind("SHOPMIRROR_TEST_", 0) != 0) {
+      c.unknown_variables.push_back(name);
+    }
+  }
+
+  if (const auto url = lookup("SHOPMIRROR_DATABASE_URL")) {
+    c.database.url = trim(*url);
+    if (c.database.url.empty()) {
+      throw config_error("SHOPMIRROR_DATABASE_URL is empty");
+    }
+    if (const auto problem = db::validate_url(c.database.url)) {
+      // The value may hold a password: name the variable, not the value.
+      throw config_error("SHOPMIRROR_DATABASE_URL is not a valid libpq connection string: " +
+                         *problem);
+    }
+  }
+  c.database.connect_timeout =
+      millis(lookup, "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS", c.database.connect_timeout, 1000, 60000);
+  c.database.statement_timeout = millis(lookup, "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS",
+                                        c.database.statement_timeout, 100, 600000);
+  c.database.lock_timeout =
+      millis(lookup, "SHOPMIRROR_DB_LOCK_TIMEOUT_MS", c.database.lock_timeout, 10, 600000);
+
+  if (const auto listen = lookup("SHOPMIRROR_LISTEN")) {
+    c.listen = parse_listen("SHOPMIRROR_LISTEN", *listen);
+  }
+
+  const auto secrets = lookup("SHOPMIRROR_WEBHOOK_SECRETS");
+  const auto secrets_file = lookup("SHOPMIRROR_WEBHOOK_SECRETS_FILE");
+  if (secrets && secrets_file) {
+    throw config_error("SHOPMIRROR_WEBHOOK_SECRETS and SHOPMIRROR_WEBHOOK_SECRETS_FILE are both "
+                       "set; set one");
+  }
+  if (secrets) {
+    c.webhook_secrets = split_secrets(*secrets, ',');
+    if (c.webhook_secrets.empty()) {
+      throw config_error("SHOPMIRROR_WEBHOOK_SECRETS holds no secret");
+    }
+  } else if (secrets_file) {
+    std::ifstream file(*secrets_file);
+    if (!file) {
+      throw config_error("SHOPMIRROR_WEBHOOK_SECRETS_FILE=\"" + *secrets_file +
+                         "\" cannot be read");
+    }
+    std::string line;
+    while (std::getline(file, line)) {
+      for (auto& secret : split_secrets(line, '\n')) {
+        c.webhook_secrets.push_back(std::move(secret));
+      }
+    }
+    if (c.webhook_secrets.empty()) {
+      throw config_error("SHOPMIRROR_WEBHOOK_SECRETS_FILE=\"" + *secrets_file +
+                         "\" holds no secret (one a line)");
+    }
+  }
+
+  c.max_body_bytes =
+      integer(lookup, "SHOPMIRROR_MAX_BODY_BYTES", c.max_body_bytes, 1024, 1024ULL * 1024 * 1024);
+  c.ack_timeout = millis(lookup, "SHOPMIRROR_ACK_TIMEOUT_MS", c.ack_timeout, 50, 4500);
+  c.read_timeout = millis(lookup, "SHOPMIRROR_READ_TIMEOUT_MS", c.read_timeout, 100, 600000);
+  c.idle_timeout = millis(lookup, "SHOPMIRROR_IDLE_TIMEOUT_MS", c.idle_timeout, 100, 3600000);
+  c.drain_timeout = millis(lookup, "SHOPMIRROR_DRAIN_TIMEOUT_MS", c.drain_timeout, 0, 600000);
+  c.max_connections = integer(lookup, "SHOPMIRROR_MAX_CONNECTIONS", c.max_connections, 1, 1000000);
+  const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
+  c.io_threads = integer(lookup, "SHOPMIRROR_IO_THREADS", cores, 1, 256);
+  c.writer.connections = integer(lookup, "SHOPMIRROR_DB_CONNECTIONS", c.writer.connections, 1, 256);
+  c.writer.max_batch = integer(lookup, "SHOPMIRROR_DB_BATCH_MAX", c.writer.max_batch, 1, 10000);
+  c.writer.max_wait = std::chrono::microseconds(static_cast<std::int64_t>(integer(
+      lookup, "SHOPMIRROR_DB_BATCH_WAIT_US", static_cast<std::uint64_t>(c.writer.max_wait.count()),
+      0, 1000000)));
+  c.writer.queue_capacity =
+      integer(lookup, "SHOPMIRROR_QUEUE_CAPACITY", c.writer.queue_capacity, 1, 10000000);
+  c.migrate_on_start = boolean(lookup, "SHOPMIRROR_MIGRATE_ON_START", c.migrate_on_start);
+
+  if (const auto version = lookup("SHOPMIRROR_API_VERSION")) {
+    const std::string text = trim(*version);
+    const bool dated = text.size() == 7 && std::isdigit(static_cast<unsigned char>(text[0])) &&
+                       text[4] == '-' &&
+                       std::all_of(text.begin(), text.begin() + 4,
+                                   [](unsigned char ch) { return std::isdigit(ch); }) &&
+                       std::isdigit(static_cast<unsigned char>(text[5])) &&
+                       std::isdigit(static_cast<unsigned char>(text[6]));
+    if (!dated && text != "unstable") {
+      throw config_error("SHOPMIRROR_API_VERSION=\"" + *version +
+                         "\" is not an API version such as 2026-10");
+    }
+    c.api_version = text;
+  }
+  if (const auto level = lookup("SHOPMIRROR_LOG_LEVEL")) {
+    const std::string text = trim(*level);
+    if (text != "debug" && text != "info" && text != "warn" && text != "error") {
+      throw config_error("SHOPMIRROR_LOG_LEVEL=\"" + *level +
+                         "\" is not one of debug, info, warn, error");
+    }
+    c.log_level = text;
+  }
+  return c;
+}
+
+config load_config_from_environment() {
+  std::vector<std::string> names;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    names.emplace_back(text.substr(0, text.find('=')));
+  }
+  return load_config(
+      [](const std::string& name) -> std::optional<std::string> {
+        const char* value = std::getenv(name.c_str());
+        if (value == nullptr) {
+          return std::nullopt;
+        }
+        return std::string(value);
+      },
+      names);
+}
+
+} // namespace shopmirror::ingest

@@ -1,0 +1,67 @@
+#pragma once
+
+#include "db/settings.hpp"
+#include "db/writer.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace shopmirror::ingest {
+
+/// A setting with a bad value; the message names the variable.
+class config_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct listen_address {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+};
+
+/// Everything shopmirror reads from its environment (see deploy/env.example).
+struct config {
+  db::db_settings database;
+  db::writer_settings writer;
+  listen_address listen;
+  std::vector<std::string> webhook_secrets;
+  std::uint64_t max_body_bytes = 8 * 1024 * 1024;
+  /// A delivery not committed within this time is answered 503 (Shopify
+  /// gives up on a request after 5 s).
+  std::chrono::milliseconds ack_timeout{3000};
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds idle_timeout{75000};
+  std::chrono::milliseconds drain_timeout{10000};
+  std::size_t max_connections = 1024;
+  std::size_t io_threads = 2;
+  bool migrate_on_start = true;
+  /// The Admin API version shopmirror is pinned to; a delivery serialized
+  /// with another version is counted as a mismatch.
+  std::string api_version = "2026-10";
+  std::string log_level = "info";
+  /// SHOPMIRROR_* variables that are not settings (typos, usually).
+  std::vector<std::string> unknown_variables;
+
+  /// Throws config_error unless SHOPMIRROR_DATABASE_URL was given.
+  void require_database() const;
+  /// Throws config_error unless at least one webhook secret was given.
+  void require_secrets() const;
+};
+
+/// Reads a variable; std::nullopt when unset.
+using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+/// Reads and validates every setting. Throws config_error naming the first
+/// variable whose value is wrong. `names` lists the SHOPMIRROR_* variables
+/// present, to report unknown ones.
+config load_config(const env_lookup& lookup, const std::vector<std::string>& names);
+
+/// load_config over the process environment.
+config load_config_from_environment();
+
+} // namespace shopmirror::ingest

@@ -1,0 +1,71 @@
+// shopmirror: a read-only mirror of a Shopify store's products in PostgreSQL.
+
+#include "ingest/commands.hpp"
+#include "ingest/config.hpp"
+#include "telemetry/log.hpp"
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char* usage =
+    "usage: shopmirror COMMAND [options]\n"
+    "  serve      receive Shopify product webhooks and apply them to PostgreSQL\n"
+    "  migrate    bring the database schema up to date, then exit\n"
+    "  send       sign a payload file and post it like Shopify (see send --help)\n"
+    "  version    print the version\n"
+    "Settings come from SHOPMIRROR_* environment variables (see deploy/env.example).\n";
+
+shopmirror::telemetry::level parse_level(const std::string& name) {
+  using shopmirror::telemetry::level;
+  if (name == "debug") {
+    return level::debug;
+  }
+  if (name == "warn") {
+    return level::warn;
+  }
+  if (name == "error") {
+    return level::error;
+  }
+  return level::info;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace shopmirror;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string& command = args[0];
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "version" || command == "--version") {
+    std::cout << "shopmirror " << SHOPMIRROR_VERSION << "\n";
+    return 0;
+  }
+  try {
+    const ingest::config settings = ingest::load_config_from_environment();
+    telemetry::set_min_level(parse_level(settings.log_level));
+    if (command == "serve") {
+      return ingest::run_serve(settings);
+    }
+    if (command == "migrate") {
+      return ingest::run_migrate(settings);
+    }
+    if (command == "send") {
+      return ingest::run_send(settings, rest);
+    }
+    std::cerr << "shopmirror: unknown command \"" << command << "\"\n" << usage;
+    return 2;
+  } catch (const ingest::config_error& e) {
+    telemetry::log_event(telemetry::level::error, "config_invalid").field("error", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    telemetry::log_event(telemetry::level::error, "fatal").field("error", e.what());
+    return 1;
+  }
+}

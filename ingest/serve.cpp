@@ -1,0 +1,127 @@
+#include "crypto/signature.hpp"
+#include "db/health.hpp"
+#include "db/writer.hpp"
+#include "ingest/commands.hpp"
+#include "ingest/http_server.hpp"
+#include "ingest/service.hpp"
+#include "ingest/service_metrics.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/metrics.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <sys/resource.h>
+
+namespace shopmirror::ingest {
+namespace {
+
+namespace asio = boost::asio;
+using telemetry::level;
+using telemetry::log_event;
+
+// Each connection is a descriptor; the default soft limit (1024) would cap
+// connections below SHOPMIRROR_MAX_CONNECTIONS.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// After SIGTERM: wait for the connections to finish, but not past the drain
+// timeout, then stop the I/O threads.
+void watch_drain(http_server& server, std::shared_ptr<asio::steady_timer> timer,
+                 std::chrono::steady_clock::time_point give_up) {
+  if (server.open_connections() == 0 || std::chrono::steady_clock::now() >= give_up) {
+    log_event(level::info, "drained")
+        .field("open_connections", static_cast<std::uint64_t>(server.open_connections()))
+        .field("in_flight", static_cast<std::uint64_t>(server.requests_in_flight()));
+    server.stop();
+    return;
+  }
+  timer->expires_after(std::chrono::milliseconds(20));
+  timer->async_wait([&server, timer, give_up](boost::system::error_code) {
+    watch_drain(server, timer, give_up);
+  });
+}
+
+} // namespace
+
+int run_serve(const config& settings) {
+  settings.require_database();
+  settings.require_secrets();
+  raise_descriptor_limit();
+  for (const auto& name : settings.unknown_variables) {
+    log_event(level::warn, "unknown_setting").field("variable", name);
+  }
+
+  telemetry::registry registry;
+  service_metrics metrics(registry);
+  const crypto::webhook_verifier verifier(settings.webhook_secrets);
+  db::readiness_monitor readiness(settings.database, settings.migrate_on_start);
+  db::delivery_writer writer(settings.database, settings.writer,
+                             {&metrics.db_commit_seconds.with({}), &metrics.db_batch_size.with({})});
+  service application(settings, verifier, writer, readiness, registry, metrics);
+
+  server_settings server_options;
+  server_options.listen = settings.listen;
+  server_options.read_timeout = settings.read_timeout;
+  server_options.idle_timeout = settings.idle_timeout;
+  server_options.max_connections = settings.max_connections;
+  server_options.io_threads = settings.io_threads;
+  server_options.on_connection_refused = [&metrics] { metrics.connections_refused.with({}).inc(); };
+  http_server server(server_options, application);
+
+  std::uint16_t port = 0;
+  try {
+    port = server.listen();
+  } catch (const std::exception& e) {
+    throw config_error("SHOPMIRROR_LISTEN=\"" + settings.listen.host + ":" +
+                       std::to_string(settings.listen.port) + "\": cannot listen: " + e.what());
+  }
+
+  registry.on_collect([&] {
+    metrics.db_writers.with({"total"}).set(static_cast<double>(writer.writer_count()));
+    metrics.db_writers.with({"busy"}).set(static_cast<double>(writer.busy_writers()));
+    metrics.db_writers.with({"connected"}).set(static_cast<double>(writer.connected_writers()));
+    metrics.db_queue_depth.with({}).set(static_cast<double>(writer.queue_depth()));
+    metrics.http_connections.with({}).set(static_cast<double>(server.open_connections()));
+    metrics.http_in_flight.with({}).set(static_cast<double>(server.requests_in_flight()));
+    metrics.ready.with({}).set(readiness.current().ready ? 1.0 : 0.0);
+  });
+
+  // A first look at the database before announcing readiness; if it is not
+  // there yet the service starts anyway and answers 503 until it is.
+  const db::readiness first = readiness.check_now();
+  log_event(level::info, "listening")
+      .field("host", settings.listen.host)
+      .field("port", static_cast<std::int64_t>(port))
+      .field("secrets", static_cast<std::uint64_t>(verifier.secret_count()))
+      .field("ready", first.ready)
+      .field("schema_version", first.schema_version)
+      .field("max_body_bytes", settings.max_body_bytes)
+      .field("ack_timeout_ms", static_cast<std::int64_t>(settings.ack_timeout.count()));
+
+  asio::signal_set signals(server.context(), SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) {
+      return;
+    }
+    log_event(level::info, "draining")
+        .field("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT")
+        .field("in_flight", static_cast<std::uint64_t>(server.requests_in_flight()));
+    server.begin_drain();
+    watch_drain(server, std::make_shared<asio::steady_timer>(server.context()),
+                std::chrono::steady_clock::now() + settings.drain_timeout);
+  });
+
+  server.run();
+  writer.stop();
+  readiness.stop();
+  log_event(level::info, "stopped");
+  return 0;
+}
+
+} // namespace shopmirror::ingest

@@ -1,0 +1,220 @@
+#include "ingest/service.hpp"
+
+#include "ingest/webhook.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <charconv>
+
+namespace shopmirror::ingest {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr std::uint64_t small_body_limit = 64 * 1024;
+
+http_response method_not_allowed(std::string_view allowed) {
+  auto response = make_response(http::status::method_not_allowed,
+                                 "{\"error\":\"method not allowed\"}");
+  response.set(http::field::allow, allowed);
+  return response;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+route route_of(std::string_view target) noexcept {
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/webhooks/shopify") {
+    return route::webhook;
+  }
+  if (path == "/healthz") {
+    return route::healthz;
+  }
+  if (path == "/readyz") {
+    return route::readyz;
+  }
+  if (path == "/metrics") {
+    return route::metrics;
+  }
+  return route::not_found;
+}
+
+std::string_view to_string(route r) noexcept {
+  switch (r) {
+  case route::webhook:
+    return "webhook";
+  case route::healthz:
+    return "healthz";
+  case route::readyz:
+    return "readyz";
+  case route::metrics:
+    return "metrics";
+  case route::not_found:
+    return "not_found";
+  }
+  return "not_found";
+}
+
+service::service(const config& settings, const crypto::webhook_verifier& verifier,
+                 db::delivery_writer& writer, db::readiness_monitor& readiness,
+                 telemetry::registry& registry, service_metrics& metrics)
+    : settings_(settings), verifier_(verifier), writer_(writer), readiness_(readiness),
+      registry_(registry), metrics_(metrics) {}
+
+header_decision service::on_header(const http_header& header) {
+  header_decision decision;
+  const route r = route_of(header.target());
+  switch (r) {
+  case route::webhook:
+    if (header.method() != http::verb::post) {
+      decision.early = method_not_allowed("POST");
+    } else if (const auto length = header[http::field::content_length]; !length.empty()) {
+      // Refused before a byte of the body is read.
+      std::uint64_t declared = 0;
+      const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), declared);
+      if (ec == std::errc::result_out_of_range ||
+          (ec == std::errc{} && declared > settings_.max_body_bytes)) {
+        decision.early = make_response(http::status::payload_too_large,
+                                       "{\"error\":\"body over the limit\"}");
+      }
+    }
+    decision.body_limit = settings_.max_body_bytes;
+    break;
+  case route::healthz:
+  case route::readyz:
+  case route::metrics:
+    if (header.method() != http::verb::get) {
+      decision.early = method_not_allowed("GET");
+    }
+    decision.body_limit = small_body_limit;
+    break;
+  case route::not_found:
+    decision.early = make_response(http::status::not_found, "{\"error\":\"not found\"}");
+    break;
+  }
+  if (decision.early) {
+    metrics_.http_requests
+        .with({to_string(r), std::to_string(static_cast<unsigned>(decision.early->result()))})
+        .inc();
+  }
+  return decision;
+}
+
+asio::awaitable<http_response> service::handle(http_request request, request_context context) {
+  const route r = route_of(request.target());
+  http_response response;
+  switch (r) {
+  case route::webhook:
+    response = co_await webhook(std::move(request), context);
+    break;
+  case route::healthz:
+    response = make_response(http::status::ok, "{\"status\":\"alive\"}");
+    break;
+  case route::readyz:
+    response = readyz();
+    break;
+  case route::metrics:
+    response = make_response(http::status::ok, registry_.expose(),
+                             "text/plain; version=0.0.4; charset=utf-8");
+    break;
+  case route::not_found:
+    response = make_response(http::status::not_found, "{\"error\":\"not found\"}");
+    break;
+  }
+  metrics_.http_requests
+      .with({to_string(r), std::to_string(static_cast<unsigned>(response.result()))})
+      .inc();
+  metrics_.request_seconds.with({to_string(r)}).observe(seconds_since(context.started));
+  co_return response;
+}
+
+http_response service::readyz() const {
+  const db::readiness state = readiness_.current();
+  std::string body = "{\"ready\":";
+  body += state.ready ? "true" : "false";
+  body += ",\"schema_version\":" + std::to_string(state.schema_version) + ",\"reason\":\"";
+  telemetry::append_json_escaped(body, state.reason);
+  body += "\"}";
+  return make_response(state.ready ? http::status::ok : http::status::service_unavailable,
+                       std::move(body));
+}
+
+// request -> verify -> parse -> apply -> answer.
+asio::awaitable<http_response> service::webhook(http_request request,
+                                                const request_context& context) {
+  webhook_verdict verdict =
+      classify_webhook(request.method(), request.base(), std::move(request.body()), verifier_,
+                       settings_.max_body_bytes, model::now());
+
+  if (auto* rejection = std::get_if<webhook_rejection>(&verdict)) {
+    if (rejection->signature) {
+      const std::string_view reason = crypto::to_string(*rejection->signature);
+      metrics_.signature_failures.with({reason}).inc();
+      // Anyone can send a bad signature: warn, but only a few times a minute.
+      if (const auto allowed = signature_warnings_.allow(reason); allowed.allowed) {
+        telemetry::log_event(telemetry::level::warn, "signature_refused")
+            .field("reason", reason)
+            .field("client", context.client_address)
+            .field("request_id", context.request_id)
+            .field("suppressed", allowed.suppressed);
+      }
+    }
+    co_return make_response(rejection->status, std::move(rejection->body));
+  }
+
+  auto& item = std::get<model::delivery_item>(verdict);
+  const model::delivery meta = item.meta; // kept for the log after the item moves on
+  if (meta.api_version && *meta.api_version != settings_.api_version) {
+    metrics_.api_version_mismatches.with({meta.shop_domain, *meta.api_version}).inc();
+  }
+  const auto deadline = context.started + settings_.ack_timeout;
+  const model::apply_outcome outcome = co_await apply(std::move(item), deadline);
+
+  metrics_.deliveries.with({meta.shop_domain, meta.topic, model::to_string(outcome)}).inc();
+  const bool durable = model::is_durable(outcome);
+  telemetry::log_event(durable ? telemetry::level::info : telemetry::level::warn, "delivery")
+      .field("shop", meta.shop_domain)
+      .field("topic", meta.topic)
+      .field("webhook_id", meta.webhook_id)
+      .field("outcome", model::to_string(outcome))
+      .field("ms", seconds_since(context.started) * 1000.0)
+      .field("client", context.client_address)
+      .field("request_id", context.request_id);
+  co_return answer_for(outcome);
+}
+
+// Hands the delivery to a database writer and waits for its commit, but
+// never past the deadline: then the answer is 503 and Shopify retries.
+asio::awaitable<model::apply_outcome>
+service::apply(model::delivery_item item, std::chrono::steady_clock::time_point deadline) {
+  using namespace asio::experimental::awaitable_operators;
+  using channel_type = asio::experimental::concurrent_channel<void(boost::system::error_code,
+                                                                   model::apply_outcome)>;
+  const auto executor = co_await asio::this_coro::executor;
+  // Shared with the completion: a writer may finish after we stopped waiting.
+  auto channel = std::make_shared<channel_type>(executor, 1);
+  writer_.submit(std::move(item), deadline, [channel](model::apply_outcome outcome) {
+    channel->try_send(boost::system::error_code{}, outcome);
+  });
+  asio::steady_timer timer(executor, deadline);
+  auto result = co_await (channel->async_receive(asio::as_tuple(asio::use_awaitable)) ||
+                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (result.index() == 0) {
+    const auto [ec, outcome] = std::get<0>(result);
+    if (!ec) {
+      co_return outcome;
+    }
+  }
+  co_return model::apply_outcome::retry_later;
+}
+
+} // namespace shopmirror::ingest

@@ -1,0 +1,50 @@
+#pragma once
+
+#include "crypto/signature.hpp"
+#include "db/health.hpp"
+#include "db/writer.hpp"
+#include "ingest/config.hpp"
+#include "ingest/http_server.hpp"
+#include "ingest/service_metrics.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/metrics.hpp"
+
+#include <string_view>
+
+namespace shopmirror::ingest {
+
+/// The routes shopmirror serves.
+enum class route { webhook, healthz, readyz, metrics, not_found };
+
+route route_of(std::string_view target) noexcept;
+std::string_view to_string(route r) noexcept;
+
+/// shopmirror's HTTP application: webhooks in, health and metrics out.
+/// Holds references only; everything it uses outlives it.
+class service : public http_application {
+public:
+  service(const config& settings, const crypto::webhook_verifier& verifier,
+          db::delivery_writer& writer, db::readiness_monitor& readiness,
+          telemetry::registry& registry, service_metrics& metrics);
+
+  header_decision on_header(const http_header& header) override;
+  boost::asio::awaitable<http_response> handle(http_request request,
+                                               request_context context) override;
+
+private:
+  boost::asio::awaitable<http_response> webhook(http_request request,
+                                                const request_context& context);
+  boost::asio::awaitable<model::apply_outcome> apply(model::delivery_item item,
+                                                     std::chrono::steady_clock::time_point deadline);
+  http_response readyz() const;
+
+  const config& settings_;
+  const crypto::webhook_verifier& verifier_;
+  db::delivery_writer& writer_;
+  db::readiness_monitor& readiness_;
+  telemetry::registry& registry_;
+  service_metrics& metrics_;
+  telemetry::rate_limiter signature_warnings_{5, std::chrono::seconds(60)};
+};
+
+} // namespace shopmirror::ingest

@@ -1,0 +1,135 @@
+#include "ingest/webhook.hpp"
+
+#include "model/webhook_payload.hpp"
+
+#include <algorithm>
+
+namespace shopmirror::ingest {
+namespace {
+
+webhook_rejection reject(http::status status, std::string message) {
+  return webhook_rejection{status, "{\"error\":\"" + std::move(message) + "\"}", std::nullopt};
+}
+
+// Header values end up in logs and in the database: only short printable
+// ASCII is taken.
+bool is_plain(std::string_view value) {
+  return !value.empty() && value.size() <= 255 &&
+         std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+bool is_shop_domain(std::string_view value) {
+  return !value.empty() && value.size() <= 255 &&
+         std::all_of(value.begin(), value.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '-';
+         });
+}
+
+// The single plain value of a header, or nothing if it is absent, repeated
+// or not plain.
+std::optional<std::string> single_plain(const http::fields& headers, std::string_view name) {
+  const auto values = shopify_header(headers, name);
+  if (values.size() != 1 || !is_plain(values.front())) {
+    return std::nullopt;
+  }
+  return std::string(values.front());
+}
+
+} // namespace
+
+std::vector<std::string_view> shopify_header(const http::fields& headers, std::string_view name) {
+  std::vector<std::string_view> values;
+  for (const std::string_view prefix : {"X-Shopify-", "Shopify-"}) {
+    std::string full(prefix);
+    full += name;
+    const auto range = headers.equal_range(full);
+    for (auto it = range.first; it != range.second; ++it) {
+      values.push_back(it->value());
+    }
+  }
+  return values;
+}
+
+webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
+                                 std::string body, const crypto::webhook_verifier& verifier,
+                                 std::uint64_t max_body_bytes, model::timestamp received_at) {
+  if (method != http::verb::post) {
+    return reject(http::status::method_not_allowed, "only POST is accepted here");
+  }
+  if (body.size() > max_body_bytes) {
+    return reject(http::status::payload_too_large, "body over the limit");
+  }
+
+  const auto signatures = shopify_header(headers, "Hmac-Sha256");
+  const crypto::signature_result signature = verifier.verify(signatures, body);
+  if (signature.status != crypto::signature_status::valid) {
+    return webhook_rejection{http::status::unauthorized, "", signature.status};
+  }
+
+  model::delivery meta;
+  const auto topic = single_plain(headers, "Topic");
+  if (!topic) {
+    return reject(http::status::bad_request, "missing or invalid X-Shopify-Topic");
+  }
+  const auto shops = shopify_header(headers, "Shop-Domain");
+  if (shops.size() != 1 || !is_shop_domain(shops.front())) {
+    return reject(http::status::bad_request, "missing or invalid X-Shopify-Shop-Domain");
+  }
+  const auto webhook_id = single_plain(headers, "Webhook-Id");
+  if (!webhook_id) {
+    return reject(http::status::bad_request, "missing or invalid X-Shopify-Webhook-Id");
+  }
+  meta.topic = *topic;
+  meta.shop_domain = std::string(shops.front());
+  // Shop domains are case-insensitive; one spelling keeps one key per shop.
+  std::transform(meta.shop_domain.begin(), meta.shop_domain.end(), meta.shop_domain.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  meta.webhook_id = *webhook_id;
+  meta.event_id = single_plain(headers, "Event-Id");
+  meta.api_version = single_plain(headers, "API-Version");
+  if (const auto triggered = single_plain(headers, "Triggered-At")) {
+    // Unreadable, it is treated as absent: the received time orders instead.
+    meta.triggered_at = model::parse_rfc3339(*triggered);
+  }
+  meta.received_at = received_at;
+
+  const model::product_topic product_topic = model::parse_topic(meta.topic);
+  if (product_topic == model::product_topic::other) {
+    return model::delivery_item{std::move(meta), model::ignore_delivery{}};
+  }
+
+  model::product_payload payload = model::map_product_webhook(product_topic, body);
+  if (auto* state = std::get_if<model::product_state>(&payload)) {
+    return model::delivery_item{std::move(meta),
+                                model::upsert_product{std::move(*state), std::move(body)}};
+  }
+  if (auto* remove = std::get_if<model::delete_product>(&payload)) {
+    return model::delivery_item{std::move(meta), *remove};
+  }
+  if (auto* refresh = std::get_if<model::refresh_product>(&payload)) {
+    return model::delivery_item{std::move(meta), *refresh};
+  }
+  auto& error = std::get<model::payload_error>(payload);
+  return model::delivery_item{
+      std::move(meta), model::dead_letter{std::move(error.reason), error.product_id, std::move(body)}};
+}
+
+http_response answer_for(model::apply_outcome outcome) {
+  switch (outcome) {
+  case model::apply_outcome::retry_later: {
+    auto response = make_response(http::status::service_unavailable,
+                                  "{\"error\":\"the database cannot take this delivery now; "
+                                  "retry\"}");
+    response.set(http::field::retry_after, "1");
+    return response;
+  }
+  case model::apply_outcome::failed:
+    return make_response(http::status::internal_server_error, "{\"error\":\"internal error\"}");
+  default:
+    return make_response(http::status::ok,
+                         "{\"outcome\":\"" + std::string(model::to_string(outcome)) + "\"}");
+  }
+}
+
+} // namespace shopmirror::ingest
