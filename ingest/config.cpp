@@ -159,9 +159,13 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
       throw config_error("SHOPMIRROR_DATABASE_URL is empty");
     }
     if (const auto problem = db::validate_url(c.database.url)) {
-      // The value may hold a password: name the variable, not the value.
-      throw config_error("SHOPMIRROR_DATABASE_URL is not a valid libpq connection string: " +
-                         *problem);
+      // libpq quotes the value back, and it may hold a password: then the
+      // message names the variable only.
+      const bool may_hold_password = c.database.url.find('@') != std::string::npos ||
+                                     c.database.url.find("password") != std::string::npos;
+      throw config_error("SHOPMIRROR_DATABASE_URL is not a valid libpq connection string" +
+                         (may_hold_password ? std::string(" (details withheld: it may hold a password)")
+                                            : ": " + *problem));
     }
   }
   c.database.connect_timeout =

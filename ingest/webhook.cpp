@@ -94,25 +94,8 @@ webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
   }
   meta.received_at = received_at;
 
-  const model::product_topic product_topic = model::parse_topic(meta.topic);
-  if (product_topic == model::product_topic::other) {
-    return model::delivery_item{std::move(meta), model::ignore_delivery{}};
-  }
-
-  model::product_payload payload = model::map_product_webhook(product_topic, body);
-  if (auto* state = std::get_if<model::product_state>(&payload)) {
-    return model::delivery_item{std::move(meta),
-                                model::upsert_product{std::move(*state), std::move(body)}};
-  }
-  if (auto* remove = std::get_if<model::delete_product>(&payload)) {
-    return model::delivery_item{std::move(meta), *remove};
-  }
-  if (auto* refresh = std::get_if<model::refresh_product>(&payload)) {
-    return model::delivery_item{std::move(meta), *refresh};
-  }
-  auto& error = std::get<model::payload_error>(payload);
-  return model::delivery_item{
-      std::move(meta), model::dead_letter{std::move(error.reason), error.product_id, std::move(body)}};
+  model::delivery_action action = model::action_for(model::parse_topic(meta.topic), std::move(body));
+  return model::delivery_item{std::move(meta), std::move(action)};
 }
 
 http_response answer_for(model::apply_outcome outcome) {

@@ -223,4 +223,22 @@ product_payload map_product_webhook(product_topic topic, std::string_view body) 
   return payload_error{"not a product topic", id};
 }
 
+delivery_action action_for(product_topic topic, std::string body) {
+  if (topic == product_topic::other) {
+    return ignore_delivery{};
+  }
+  product_payload payload = map_product_webhook(topic, body);
+  if (auto* state = std::get_if<product_state>(&payload)) {
+    return upsert_product{std::move(*state), std::move(body)};
+  }
+  if (auto* remove = std::get_if<delete_product>(&payload)) {
+    return *remove;
+  }
+  if (auto* refresh = std::get_if<refresh_product>(&payload)) {
+    return *refresh;
+  }
+  auto& error = std::get<payload_error>(payload);
+  return dead_letter{std::move(error.reason), error.product_id, std::move(body)};
+}
+
 } // namespace shopmirror::model

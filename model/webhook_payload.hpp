@@ -25,6 +25,11 @@ using product_payload = std::variant<product_state, delete_product, refresh_prod
 /// Shopify's bare `{"id": …}` stub and asks for a refresh from the Admin API.
 product_payload map_product_webhook(product_topic topic, std::string_view body);
 
+/// What a signed delivery of `topic` with this body asks of the mirror: the
+/// mapping above, with the body kept as the source document or, if it cannot
+/// be applied, as a dead letter. Topics other than products are ignored.
+delivery_action action_for(product_topic topic, std::string body);
+
 /// Sorts what has no meaningful order (tags; variants by position, then id)
 /// so that equal products compare equal whichever API they came from.
 void canonicalize(product_state& state);

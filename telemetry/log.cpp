@@ -76,6 +76,15 @@ void append_json_escaped(std::string& out, std::string_view text) {
       out += '\\';
       out += static_cast<char>(c);
       ++i;
+    } else if (c == '\n') {
+      out += "\\n";
+      ++i;
+    } else if (c == '\t') {
+      out += "\\t";
+      ++i;
+    } else if (c == '\r') {
+      out += "\\r";
+      ++i;
     } else if (c < 0x20) {
       char escaped[8];
       std::snprintf(escaped, sizeof escaped, "\\u%04x", c);

@@ -1,6 +1,7 @@
 #include "telemetry/metrics.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -14,9 +15,11 @@ std::string format_value(double value) {
   if (std::isinf(value)) {
     return value > 0 ? "+Inf" : "-Inf";
   }
+  // The shortest text that reads back as the same double: 0.1, not
+  // 0.10000000000000001.
   char text[40];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
+  const auto result = std::to_chars(text, text + sizeof text, value);
+  return std::string(text, result.ptr);
 }
 
 void append_label_value(std::string& out, std::string_view value) {

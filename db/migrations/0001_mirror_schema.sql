@@ -12,14 +12,19 @@ create table shopify.products (
   tags               text[]      not null default '{}',
   body_html          text,
   created_at         timestamptz,
-  -- Shopify's updated_at of the last live state applied.
   updated_at         timestamptz,
   published_at       timestamptz,
-  -- The version of the ordering rule: (version_updated_at, version_observed_at).
-  -- For a live state: (updated_at, when it was observed). For a tombstone the
-  -- first half is the delete's time, so older states never bring it back.
+  -- The ordering rule's version, (version_updated_at, version_observed_at):
+  -- the newest state or delete applied. A live state's is (its updated_at,
+  -- when it was observed); a delete's is (when it happened, the same).
   version_updated_at  timestamptz not null,
   version_observed_at timestamptz not null,
+  -- When the content above (title .. published_at, variants, source) was
+  -- observed: with updated_at, the version of the newest live state seen.
+  -- Equal to the version while the product is live. For a deleted product
+  -- it may be older, and a late state between the two fills in the last
+  -- known content without bringing the product back.
+  content_observed_at timestamptz,
   -- Set while the product is deleted in Shopify (a tombstone); rows are never
   -- removed, so app tables may hold foreign keys to them.
   deleted_at         timestamptz,

@@ -7,15 +7,22 @@
 -- variant step relies on: it runs while the product rows are locked, so it
 -- sees every variant written by whoever held those locks before.
 
--- Writes product states under the ordering rule: a state is written only if
--- its version (version_updated_at, version_observed_at) is greater than the
--- stored one; equal is a no-op. p_deleted_at set means a tombstone, which
--- keeps the stored columns. Absent fields (p_present bits, see
--- model/product_state.hpp) keep the stored values. Only the slots listed in
--- p_items (1-based) are applied, at most one per product. Returns the slots
--- written and whether each was a new row.
+-- Writes product states under the ordering rule. For each product it takes
+-- two slots (1-based indexes into the arrays): the newest state or delete
+-- (p_version_items), and the newest live state (p_content_items), which are
+-- the same slot unless a delete is newer. Then, against the stored row:
+--   * the version applies if it is greater than the stored version (equal
+--     is a no-op): the product becomes live or deleted accordingly;
+--   * the content (columns, variants, source) applies if the live state is
+--     newer than the stored content. While a product is live its content and
+--     version are the same; once deleted, a late state older than the delete
+--     can still fill in the last known content, but never brings it back.
+-- So any order of the same deliveries ends in the same row. A delete keeps
+-- the stored content. Absent fields (p_present bits, see
+-- model/product_state.hpp) keep the stored values.
+-- Returns, per product written, its two slots and what applied.
 create function shopify.put_products(
-  p_items int[],
+  p_version_items int[], p_content_items int[],
   p_shop text[], p_product_id bigint[],
   p_version_updated_at timestamptz[], p_observed_at timestamptz[], p_deleted_at timestamptz[],
   p_present int[], p_title text[], p_handle text[], p_vendor text[], p_product_type text[],
@@ -25,21 +32,25 @@ create function shopify.put_products(
   v_price numeric[], v_compare_at_price numeric[], v_position int[],
   v_option1 text[], v_option2 text[], v_option3 text[], v_barcode text[],
   v_inventory_quantity bigint[], v_updated_at timestamptz[])
-returns table (written_item int, was_inserted boolean)
+returns table (version_item int, content_item int, was_inserted boolean,
+               version_applied boolean, content_applied boolean)
 language plpgsql as $fn$
 #variable_conflict use_column
 declare
-  written int[];
-  inserted boolean[];
+  r_version int[];
+  r_content int[];
+  r_inserted boolean[];
+  r_version_applied boolean[];
+  r_content_applied boolean[];
   with_variants int[];
 begin
-  if coalesce(array_length(p_items, 1), 0) = 0 then
+  if coalesce(array_length(p_version_items, 1), 0) = 0 then
     return;
   end if;
 
   -- Rows are taken in key order, so concurrent batches lock in one order
   -- and cannot deadlock on each other.
-  with input as (
+  with slots as (
     select t.*
     from unnest(p_shop, p_product_id, p_version_updated_at, p_observed_at, p_deleted_at,
                 p_present, p_title, p_handle, p_vendor, p_product_type, p_status, p_tags,
@@ -47,58 +58,82 @@ begin
          with ordinality as t(shop, pid, vu, vo, deleted, present, title, handle, vendor,
                               product_type, status, tags, body_html, created, updated,
                               published, source, slot)
-    where t.slot = any (p_items)
+  ),
+  input as (
+    select v.shop, v.pid, v.vu, v.vo, v.deleted, v.slot as vslot,
+           c.slot as cslot, c.updated as cu, c.vo as co, c.present, c.title, c.handle,
+           c.vendor, c.product_type, c.status, c.tags, c.body_html, c.created, c.published,
+           c.source
+    from slots v
+    left join slots c on c.slot = any (p_content_items) and c.shop = v.shop and c.pid = v.pid
+    where v.slot = any (p_version_items)
   ),
   put as (
     insert into shopify.products as p
       (shop_domain, product_id, title, handle, vendor, product_type, status, tags, body_html,
        created_at, updated_at, published_at, version_updated_at, version_observed_at,
-       deleted_at, source, applied_at)
+       content_observed_at, deleted_at, source, applied_at)
     select shop, pid, title, handle, vendor, product_type, status,
-           coalesce(string_to_array(tags, ','), '{}'), body_html, created,
-           case when deleted is null then updated end, published, vu, vo, deleted,
-           case when deleted is null then source::jsonb end, now()
+           coalesce(string_to_array(tags, ','), '{}'), body_html, created, cu, published,
+           vu, vo, co, deleted, source::jsonb, now()
     from input
     order by shop, pid
     on conflict (shop_domain, product_id) do update set
-      (title, handle, vendor, product_type, status, tags, body_html, created_at, updated_at,
-       published_at, source) = (
+      (title, handle, vendor, product_type, status, tags, body_html, created_at, published_at,
+       source, updated_at, content_observed_at, version_updated_at, version_observed_at,
+       deleted_at, applied_at) = (
         select
-          case when i.present & 1 <> 0 then i.title else p.title end,
-          case when i.present & 2 <> 0 then i.handle else p.handle end,
-          case when i.present & 4 <> 0 then i.vendor else p.vendor end,
-          case when i.present & 8 <> 0 then i.product_type else p.product_type end,
-          case when i.present & 16 <> 0 then i.status else p.status end,
-          case when i.present & 32 <> 0 then coalesce(string_to_array(i.tags, ','), '{}')
-               else p.tags end,
-          case when i.present & 64 <> 0 then i.body_html else p.body_html end,
-          case when i.present & 128 <> 0 then i.created else p.created_at end,
-          case when i.deleted is null then i.updated else p.updated_at end,
-          case when i.present & 256 <> 0 then i.published else p.published_at end,
+          case when f.content and i.present & 1 <> 0 then i.title else p.title end,
+          case when f.content and i.present & 2 <> 0 then i.handle else p.handle end,
+          case when f.content and i.present & 4 <> 0 then i.vendor else p.vendor end,
+          case when f.content and i.present & 8 <> 0 then i.product_type
+               else p.product_type end,
+          case when f.content and i.present & 16 <> 0 then i.status else p.status end,
+          case when f.content and i.present & 32 <> 0
+               then coalesce(string_to_array(i.tags, ','), '{}') else p.tags end,
+          case when f.content and i.present & 64 <> 0 then i.body_html else p.body_html end,
+          case when f.content and i.present & 128 <> 0 then i.created else p.created_at end,
+          case when f.content and i.present & 256 <> 0 then i.published
+               else p.published_at end,
           -- A document with every field replaces the source; a trimmed one
           -- (include_fields) is merged over it, key by key.
-          case when i.deleted is not null or i.source is null then p.source
+          case when not f.content or i.source is null then p.source
                when i.present = 1023 then i.source::jsonb
-               else coalesce(p.source, '{}'::jsonb) || i.source::jsonb end
+               else coalesce(p.source, '{}'::jsonb) || i.source::jsonb end,
+          case when f.content then i.cu else p.updated_at end,
+          case when f.content then i.co else p.content_observed_at end,
+          case when f.version then i.vu else p.version_updated_at end,
+          case when f.version then i.vo else p.version_observed_at end,
+          case when f.version then i.deleted else p.deleted_at end,
+          now()
         from input i
-        where i.shop = excluded.shop_domain and i.pid = excluded.product_id),
-      version_updated_at = excluded.version_updated_at,
-      version_observed_at = excluded.version_observed_at,
-      deleted_at = excluded.deleted_at,
-      applied_at = excluded.applied_at
+        cross join lateral (
+          select (p.version_updated_at, p.version_observed_at) < (i.vu, i.vo) as version,
+                 i.cu is not null
+                 and (coalesce(p.updated_at, '-infinity'), coalesce(p.content_observed_at, '-infinity'))
+                     < (i.cu, i.co) as content) f
+        where i.shop = excluded.shop_domain and i.pid = excluded.product_id)
     where (p.version_updated_at, p.version_observed_at)
-        < (excluded.version_updated_at, excluded.version_observed_at)
-    returning p.shop_domain, p.product_id, p.xmax = 0 as is_new
+          < (excluded.version_updated_at, excluded.version_observed_at)
+       or (excluded.updated_at is not null
+           and (coalesce(p.updated_at, '-infinity'), coalesce(p.content_observed_at, '-infinity'))
+               < (excluded.updated_at, excluded.content_observed_at))
+    returning p.shop_domain, p.product_id, p.xmax = 0 as is_new, p.version_updated_at,
+              p.version_observed_at, p.updated_at, p.content_observed_at
   )
-  select coalesce(array_agg(i.slot::int), '{}'), coalesce(array_agg(put.is_new), '{}')
-  into written, inserted
+  select coalesce(array_agg(i.vslot::int), '{}'), coalesce(array_agg(i.cslot::int), '{}'),
+         coalesce(array_agg(put.is_new), '{}'),
+         coalesce(array_agg((put.version_updated_at, put.version_observed_at) = (i.vu, i.vo)), '{}'),
+         coalesce(array_agg(i.cslot is not null
+                            and (put.updated_at, put.content_observed_at) = (i.cu, i.co)), '{}')
+  into r_version, r_content, r_inserted, r_version_applied, r_content_applied
   from put
   join input i on i.shop = put.shop_domain and i.pid = put.product_id;
 
-  -- Variants are replaced for live states that carried a variants list.
-  select coalesce(array_agg(t.slot::int), '{}') into with_variants
-  from unnest(p_deleted_at, p_present) with ordinality as t(deleted, present, slot)
-  where t.slot = any (written) and t.deleted is null and t.present & 512 <> 0;
+  -- Variants are replaced wherever content with a variants list applied.
+  select coalesce(array_agg(r.c), '{}') into with_variants
+  from unnest(r_content, r_content_applied) as r(c, applied)
+  where r.applied and p_present[r.c] & 512 <> 0;
 
   if array_length(with_variants, 1) > 0 then
     with owner as (
@@ -154,7 +189,8 @@ begin
         where n.shop = excluded.shop_domain and n.id = excluded.variant_id);
   end if;
 
-  return query select * from unnest(written, inserted);
+  return query
+  select * from unnest(r_version, r_content, r_inserted, r_version_applied, r_content_applied);
 end
 $fn$;
 
@@ -181,7 +217,8 @@ language plpgsql as $fn$
 #variable_conflict use_column
 declare
   claimed int[];
-  winners int[];
+  version_winners int[];
+  content_winners int[];
   applied int[];
 begin
   -- 1. Claim: the first copy of each webhook id in the batch, if the log
@@ -215,8 +252,9 @@ begin
   from claim c
   join firsts f on f.shop = c.shop_domain and f.webhook_id = c.webhook_id;
 
-  -- 2. Of the claimed states of one product, only the newest can win.
-  select coalesce(array_agg(w.slot::int), '{}') into winners
+  -- 2. Per product, the newest of the claimed states and deletes, and the
+  -- newest claimed live state (see put_products).
+  select coalesce(array_agg(w.slot::int), '{}') into version_winners
   from (
     select distinct on (t.shop, t.pid) t.slot
     from unnest(d_shop, d_product_id, d_action, p_version_updated_at, p_observed_at)
@@ -224,15 +262,25 @@ begin
     where t.slot = any (claimed) and t.action in ('upsert', 'delete')
     order by t.shop, t.pid, t.vu desc, t.vo desc, t.slot
   ) w;
+  select coalesce(array_agg(w.slot::int), '{}') into content_winners
+  from (
+    select distinct on (t.shop, t.pid) t.slot
+    from unnest(d_shop, d_product_id, d_action, p_updated_at, p_observed_at)
+         with ordinality as t(shop, pid, action, cu, vo, slot)
+    where t.slot = any (claimed) and t.action = 'upsert'
+    order by t.shop, t.pid, t.cu desc, t.vo desc, t.slot
+  ) w;
 
-  -- 3. Apply them under the ordering rule.
-  select coalesce(array_agg(r.written_item), '{}') into applied
+  -- 3. Apply them under the ordering rule. A delivery counts as applied
+  -- when it became the product's version.
+  select coalesce(array_agg(r.version_item), '{}') into applied
   from shopify.put_products(
-    winners, d_shop, d_product_id, p_version_updated_at, p_observed_at, p_deleted_at,
-    p_present, p_title, p_handle, p_vendor, p_product_type, p_status, p_tags, p_body_html,
-    p_created_at, p_updated_at, p_published_at, p_source,
+    version_winners, content_winners, d_shop, d_product_id, p_version_updated_at,
+    p_observed_at, p_deleted_at, p_present, p_title, p_handle, p_vendor, p_product_type,
+    p_status, p_tags, p_body_html, p_created_at, p_updated_at, p_published_at, p_source,
     v_item, v_present, v_id, v_sku, v_title, v_price, v_compare_at_price, v_position,
-    v_option1, v_option2, v_option3, v_barcode, v_inventory_quantity, v_updated_at) r;
+    v_option1, v_option2, v_option3, v_barcode, v_inventory_quantity, v_updated_at) r
+  where r.version_applied;
 
   -- 4. Claimed states that did not win are logged as stale.
   update shopify.webhook_deliveries d
