@@ -1,0 +1,63 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace shopmirror::test {
+
+using environment = std::vector<std::pair<std::string, std::string>>;
+
+/// A program the test started, with its stdout and stderr in a log file.
+/// It is killed (SIGKILL) and reaped when the object goes, so no test leaves
+/// a process behind.
+class child_process {
+public:
+  /// `extra` is added to (or overrides) this process's environment.
+  child_process(std::vector<std::string> argv, const environment& extra);
+  ~child_process();
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  pid_t pid() const noexcept { return pid_; }
+  void send_signal(int signal) const;
+  /// The exit status (or 128 + signal), once it has exited within `timeout`.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool running();
+
+  /// Everything it has written so far.
+  std::string output() const;
+  /// Waits for a line containing `needle`; returns that line.
+  std::optional<std::string> wait_for_line(std::string_view needle,
+                                           std::chrono::milliseconds timeout) const;
+
+private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  std::string log_path_;
+};
+
+/// The shopmirror binary under test.
+std::string shopmirror_binary();
+
+/// A `shopmirror serve` on 127.0.0.1 and a port of its own.
+class service_process {
+public:
+  service_process(const std::string& database_url, const std::vector<std::string>& secrets,
+                  const environment& extra = {});
+
+  std::uint16_t port() const noexcept { return port_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  child_process& process() noexcept { return process_; }
+
+private:
+  child_process process_;
+  std::uint16_t port_ = 0;
+};
+
+} // namespace shopmirror::test

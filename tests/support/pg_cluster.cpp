@@ -1,0 +1,107 @@
+#include "tests/support/pg_cluster.hpp"
+
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
+namespace shopmirror::test {
+
+std::string pg_bin(const std::string& program) {
+  return "/usr/lib/postgresql/15/bin/" + program;
+}
+
+int run_as_postgres(const std::string& command) {
+  std::string full = command;
+  if (geteuid() == 0) {
+    full = "runuser -u postgres -- sh -c '" + command + "'";
+  }
+  const int status = std::system(full.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+pg_cluster::pg_cluster(bool tcp) : tcp_(tcp) {
+  char pattern[] = "/tmp/shopmirror-pg-XXXXXX";
+  const char* made = ::mkdtemp(pattern);
+  if (made == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  directory_ = made;
+  if (geteuid() == 0) {
+    if (const passwd* pg = ::getpwnam("postgres")) {
+      if (::chown(directory_.c_str(), pg->pw_uid, pg->pw_gid) != 0) {
+        throw std::runtime_error("cannot hand " + directory_ + " to the postgres user");
+      }
+    }
+  }
+  port_ = free_port();
+  if (run_as_postgres(pg_bin("initdb") + " -D " + directory_ +
+                      "/data -A trust -U postgres -E UTF8 --locale=C.UTF-8 > " + directory_ +
+                      "/initdb.log 2>&1") != 0) {
+    throw std::runtime_error("initdb failed, see " + directory_ + "/initdb.log");
+  }
+  start();
+}
+
+pg_cluster::~pg_cluster() {
+  run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data -m immediate stop > /dev/null 2>&1");
+  std::system(("rm -rf " + directory_).c_str());
+}
+
+void pg_cluster::start() {
+  const std::string listen = tcp_ ? "127.0.0.1" : "";
+  // fsync off: these servers hold test data only, and a stop -m immediate
+  // still leaves the WAL in the page cache for recovery.
+  const std::string options = "-p " + std::to_string(port_) + " -k " + directory_ +
+                              " -c listen_addresses=" + (listen.empty() ? "\"\"" : listen) +
+                              " -c fsync=off -c max_connections=200";
+  if (run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data -w -t 30 -o \"" + options +
+                      "\" -l " + directory_ + "/server.log start > /dev/null 2>&1") != 0) {
+    throw std::runtime_error("PostgreSQL did not start, see " + directory_ + "/server.log");
+  }
+}
+
+void pg_cluster::stop_immediate() {
+  run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data -m immediate stop > /dev/null 2>&1");
+}
+
+void pg_cluster::stop_fast() {
+  run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data -m fast -w stop > /dev/null 2>&1");
+}
+
+bool pg_cluster::running() const {
+  return run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data status > /dev/null 2>&1") ==
+         0;
+}
+
+std::string pg_cluster::url(const std::string& database) const {
+  return "host=" + directory_ + " port=" + std::to_string(port_) + " user=postgres dbname=" +
+         database;
+}
+
+void pg_cluster::psql(const std::string& database, const std::string& sql) const {
+  const std::string command = "psql -X -q -v ON_ERROR_STOP=1 -h " + directory_ + " -p " +
+                              std::to_string(port_) + " -U postgres -d " + database + " -c \"" +
+                              sql + "\" > /dev/null";
+  if (std::system(command.c_str()) != 0) {
+    throw std::runtime_error("psql failed: " + sql);
+  }
+}
+
+} // namespace shopmirror::test

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace shopmirror::test {
+
+/// A PostgreSQL server of a test's own, in a temporary directory, for tests
+/// that stop, kill or restart the database. Listens on a Unix socket in its
+/// directory (and on 127.0.0.1 when `tcp`). When run as root, the server
+/// runs as the `postgres` system user, since PostgreSQL refuses root.
+class pg_cluster {
+public:
+  explicit pg_cluster(bool tcp = false);
+  ~pg_cluster();
+  pg_cluster(const pg_cluster&) = delete;
+  pg_cluster& operator=(const pg_cluster&) = delete;
+
+  void start();
+  /// `pg_ctl stop -m immediate`: like a crash; recovery runs on the next start.
+  void stop_immediate();
+  void stop_fast();
+  bool running() const;
+
+  /// A libpq connection string for `database` as the superuser.
+  std::string url(const std::string& database = "postgres") const;
+  std::uint16_t port() const noexcept { return port_; }
+  const std::string& directory() const noexcept { return directory_; }
+
+  /// Runs SQL through psql as the superuser; throws on failure.
+  void psql(const std::string& database, const std::string& sql) const;
+
+private:
+  std::string directory_;
+  std::uint16_t port_ = 0;
+  bool tcp_ = false;
+};
+
+/// Runs a shell command, as the postgres user when we are root. Returns the
+/// exit status.
+int run_as_postgres(const std::string& command);
+
+/// Where Debian keeps the PostgreSQL 15 server programs.
+std::string pg_bin(const std::string& program);
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+std::uint16_t free_port();
+
+} // namespace shopmirror::test

@@ -1,0 +1,63 @@
+#pragma once
+
+#include "net/http_client.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shopmirror::test {
+
+/// A delivery as Shopify makes it: headers and a body, signed with `secret`.
+struct signed_delivery {
+  std::string topic = "products/update";
+  std::string shop = "test-shop.myshopify.com";
+  std::string webhook_id;
+  std::string body;
+  std::string secret;
+  std::optional<std::string> triggered_at;
+  std::string api_version = "2026-10";
+};
+
+/// Posts the delivery to /webhooks/shopify.
+net::client_response post_webhook(net::http_client& client, const signed_delivery& delivery);
+
+/// A client for a local service on `port`.
+net::http_client local_client(std::uint16_t port,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+struct variant_spec {
+  std::int64_t id = 0;
+  std::string price = "10.00";
+  std::string sku;
+  int position = 1;
+  std::int64_t inventory = 0;
+};
+
+/// A products/create or products/update body in Shopify's REST shape.
+struct product_spec {
+  std::int64_t id = 0;
+  std::string title = "Product";
+  std::string updated_at = "2026-01-01T00:00:00Z";
+  std::string tags = "alpha, beta";
+  std::string status = "active";
+  std::vector<variant_spec> variants;
+};
+
+std::string product_json(const product_spec& product);
+std::string delete_json(std::int64_t id);
+
+/// Sends raw bytes to 127.0.0.1:`port` and returns everything the server
+/// sends back until it closes the connection or `timeout` passes.
+std::string raw_exchange(std::uint16_t port, const std::string& bytes,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+/// The status code of the first response in raw HTTP text, or 0.
+int first_status(const std::string& response);
+
+/// A file under tests/fixtures/.
+std::string fixture(const std::string& relative_path);
+
+} // namespace shopmirror::test

@@ -1,0 +1,156 @@
+#include "crypto/base64.hpp"
+#include "crypto/constant_time.hpp"
+#include "crypto/hmac.hpp"
+#include "crypto/signature.hpp"
+#include "tests/support/webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <vector>
+
+using namespace shopmirror;
+using crypto::signature_status;
+
+namespace {
+
+struct vector_row {
+  std::string secret;
+  std::string body;
+  std::string expected;
+};
+
+// tests/fixtures/shopify/hmac-vectors.tsv: secret, body bytes, expected header.
+std::vector<vector_row> hmac_vectors() {
+  std::istringstream lines(test::fixture("shopify/hmac-vectors.tsv"));
+  std::string line;
+  std::getline(lines, line); // header
+  std::vector<vector_row> rows;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> cells;
+    std::size_t start = 0;
+    for (std::size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1) {
+      cells.push_back(line.substr(start, tab - start));
+    }
+    cells.push_back(line.substr(start));
+    if (cells.size() >= 3) {
+      rows.push_back({cells[0], cells[1], cells[2]});
+    }
+  }
+  return rows;
+}
+
+std::string hex(const crypto::sha256_digest& d) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : d) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+crypto::signature_result check(const crypto::webhook_verifier& v,
+                               std::vector<std::string_view> headers, std::string_view body) {
+  return v.verify(headers, body);
+}
+
+} // namespace
+
+TEST_SUITE("crypto") {
+
+TEST_CASE("every HMAC vector from Shopify's libraries matches") {
+  const auto rows = hmac_vectors();
+  REQUIRE(rows.size() == 2);
+  for (const auto& row : rows) {
+    CAPTURE(row.secret);
+    CHECK(crypto::shopify_signature(row.secret, row.body) == row.expected);
+    const crypto::webhook_verifier verifier({row.secret});
+    CHECK(check(verifier, {row.expected}, row.body).status == signature_status::valid);
+  }
+  CHECK(hex(crypto::hmac_sha256("test_secret_key", "{\"foo\": \"bar\"}")) ==
+        "076ded5cdebcd60674a8858d46b82dcc113d5d20e8e72694bbac1f9a1bb76bb8");
+}
+
+TEST_CASE("base64 round-trips every length") {
+  std::vector<unsigned char> bytes;
+  for (int n = 0; n < 70; ++n) {
+    const std::string encoded = crypto::base64_encode(bytes);
+    CHECK(encoded.size() % 4 == 0);
+    const auto decoded = crypto::base64_decode(encoded);
+    REQUIRE(decoded);
+    CHECK(std::string(bytes.begin(), bytes.end()) == *decoded);
+    bytes.push_back(static_cast<unsigned char>(n * 37 + 11));
+  }
+}
+
+TEST_CASE("base64 decoding is strict") {
+  CHECK(crypto::base64_decode("Zm9v") == std::optional<std::string>("foo"));
+  CHECK(crypto::base64_decode("Zm8=") == std::optional<std::string>("fo"));
+  CHECK(crypto::base64_decode("Zg==") == std::optional<std::string>("f"));
+  CHECK_FALSE(crypto::base64_decode("Zm8"));    // missing padding
+  CHECK_FALSE(crypto::base64_decode("Zg"));     // missing padding
+  CHECK_FALSE(crypto::base64_decode("Zg="));    // wrong length
+  CHECK_FALSE(crypto::base64_decode("-_-_"));   // URL-safe alphabet
+  CHECK_FALSE(crypto::base64_decode("Zm 9v"));  // whitespace inside
+  CHECK_FALSE(crypto::base64_decode(" Zm9v"));  // whitespace around
+  CHECK_FALSE(crypto::base64_decode("Zm9v\n")); // trailing newline
+  CHECK_FALSE(crypto::base64_decode("Z=9v"));   // padding in the middle
+  CHECK_FALSE(crypto::base64_decode("Zh=="));   // non-zero bits after the data
+  CHECK_FALSE(crypto::base64_decode("===="));
+}
+
+TEST_CASE("a signature is valid only on the exact bytes - with a known secret") {
+  const std::string body = "{\"id\":1,\"url\":\"https:\\/\\/example.com\"}";
+  const std::string reserialized = "{\"id\":1,\"url\":\"https://example.com\"}";
+  const std::string good = crypto::shopify_signature("current", body);
+  const crypto::webhook_verifier verifier({"current", "previous"});
+
+  CHECK(check(verifier, {good}, body).status == signature_status::valid);
+  CHECK(check(verifier, {good}, reserialized).status == signature_status::mismatch);
+  CHECK(check(verifier, {crypto::shopify_signature("someone-else", body)}, body).status ==
+        signature_status::mismatch);
+
+  SUBCASE("rotation: the previous secret is still accepted") {
+    const auto result = check(verifier, {crypto::shopify_signature("previous", body)}, body);
+    CHECK(result.status == signature_status::valid);
+    CHECK(result.secret_index == 1);
+  }
+  SUBCASE("missing, repeated or malformed headers") {
+    CHECK(check(verifier, {}, body).status == signature_status::missing);
+    CHECK(check(verifier, {good, good}, body).status == signature_status::malformed);
+    CHECK(check(verifier, {""}, body).status == signature_status::malformed);
+    CHECK(check(verifier, {good.substr(0, 43)}, body).status == signature_status::malformed);
+    CHECK(check(verifier, {std::string(10240, 'A')}, body).status ==
+          signature_status::malformed);
+    std::string url_safe = good;
+    for (char& c : url_safe) {
+      c = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    if (url_safe != good) {
+      CHECK(check(verifier, {url_safe}, body).status == signature_status::malformed);
+    }
+    // Well-formed 32 bytes that are not the HMAC: a mismatch, not malformed.
+    CHECK(check(verifier, {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}, body).status ==
+          signature_status::mismatch);
+    CHECK(check(verifier, {"!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!="}, body).status ==
+          signature_status::malformed);
+  }
+}
+
+TEST_CASE("a verifier needs a non-empty secret") {
+  CHECK_THROWS(crypto::webhook_verifier({}));
+  CHECK_THROWS(crypto::webhook_verifier({"ok", ""}));
+}
+
+TEST_CASE("secret comparison") {
+  CHECK(crypto::secret_equal("token-123", "token-123"));
+  CHECK_FALSE(crypto::secret_equal("token-124", "token-123"));
+  CHECK_FALSE(crypto::secret_equal("token-1234", "token-123"));
+  CHECK_FALSE(crypto::secret_equal("", ""));
+  CHECK(crypto::constant_time_equal("abc", "abc"));
+  CHECK_FALSE(crypto::constant_time_equal("abc", "abd"));
+  CHECK_FALSE(crypto::constant_time_equal("abc", "ab"));
+}
+
+}

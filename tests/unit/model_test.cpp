@@ -1,0 +1,248 @@
+#include "model/timestamp.hpp"
+#include "model/webhook_payload.hpp"
+#include "tests/support/webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+using namespace shopmirror;
+using model::product_topic;
+
+namespace {
+
+model::timestamp at(const char* text) {
+  const auto t = model::parse_rfc3339(text);
+  REQUIRE(t);
+  return *t;
+}
+
+model::product_state as_state(const model::product_payload& payload) {
+  if (const auto* error = std::get_if<model::payload_error>(&payload)) {
+    FAIL("mapping failed: " << error->reason);
+  }
+  REQUIRE(std::holds_alternative<model::product_state>(payload));
+  return std::get<model::product_state>(payload);
+}
+
+std::string error_of(const model::product_payload& payload) {
+  REQUIRE(std::holds_alternative<model::payload_error>(payload));
+  return std::get<model::payload_error>(payload).reason;
+}
+
+// The REST GET fixture wraps the product in {"product": ...}.
+std::string unwrap_product(const std::string& text) {
+  rapidjson::Document document;
+  document.Parse(text.c_str());
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  document["product"].Accept(writer);
+  return buffer.GetString();
+}
+
+} // namespace
+
+TEST_SUITE("model") {
+
+TEST_CASE("RFC 3339 times with offsets and fractions") {
+  CHECK(at("1970-01-01T00:00:00Z").micros_since_epoch == 0);
+  CHECK(at("2021-12-31T19:00:00-05:00") == at("2022-01-01T00:00:00Z"));
+  CHECK(at("2023-03-29T18:00:27.877041743Z").micros_since_epoch ==
+        at("2023-03-29T18:00:27Z").micros_since_epoch + 877041);
+  CHECK(at("2024-02-29T12:00:00.5+01:30").micros_since_epoch ==
+        at("2024-02-29T10:30:00Z").micros_since_epoch + 500000);
+  CHECK(model::format_rfc3339(at("2021-12-31T19:00:00-05:00")) == "2022-01-01T00:00:00.000000Z");
+  CHECK(model::format_rfc3339(at("1969-12-31T23:59:59.999999Z")) == "1969-12-31T23:59:59.999999Z");
+  for (const char* bad : {"", "2021-12-31", "2021-12-31T19:00:00", "2021-13-01T00:00:00Z",
+                          "2023-02-29T00:00:00Z", "2021-12-31T24:00:00Z", "2021-12-31T23:59:60Z",
+                          "2021-12-31T19:00:00.Z", "2021-12-31T19:00:00.1234567890Z",
+                          "2021-12-31T19:00:00+5:00", "2021-12-31T19:00:00Zjunk", "abcd"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(model::parse_rfc3339(bad));
+  }
+}
+
+TEST_CASE("Shopify's products/create sample maps exactly") {
+  const auto state = as_state(model::map_product_webhook(
+      product_topic::create, test::fixture("shopify/products-create.shopify-reference-sample.json")));
+  CHECK(state.id == 788032119674292922); // above 2^53: exact, never a double
+  CHECK(state.title == "Example T-Shirt");
+  CHECK(state.handle == "example-t-shirt");
+  CHECK(state.vendor == "Acme");
+  CHECK(state.product_type == "Shirts");
+  CHECK(state.status == "active");
+  CHECK(state.body_html == "An example T-Shirt");
+  CHECK(state.tags == std::vector<std::string>{"example", "mens", "t-shirt"});
+  CHECK_FALSE(state.created_at);
+  CHECK(state.updated_at == at("2022-01-01T00:00:00Z"));
+  CHECK(state.published_at == at("2022-01-01T00:00:00Z"));
+  CHECK(state.present == model::pf_all);
+  REQUIRE(state.variants.size() == 2);
+  const auto& small = state.variants[0];
+  CHECK(small.id == 642667041472713922);
+  CHECK(small.title == "Small");
+  CHECK(small.price == "19.99");
+  CHECK(small.compare_at_price == "24.99");
+  CHECK(small.position == 1);
+  CHECK(small.option1 == "Small");
+  CHECK_FALSE(small.option2);
+  CHECK_FALSE(small.sku);
+  CHECK_FALSE(small.barcode);
+  CHECK(small.inventory_quantity == 75);
+  CHECK(small.updated_at == at("2021-12-31T00:00:00Z"));
+  CHECK(small.present == model::vf_all);
+  CHECK(state.variants[1].id == 757650484644203962);
+  CHECK(state.variants[1].inventory_quantity == 50);
+}
+
+TEST_CASE("Shopify's products/delete sample is a delete of that id") {
+  const auto payload = model::map_product_webhook(
+      product_topic::remove, test::fixture("shopify/products-delete.shopify-reference-sample.json"));
+  REQUIRE(std::holds_alternative<model::delete_product>(payload));
+  CHECK(std::get<model::delete_product>(payload).product_id == 788032119674292922);
+}
+
+TEST_CASE("the documented products/update example maps - absent fields marked absent") {
+  const auto state = as_state(model::map_product_webhook(
+      product_topic::update,
+      test::fixture("shopify/products-update.shopify-docs-delivery-structure.json")));
+  CHECK(state.id == 9554194432293);
+  CHECK(state.title == "T-Shirt");
+  CHECK(state.tags == std::vector<std::string>{"comfortable", "cotton"});
+  CHECK(state.updated_at == at("2025-04-22T19:30:00Z"));
+  CHECK((state.present & model::pf_handle) == 0);
+  CHECK((state.present & model::pf_body_html) == 0);
+  CHECK((state.present & model::pf_title) != 0);
+  CHECK((state.present & model::pf_variants) != 0);
+  REQUIRE(state.variants.size() == 1);
+  CHECK(state.variants[0].sku == "TSHIRT-001");
+  CHECK(state.variants[0].price == "29.99");
+  CHECK((state.variants[0].present & model::vf_position) == 0);
+}
+
+TEST_CASE("an include_fields payload carries only what was asked for") {
+  const auto state = as_state(model::map_product_webhook(
+      product_topic::update,
+      test::fixture("shopify/products-update.shopify-docs-include_fields.json")));
+  CHECK(state.present == model::pf_variants);
+  REQUIRE(state.variants.size() == 1);
+  CHECK(state.variants[0].id == 123456789);
+  CHECK(state.variants[0].present == model::vf_price);
+  CHECK(state.variants[0].price == "29.99");
+}
+
+TEST_CASE("the REST product fixture maps like a webhook body") {
+  const auto state = as_state(model::map_product_webhook(
+      product_topic::update,
+      unwrap_product(test::fixture("shopify/rest-product-get.shopify-app-js-2026-07-test_9.json"))));
+  CHECK(state.id == 632910392);
+  CHECK(state.tags == std::vector<std::string>{"Emotive", "Flash Memory", "MP3", "Music"});
+  REQUIRE(state.variants.size() == 4);
+  CHECK(state.variants[0].barcode == "1234_pink");
+  CHECK(state.variants[3].id == 457924702);
+  CHECK(state.variants[3].inventory_quantity == 40);
+  CHECK(state.variants[0].sku == "IPOD2008PINK");
+  CHECK(state.variants[0].price == "199.00");
+  CHECK(state.variants[2].inventory_quantity == 30);
+  CHECK_FALSE(state.variants[0].compare_at_price);
+}
+
+TEST_CASE("ids are exact 64-bit integers") {
+  const auto state = as_state(model::map_product_webhook(
+      product_topic::update,
+      R"({"id":9007199254740993,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":9223372036854775807}]})"));
+  CHECK(state.id == 9007199254740993); // 2^53 + 1
+  CHECK(state.variants[0].id == 9223372036854775807);
+  CHECK(error_of(model::map_product_webhook(product_topic::update,
+                                            R"({"id":9223372036854775808})"))
+            .find("no product id") != std::string::npos); // 2^63
+  CHECK(error_of(model::map_product_webhook(product_topic::update, R"({"id":"123"})"))
+            .find("no product id") != std::string::npos);
+  CHECK(error_of(model::map_product_webhook(product_topic::update, R"({"id":1.5})"))
+            .find("no product id") != std::string::npos);
+  CHECK(error_of(model::map_product_webhook(product_topic::update, R"({"id":-4})"))
+            .find("no product id") != std::string::npos);
+  CHECK(error_of(model::map_product_webhook(product_topic::update, R"({"title":"x"})"))
+            .find("no product id") != std::string::npos);
+  CHECK(error_of(model::map_product_webhook(product_topic::remove, R"({"id":null})"))
+            .find("no product id") != std::string::npos);
+}
+
+TEST_CASE("a bare id is a stub that asks for a refresh") {
+  const auto payload =
+      model::map_product_webhook(product_topic::update, R"({"id":788032119674292922})");
+  REQUIRE(std::holds_alternative<model::refresh_product>(payload));
+  CHECK(std::get<model::refresh_product>(payload).product_id == 788032119674292922);
+}
+
+TEST_CASE("prices are exact decimal strings") {
+  const auto state = as_state(model::map_product_webhook(
+      product_topic::update,
+      R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":2,"price":"0.1000000000000000055511151231257827"},{"id":3,"price":"12"}]})"));
+  CHECK(state.variants[0].price == "0.1000000000000000055511151231257827");
+  CHECK(state.variants[1].price == "12");
+  for (const char* bad : {R"("abc")", R"(19.99)", R"("1e5")", R"(".5")", R"("5.")", R"(true)"}) {
+    CAPTURE(bad);
+    const std::string body = std::string(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":2,"price":)") +
+                             bad + "}]}";
+    CHECK(error_of(model::map_product_webhook(product_topic::update, body))
+              .find("variants[0].price") != std::string::npos);
+  }
+}
+
+TEST_CASE("tags are split and trimmed and sorted") {
+  CHECK(model::split_tags("") == std::vector<std::string>{});
+  CHECK(model::split_tags(" , ,") == std::vector<std::string>{});
+  CHECK(model::split_tags("a") == std::vector<std::string>{"a"});
+  CHECK(model::split_tags("  spaced out ,\tx\n,y ") ==
+        std::vector<std::string>{"spaced out", "x", "y"});
+  const auto state = as_state(model::map_product_webhook(
+      product_topic::update, R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","tags":"zeta, alpha,mid"})"));
+  CHECK(state.tags == std::vector<std::string>{"alpha", "mid", "zeta"});
+}
+
+TEST_CASE("signed garbage becomes a reason - never a crash") {
+  const auto reason = [](std::string_view body) {
+    return error_of(model::map_product_webhook(product_topic::update, body));
+  };
+  CHECK(reason("").find("malformed JSON") != std::string::npos);
+  CHECK(reason("{\"id\":1,").find("malformed JSON") != std::string::npos);
+  CHECK(reason("[1,2]").find("not a JSON object") != std::string::npos);
+  CHECK(reason("null").find("not a JSON object") != std::string::npos);
+  CHECK(reason(R"({"id":1} trailing)").find("malformed JSON") != std::string::npos);
+  CHECK(reason(R"({"id":1,"title":"a\u0000b","updated_at":"2026-01-01T00:00:00Z"})")
+            .find("NUL") != std::string::npos);
+  CHECK(reason("{\"id\":1,\"title\":\"\xff\xfe\"}").find("malformed JSON") != std::string::npos);
+  CHECK(reason(R"({"id":1,"id":2})").find("duplicate key") != std::string::npos);
+  CHECK(reason(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","title":"a","title":"b"})")
+            .find("duplicate key") != std::string::npos);
+  CHECK(reason(R"({"id":1,"updated_at":"yesterday"})").find("updated_at") != std::string::npos);
+  CHECK(reason(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":{}})")
+            .find("variants is not an array") != std::string::npos);
+  CHECK(reason(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[null]})")
+            .find("variants[0] is not an object") != std::string::npos);
+  CHECK(reason(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":5},{"id":5}]})")
+            .find("appears twice") != std::string::npos);
+  CHECK(reason(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","title":5})")
+            .find("title is not a string") != std::string::npos);
+  CHECK(reason(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":2,"position":4294967296}]})")
+            .find("position") != std::string::npos);
+
+  // 200,000 levels of nesting: parsed without recursion, refused as not a product.
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  CHECK(reason(deep).find("not a JSON object") != std::string::npos);
+  const std::string deep_in_object =
+      "{\"id\":1,\"x\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  CHECK(std::holds_alternative<model::refresh_product>(
+      model::map_product_webhook(product_topic::update, deep_in_object)));
+}
+
+TEST_CASE("a null variants list keeps the stored variants") {
+  const auto state = as_state(model::map_product_webhook(
+      product_topic::update, R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":null})"));
+  CHECK((state.present & model::pf_variants) == 0);
+}
+
+}
