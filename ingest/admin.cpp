@@ -1,8 +1,14 @@
 // The maintenance commands: one-shot work against the database.
 
+#include "db/delivery_store.hpp"
+#include "db/maintenance.hpp"
 #include "db/migrate.hpp"
 #include "ingest/commands.hpp"
+#include "model/webhook_payload.hpp"
 #include "telemetry/log.hpp"
+
+#include <charconv>
+#include <iostream>
 
 namespace shopmirror::ingest {
 
@@ -16,6 +22,116 @@ int run_migrate(const config& settings) {
       .field("from_version", result.from_version)
       .field("to_version", result.to_version);
   return 0;
+}
+
+int run_prune(const config& settings) {
+  settings.require_database();
+  const auto deleted = db::prune_deliveries(settings.database, settings.delivery_retention);
+  if (!deleted) {
+    std::cout << "another process is pruning the delivery log now; nothing done\n";
+    return 0;
+  }
+  std::cout << "pruned " << *deleted << " delivery log rows older than "
+            << settings.delivery_retention.count() << " s\n";
+  return 0;
+}
+
+namespace {
+
+constexpr const char* dead_letters_usage =
+    "usage: shopmirror dead-letters list [--all] [--limit N]\n"
+    "       shopmirror dead-letters replay [ID...]   (no ID: every one not replayed yet)\n";
+
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\t') {
+      c = ' ';
+    }
+  }
+  return text;
+}
+
+// Runs a dead letter through today's mapping and the one apply path. The
+// replay is a delivery of its own ("replay:<id>:<webhook id>"), so running
+// it twice is a duplicate, and its version is the original one, so it never
+// overwrites a newer state.
+std::string replay(db::delivery_store& store, const db::dead_letter_record& record) {
+  model::delivery_action action =
+      model::action_for(model::parse_topic(record.meta.topic), record.body);
+  if (const auto* still = std::get_if<model::dead_letter>(&action)) {
+    return "dead_letter: " + still->reason;
+  }
+  model::delivery meta = record.meta;
+  meta.webhook_id = "replay:" + std::to_string(record.id) + ":" + record.meta.webhook_id;
+  const model::delivery_item item{std::move(meta), std::move(action)};
+  const auto outcome = store.apply(std::span(&item, 1)).front();
+  return std::string(model::to_string(outcome));
+}
+
+} // namespace
+
+int run_dead_letters(const config& settings, const std::vector<std::string>& args) {
+  settings.require_database();
+  if (args.empty() || (args[0] != "list" && args[0] != "replay")) {
+    std::cerr << dead_letters_usage;
+    return 2;
+  }
+  if (args[0] == "list") {
+    bool all = false;
+    std::size_t limit = 100;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "--all") {
+        all = true;
+      } else if (args[i] == "--limit" && i + 1 < args.size()) {
+        const std::string& text = args[++i];
+        if (std::from_chars(text.data(), text.data() + text.size(), limit).ec != std::errc{}) {
+          std::cerr << dead_letters_usage;
+          return 2;
+        }
+      } else {
+        std::cerr << dead_letters_usage;
+        return 2;
+      }
+    }
+    std::cout << "id\treceived_at\tshop\ttopic\twebhook_id\treason\treplayed\n";
+    for (const auto& r : db::load_dead_letters(settings.database, all, {}, limit)) {
+      std::cout << r.id << '\t' << model::format_rfc3339(r.meta.received_at) << '\t'
+                << r.meta.shop_domain << '\t' << r.meta.topic << '\t' << r.meta.webhook_id << '\t'
+                << one_line(r.reason) << '\t'
+                << (r.replayed_at ? *r.replayed_at + " " + one_line(r.replay_outcome.value_or(""))
+                                  : "-")
+                << '\n';
+    }
+    return 0;
+  }
+  std::vector<std::int64_t> ids;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::int64_t id = 0;
+    const std::string& text = args[i];
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+      std::cerr << "not a dead letter id: " << text << "\n" << dead_letters_usage;
+      return 2;
+    }
+    ids.push_back(id);
+  }
+  db::delivery_store store(settings.database);
+  int failures = 0;
+  for (const auto& record : db::load_dead_letters(settings.database, false, ids, 100000)) {
+    const std::string outcome = replay(store, record);
+    const bool durable = outcome != "retry_later" && outcome != "failed";
+    if (durable) {
+      db::mark_replayed(settings.database, record.id, outcome);
+    }
+    failures += outcome.rfind("dead_letter", 0) == 0 || !durable ? 1 : 0;
+    std::cout << record.id << '\t' << one_line(outcome) << '\n';
+    log_event(level::info, "dead_letter_replayed")
+        .field("id", record.id)
+        .field("shop", record.meta.shop_domain)
+        .field("webhook_id", record.meta.webhook_id)
+        .field("outcome", outcome);
+  }
+  return failures == 0 ? 0 : 1;
 }
 
 } // namespace shopmirror::ingest

@@ -13,6 +13,12 @@ int run_serve(const config& settings);
 /// `shopmirror migrate`: brings the schema up to date and exits.
 int run_migrate(const config& settings);
 
+/// `shopmirror prune`: deletes delivery-log rows older than the retention.
+int run_prune(const config& settings);
+
+/// `shopmirror dead-letters list|replay`: `args` are the words after it.
+int run_dead_letters(const config& settings, const std::vector<std::string>& args);
+
 /// `shopmirror send [options] FILE`: signs a payload and posts it the way
 /// Shopify does. `args` are the words after `send`.
 int run_send(const config& settings, const std::vector<std::string>& args);

@@ -26,7 +26,8 @@ const std::set<std::string>& known_names() {
       "SHOPMIRROR_QUEUE_CAPACITY",       "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS",
       "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS", "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
       "SHOPMIRROR_MIGRATE_ON_START",     "SHOPMIRROR_API_VERSION",
-      "SHOPMIRROR_LOG_LEVEL",
+      "SHOPMIRROR_LOG_LEVEL",            "SHOPMIRROR_DELIVERY_RETENTION",
+      "SHOPMIRROR_TRUSTED_PROXIES",
   };
   return names;
 }
@@ -63,6 +64,27 @@ std::chrono::milliseconds millis(const env_lookup& lookup, const std::string& na
                                  std::uint64_t high) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(
       integer(lookup, name, static_cast<std::uint64_t>(fallback.count()), low, high)));
+}
+
+// A duration: a whole number with a unit, s, m, h or d ("7d", "36h").
+std::chrono::seconds duration(const env_lookup& lookup, const std::string& name,
+                              std::chrono::seconds fallback, std::chrono::seconds low) {
+  const auto value = lookup(name);
+  if (!value) {
+    return fallback;
+  }
+  const std::string text = trim(*value);
+  std::int64_t amount = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), amount);
+  const std::string unit(end, text.data() + text.size());
+  const std::int64_t scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600
+                             : unit == "d" ? 86400 : 0;
+  if (text.empty() || ec != std::errc{} || scale == 0 || amount <= 0 ||
+      amount > 3650 * 86400 / scale || std::chrono::seconds(amount * scale) < low) {
+    throw config_error(name + "=\"" + *value + "\" is not a duration such as 7d, 36h or 90m" +
+                       " (at least " + std::to_string(low.count()) + " s)");
+  }
+  return std::chrono::seconds(amount * scale);
 }
 
 bool boolean(const env_lookup& lookup, const std::string& name, bool fallback) {
@@ -109,7 +131,7 @@ listen_address parse_listen(const std::string& name, const std::string& value) {
   return address;
 }
 
-std::vector<std::string> split_secrets(const std::string& text, char separator) {
+std::vector<std::string> split_list(const std::string& text, char separator) {
   std::vector<std::string> secrets;
   std::size_t start = 0;
   while (start <= text.size()) {
@@ -186,7 +208,7 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
                        "set; set one");
   }
   if (secrets) {
-    c.webhook_secrets = split_secrets(*secrets, ',');
+    c.webhook_secrets = split_list(*secrets, ',');
     if (c.webhook_secrets.empty()) {
       throw config_error("SHOPMIRROR_WEBHOOK_SECRETS holds no secret");
     }
@@ -198,7 +220,7 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
     }
     std::string line;
     while (std::getline(file, line)) {
-      for (auto& secret : split_secrets(line, '\n')) {
+      for (auto& secret : split_list(line, '\n')) {
         c.webhook_secrets.push_back(std::move(secret));
       }
     }
@@ -239,6 +261,18 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
                          "\" is not an API version such as 2026-10");
     }
     c.api_version = text;
+  }
+  c.delivery_retention = duration(lookup, "SHOPMIRROR_DELIVERY_RETENTION", c.delivery_retention,
+                                  std::chrono::hours(1));
+  if (const auto proxies = lookup("SHOPMIRROR_TRUSTED_PROXIES")) {
+    c.trusted_proxies = split_list(*proxies, ',');
+    for (const auto& address : c.trusted_proxies) {
+      const bool plausible = address.find_first_not_of("0123456789abcdefABCDEF.:") == std::string::npos;
+      if (!plausible) {
+        throw config_error("SHOPMIRROR_TRUSTED_PROXIES holds \"" + address +
+                           "\", which is not an IP address");
+      }
+    }
   }
   if (const auto level = lookup("SHOPMIRROR_LOG_LEVEL")) {
     const std::string text = trim(*level);

@@ -44,6 +44,11 @@ struct config {
   /// with another version is counted as a mismatch.
   std::string api_version = "2026-10";
   std::string log_level = "info";
+  /// Delivery-log rows older than this are pruned (longer than Shopify's
+  /// retry window of 4 hours plus its worst delays of a day).
+  std::chrono::seconds delivery_retention{7 * 24 * 3600};
+  /// Peers whose X-Forwarded-For / X-Real-IP name the client (nginx).
+  std::vector<std::string> trusted_proxies = {"127.0.0.1", "::1"};
   /// SHOPMIRROR_* variables that are not settings (typos, usually).
   std::vector<std::string> unknown_variables;
 

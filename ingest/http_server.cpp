@@ -60,6 +60,28 @@ std::string client_address(const tcp::socket& socket) {
   return ec ? std::string("unknown") : endpoint.address().to_string();
 }
 
+// The client a trusted proxy speaks for: X-Real-IP, else the last address
+// in X-Forwarded-For (the one the proxy itself saw).
+std::string forwarded_client(const http_request& request, const std::string& peer,
+                             const std::vector<std::string>& trusted) {
+  if (std::find(trusted.begin(), trusted.end(), peer) == trusted.end()) {
+    return peer;
+  }
+  std::string_view named = request["X-Real-IP"];
+  if (named.empty()) {
+    named = request["X-Forwarded-For"];
+    if (const auto comma = named.rfind(','); comma != std::string_view::npos) {
+      named.remove_prefix(comma + 1);
+    }
+  }
+  while (!named.empty() && named.front() == ' ') {
+    named.remove_prefix(1);
+  }
+  const bool plausible = !named.empty() && named.size() <= 64 &&
+                         named.find_first_not_of("0123456789abcdefABCDEF.:") == std::string_view::npos;
+  return plausible ? std::string(named) : peer;
+}
+
 bool is_plain_id(std::string_view value) {
   return !value.empty() && value.size() <= 128 &&
          std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
@@ -280,7 +302,7 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
     http_request request = parser.release();
     const bool keep_alive = request.keep_alive();
     request_context context;
-    context.client_address = client;
+    context.client_address = forwarded_client(request, client, settings_.trusted_proxies);
     context.started = started;
     if (const auto id = request["X-Request-Id"]; is_plain_id(id)) {
       context.request_id = std::string(id);

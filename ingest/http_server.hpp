@@ -47,6 +47,8 @@ struct server_settings {
   std::size_t max_connections = 1024;
   std::size_t header_limit = 16 * 1024;
   std::size_t io_threads = 2;
+  /// Peers (nginx) whose X-Real-IP or X-Forwarded-For names the client.
+  std::vector<std::string> trusted_proxies;
   /// Called for each connection refused because the cap was reached.
   std::function<void()> on_connection_refused;
 };

@@ -15,6 +15,9 @@ constexpr const char* usage =
     "  serve      receive Shopify product webhooks and apply them to PostgreSQL\n"
     "  migrate    bring the database schema up to date, then exit\n"
     "  send       sign a payload file and post it like Shopify (see send --help)\n"
+    "  prune      delete delivery-log rows older than SHOPMIRROR_DELIVERY_RETENTION\n"
+    "  dead-letters list [--all] | replay [ID...]\n"
+    "             show stored dead letters, or run them through the apply path again\n"
     "  version    print the version\n"
     "Settings come from SHOPMIRROR_* environment variables (see deploy/env.example).\n";
 
@@ -55,6 +58,12 @@ int main(int argc, char** argv) {
     }
     if (command == "migrate") {
       return ingest::run_migrate(settings);
+    }
+    if (command == "prune") {
+      return ingest::run_prune(settings);
+    }
+    if (command == "dead-letters") {
+      return ingest::run_dead_letters(settings, rest);
     }
     if (command == "send") {
       return ingest::run_send(settings, rest);

@@ -2,6 +2,7 @@
 #include "db/health.hpp"
 #include "db/writer.hpp"
 #include "ingest/commands.hpp"
+#include "ingest/housekeeping.hpp"
 #include "ingest/http_server.hpp"
 #include "ingest/service.hpp"
 #include "ingest/service_metrics.hpp"
@@ -71,6 +72,7 @@ int run_serve(const config& settings) {
   server_options.idle_timeout = settings.idle_timeout;
   server_options.max_connections = settings.max_connections;
   server_options.io_threads = settings.io_threads;
+  server_options.trusted_proxies = settings.trusted_proxies;
   server_options.on_connection_refused = [&metrics] { metrics.connections_refused.with({}).inc(); };
   http_server server(server_options, application);
 
@@ -117,7 +119,9 @@ int run_serve(const config& settings) {
                 std::chrono::steady_clock::now() + settings.drain_timeout);
   });
 
+  housekeeping pruning(settings);
   server.run();
+  pruning.stop();
   writer.stop();
   readiness.stop();
   log_event(level::info, "stopped");
