@@ -8,6 +8,9 @@ PG_BIN=/usr/lib/postgresql/15/bin
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost1.81-dev libpqxx-dev libpq-dev
                 rapidjson-dev doctest-dev libssl-dev ca-certificates)
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 acl)
+# What the test suite adds: a real nginx in front of the service, openssl
+# for its throwaway certificate.
+TEST_PACKAGES=(nginx openssl)
 
 log() { printf '\033[1mshopmirror:\033[0m %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -28,8 +31,16 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     export SHOPMIRROR_APT_UPDATED=1
   fi
-  # The Debian package starts its own cluster; shopmirror runs its own instead.
+  # Debian's packages would start their own services (a PostgreSQL cluster on
+  # 5432, nginx on 80); shopmirror runs its own instead, so forbid that for
+  # the install (policy-rc.d, the Debian way).
+  local policy=/usr/sbin/policy-rc.d made_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -n "$made_policy" ] && rm -f "$policy"
+  return 0
 }
 
 # Configures and builds one CMake preset.

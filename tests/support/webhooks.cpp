@@ -63,8 +63,17 @@ std::string product_json(const product_spec& p) {
 std::string delete_json(std::int64_t id) { return "{\"id\":" + std::to_string(id) + "}"; }
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
-                         std::chrono::milliseconds timeout) {
+                         std::chrono::milliseconds timeout, const std::string& source) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (!source.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd);
+      throw std::runtime_error("cannot bind to " + source);
+    }
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);

@@ -51,8 +51,11 @@ std::string delete_json(std::int64_t id);
 
 /// Sends raw bytes to 127.0.0.1:`port` and returns everything the server
 /// sends back until it closes the connection or `timeout` passes.
+/// `source` is the local address to send from (another loopback address
+/// shows up as another client).
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                         const std::string& source = "");
 
 /// The status code of the first response in raw HTTP text, or 0.
 int first_status(const std::string& response);

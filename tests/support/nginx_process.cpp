@@ -1,0 +1,147 @@
+#include "tests/support/nginx_process.hpp"
+
+#include "tests/support/pg_cluster.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace shopmirror::test {
+namespace {
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) {
+    throw std::runtime_error("cannot write " + path);
+  }
+}
+
+// Replaces `from` (which must be there: the test must run the shipped file,
+// not a different one) with `to`.
+void replace_required(std::string& text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  if (at == std::string::npos) {
+    throw std::runtime_error("the shipped nginx configuration no longer contains: " + from);
+  }
+  text.replace(at, from.size(), to);
+}
+
+bool accepting(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return ok;
+}
+
+} // namespace
+
+std::string deploy_file(const std::string& relative_path) {
+  const std::string path = std::string(SHOPMIRROR_SOURCE_DIR) + "/deploy/" + relative_path;
+  std::ifstream in(path);
+  if (!in) {
+    throw std::runtime_error("missing " + path);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+nginx_process::nginx_process(const std::vector<std::uint16_t>& upstream_ports, mode how) {
+  if (::access("/usr/sbin/nginx", X_OK) != 0) {
+    throw std::runtime_error("nginx is not installed (scripts/test installs Debian's nginx)");
+  }
+  char pattern[] = "/tmp/shopmirror-nginx-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  directory_ = pattern;
+  port_ = free_port();
+
+  std::string upstream = deploy_file("nginx/shopmirror-upstream.conf");
+  std::string servers;
+  for (const auto port : upstream_ports) {
+    servers += "server 127.0.0.1:" + std::to_string(port) + " max_fails=3 fail_timeout=5s;\n    ";
+  }
+  replace_required(upstream, "server 127.0.0.1:8080 max_fails=3 fail_timeout=5s;", servers);
+  write_file(directory_ + "/upstream.conf", upstream);
+
+  const std::string locations = std::string(SHOPMIRROR_SOURCE_DIR) +
+                                "/deploy/nginx/shopmirror-locations.conf";
+  std::string server_block;
+  if (how == mode::plain) {
+    server_block = "include " + directory_ + "/upstream.conf;\n"
+                   "server { listen 127.0.0.1:" + std::to_string(port_) + "; include " +
+                   locations + "; }\n";
+  } else {
+    const std::string make_certificate =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+        "-subj /CN=localhost -keyout " + directory_ + "/privkey.pem -out " + directory_ +
+        "/fullchain.pem > " + directory_ + "/openssl.log 2>&1";
+    if (std::system(make_certificate.c_str()) != 0) {
+      throw std::runtime_error("openssl could not make a test certificate");
+    }
+    std::string site = deploy_file("nginx/shopmirror.conf");
+    replace_required(site, "include /etc/nginx/shopmirror/shopmirror-upstream.conf;",
+                     "include " + directory_ + "/upstream.conf;");
+    replace_required(site, "include /etc/nginx/shopmirror/shopmirror-locations.conf;",
+                     "include " + locations + ";");
+    replace_required(site, "listen 443 ssl;", "listen 127.0.0.1:" + std::to_string(port_) + " ssl;");
+    replace_required(site, "listen [::]:443 ssl;", "");
+    replace_required(site, "/etc/ssl/shopmirror/fullchain.pem", directory_ + "/fullchain.pem");
+    replace_required(site, "/etc/ssl/shopmirror/privkey.pem", directory_ + "/privkey.pem");
+    replace_required(site, "/var/log/nginx/shopmirror.access.log", directory_ + "/access.log");
+    replace_required(site, "/var/log/nginx/shopmirror.error.log", directory_ + "/error.log");
+    server_block = site;
+  }
+  const std::string& d = directory_;
+  write_file(d + "/nginx.conf",
+             "master_process off;\ndaemon off;\nworker_processes 1;\npid " + d + "/nginx.pid;\n"
+             "error_log " + d + "/error.log info;\n"
+             "events { worker_connections 4096; }\n"
+             "http {\n  access_log " + d + "/access.log;\n"
+             "  client_body_temp_path " + d + "/body;\n  proxy_temp_path " + d + "/proxy;\n"
+             "  fastcgi_temp_path " + d + "/fastcgi;\n  uwsgi_temp_path " + d + "/uwsgi;\n"
+             "  scgi_temp_path " + d + "/scgi;\n" + server_block + "}\n");
+  process_ = std::make_unique<child_process>(
+      std::vector<std::string>{"/usr/sbin/nginx", "-p", d, "-c", d + "/nginx.conf"},
+      environment{});
+  for (int i = 0; i < 200 && !accepting(port_); ++i) {
+    if (!process_->running()) {
+      throw std::runtime_error("nginx did not start:\n" + process_->output() + error_log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  if (!accepting(port_)) {
+    throw std::runtime_error("nginx is not listening:\n" + error_log());
+  }
+}
+
+nginx_process::~nginx_process() {
+  if (process_) {
+    process_->send_signal(SIGTERM);
+    process_->wait(std::chrono::seconds(5));
+    process_.reset(); // SIGKILL if it is still there
+  }
+  std::system(("rm -rf " + directory_).c_str());
+}
+
+std::string nginx_process::error_log() const {
+  std::ifstream in(directory_ + "/error.log");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+} // namespace shopmirror::test
