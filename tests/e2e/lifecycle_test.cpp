@@ -1,0 +1,131 @@
+// Start, log and stop: what an operator relies on around the requests.
+
+#include "crypto/hmac.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/test_database.hpp"
+#include "tests/support/webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <csignal>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+using namespace shopmirror;
+
+TEST_SUITE("e2e") {
+
+TEST_CASE("SIGTERM under load: every request answered or refused and every 200 durable") {
+  test::test_database db;
+  const std::string secret = "drain-secret";
+  test::service_process service(db.url(), {secret}, {{"SHOPMIRROR_DRAIN_TIMEOUT_MS", "8000"}});
+
+  std::mutex mutex;
+  std::set<std::string> acknowledged;
+  std::atomic<int> answered{0}, refused{0}, other{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 8; ++t) {
+    senders.emplace_back([&, t] {
+      auto client = test::local_client(service.port(), std::chrono::seconds(10));
+      for (int n = 0; !stop; ++n) {
+        test::signed_delivery d;
+        d.secret = secret;
+        d.webhook_id = "drain-" + std::to_string(t) + "-" + std::to_string(n);
+        d.body = test::product_json({t * 100000 + n, "P", "2026-01-01T00:00:00Z", "", "active", {{(t * 100000 + n) * 10, "1.00", "", 1, 1}}});
+        try {
+          const auto r = test::post_webhook(client, d);
+          ++answered;
+          if (r.status == 200) {
+            std::lock_guard lock(mutex);
+            acknowledged.insert(d.webhook_id);
+          } else {
+            ++other;
+          }
+        } catch (const net::transport_error&) {
+          ++refused; // the server stopped accepting: Shopify would retry
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const int before = answered.load();
+  service.process().send_signal(SIGTERM);
+  const auto status = service.process().wait(std::chrono::seconds(15));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  for (auto& s : senders) {
+    s.join();
+  }
+  CHECK(status == 0);
+  CHECK(before > 50);
+  CHECK(refused > 0);
+  CHECK(other == 0);
+  // Every acknowledged delivery is in the database.
+  std::set<std::string> stored;
+  for (const auto& row : db.query("select webhook_id from shopify.webhook_deliveries")) {
+    stored.insert(*row[0]);
+  }
+  for (const auto& id : acknowledged) {
+    CHECK_MESSAGE(stored.count(id) == 1, id);
+  }
+  CHECK(service.process().output().find("\"event\":\"drained\"") != std::string::npos);
+}
+
+TEST_CASE("the logs of a full run hold no secret - signature or body") {
+  test::test_database db;
+  const std::string secret = "log-secret-7f3a9c";
+  const std::string previous = "log-previous-21bd04";
+  test::service_process service(db.url(), {secret, previous});
+  auto client = test::local_client(service.port());
+  const std::string marker = "body-marker-5e6f";
+  const std::string body = test::product_json({9, marker, "2026-01-01T00:00:00Z", "", "active", {}});
+  std::vector<std::string> signatures;
+  for (const auto& [id, key, text] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"l-1", secret, body},
+           {"l-2", previous, body},
+           {"l-3", "wrong-key", body},
+           {"l-4", secret, "{\"id\":9,\"title\":\"" + marker + "\" broken"}}) {
+    test::signed_delivery d;
+    d.webhook_id = id;
+    d.secret = key;
+    d.body = text;
+    signatures.push_back(crypto::shopify_signature(key, text));
+    test::post_webhook(client, d);
+  }
+  for (int i = 0; i < 30; ++i) { // past the rate limit of signature warnings
+    test::signed_delivery d;
+    d.webhook_id = "flood-" + std::to_string(i);
+    d.secret = "flood";
+    d.body = body;
+    test::post_webhook(client, d);
+  }
+  service.process().send_signal(SIGTERM);
+  REQUIRE(service.process().wait(std::chrono::seconds(10)) == 0);
+  const std::string logs = service.process().output();
+  CHECK(logs.find("l-1") != std::string::npos); // the deliveries were logged
+  CHECK(logs.find(secret) == std::string::npos);
+  CHECK(logs.find(previous) == std::string::npos);
+  CHECK(logs.find(marker) == std::string::npos);
+  for (const auto& signature : signatures) {
+    CHECK(logs.find(signature) == std::string::npos);
+  }
+  // Every line is one JSON object, and bad signatures are rate-limited.
+  std::istringstream lines(logs);
+  std::string line;
+  int refusals = 0;
+  while (std::getline(lines, line)) {
+    REQUIRE_FALSE(line.empty());
+    CHECK(line.front() == '{');
+    CHECK(line.back() == '}');
+    refusals += line.find("\"signature_refused\"") != std::string::npos ? 1 : 0;
+  }
+  CHECK(refusals >= 1);
+  CHECK(refusals <= 5);
+}
+
+}
