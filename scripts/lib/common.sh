@@ -9,8 +9,8 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost1.81-dev libpqxx-dev li
                 rapidjson-dev doctest-dev libssl-dev ca-certificates)
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 acl)
 # What the test suite adds: a real nginx in front of the service, openssl
-# for its throwaway certificate.
-TEST_PACKAGES=(nginx openssl)
+# for its throwaway certificate, systemd-analyze for the unit file.
+TEST_PACKAGES=(nginx openssl systemd)
 
 log() { printf '\033[1mshopmirror:\033[0m %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
