@@ -1,0 +1,148 @@
+// Several stateless replicas sharing one PostgreSQL, behind one nginx
+// upstream: PostgreSQL is the only coordination point.
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/nginx_process.hpp"
+#include "tests/support/test_database.hpp"
+#include "tests/support/webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+using namespace shopmirror;
+
+namespace {
+
+const std::string secret = "replica-secret";
+
+test::signed_delivery delivery(const std::string& id, std::int64_t product) {
+  test::signed_delivery d;
+  d.secret = secret;
+  d.webhook_id = id;
+  d.body = test::product_json({product, "R", "2026-01-01T00:00:00Z", "", "active", {{product * 10, "2.00", "", 1, 1}}});
+  return d;
+}
+
+int count_lines(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+} // namespace
+
+TEST_SUITE("e2e") {
+
+TEST_CASE("replicas starting together migrate once") {
+  test::test_database db(false);
+  test::service_process first(db.url(), {secret});
+  test::service_process second(db.url(), {secret});
+  auto a = test::local_client(first.port());
+  auto b = test::local_client(second.port());
+  CHECK(a.request("GET", "/readyz", {}).status == 200);
+  CHECK(b.request("GET", "/readyz", {}).status == 200);
+  const int applied = count_lines(first.process().output(), "\"migration_applied\"") +
+                      count_lines(second.process().output(), "\"migration_applied\"");
+  CHECK(std::to_string(applied) == db.scalar("select count(*) from shopify.schema_migrations"));
+}
+
+TEST_CASE("the same deliveries sent to two replicas at once apply once") {
+  test::test_database db;
+  test::service_process first(db.url(), {secret});
+  test::service_process second(db.url(), {secret});
+  constexpr int count = 200;
+  std::vector<std::vector<std::string>> outcomes(2);
+  std::vector<std::thread> senders;
+  for (int side = 0; side < 2; ++side) {
+    senders.emplace_back([&, side] {
+      auto client = test::local_client(side == 0 ? first.port() : second.port());
+      for (int n = 0; n < count; ++n) {
+        const auto r = test::post_webhook(client, delivery("twice-" + std::to_string(n), n + 1));
+        outcomes[static_cast<std::size_t>(side)].push_back(std::to_string(r.status) + r.body);
+      }
+    });
+  }
+  for (auto& s : senders) {
+    s.join();
+  }
+  int applied = 0, duplicate = 0;
+  for (int n = 0; n < count; ++n) {
+    const auto& x = outcomes[0][static_cast<std::size_t>(n)];
+    const auto& y = outcomes[1][static_cast<std::size_t>(n)];
+    CHECK(x.rfind("200", 0) == 0);
+    CHECK(y.rfind("200", 0) == 0);
+    applied += (x.find("\"applied\"") != std::string::npos) + (y.find("\"applied\"") != std::string::npos);
+    duplicate += (x.find("duplicate") != std::string::npos) + (y.find("duplicate") != std::string::npos);
+  }
+  CHECK(applied == count);
+  CHECK(duplicate == count);
+  CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == std::to_string(count));
+  CHECK(db.scalar("select count(*) from shopify.product_variants") == std::to_string(count));
+}
+
+TEST_CASE("stopping one replica behind nginx loses nothing acknowledged") {
+  test::test_database db;
+  test::service_process first(db.url(), {secret});
+  test::service_process second(db.url(), {secret});
+  test::nginx_process nginx({first.port(), second.port()}, test::nginx_process::mode::plain);
+
+  std::mutex mutex;
+  std::set<std::string> acknowledged;
+  std::map<int, int> statuses;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 6; ++t) {
+    senders.emplace_back([&, t] {
+      auto client = test::local_client(nginx.port(), std::chrono::seconds(10));
+      for (int n = 0; !stop; ++n) {
+        const std::string id = "rep-" + std::to_string(t) + "-" + std::to_string(n);
+        int status = 0;
+        try {
+          status = static_cast<int>(test::post_webhook(client, delivery(id, t * 100000 + n)).status);
+        } catch (const net::transport_error&) {
+          status = -1;
+        }
+        std::lock_guard lock(mutex);
+        ++statuses[status];
+        if (status == 200) {
+          acknowledged.insert(id);
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  first.process().send_signal(SIGTERM);
+  CHECK(first.process().wait(std::chrono::seconds(15)) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000)); // the survivor carries on alone
+  stop = true;
+  for (auto& s : senders) {
+    s.join();
+  }
+  std::set<std::string> stored;
+  for (const auto& row : db.query("select webhook_id from shopify.webhook_deliveries")) {
+    stored.insert(*row[0]);
+  }
+  for (const auto& id : acknowledged) {
+    CHECK_MESSAGE(stored.count(id) == 1, id);
+  }
+  CHECK(acknowledged.size() > 100);
+  // Deliveries after the stop went to the survivor.
+  CHECK(second.process().output().find("\"outcome\":\"applied\"") != std::string::npos);
+  MESSAGE("answers by status (-1: no answer): " << [&] {
+    std::string text;
+    for (const auto& [status, n] : statuses) {
+      text += std::to_string(status) + "=" + std::to_string(n) + " ";
+    }
+    return text;
+  }());
+}
+
+}
