@@ -38,7 +38,12 @@ migrate_result migrate(const db_settings& settings) {
     result.to_version = result.from_version;
     if (result.from_version == 0) {
       pqxx::work tx(connection);
-      tx.exec("create schema if not exists shopify");
+      // Created only when missing: CREATE SCHEMA IF NOT EXISTS needs the
+      // right to create in the database even when the schema is there, and
+      // an operator may have made it for a role that has no such right.
+      if (tx.exec1("select to_regnamespace('shopify') is null")[0].as<bool>()) {
+        tx.exec("create schema shopify");
+      }
       tx.exec("create table if not exists shopify.schema_migrations ("
               "version integer primary key, name text not null, "
               "applied_at timestamptz not null default now())");

@@ -1,0 +1,30 @@
+-- Least-privilege roles for shopmirror. Run once, as a superuser, connected
+-- to the database shopmirror will use:
+--
+--   psql -v owner_password="$OWNER_PW" -v app_password="$APP_PW" \
+--        -d shopmirror -f deploy/postgres/roles.sql
+--
+--   shopmirror_owner   owns the schema; `shopmirror migrate` runs as it.
+--   shopmirror_app     what `shopmirror serve` runs as: reads and writes the
+--                      mirror's rows, and nothing else (no DDL, no other schema).
+--   shopmirror_reader  for the applications that consume the mirror: read only.
+
+create role shopmirror_owner login password :'owner_password';
+create role shopmirror_app login password :'app_password';
+create role shopmirror_reader nologin;
+
+create schema shopify authorization shopmirror_owner;
+revoke all on schema shopify from public;
+grant usage on schema shopify to shopmirror_app, shopmirror_reader;
+
+-- Everything the migrations create from now on.
+alter default privileges for role shopmirror_owner in schema shopify
+  grant select, insert, update, delete on tables to shopmirror_app;
+alter default privileges for role shopmirror_owner in schema shopify
+  grant usage, select on sequences to shopmirror_app;
+alter default privileges for role shopmirror_owner in schema shopify
+  grant select on tables to shopmirror_reader;
+alter default privileges for role shopmirror_owner in schema shopify
+  revoke execute on functions from public;
+alter default privileges for role shopmirror_owner in schema shopify
+  grant execute on functions to shopmirror_app;
