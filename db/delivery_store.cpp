@@ -204,7 +204,7 @@ delivery_store::~delivery_store() = default;
 
 bool delivery_store::connected() const noexcept { return session_->connected(); }
 
-std::vector<apply_outcome> delivery_store::call(std::span<const model::delivery_item> items) {
+std::vector<std::string> apply_parameters(std::span<const model::delivery_item> items) {
   batch_arrays arrays;
   std::int64_t slot = 1;
   for (const auto& item : items) {
@@ -215,6 +215,13 @@ std::vector<apply_outcome> delivery_store::call(std::span<const model::delivery_
   for (auto& column : arrays.column) {
     values.push_back(column.take());
   }
+  return values;
+}
+
+const char* apply_statement_sql() noexcept { return apply_sql; }
+
+std::vector<apply_outcome> delivery_store::call(std::span<const model::delivery_item> items) {
+  const std::vector<std::string> values = apply_parameters(items);
   pqxx::connection& connection = session_->connection();
   // One statement in autocommit: the function's work commits as a whole
   // before the result arrives, which is what makes a 200 durable.

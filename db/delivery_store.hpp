@@ -11,6 +11,15 @@ namespace shopmirror::db {
 
 class pg_session;
 
+/// The parameters of the apply statement for a batch, as PostgreSQL array
+/// literals, in the order of shopify.apply_deliveries' arguments. What
+/// delivery_store sends; exposed for the benchmark that measures the
+/// database's ceiling with the very same statement.
+std::vector<std::string> apply_parameters(std::span<const model::delivery_item> items);
+
+/// The text of the apply statement (placeholders $1..$41).
+const char* apply_statement_sql() noexcept;
+
 /// Applies batches of deliveries over one connection of its own: the apply
 /// path of DESIGN.md. Not thread-safe: one store per thread.
 class delivery_store {
