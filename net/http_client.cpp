@@ -339,6 +339,8 @@ http_client::http_client(url_parts origin, client_settings settings)
     : impl_(std::make_unique<impl>(std::move(origin), settings)) {}
 
 http_client::~http_client() = default;
+http_client::http_client(http_client&&) noexcept = default;
+http_client& http_client::operator=(http_client&&) noexcept = default;
 
 client_response http_client::request(std::string_view method, std::string_view target,
                                      const header_list& headers, std::string_view body) {

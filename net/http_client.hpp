@@ -66,6 +66,8 @@ public:
   ~http_client();
   http_client(const http_client&) = delete;
   http_client& operator=(const http_client&) = delete;
+  http_client(http_client&&) noexcept;
+  http_client& operator=(http_client&&) noexcept;
 
   /// Sends a request to `target` (a path and query) and reads the whole
   /// response. Throws transport_error when there is no HTTP answer.
