@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The webhook throughput benchmark (README, Performance). Starts a PostgreSQL
+# of its own with durable commits (fsync and synchronous_commit on), measures
+# the database's ceiling with pgbench running the service's own apply
+# statement, then drives the service with shopmirror-loadgen:
+#
+#   sustained  as fast as answered, RUNS times (median reported)
+#   target     a fixed rate of TARGET/s (default 8000), RUNS times
+#   light      1000/s, RUNS times (p99 target 10 ms)
+#   burst      twice the median sustained rate for 20 s, then 1000/s for 20 s
+#
+# Every run ends with the load generator's check of the database (every 200
+# in the delivery log, nothing applied twice, every product at the newest
+# acknowledged version). Usage:
+#   bench/webhooks.sh [DURATION_SECONDS=60] [RUNS=3] [TARGET=8000]
+set -euo pipefail
+source "$(dirname "$0")/../scripts/lib/common.sh"
+cd "$SHOPMIRROR_ROOT"
+duration=${1:-60}
+runs=${2:-3}
+target=${3:-8000}
+
+ensure_packages "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}"
+build_preset release -DSHOPMIRROR_BUILD_TESTS=OFF >/dev/null
+bin=build/release
+
+scratch=$(mktemp -d /tmp/shopmirror-bench-XXXXXX)
+service_pid=""
+cleanup() {
+  [ -n "$service_pid" ] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null || true
+  stop_cluster "$scratch/pg"
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+# Durable commits, as in production; memory sized for a 24 GiB machine.
+start_cluster "$scratch/pg" 5432 "-c fsync=on -c synchronous_commit=on -c shared_buffers=1GB \
+  -c wal_buffers=64MB -c max_wal_size=8GB -c checkpoint_timeout=30min -c max_connections=100"
+url="host=$scratch/pg/run port=5432 user=postgres dbname=bench"
+psql -X -q -h "$scratch/pg/run" -p 5432 -U postgres -d postgres -c "create database bench"
+SHOPMIRROR_DATABASE_URL="$url" "$bin/ingest/shopmirror" migrate 2>/dev/null
+
+log "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+log "database ceiling: pgbench, the service's apply statement, 4 clients, ${duration}s each"
+ceiling=0
+for batch in 1 10 64; do
+  "$bin/bench/shopmirror-pgbench-script" "$batch" >"$scratch/batch$batch.sql"
+  tps=$(pgbench -h "$scratch/pg/run" -p 5432 -U postgres -n -M prepared -c 4 -j 2 -T "$duration" \
+        -f "$scratch/batch$batch.sql" bench 2>/dev/null | awk '/^tps/ {print $3}')
+  rate=$(awk -v t="$tps" -v b="$batch" 'BEGIN {printf "%.0f", t * b}')
+  echo "ceiling batch=$batch: $rate webhooks/s ($tps commits/s)"
+  [ "$rate" -gt "$ceiling" ] && ceiling=$rate
+done
+
+SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
+SHOPMIRROR_LISTEN=127.0.0.1:18090 SHOPMIRROR_LOG_LEVEL=warn \
+  "$bin/ingest/shopmirror" serve 2>"$scratch/service.log" &
+service_pid=$!
+sleep 1
+
+loadgen() { # rate seconds seed
+  "$bin/bench/shopmirror-loadgen" --url http://127.0.0.1:18090/webhooks/shopify --secret bench-secret \
+    --rate "$1" --duration "$2" --connections 64 --seed "$3" --watch-pid "$service_pid" \
+    --check-db "$url"
+}
+
+run_series() { # name rate
+  local name=$1 rate=$2 out
+  : >"$scratch/$name.rates"; : >"$scratch/$name.p99"; : >"$scratch/$name.p50"; : >"$scratch/$name.rss"
+  for run in $(seq "$runs"); do
+    out=$(loadgen "$rate" "$duration" "$RANDOM$run")
+    echo "$out" | sed "s/^/  $name run $run: /"
+    echo "$out" | awk '/^requests:/ {print $7}' | tr -d '/s' >>"$scratch/$name.rates"
+    echo "$out" | awk '/^latency/ {print $6}' >>"$scratch/$name.p99"
+    echo "$out" | awk '/^latency/ {print $4}' >>"$scratch/$name.p50"
+    echo "$out" | awk '/peak RSS/ {print $4}' >>"$scratch/$name.rss"
+    echo "$out" | grep -q ", 0 missing from the delivery log, 0 applied twice, .*, 0 not at" \
+      || die "$name run $run: the database check failed"
+  done
+  echo "$name: median $(median <"$scratch/$name.rates")/s, p50 $(median <"$scratch/$name.p50") ms, p99 $(median <"$scratch/$name.p99") ms, peak RSS $(sort -n "$scratch/$name.rss" | tail -1) MB"
+}
+
+run_series sustained 0
+sustained=$(median <"$scratch/sustained.rates")
+run_series target "$target"
+run_series light 1000
+
+burst=$(awk -v s="$sustained" 'BEGIN {printf "%.0f", 2 * s}')
+log "burst: ${burst}/s for 20 s, then 1000/s for 20 s"
+loadgen "$burst" 20 77 | sed 's/^/  burst: /'
+loadgen 1000 20 78 | sed 's/^/  after the burst: /'
+
+echo "ceiling (best batch): $ceiling webhooks/s; sustained median $sustained/s = $(awk -v s="$sustained" -v c="$ceiling" 'BEGIN {printf "%.2f", s / c}') of it"
+log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
