@@ -25,7 +25,26 @@ void delivery_writer::submit(model::delivery_item item, clock::time_point deadli
                              completion done) {
   {
     std::lock_guard lock(mutex_);
-    if (!stopping_ && queue_.size() < options_.queue_capacity) {
+    const auto now = clock::now();
+    if (now - sampled_at_ >= std::chrono::milliseconds(100)) {
+      const std::uint64_t completed = completed_.load();
+      const double seconds = std::chrono::duration<double>(now - sampled_at_).count();
+      if (sampled_at_ != clock::time_point{} && seconds < 5) {
+        const double rate = static_cast<double>(completed - completed_at_sample_) / seconds;
+        commit_rate_ = commit_rate_ == 0 ? rate : 0.7 * commit_rate_ + 0.3 * rate;
+      }
+      completed_at_sample_ = completed;
+      sampled_at_ = now;
+    }
+    // Below a few batches' worth the queue drains at once; beyond, compare
+    // the time it needs with the time this delivery has.
+    const std::size_t ahead = queue_.size();
+    // No rate measured yet: only the capacity bounds the queue.
+    const bool too_late =
+        ahead > options_.max_batch * options_.connections && commit_rate_ > 0 &&
+        now + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
+                  static_cast<double>(ahead) / commit_rate_)) > deadline;
+    if (!stopping_ && ahead < options_.queue_capacity && !too_late) {
       queue_.push_back(job{std::move(item), deadline, std::move(done)});
       ready_.notify_one();
       return;
@@ -106,6 +125,7 @@ void delivery_writer::run() {
       for (std::size_t k = 0; k < live.size(); ++k) {
         batch[live[k]].done(outcomes[k]);
       }
+      completed_.fetch_add(items.size());
     }
     const bool is_connected = store.connected();
     if (is_connected != was_connected) {

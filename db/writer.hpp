@@ -51,9 +51,12 @@ public:
   delivery_writer(const delivery_writer&) = delete;
   delivery_writer& operator=(const delivery_writer&) = delete;
 
-  /// Queues a delivery. If the queue is full or the writer is stopping, the
-  /// completion runs at once with retry_later. A delivery still queued at
-  /// its deadline is not applied: it completes with retry_later.
+  /// Queues a delivery. If the queue is full, the writer is stopping, or
+  /// the queue ahead of it would take longer to commit than its deadline
+  /// allows (judged from the recent commit rate), the completion runs at
+  /// once with retry_later: a fast 503 instead of a late one. A delivery
+  /// still queued at its deadline is not applied: it completes with
+  /// retry_later.
   void submit(model::delivery_item item, clock::time_point deadline, completion done);
 
   /// Applies everything already queued, then stops the threads.
@@ -80,6 +83,11 @@ private:
   std::condition_variable ready_;
   std::deque<job> queue_;
   bool stopping_ = false;
+  // Deliveries committed per second, smoothed; sampled by submit().
+  std::atomic<std::uint64_t> completed_{0};
+  std::uint64_t completed_at_sample_ = 0;
+  clock::time_point sampled_at_{};
+  double commit_rate_ = 0;
   std::atomic<std::size_t> busy_{0};
   std::atomic<std::size_t> connected_{0};
   std::vector<std::thread> threads_;

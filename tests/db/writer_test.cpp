@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <thread>
 
 using namespace shopmirror;
 using model::apply_outcome;
@@ -116,6 +117,52 @@ TEST_CASE("a full queue refuses at once - and nothing is acknowledged without a 
   REQUIRE(results.wait_for(4, std::chrono::seconds(20)));
   CHECK(std::count(results.outcomes.begin(), results.outcomes.end(), apply_outcome::applied) == 3);
   CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == "3");
+}
+
+TEST_CASE("a queue that cannot commit in time refuses new deliveries at once") {
+  test::test_database db;
+  auto settings = db.settings();
+  settings.lock_timeout = std::chrono::milliseconds(20000);
+  settings.statement_timeout = std::chrono::milliseconds(20000);
+  db::writer_settings options;
+  options.connections = 1;
+  options.max_batch = 1;
+  db::delivery_writer writer(settings, options);
+  collector warmup;
+  for (int n = 0; n < 30; ++n) { // a commit rate to judge by
+    writer.submit(numbered(n), clock_type::now() + std::chrono::seconds(10), warmup.callback());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(warmup.wait_for(30, std::chrono::seconds(10)));
+
+  pqxx::connection blocker(db.url());
+  pqxx::work hold(blocker);
+  hold.exec("lock table shopify.webhook_deliveries in access exclusive mode");
+  std::mutex mutex;
+  std::vector<std::pair<apply_outcome, std::chrono::milliseconds>> answers;
+  for (int n = 100; n < 125; ++n) { // commits stall; the rate decays
+    const auto submitted = clock_type::now();
+    writer.submit(numbered(n), submitted + std::chrono::seconds(5), [&, submitted](apply_outcome o) {
+      std::lock_guard lock(mutex);
+      answers.emplace_back(o, std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - submitted));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  int refused_at_once = 0;
+  {
+    std::lock_guard lock(mutex);
+    for (const auto& [outcome, after] : answers) {
+      refused_at_once += outcome == apply_outcome::retry_later && after < std::chrono::milliseconds(50);
+    }
+  }
+  CHECK(refused_at_once > 0);
+  hold.abort();
+  writer.stop();
+  std::lock_guard lock(mutex);
+  CHECK(answers.size() == 25);
+  const auto applied = std::count_if(answers.begin(), answers.end(),
+                                     [](const auto& a) { return a.first == apply_outcome::applied; });
+  CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == std::to_string(30 + applied));
 }
 
 TEST_CASE("an unreachable database gives retry_later fast - never an acknowledgement") {
