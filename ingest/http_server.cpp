@@ -54,6 +54,24 @@ asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, beast::flat_bu
   }
 }
 
+// What a client gets for a request that could not be read: a limit it broke
+// or a malformed message is answered; a timeout or a closed connection is not
+// (there is nobody left to read an answer).
+std::optional<http_response> answer_for_read_error(const beast::error_code& ec) {
+  if (ec == http::error::header_limit) {
+    return make_response(http::status::request_header_fields_too_large,
+                         "{\"error\":\"headers too large\"}");
+  }
+  if (ec == http::error::body_limit) {
+    return make_response(http::status::payload_too_large, "{\"error\":\"body over the limit\"}");
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return make_response(http::status::bad_request, "{\"error\":\"malformed request\"}");
+  }
+  return std::nullopt;
+}
+
 std::string client_address(const tcp::socket& socket) {
   beast::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
@@ -233,20 +251,9 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
     stream.expires_after(settings_.read_timeout);
     {
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-      if (ec == http::error::header_limit) {
-        co_await answer_and_close(stream, buffer,
-                                  make_response(http::status::request_header_fields_too_large,
-                                                "{\"error\":\"headers too large\"}"),
-                                  settings_.write_timeout);
-        break;
-      }
       if (ec) {
-        if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-            ec != http::error::end_of_stream && ec != http::error::partial_message) {
-          co_await answer_and_close(
-              stream, buffer,
-              make_response(http::status::bad_request, "{\"error\":\"malformed request\"}"),
-              settings_.write_timeout);
+        if (auto answer = answer_for_read_error(ec)) {
+          co_await answer_and_close(stream, buffer, std::move(*answer), settings_.write_timeout);
         }
         break;
       }
@@ -280,20 +287,9 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
     }
     {
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-      if (ec == http::error::body_limit) {
-        co_await answer_and_close(stream, buffer,
-                                  make_response(http::status::payload_too_large,
-                                                "{\"error\":\"body over the limit\"}"),
-                                  settings_.write_timeout);
-        break;
-      }
       if (ec) {
-        if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-            ec != http::error::end_of_stream && ec != http::error::partial_message) {
-          co_await answer_and_close(
-              stream, buffer,
-              make_response(http::status::bad_request, "{\"error\":\"malformed request\"}"),
-              settings_.write_timeout);
+        if (auto answer = answer_for_read_error(ec)) {
+          co_await answer_and_close(stream, buffer, std::move(*answer), settings_.write_timeout);
         }
         break;
       }

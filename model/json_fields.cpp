@@ -121,91 +121,88 @@ std::string type_error(std::string_view path, std::string_view expected) {
 
 } // namespace
 
-bool read_string(const rapidjson::Value& object, std::string_view key, std::string_view path,
-                 std::optional<std::string>& out, field_error& error) {
+namespace {
+
+// What every reader shares: absent is false; null clears `out`; anything
+// else is converted, or is a type error naming the field.
+template <class T, class Convert>
+bool read_with(const rapidjson::Value& object, std::string_view key, std::string_view path,
+               std::optional<T>& out, field_error& error, std::string_view expected,
+               Convert convert) {
   const rapidjson::Value* value = find(object, key, error);
   if (value == nullptr) {
     return false;
   }
   if (value->IsNull()) {
     out.reset();
-  } else if (value->IsString()) {
-    out.emplace(to_view(*value));
+  } else if (std::optional<T> converted = convert(*value)) {
+    out = std::move(converted);
   } else {
-    error.message = type_error(path, "a string");
+    error.message = type_error(path, expected);
   }
   return true;
+}
+
+} // namespace
+
+bool read_string(const rapidjson::Value& object, std::string_view key, std::string_view path,
+                 std::optional<std::string>& out, field_error& error) {
+  return read_with(object, key, path, out, error, "a string",
+                   [](const rapidjson::Value& v) -> std::optional<std::string> {
+                     if (!v.IsString()) {
+                       return std::nullopt;
+                     }
+                     return std::string(to_view(v));
+                   });
 }
 
 bool read_decimal(const rapidjson::Value& object, std::string_view key, std::string_view path,
                   std::optional<std::string>& out, field_error& error) {
-  const rapidjson::Value* value = find(object, key, error);
-  if (value == nullptr) {
-    return false;
-  }
-  if (value->IsNull()) {
-    out.reset();
-  } else if (value->IsString() && is_decimal(to_view(*value))) {
-    out.emplace(to_view(*value));
-  } else if (value->IsInt64()) {
-    out.emplace(std::to_string(value->GetInt64()));
-  } else {
-    // A JSON fraction would already have been rounded through a double.
-    error.message = type_error(path, "a decimal string");
-  }
-  return true;
+  // A JSON fraction would already have been rounded through a double: only
+  // decimal strings and integers are exact.
+  return read_with(object, key, path, out, error, "a decimal string",
+                   [](const rapidjson::Value& v) -> std::optional<std::string> {
+                     if (v.IsString() && is_decimal(to_view(v))) {
+                       return std::string(to_view(v));
+                     }
+                     if (v.IsInt64()) {
+                       return std::to_string(v.GetInt64());
+                     }
+                     return std::nullopt;
+                   });
 }
 
 bool read_timestamp(const rapidjson::Value& object, std::string_view key, std::string_view path,
                     std::optional<timestamp>& out, field_error& error) {
-  const rapidjson::Value* value = find(object, key, error);
-  if (value == nullptr) {
-    return false;
-  }
-  if (value->IsNull()) {
-    out.reset();
-    return true;
-  }
-  if (value->IsString()) {
-    if (auto parsed = parse_rfc3339(to_view(*value))) {
-      out = parsed;
-      return true;
-    }
-  }
-  error.message = type_error(path, "an RFC 3339 time");
-  return true;
+  return read_with(object, key, path, out, error, "an RFC 3339 time",
+                   [](const rapidjson::Value& v) -> std::optional<timestamp> {
+                     if (!v.IsString()) {
+                       return std::nullopt;
+                     }
+                     return parse_rfc3339(to_view(v));
+                   });
 }
 
 bool read_int64(const rapidjson::Value& object, std::string_view key, std::string_view path,
                 std::optional<std::int64_t>& out, field_error& error) {
-  const rapidjson::Value* value = find(object, key, error);
-  if (value == nullptr) {
-    return false;
-  }
-  if (value->IsNull()) {
-    out.reset();
-  } else if (value->IsInt64()) {
-    out = value->GetInt64();
-  } else {
-    error.message = type_error(path, "a 64-bit integer");
-  }
-  return true;
+  return read_with(object, key, path, out, error, "a 64-bit integer",
+                   [](const rapidjson::Value& v) -> std::optional<std::int64_t> {
+                     if (!v.IsInt64()) {
+                       return std::nullopt;
+                     }
+                     return v.GetInt64();
+                   });
 }
 
 bool read_int32(const rapidjson::Value& object, std::string_view key, std::string_view path,
                 std::optional<std::int32_t>& out, field_error& error) {
-  const rapidjson::Value* value = find(object, key, error);
-  if (value == nullptr) {
-    return false;
-  }
-  if (value->IsNull()) {
-    out.reset();
-  } else if (value->IsInt()) {
-    out = value->GetInt();
-  } else {
-    error.message = type_error(path, "a 32-bit integer");
-  }
-  return true;
+  return read_with(object, key, path, out, error, "a 32-bit integer",
+                   [](const rapidjson::Value& v) -> std::optional<std::int32_t> {
+                     if (!v.IsInt()) {
+                       return std::nullopt;
+                     }
+                     return v.GetInt();
+                   });
 }
 
 std::string parse_error_message(const rapidjson::Document& document) {
