@@ -34,13 +34,13 @@ std::optional<std::uint64_t> prune_deliveries(const db_settings& settings,
       return std::nullopt;
     }
     std::uint64_t total = 0;
-    const std::string cutoff = "now() - interval '" + std::to_string(retention.count()) + " seconds'";
     for (;;) {
       // Small batches keep locks and WAL bursts short on a busy log.
-      const pqxx::result deleted = tx.exec(
+      const pqxx::result deleted = tx.exec_params(
           "delete from shopify.webhook_deliveries where ctid = any(array("
-          "select ctid from shopify.webhook_deliveries where received_at < " + cutoff +
-          " limit 10000))");
+          "select ctid from shopify.webhook_deliveries "
+          "where received_at < now() - make_interval(secs => $1) limit 10000))",
+          static_cast<double>(retention.count()));
       total += static_cast<std::uint64_t>(deleted.affected_rows());
       if (deleted.affected_rows() < 10000) {
         break;
@@ -60,21 +60,22 @@ std::vector<dead_letter_record> load_dead_letters(const db_settings& settings,
   try {
     pqxx::connection connection(connection_string(settings));
     pqxx::nontransaction tx(connection);
-    std::string where = include_replayed || !ids.empty() ? "true" : "replayed_at is null";
-    if (!ids.empty()) {
-      std::string list;
-      for (const auto id : ids) {
-        list += (list.empty() ? "" : ",") + std::to_string(id);
-      }
-      where += " and id in (" + list + ")";
+    std::string id_list = "{";
+    for (const auto id : ids) {
+      id_list += (id_list.size() > 1 ? "," : "") + std::to_string(id);
     }
-    const pqxx::result rows = tx.exec(
+    id_list += "}";
+    const pqxx::result rows = tx.exec_params(
         "select id, shop_domain, webhook_id, topic, "
         "to_char(received_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), reason, "
         "product_id, headers->>'X-Shopify-Event-Id', headers->>'X-Shopify-API-Version', "
         "headers->>'X-Shopify-Triggered-At', body, "
         "to_char(replayed_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), replay_outcome "
-        "from shopify.dead_letters where " + where + " order by id limit " + std::to_string(limit));
+        "from shopify.dead_letters "
+        "where (cardinality($1::bigint[]) = 0 or id = any($1::bigint[])) "
+        "  and ($2 or cardinality($1::bigint[]) > 0 or replayed_at is null) "
+        "order by id limit $3",
+        id_list, include_replayed, static_cast<std::int64_t>(limit));
     std::vector<dead_letter_record> out;
     for (const auto& row : rows) {
       dead_letter_record r;

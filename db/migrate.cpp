@@ -55,8 +55,8 @@ migrate_result migrate(const db_settings& settings) {
       }
       pqxx::work tx(connection);
       tx.exec(std::string(step.sql));
-      tx.exec("insert into shopify.schema_migrations (version, name) values (" +
-              std::to_string(step.version) + ", " + tx.quote(std::string(step.name)) + ")");
+      tx.exec_params("insert into shopify.schema_migrations (version, name) values ($1, $2)",
+                     step.version, std::string(step.name));
       tx.commit();
       result.to_version = step.version;
       telemetry::log_event(telemetry::level::info, "migration_applied")

@@ -21,12 +21,14 @@ pqxx::connection& pg_session::connection() {
   try {
     auto connection = std::make_unique<pqxx::connection>(conninfo_);
     pqxx::nontransaction setup(*connection);
-    setup.exec("set statement_timeout = " +
-               std::to_string(settings_.statement_timeout.count()) +
-               "; set lock_timeout = " + std::to_string(settings_.lock_timeout.count()) +
-               "; set idle_in_transaction_session_timeout = " +
-               std::to_string(settings_.statement_timeout.count() * 5) +
-               "; set timezone = 'UTC'");
+    // Session limits: every statement and every lock wait is bounded.
+    setup.exec_params("select set_config('statement_timeout', $1, false), "
+                      "set_config('lock_timeout', $2, false), "
+                      "set_config('idle_in_transaction_session_timeout', $3, false), "
+                      "set_config('timezone', 'UTC', false)",
+                      std::to_string(settings_.statement_timeout.count()),
+                      std::to_string(settings_.lock_timeout.count()),
+                      std::to_string(settings_.statement_timeout.count() * 5));
     setup.commit();
     for (const auto& statement : statements_) {
       connection->prepare(statement.name, statement.sql);

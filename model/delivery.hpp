@@ -27,7 +27,12 @@ struct delivery {
   timestamp received_at;
 
   /// The second half of the version: when Shopify observed this state.
-  timestamp observed_at() const { return triggered_at.value_or(received_at); }
+  /// X-Shopify-Triggered-At is not covered by the signature, so it is never
+  /// believed to be later than the delivery's arrival: a replayed capture
+  /// with a forged future time cannot outrank real observations.
+  timestamp observed_at() const {
+    return triggered_at && *triggered_at < received_at ? *triggered_at : received_at;
+  }
 };
 
 /// The delivery's Shopify headers as a JSON object, as a dead letter keeps

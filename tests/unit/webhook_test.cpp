@@ -163,6 +163,17 @@ TEST_CASE("an unreadable triggered-at falls back to the received time") {
   CHECK(item.meta.observed_at() == received);
 }
 
+TEST_CASE("a triggered-at later than the arrival is not believed") {
+  auto h = shopify_headers(product);
+  h.set("X-Shopify-Triggered-At", "2099-01-01T00:00:00Z"); // not signed: anyone may send it
+  const auto verdict = classify(h, product);
+  const auto& item = delivery(verdict);
+  CHECK(item.meta.observed_at() == received);
+  CHECK(shopify_headers(product)["X-Shopify-Triggered-At"] == "2023-03-29T18:00:27.877041743Z");
+  const auto earlier_verdict = classify(shopify_headers(product), product);
+  CHECK(delivery(earlier_verdict).meta.observed_at() < received);
+}
+
 TEST_CASE("answers once the database is done") {
   CHECK(ingest::answer_for(model::apply_outcome::applied).result() == http::status::ok);
   CHECK(ingest::answer_for(model::apply_outcome::duplicate).result() == http::status::ok);
