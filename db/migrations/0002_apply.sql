@@ -40,13 +40,16 @@ language sql stable as $fn$
                               product_type, status, tags, body_html, created, updated,
                               published, source, slot)
   )
+  -- Slots are picked by joining on their numbers, never with `= any(...)`
+  -- per row: a batch stays linear in its size.
+  , versions as (select s.* from unnest(p_version_items) as i(slot) join slots s using (slot))
+  , contents as (select s.* from unnest(p_content_items) as i(slot) join slots s using (slot))
   select v.shop, v.pid, v.vu, v.vo, v.deleted, v.slot::int, c.slot::int, c.updated, c.vo,
          coalesce(c.present, 0), c.title, c.handle, c.vendor, c.product_type, c.status,
          coalesce(string_to_array(c.tags, ','), '{}'), c.body_html, c.created, c.published,
          c.source::jsonb
-  from slots v
-  left join slots c on c.slot = any (p_content_items) and c.shop = v.shop and c.pid = v.pid
-  where v.slot = any (p_version_items)
+  from versions v
+  left join contents c on c.shop = v.shop and c.pid = v.pid
 $fn$;
 
 -- The variants of the content slots in `p_items`, with their product.
@@ -66,8 +69,10 @@ language sql stable as $fn$
               v_option1, v_option2, v_option3, v_barcode, v_inventory_quantity, v_updated_at)
        as n(item, present, id, sku, title, price, compare_at_price, position, option1, option2,
             option3, barcode, inventory_quantity, updated)
-  join unnest(p_shop, p_product_id) with ordinality as o(shop, pid, slot) on o.slot = n.item
-  where n.item = any (p_items)
+  join (select u.shop, u.pid, u.slot
+        from unnest(p_items) as i(slot)
+        join unnest(p_shop, p_product_id) with ordinality as u(shop, pid, slot) using (slot)) o
+    on o.slot = n.item
 $fn$;
 
 -- Writes product states under the ordering rule. For each product it takes
@@ -245,20 +250,20 @@ begin
   where r.applied and p_present[r.c] & 512 <> 0;
 
   if array_length(with_variants, 1) > 0 then
-    with owner as materialized (
-      select t.shop, t.pid, t.slot
-      from unnest(p_shop, p_product_id) with ordinality as t(shop, pid, slot)
-      where t.slot = any (with_variants)
-    ),
-    listed as materialized (
-      select o.shop, n.id
-      from unnest(v_item, v_id) as n(item, id)
-      join owner o on o.slot = n.item
+    -- Each product's variants not in its new list go; every row is checked
+    -- against its own product's list only.
+    with listed as (
+      select o.shop, o.pid, array_agg(n.id) filter (where n.id is not null) as ids
+      from (select u.shop, u.pid, u.slot
+            from unnest(with_variants) as i(slot)
+            join unnest(p_shop, p_product_id) with ordinality as u(shop, pid, slot) using (slot)) o
+      left join unnest(v_item, v_id) as n(item, id) on n.item = o.slot
+      group by o.shop, o.pid
     )
     delete from shopify.product_variants v
-    using owner o
-    where v.shop_domain = o.shop and v.product_id = o.pid
-      and not exists (select 1 from listed l where l.shop = v.shop_domain and l.id = v.variant_id);
+    using listed l
+    where v.shop_domain = l.shop and v.product_id = l.pid
+      and not (v.variant_id = any (coalesce(l.ids, '{}')));
 
     insert into shopify.product_variants as v
       (shop_domain, variant_id, product_id, sku, title, price, compare_at_price, position,
