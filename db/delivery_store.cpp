@@ -3,6 +3,7 @@
 #include "db/array_literal.hpp"
 #include "db/errors.hpp"
 #include "db/pg_session.hpp"
+#include "db/product_columns.hpp"
 #include "telemetry/log.hpp"
 
 #include <pqxx/pqxx>
@@ -29,38 +30,14 @@ constexpr const char* apply_sql =
     "$34::numeric[], $35::int[], $36::text[], $37::text[], $38::text[], $39::text[], "
     "$40::bigint[], $41::timestamptz[])";
 
-constexpr std::size_t parameter_count = 41;
+constexpr std::size_t delivery_parameters = 12;
+constexpr std::size_t parameter_count = delivery_parameters + product_columns::count;
 
-std::optional<std::string> time_text(const std::optional<model::timestamp>& t) {
-  if (!t) {
-    return std::nullopt;
-  }
-  return model::format_rfc3339(*t);
-}
-
-std::optional<std::int64_t> widen(const std::optional<std::int32_t>& v) {
-  if (!v) {
-    return std::nullopt;
-  }
-  return std::int64_t{*v};
-}
-
-std::string join_tags(const std::vector<std::string>& tags) {
-  // Tags never hold a comma (Shopify splits on it), so a comma-joined list
-  // is lossless; the database splits it again.
-  std::string out;
-  for (const auto& tag : tags) {
-    if (!out.empty()) {
-      out += ',';
-    }
-    out += tag;
-  }
-  return out;
-}
-
-// The columns of shopify.apply_deliveries, one array per parameter.
+// The columns of shopify.apply_deliveries, one array per parameter: the
+// delivery's own (d_*), then its product state's (p_*, v_*).
 struct batch_arrays {
-  std::array<array_literal, parameter_count> column;
+  std::array<array_literal, delivery_parameters> column;
+  product_columns products;
 
   void add(const model::delivery_item& item, std::int64_t slot) {
     const model::delivery& meta = item.meta;
@@ -70,7 +47,8 @@ struct batch_arrays {
     c[2].add(meta.topic);
     c[3].add(meta.event_id);
     c[4].add(meta.api_version);
-    c[5].add(time_text(meta.triggered_at));
+    c[5].add(meta.triggered_at ? std::optional(model::format_rfc3339(*meta.triggered_at))
+                               : std::nullopt);
     c[6].add(model::format_rfc3339(meta.received_at));
 
     const auto* upsert = std::get_if<model::upsert_product>(&item.action);
@@ -104,55 +82,12 @@ struct batch_arrays {
       c[11].add_null();
     }
 
-    const std::string observed = model::format_rfc3339(meta.observed_at());
     if (upsert) {
-      const model::product_state& s = upsert->state;
-      c[12].add(model::format_rfc3339(s.updated_at));
-      c[13].add(observed);
-      c[14].add_null();
-      c[15].add(std::int64_t{s.present});
-      c[16].add(s.title);
-      c[17].add(s.handle);
-      c[18].add(s.vendor);
-      c[19].add(s.product_type);
-      c[20].add(s.status);
-      c[21].add(join_tags(s.tags));
-      c[22].add(s.body_html);
-      c[23].add(time_text(s.created_at));
-      c[24].add(model::format_rfc3339(s.updated_at));
-      c[25].add(time_text(s.published_at));
-      c[26].add(upsert->source);
-      for (const model::variant_state& v : s.variants) {
-        c[27].add(slot);
-        c[28].add(std::int64_t{v.present});
-        c[29].add(v.id);
-        c[30].add(v.sku);
-        c[31].add(v.title);
-        c[32].add(v.price);
-        c[33].add(v.compare_at_price);
-        c[34].add(widen(v.position));
-        c[35].add(v.option1);
-        c[36].add(v.option2);
-        c[37].add(v.option3);
-        c[38].add(v.barcode);
-        c[39].add(v.inventory_quantity);
-        c[40].add(time_text(v.updated_at));
-      }
+      products.add_state(upsert->state, upsert->source, meta.observed_at(), slot);
+    } else if (remove) {
+      products.add_delete(meta.observed_at());
     } else {
-      if (remove) {
-        // A delete carries no updated_at: its version is the time Shopify
-        // triggered it, which is after every update of the product.
-        c[12].add(observed);
-        c[13].add(observed);
-        c[14].add(observed);
-      } else {
-        c[12].add_null();
-        c[13].add_null();
-        c[14].add_null();
-      }
-      for (std::size_t i = 15; i <= 26; ++i) {
-        c[i].add_null();
-      }
+      products.add_none();
     }
   }
 };
@@ -215,6 +150,7 @@ std::vector<std::string> apply_parameters(std::span<const model::delivery_item> 
   for (auto& column : arrays.column) {
     values.push_back(column.take());
   }
+  arrays.products.take_into(values);
   return values;
 }
 
