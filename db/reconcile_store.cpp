@@ -1,0 +1,290 @@
+#include "db/reconcile_store.hpp"
+
+#include "db/pg_session.hpp"
+#include "db/product_columns.hpp"
+
+#include <pqxx/pqxx>
+
+#include <stdexcept>
+
+namespace shopmirror::db {
+namespace {
+
+constexpr const char* apply_statement = "shopmirror_reconcile_apply";
+
+// Must match the signature of shopify.reconcile_apply (0003_reconcile.sql).
+// Run 0 stands for none (a refresh outside any run).
+constexpr const char* apply_sql =
+    "select inserted, updated, unchanged from shopify.reconcile_apply("
+    "nullif($1::bigint, 0), $2::text, $3::boolean, $4::bigint[], "
+    "$5::timestamptz[], $6::timestamptz[], $7::timestamptz[], $8::int[], $9::text[], "
+    "$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
+    "$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], "
+    "$20::int[], $21::int[], $22::bigint[], $23::text[], $24::text[], $25::numeric[], "
+    "$26::numeric[], $27::int[], $28::text[], $29::text[], $30::text[], $31::text[], "
+    "$32::bigint[], $33::timestamptz[])";
+
+// One advisory-lock key space per purpose; the shop picks the key in it.
+constexpr const char* lock_sql =
+    "select pg_try_advisory_lock(hashtext('shopmirror.reconcile'), hashtext($1))";
+constexpr const char* unlock_sql =
+    "select pg_advisory_unlock(hashtext('shopmirror.reconcile'), hashtext($1))";
+
+constexpr const char* run_columns =
+    "id, shop_domain, trigger, mode, "
+    "to_char(since at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), dry_run, "
+    "to_char(started_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "to_char(finished_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "status, error, listed, inserted, updated, unchanged, tombstoned";
+
+std::optional<model::timestamp> optional_time(const pqxx::field& field) {
+  if (field.is_null()) {
+    return std::nullopt;
+  }
+  return model::parse_rfc3339(field.c_str());
+}
+
+run_record read_run(const pqxx::row& row) {
+  run_record r;
+  r.id = row[0].as<std::int64_t>();
+  r.shop = row[1].c_str();
+  r.trigger = row[2].c_str();
+  r.mode = row[3].c_str();
+  r.since = optional_time(row[4]);
+  r.dry_run = row[5].as<bool>();
+  r.started_at = optional_time(row[6]).value_or(model::timestamp{});
+  r.finished_at = optional_time(row[7]);
+  r.status = row[8].c_str();
+  if (!row[9].is_null()) {
+    r.error = row[9].c_str();
+  }
+  r.listed = row[10].as<std::int64_t>();
+  r.inserted = row[11].as<std::int64_t>();
+  r.updated = row[12].as<std::int64_t>();
+  r.unchanged = row[13].as<std::int64_t>();
+  r.tombstoned = row[14].as<std::int64_t>();
+  return r;
+}
+
+std::optional<std::string> time_text(const std::optional<model::timestamp>& t) {
+  if (!t) {
+    return std::nullopt;
+  }
+  return model::format_rfc3339(*t);
+}
+
+/// The parameters of reconcile_apply for a batch.
+std::vector<std::string> product_parameters(std::span<const listed_product> products,
+                                            model::timestamp observed) {
+  array_literal ids;
+  product_columns columns;
+  std::int64_t slot = 1;
+  for (const auto& product : products) {
+    ids.add(product.state.id);
+    columns.add_state(product.state, product.source, observed, slot++);
+  }
+  std::vector<std::string> values;
+  values.reserve(1 + product_columns::count);
+  values.push_back(ids.take());
+  columns.take_into(values);
+  return values;
+}
+
+template <class F> auto wrap(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string(what) + ": " + e.what());
+  }
+}
+
+} // namespace
+
+reconcile_store::reconcile_store(db_settings settings)
+    : session_(std::make_unique<pg_session>(
+          std::move(settings),
+          std::vector<prepared_statement>{{apply_statement, apply_sql}})) {}
+
+reconcile_store::~reconcile_store() = default;
+
+std::optional<run_record> reconcile_store::try_begin(const run_request& request) {
+  return wrap("starting a reconcile run", [&]() -> std::optional<run_record> {
+    pqxx::nontransaction tx(session_->connection());
+    if (!tx.exec_params1(lock_sql, request.shop)[0].as<bool>()) {
+      return std::nullopt;
+    }
+    try {
+      // Holding the lock, no live session is running this shop: any run still
+      // marked running was cut short.
+      tx.exec_params("update shopify.reconcile_runs set status = 'interrupted', "
+                     "finished_at = now(), error = 'the process running it stopped' "
+                     "where shop_domain = $1 and status = 'running'",
+                     request.shop);
+      // clock_timestamp(): the start must be later than anything this
+      // session wrote before it, for the sweep's "last written before".
+      const pqxx::row row = tx.exec_params1(
+          std::string("insert into shopify.reconcile_runs "
+                      "(shop_domain, trigger, mode, since, dry_run, started_at) "
+                      "values ($1, $2, $3, $4::timestamptz, $5, clock_timestamp()) returning ") +
+              run_columns,
+          request.shop, request.trigger, request.mode, time_text(request.since),
+          request.dry_run);
+      return read_run(row);
+    } catch (...) {
+      tx.exec_params(unlock_sql, request.shop);
+      throw;
+    }
+  });
+}
+
+drift reconcile_store::apply(const run_record& run, std::span<const listed_product> products,
+                             model::timestamp observed) {
+  return wrap("applying listed products", [&] {
+    std::vector<std::string> values;
+    values.reserve(4 + product_columns::count);
+    values.push_back(std::to_string(run.id));
+    values.push_back(run.shop);
+    values.push_back(run.dry_run ? "true" : "false");
+    for (auto& v : product_parameters(products, observed)) {
+      values.push_back(std::move(v));
+    }
+    pqxx::nontransaction tx(session_->connection());
+    const pqxx::row row =
+        tx.exec_prepared1(apply_statement, pqxx::prepare::make_dynamic_params(values));
+    return drift{row[0].as<std::int64_t>(), row[1].as<std::int64_t>(),
+                 row[2].as<std::int64_t>()};
+  });
+}
+
+run_record reconcile_store::finish(const run_record& run) {
+  return wrap("finishing a reconcile run", [&] {
+    pqxx::nontransaction tx(session_->connection());
+    tx.exec_params("select shopify.reconcile_finish($1)", run.id);
+    tx.exec_params(unlock_sql, run.shop);
+    return read_run(tx.exec_params1(
+        std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1",
+        run.id));
+  });
+}
+
+void reconcile_store::fail(const run_record& run, const std::string& error) noexcept {
+  try {
+    pqxx::nontransaction tx(session_->connection());
+    tx.exec_params("update shopify.reconcile_runs set status = 'failed', finished_at = now(), "
+                   "error = $2 where id = $1 and status = 'running'",
+                   run.id, error);
+    tx.exec_params("delete from shopify.reconcile_seen where run_id = $1", run.id);
+    tx.exec_params(unlock_sql, run.shop);
+  } catch (...) {
+    // The database is gone: dropping the connection releases the lock, and
+    // the next run of the shop marks this one interrupted.
+    session_->reset();
+  }
+}
+
+void reconcile_store::apply_single(const std::string& shop, const listed_product& product,
+                                   model::timestamp observed) {
+  wrap("applying a refreshed product", [&] {
+    std::vector<std::string> values;
+    values.reserve(4 + product_columns::count);
+    values.push_back("0"); // no run
+    values.push_back(shop);
+    values.push_back("false");
+    for (auto& v : product_parameters(std::span(&product, 1), observed)) {
+      values.push_back(std::move(v));
+    }
+    pqxx::nontransaction tx(session_->connection());
+    tx.exec_prepared(apply_statement, pqxx::prepare::make_dynamic_params(values));
+    return 0;
+  });
+}
+
+std::vector<refresh_request> reconcile_store::claim_refreshes(std::size_t limit) {
+  return wrap("claiming refresh requests", [&] {
+    pqxx::work tx(session_->connection());
+    const pqxx::result rows = tx.exec_params(
+        "with due as ("
+        "  select shop_domain, product_id from shopify.product_refresh_requests "
+        "  where not_before <= now() order by requested_at limit $1 for update skip locked) "
+        "update shopify.product_refresh_requests r "
+        "set not_before = now() + interval '60 seconds', attempts = r.attempts + 1 "
+        "from due where r.shop_domain = due.shop_domain and r.product_id = due.product_id "
+        "returning r.shop_domain, r.product_id, r.requested_at::text, r.attempts",
+        static_cast<std::int64_t>(limit));
+    tx.commit();
+    std::vector<refresh_request> out;
+    for (const auto& row : rows) {
+      out.push_back(refresh_request{row[0].c_str(), row[1].as<std::int64_t>(), row[2].c_str(),
+                                    row[3].as<int>()});
+    }
+    return out;
+  });
+}
+
+void reconcile_store::complete_refresh(const refresh_request& request) {
+  wrap("completing a refresh request", [&] {
+    pqxx::nontransaction tx(session_->connection());
+    tx.exec_params("delete from shopify.product_refresh_requests "
+                   "where shop_domain = $1 and product_id = $2 and requested_at = $3::timestamptz",
+                   request.shop, request.product_id, request.requested_at);
+    return 0;
+  });
+}
+
+void reconcile_store::retry_refresh(const refresh_request& request, const std::string& error) {
+  wrap("recording a failed refresh", [&] {
+    pqxx::nontransaction tx(session_->connection());
+    // 10 s, 20 s, 40 s ... up to an hour.
+    tx.exec_params("update shopify.product_refresh_requests set last_error = $3, "
+                   "not_before = now() + least(interval '1 hour', "
+                   "interval '10 seconds' * power(2, least(attempts, 12) - 1)) "
+                   "where shop_domain = $1 and product_id = $2",
+                   request.shop, request.product_id, error);
+    return 0;
+  });
+}
+
+std::optional<std::int64_t> running_run(const db_settings& settings, const std::string& shop) {
+  return wrap("reading the running run", [&]() -> std::optional<std::int64_t> {
+    pqxx::connection connection(connection_string(settings));
+    pqxx::nontransaction tx(connection);
+    const pqxx::result rows =
+        tx.exec_params("select id from shopify.reconcile_runs where shop_domain = $1 and "
+                       "status = 'running' order by id desc limit 1",
+                       shop);
+    if (rows.empty()) {
+      return std::nullopt;
+    }
+    return rows[0][0].as<std::int64_t>();
+  });
+}
+
+std::vector<run_record> list_runs(const db_settings& settings, std::size_t limit) {
+  return wrap("listing reconcile runs", [&] {
+    pqxx::connection connection(connection_string(settings));
+    pqxx::nontransaction tx(connection);
+    std::vector<run_record> out;
+    for (const auto& row :
+         tx.exec_params(std::string("select ") + run_columns +
+                            " from shopify.reconcile_runs order by id desc limit $1",
+                        static_cast<std::int64_t>(limit))) {
+      out.push_back(read_run(row));
+    }
+    return out;
+  });
+}
+
+std::optional<run_record> find_run(const db_settings& settings, std::int64_t id) {
+  return wrap("reading a reconcile run", [&]() -> std::optional<run_record> {
+    pqxx::connection connection(connection_string(settings));
+    pqxx::nontransaction tx(connection);
+    const pqxx::result rows = tx.exec_params(
+        std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1", id);
+    if (rows.empty()) {
+      return std::nullopt;
+    }
+    return read_run(rows[0]);
+  });
+}
+
+} // namespace shopmirror::db

@@ -1,0 +1,121 @@
+#pragma once
+
+#include "db/settings.hpp"
+#include "model/product_state.hpp"
+#include "model/timestamp.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace shopmirror::db {
+
+class pg_session;
+
+/// What a run is asked to do.
+struct run_request {
+  std::string shop;
+  std::string trigger = "command"; ///< schedule, api or command
+  std::string mode = "bulk";       ///< bulk, paginated or since
+  std::optional<model::timestamp> since;
+  bool dry_run = false;
+};
+
+/// One row of shopify.reconcile_runs.
+struct run_record {
+  std::int64_t id = 0;
+  std::string shop;
+  std::string trigger;
+  std::string mode;
+  std::optional<model::timestamp> since;
+  bool dry_run = false;
+  model::timestamp started_at;
+  std::optional<model::timestamp> finished_at;
+  std::string status;
+  std::optional<std::string> error;
+  std::int64_t listed = 0;
+  std::int64_t inserted = 0;
+  std::int64_t updated = 0;
+  std::int64_t unchanged = 0;
+  std::int64_t tombstoned = 0;
+};
+
+/// The drift of one batch of listed products.
+struct drift {
+  std::int64_t inserted = 0;
+  std::int64_t updated = 0;
+  std::int64_t unchanged = 0;
+};
+
+/// A product as the Admin API listed it, with the document it came from.
+struct listed_product {
+  model::product_state state;
+  std::string source;
+};
+
+/// A product whose webhook carried only its id, to fetch from the Admin API.
+struct refresh_request {
+  std::string shop;
+  std::int64_t product_id = 0;
+  std::string requested_at; ///< as the database holds it, to complete exactly this request
+  int attempts = 0;
+};
+
+/// The reconcile's side of the database, over one connection of its own.
+/// The shop's reconcile lock is a session advisory lock on that connection,
+/// so one run per shop proceeds at a time across every replica, and a
+/// replica that dies mid-run releases it with its connection. Not
+/// thread-safe. Throws std::runtime_error (with the database's message) on
+/// database trouble.
+class reconcile_store {
+public:
+  explicit reconcile_store(db_settings settings);
+  ~reconcile_store();
+  reconcile_store(const reconcile_store&) = delete;
+  reconcile_store& operator=(const reconcile_store&) = delete;
+
+  /// Takes the shop's reconcile lock and records a new run. Runs of the
+  /// shop left `running` by a session that died are marked interrupted.
+  /// Returns nullopt when another session holds the lock.
+  std::optional<run_record> try_begin(const run_request& request);
+
+  /// Applies a batch of listed products to the run (ordering rule, stamped
+  /// as seen, drift added to the run's counts) in one transaction.
+  drift apply(const run_record& run, std::span<const listed_product> products,
+              model::timestamp observed);
+
+  /// The listing completed: sweeps what it did not list, marks the run
+  /// succeeded, and releases the lock. Returns the run as recorded.
+  run_record finish(const run_record& run);
+
+  /// The run failed: records why, sweeps nothing, releases the lock.
+  void fail(const run_record& run, const std::string& error) noexcept;
+
+  /// Applies one product fetched outside a run (a refresh request).
+  void apply_single(const std::string& shop, const listed_product& product,
+                    model::timestamp observed);
+
+  /// Up to `limit` refresh requests that are due, leased for a while so
+  /// that other replicas skip them.
+  std::vector<refresh_request> claim_refreshes(std::size_t limit);
+  /// Done: removed unless a newer request for the product arrived meanwhile.
+  void complete_refresh(const refresh_request& request);
+  /// Failed: tried again after a back-off that grows with the attempts.
+  void retry_refresh(const refresh_request& request, const std::string& error);
+
+private:
+  std::unique_ptr<pg_session> session_;
+};
+
+/// The running run of a shop, if any (for a trigger that found the lock taken).
+std::optional<std::int64_t> running_run(const db_settings& settings, const std::string& shop);
+
+/// Runs, newest first.
+std::vector<run_record> list_runs(const db_settings& settings, std::size_t limit);
+
+std::optional<run_record> find_run(const db_settings& settings, std::int64_t id);
+
+} // namespace shopmirror::db

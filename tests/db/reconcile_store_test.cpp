@@ -1,0 +1,246 @@
+// The reconcile's side of the database against a real PostgreSQL: drift
+// counts, the sweep and what it must never tombstone, dry runs, the
+// single-flight lock, and refresh requests.
+
+#include "db/delivery_store.hpp"
+#include "db/reconcile_store.hpp"
+#include "model/webhook_payload.hpp"
+#include "tests/support/deliveries.hpp"
+#include "tests/support/test_database.hpp"
+#include "tests/support/webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <thread>
+
+using namespace shopmirror;
+
+namespace {
+
+const std::string shop = "test-shop.myshopify.com";
+
+test::product_spec spec(std::int64_t id, const std::string& updated, const std::string& title) {
+  test::product_spec p;
+  p.id = id;
+  p.updated_at = updated;
+  p.title = title;
+  p.variants = {{id * 10 + 1, "9.99", "SKU-" + std::to_string(id), 1, 3}};
+  return p;
+}
+
+/// A product as a listing gives it.
+db::listed_product listed(std::int64_t id, const std::string& updated, const std::string& title) {
+  const std::string body = test::product_json(spec(id, updated, title));
+  auto mapped = model::map_product_webhook(model::product_topic::update, body);
+  REQUIRE(std::holds_alternative<model::product_state>(mapped));
+  return {std::get<model::product_state>(mapped), body};
+}
+
+/// A webhook of the same product, applied the way the service applies it.
+void webhook(const test::test_database& db, std::int64_t id, const std::string& updated,
+             const std::string& title, const std::string& webhook_id) {
+  db::delivery_store store(db.settings());
+  const auto item = test::item_from_body("products/update",
+                                         test::product_json(spec(id, updated, title)),
+                                         webhook_id, updated);
+  const auto outcomes = store.apply(std::span(&item, 1));
+  REQUIRE(outcomes.size() == 1);
+  REQUIRE(model::is_durable(outcomes[0]));
+}
+
+std::string title_of(const test::test_database& db, std::int64_t id) {
+  return db.scalar("select title from shopify.products where product_id = " + std::to_string(id));
+}
+
+bool is_tombstoned(const test::test_database& db, std::int64_t id) {
+  return db.scalar("select deleted_at is not null from shopify.products where product_id = " +
+                   std::to_string(id)) == "t";
+}
+
+db::run_request full_run() {
+  db::run_request r;
+  r.shop = shop;
+  r.mode = "bulk";
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("a run repairs what webhooks missed and counts the drift") {
+  test::test_database db;
+  webhook(db, 1, "2026-01-01T00:00:00Z", "one old", "w1");
+  webhook(db, 2, "2026-01-01T00:00:00Z", "two", "w2");
+  webhook(db, 3, "2026-01-01T00:00:00Z", "three, deleted in Shopify", "w3");
+
+  db::reconcile_store store(db.settings());
+  const auto run = store.try_begin(full_run());
+  REQUIRE(run);
+  CHECK(run->status == "running");
+  const std::vector<db::listed_product> batch = {listed(1, "2026-02-01T00:00:00Z", "one new"),
+                                                 listed(2, "2026-01-01T00:00:00Z", "two"),
+                                                 listed(4, "2026-01-15T00:00:00Z", "four")};
+  const db::drift drift = store.apply(*run, batch, model::now());
+  CHECK(drift.inserted == 1);
+  CHECK(drift.updated == 1);
+  CHECK(drift.unchanged == 1);
+  const db::run_record done = store.finish(*run);
+  CHECK(done.status == "succeeded");
+  CHECK(done.listed == 3);
+  CHECK(done.inserted == 1);
+  CHECK(done.updated == 1);
+  CHECK(done.unchanged == 1);
+  CHECK(done.tombstoned == 1);
+  CHECK(done.finished_at.has_value());
+
+  CHECK(title_of(db, 1) == "one new");
+  CHECK(title_of(db, 4) == "four");
+  CHECK(db.scalar("select count(*) from shopify.product_variants where product_id = 4") == "1");
+  CHECK(is_tombstoned(db, 3));
+  CHECK(title_of(db, 3) == "three, deleted in Shopify"); // a tombstone keeps its content
+  CHECK_FALSE(is_tombstoned(db, 1));
+  CHECK(db.scalar("select count(*) from shopify.reconcile_seen") == "0");
+
+  SUBCASE("a late webhook older than the sweep cannot bring a swept product back") {
+    webhook(db, 3, "2026-01-02T00:00:00Z", "three, late", "w3-late");
+    CHECK(is_tombstoned(db, 3));
+  }
+  SUBCASE("a second run over the same catalog finds no drift") {
+    const auto again = store.try_begin(full_run());
+    REQUIRE(again);
+    store.apply(*again, batch, model::now());
+    const auto second = store.finish(*again);
+    CHECK(second.inserted == 0);
+    CHECK(second.updated == 0);
+    CHECK(second.unchanged == 3);
+    CHECK(second.tombstoned == 0);
+  }
+}
+
+TEST_CASE("a failed run tombstones nothing") {
+  test::test_database db;
+  webhook(db, 1, "2026-01-01T00:00:00Z", "one", "w1");
+  webhook(db, 2, "2026-01-01T00:00:00Z", "two", "w2");
+  db::reconcile_store store(db.settings());
+  const auto run = store.try_begin(full_run());
+  REQUIRE(run);
+  const std::vector<db::listed_product> half = {listed(1, "2026-01-01T00:00:00Z", "one")};
+  store.apply(*run, half, model::now());
+  store.fail(*run, "the listing broke off");
+  CHECK_FALSE(is_tombstoned(db, 2));
+  CHECK(db.scalar("select status || ': ' || error from shopify.reconcile_runs") ==
+        "failed: the listing broke off");
+  CHECK(db.scalar("select count(*) from shopify.reconcile_seen") == "0");
+  // The lock was released: the next run starts.
+  CHECK(store.try_begin(full_run()).has_value());
+}
+
+TEST_CASE("a dry run counts the drift and writes nothing to the mirror") {
+  test::test_database db;
+  webhook(db, 1, "2026-01-01T00:00:00Z", "one", "w1");
+  webhook(db, 2, "2026-01-01T00:00:00Z", "two", "w2");
+  const std::string before = db.scalar(
+      "select string_agg(product_id || title || coalesce(deleted_at::text, '-') || "
+      "version_updated_at, ',' order by product_id) from shopify.products");
+  db::reconcile_store store(db.settings());
+  auto request = full_run();
+  request.dry_run = true;
+  const auto run = store.try_begin(request);
+  REQUIRE(run);
+  const std::vector<db::listed_product> batch = {listed(1, "2026-03-01T00:00:00Z", "one new"),
+                                                 listed(5, "2026-03-01T00:00:00Z", "five")};
+  store.apply(*run, batch, model::now());
+  const auto done = store.finish(*run);
+  CHECK(done.dry_run);
+  CHECK(done.inserted == 1);
+  CHECK(done.updated == 1);
+  CHECK(done.tombstoned == 1);
+  CHECK(db.scalar("select string_agg(product_id || title || coalesce(deleted_at::text, '-') || "
+                  "version_updated_at, ',' order by product_id) from shopify.products") == before);
+  CHECK(db.scalar("select count(*) from shopify.product_variants") == "2");
+}
+
+TEST_CASE("webhooks during a run are neither overwritten nor swept") {
+  test::test_database db;
+  webhook(db, 1, "2026-01-01T00:00:00Z", "one", "w1");
+  db::reconcile_store store(db.settings());
+  const auto run = store.try_begin(full_run());
+  REQUIRE(run);
+  // During the run: product 1 changes and product 7 is created, both by
+  // webhook; the listing saw the older 1 and not 7.
+  webhook(db, 1, "2026-05-01T00:00:00Z", "one, newer by webhook", "w1-new");
+  webhook(db, 7, "2026-05-01T00:00:00Z", "seven, created during the run", "w7");
+  const std::vector<db::listed_product> batch = {listed(1, "2026-01-01T00:00:00Z", "one")};
+  const auto drift = store.apply(*run, batch, model::now());
+  CHECK(drift.unchanged == 1);
+  const auto done = store.finish(*run);
+  CHECK(done.tombstoned == 0);
+  CHECK(title_of(db, 1) == "one, newer by webhook");
+  CHECK_FALSE(is_tombstoned(db, 7));
+}
+
+TEST_CASE("one run per shop at a time across sessions") {
+  test::test_database db;
+  auto first = std::make_unique<db::reconcile_store>(db.settings());
+  db::reconcile_store second(db.settings());
+  const auto run = first->try_begin(full_run());
+  REQUIRE(run);
+  CHECK_FALSE(second.try_begin(full_run()).has_value());
+  CHECK(db::running_run(db.settings(), shop) == std::optional<std::int64_t>(run->id));
+  auto other_shop = full_run();
+  other_shop.shop = "other.myshopify.com";
+  CHECK(second.try_begin(other_shop).has_value()); // shops do not wait for each other
+
+  SUBCASE("a session that dies mid-run releases the shop, and its run ends interrupted") {
+    first.reset();
+    db::reconcile_store third(db.settings());
+    // The server notices the closed connection at once, but allow it a moment.
+    std::optional<db::run_record> next;
+    for (int i = 0; i < 50 && !next; ++i) {
+      next = third.try_begin(full_run());
+      if (!next) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    REQUIRE(next);
+    const auto old = db::find_run(db.settings(), run->id);
+    REQUIRE(old);
+    CHECK(old->status == "interrupted");
+  }
+  SUBCASE("the runs are listed newest first") {
+    const auto runs = db::list_runs(db.settings(), 10);
+    REQUIRE(runs.size() == 2);
+    CHECK(runs[0].shop == "other.myshopify.com");
+    CHECK(runs[1].id == run->id);
+  }
+}
+
+TEST_CASE("refresh requests are claimed once and completed") {
+  test::test_database db;
+  db::delivery_store deliveries(db.settings());
+  const auto stub = test::item_from_body("products/update", "{\"id\":42}", "stub-1", std::nullopt);
+  REQUIRE(deliveries.apply(std::span(&stub, 1))[0] == model::apply_outcome::refresh_requested);
+
+  db::reconcile_store one(db.settings());
+  db::reconcile_store two(db.settings());
+  const auto claimed = one.claim_refreshes(10);
+  REQUIRE(claimed.size() == 1);
+  CHECK(claimed[0].product_id == 42);
+  CHECK(two.claim_refreshes(10).empty()); // leased to the first
+
+  one.apply_single(shop, listed(42, "2026-04-01T00:00:00Z", "fetched whole"), model::now());
+  one.complete_refresh(claimed[0]);
+  CHECK(title_of(db, 42) == "fetched whole");
+  CHECK(db.scalar("select count(*) from shopify.product_refresh_requests") == "0");
+
+  SUBCASE("a failed fetch is tried again later") {
+    REQUIRE(deliveries.apply(std::span(&stub, 1))[0] == model::apply_outcome::duplicate);
+    const auto again = test::item_from_body("products/update", "{\"id\":43}", "stub-2", std::nullopt);
+    deliveries.apply(std::span(&again, 1));
+    const auto next = one.claim_refreshes(10);
+    REQUIRE(next.size() == 1);
+    one.retry_refresh(next[0], "Admin API down");
+    CHECK(db.scalar("select last_error from shopify.product_refresh_requests") == "Admin API down");
+    CHECK(db.scalar("select not_before > now() from shopify.product_refresh_requests") == "t");
+    CHECK(two.claim_refreshes(10).empty());
+  }
+}
