@@ -282,6 +282,8 @@ struct http_client::impl {
     }
     retryable = false;
     copy_headers(parser.get(), out);
+    const bool successful = out.status / 100 == 2;
+    constexpr std::size_t error_body_limit = 64 * 1024;
     std::array<char, 64 * 1024> chunk{};
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();
@@ -298,6 +300,12 @@ struct http_client::impl {
         fail(ec, "incomplete response from");
       }
       const std::size_t got = chunk.size() - parser.get().body().size;
+      if (!successful) {
+        // An error page is no part of the resource: kept (bounded) for the
+        // caller's message instead of reaching the sink.
+        out.body.append(chunk.data(), std::min(got, error_body_limit - out.body.size()));
+        continue;
+      }
       if (got > 0 && !(*sink)(std::string_view(chunk.data(), got))) {
         close(); // the rest of the body is abandoned with the connection
         return out;

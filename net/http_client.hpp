@@ -74,9 +74,10 @@ public:
   client_response request(std::string_view method, std::string_view target,
                           const header_list& headers, std::string_view body = {});
 
-  /// Like request(), but hands the body to `sink` piece by piece as it
-  /// arrives, so memory stays flat whatever its size; the returned body is
-  /// empty. `sink` returns false to abandon the transfer.
+  /// Like request(), but hands the body of a 2xx response to `sink` piece
+  /// by piece as it arrives, so memory stays flat whatever its size; the
+  /// returned body is empty then (for any other status it holds the first
+  /// 64 KiB of the error page). `sink` returns false to abandon the transfer.
   client_response request_streaming(std::string_view method, std::string_view target,
                                     const header_list& headers,
                                     const std::function<bool(std::string_view)>& sink);
