@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,7 +17,8 @@ std::string_view to_string(signature_status status) noexcept;
 
 struct signature_result {
   signature_status status = signature_status::missing;
-  /// Which configured secret matched (0 = the first); meaningful when valid.
+  /// Which secret matched (0 = the first app secret, then the shop's);
+  /// meaningful when valid.
   std::size_t secret_index = 0;
 };
 
@@ -23,19 +26,25 @@ struct signature_result {
 /// active during a rotation). Thread-safe: holds only immutable secrets.
 class webhook_verifier {
 public:
-  /// Precondition: at least one non-empty secret.
-  explicit webhook_verifier(std::vector<std::string> secrets);
+  /// Precondition: at least one non-empty secret, app-wide or of a shop.
+  /// `shop_secrets` are keys that sign only the notifications of one shop.
+  explicit webhook_verifier(std::vector<std::string> secrets,
+                            std::map<std::string, std::vector<std::string>> shop_secrets = {});
 
   /// `header_values` are all values of the header in the request: none is
   /// `missing`; more than one, or one that is not base64 of exactly 32 bytes,
-  /// is `malformed`. `body` must be the raw bytes as received.
-  signature_result verify(std::span<const std::string_view> header_values,
-                          std::string_view body) const;
+  /// is `malformed`. `body` must be the raw bytes as received. `shop` is the
+  /// shop the delivery claims to come from (unsigned): it only selects which
+  /// shop keys are tried besides the app's, so a shop's key never
+  /// authenticates a delivery for another shop.
+  signature_result verify(std::span<const std::string_view> header_values, std::string_view body,
+                          std::string_view shop = {}) const;
 
-  std::size_t secret_count() const noexcept { return secrets_.size(); }
+  std::size_t secret_count() const noexcept;
 
 private:
   std::vector<std::string> secrets_;
+  std::map<std::string, std::vector<std::string>, std::less<>> shop_secrets_;
 };
 
 } // namespace shopmirror::crypto

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include <sstream>
 #include <vector>
 
@@ -136,6 +138,25 @@ TEST_CASE("a signature is valid only on the exact bytes - with a known secret") 
     CHECK(check(verifier, {"!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!="}, body).status ==
           signature_status::malformed);
   }
+}
+
+TEST_CASE("a shop's own key signs only that shop's deliveries") {
+  const std::string body = "{\"id\":1}";
+  const crypto::webhook_verifier verifier({"app"}, {{"one.myshopify.com", {"one-key"}},
+                                                    {"two.myshopify.com", {"two-key"}}});
+  const std::string by_one = crypto::shopify_signature("one-key", body);
+  const std::array<std::string_view, 1> header{by_one};
+  CHECK(verifier.verify(header, body, "one.myshopify.com").status == signature_status::valid);
+  CHECK(verifier.verify(header, body, "one.myshopify.com").secret_index == 1);
+  // Claiming another shop, or none, the key is not tried.
+  CHECK(verifier.verify(header, body, "two.myshopify.com").status == signature_status::mismatch);
+  CHECK(verifier.verify(header, body).status == signature_status::mismatch);
+  // The app's secrets sign for every shop.
+  const std::string by_app = crypto::shopify_signature("app", body);
+  const std::array<std::string_view, 1> app_header{by_app};
+  CHECK(verifier.verify(app_header, body, "two.myshopify.com").status == signature_status::valid);
+  CHECK(verifier.secret_count() == 3);
+  CHECK_NOTHROW(crypto::webhook_verifier({}, {{"one.myshopify.com", {"k"}}}));
 }
 
 TEST_CASE("a verifier needs a non-empty secret") {
