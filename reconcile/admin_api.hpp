@@ -1,0 +1,64 @@
+#pragma once
+
+#include "net/http_client.hpp"
+#include "reconcile/cancel.hpp"
+#include "reconcile/cost_bucket.hpp"
+#include "reconcile/settings.hpp"
+
+#include <rapidjson/document.h>
+
+#include <functional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace shopmirror::reconcile {
+
+/// A request to the Admin API that failed for good; the message says why.
+class admin_api_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The GraphQL Admin API of one shop, at the pinned version, over a
+/// kept-alive HTTPS connection. It obeys the cost bucket (waits before a
+/// request that would not fit), waits out THROTTLED errors and 429s
+/// (Retry-After), and retries 5xx answers and lost connections with
+/// exponential backoff and jitter up to settings.max_attempts; then it
+/// throws admin_api_error. Not thread-safe.
+class admin_api {
+public:
+  admin_api(const shop_settings& shop, const reconcile_settings& settings,
+            cancel_token& cancel);
+
+  /// Sends a GraphQL document with its variables (a JSON object's text)
+  /// and returns the response, which holds `data`. `requested_cost` is the
+  /// query's up-front cost, as Shopify computes it.
+  rapidjson::Document graphql(std::string_view query, std::string_view variables,
+                              double requested_cost);
+
+  /// GETs `url` (a bulk operation's result, on another host and without
+  /// the access token) and hands its body to `sink` as it arrives.
+  void download(const std::string& url, const std::function<void(std::string_view)>& sink);
+
+  /// The bucket's size, once a response has told it.
+  std::optional<double> bucket_capacity() const { return bucket_.capacity(); }
+
+  const std::string& shop() const noexcept { return shop_; }
+
+private:
+  std::chrono::milliseconds backoff(int failures);
+
+  std::string shop_;
+  const reconcile_settings& settings_;
+  cancel_token& cancel_;
+  std::string target_;
+  std::string token_;
+  net::client_settings client_settings_;
+  net::http_client client_;
+  cost_bucket bucket_;
+  std::mt19937 random_{std::random_device{}()};
+};
+
+} // namespace shopmirror::reconcile

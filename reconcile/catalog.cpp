@@ -1,0 +1,265 @@
+#include "reconcile/catalog.hpp"
+
+#include "model/graphql_product.hpp"
+#include "model/webhook_payload.hpp"
+#include "reconcile/bulk_jsonl.hpp"
+#include "telemetry/log.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+namespace shopmirror::reconcile {
+namespace {
+
+// The fields of a product and of a variant that the mirror keeps: the
+// GraphQL names of the webhook's fields (model/graphql_product.hpp).
+#define SHOPMIRROR_PRODUCT_FIELDS                                                               \
+  "id legacyResourceId title handle vendor productType status tags descriptionHtml createdAt "  \
+  "updatedAt publishedAt"
+#define SHOPMIRROR_VARIANT_FIELDS                                                               \
+  "id legacyResourceId sku title price compareAtPrice position selectedOptions { name value } " \
+  "barcode inventoryQuantity updatedAt"
+
+// Up-front costs as Shopify computes them (a connection: 2 plus its `first`
+// times the cost of a node).
+constexpr int variants_per_product_page = 100;
+constexpr double product_node_cost = 1 + 2 + variants_per_product_page;
+constexpr double variants_page_cost = 1 + 2 + 250;
+
+constexpr const char* products_page_query =
+    "query ProductsPage($first: Int!, $after: String, $query: String) { "
+    "products(first: $first, after: $after, query: $query, sortKey: ID) { "
+    "nodes { " SHOPMIRROR_PRODUCT_FIELDS " variants(first: 100) { nodes { " SHOPMIRROR_VARIANT_FIELDS
+    " } pageInfo { hasNextPage endCursor } } } pageInfo { hasNextPage endCursor } } }";
+
+constexpr const char* variants_page_query =
+    "query ProductVariantsPage($id: ID!, $after: String) { product(id: $id) { "
+    "variants(first: 250, after: $after) { nodes { " SHOPMIRROR_VARIANT_FIELDS
+    " } pageInfo { hasNextPage endCursor } } } }";
+
+constexpr const char* product_query =
+    "query ProductById($id: ID!) { product(id: $id) { " SHOPMIRROR_PRODUCT_FIELDS
+    " variants(first: 100) { nodes { " SHOPMIRROR_VARIANT_FIELDS
+    " } pageInfo { hasNextPage endCursor } } } }";
+
+// groupObjects: each product's variants follow it, so the JSONL can be
+// joined one product at a time.
+constexpr const char* bulk_start_query =
+    "mutation StartBulkProducts($query: String!) { "
+    "bulkOperationRunQuery(query: $query, groupObjects: true) { "
+    "bulkOperation { id status } userErrors { field message } } }";
+
+constexpr const char* bulk_products_query =
+    "{ products { edges { node { " SHOPMIRROR_PRODUCT_FIELDS
+    " variants { edges { node { " SHOPMIRROR_VARIANT_FIELDS " } } } } } } }";
+
+constexpr const char* bulk_status_query =
+    "query BulkOperationStatus($id: ID!) { node(id: $id) { ... on BulkOperation { "
+    "id status errorCode objectCount url partialDataUrl } } }";
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  telemetry::append_json_escaped(out, text);
+  out += '"';
+  return out;
+}
+
+/// The member `key` of an object, or null; const-ness follows the object.
+template <class Value> Value* member(Value& object, const char* key) {
+  if (!object.IsObject()) {
+    return nullptr;
+  }
+  const auto it = object.FindMember(key);
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string text_of(const rapidjson::Value* value) {
+  return value != nullptr && value->IsString() ? value->GetString() : "";
+}
+
+std::string serialize(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+const rapidjson::Value& data_of(const rapidjson::Document& doc) { return doc["data"]; }
+
+/// Fetches the variants beyond the first page of a product into `node`'s
+/// variants.nodes, so it is whole.
+void complete_variants(admin_api& api, rapidjson::Value& node,
+                       rapidjson::Document::AllocatorType& allocator) {
+  rapidjson::Value* variants = member(node, "variants");
+  const rapidjson::Value* info = variants != nullptr ? member(*variants, "pageInfo") : nullptr;
+  if (info == nullptr) {
+    return;
+  }
+  const rapidjson::Value* more = member(*info, "hasNextPage");
+  std::string cursor = text_of(member(*info, "endCursor"));
+  const std::string gid = text_of(member(node, "id"));
+  rapidjson::Value* nodes = member(*variants, "nodes");
+  bool has_more = more != nullptr && more->IsBool() && more->GetBool();
+  while (has_more && nodes != nullptr && nodes->IsArray()) {
+    const auto doc = api.graphql(variants_page_query,
+                                 "{\"id\":" + json_string(gid) + ",\"after\":" +
+                                     json_string(cursor) + "}",
+                                 variants_page_cost);
+    const rapidjson::Value* product = member(data_of(doc), "product");
+    const rapidjson::Value* page = product != nullptr ? member(*product, "variants") : nullptr;
+    if (page == nullptr) {
+      return; // the product went away meanwhile; what we have stands
+    }
+    if (const rapidjson::Value* page_nodes = member(*page, "nodes");
+        page_nodes != nullptr && page_nodes->IsArray()) {
+      for (const auto& v : page_nodes->GetArray()) {
+        nodes->PushBack(rapidjson::Value(v, allocator), allocator);
+      }
+    }
+    const rapidjson::Value* page_info = member(*page, "pageInfo");
+    const rapidjson::Value* next = page_info ? member(*page_info, "hasNextPage") : nullptr;
+    has_more = next != nullptr && next->IsBool() && next->GetBool();
+    cursor = text_of(page_info ? member(*page_info, "endCursor") : nullptr);
+  }
+  // The first page's pageInfo no longer describes the list.
+  variants->RemoveMember("pageInfo");
+}
+
+db::listed_product map_node(admin_api& api, rapidjson::Value& node,
+                            rapidjson::Document::AllocatorType& allocator) {
+  complete_variants(api, node, allocator);
+  auto mapped = model::map_graphql_product(node);
+  if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
+    throw admin_api_error("a listed product cannot be read: " + error->reason);
+  }
+  return {std::move(std::get<model::product_state>(mapped)), serialize(node)};
+}
+
+struct bulk_status {
+  std::string status;
+  std::string error_code;
+  std::string url;
+  std::string partial_url;
+  std::string object_count;
+};
+
+bulk_status poll_bulk(admin_api& api, const std::string& id) {
+  const auto doc = api.graphql(bulk_status_query, "{\"id\":" + json_string(id) + "}", 1);
+  const rapidjson::Value* node = member(data_of(doc), "node");
+  if (node == nullptr || !node->IsObject()) {
+    throw admin_api_error("the bulk operation " + id + " is unknown to the Admin API");
+  }
+  return {text_of(member(*node, "status")), text_of(member(*node, "errorCode")),
+          text_of(member(*node, "url")), text_of(member(*node, "partialDataUrl")),
+          text_of(member(*node, "objectCount"))};
+}
+
+} // namespace
+
+void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
+                            cancel_token& cancel, const product_sink& sink) {
+  // A product's state is observed no earlier than the operation's start.
+  const model::timestamp observed = model::now();
+  const auto started = api.graphql(bulk_start_query,
+                                   "{\"query\":" + json_string(bulk_products_query) + "}", 10);
+  const rapidjson::Value* result = member(data_of(started), "bulkOperationRunQuery");
+  const rapidjson::Value* operation = result ? member(*result, "bulkOperation") : nullptr;
+  if (operation == nullptr || !operation->IsObject()) {
+    std::string why = "no operation returned";
+    if (const rapidjson::Value* errors = result ? member(*result, "userErrors") : nullptr;
+        errors != nullptr && errors->IsArray() && !errors->Empty()) {
+      why = text_of(member((*errors)[0], "message"));
+    }
+    throw bulk_not_started("the bulk operation did not start: " + why);
+  }
+  const std::string id = text_of(member(*operation, "id"));
+  telemetry::log_event(telemetry::level::info, "bulk_operation_started")
+      .field("shop", api.shop())
+      .field("operation", id);
+
+  const auto give_up = std::chrono::steady_clock::now() + settings.bulk_timeout;
+  auto pause = std::chrono::milliseconds(250);
+  bulk_status status;
+  for (;;) {
+    status = poll_bulk(api, id);
+    if (status.status == "COMPLETED") {
+      break;
+    }
+    if (status.status == "FAILED" || status.status == "CANCELED" || status.status == "EXPIRED") {
+      // A partial result is never applied: a run that did not see the
+      // whole catalog must not sweep, and half a listing is no repair.
+      throw admin_api_error("the bulk operation " + id + " ended " + status.status +
+                            (status.error_code.empty() ? "" : " (" + status.error_code + ")"));
+    }
+    if (std::chrono::steady_clock::now() > give_up) {
+      throw admin_api_error("the bulk operation " + id + " did not complete in time");
+    }
+    cancel.sleep_for(pause);
+    pause = std::min(pause * 2, settings.bulk_poll_cap);
+  }
+  telemetry::log_event(telemetry::level::info, "bulk_operation_completed")
+      .field("shop", api.shop())
+      .field("operation", id)
+      .field("objects", status.object_count);
+  if (status.url.empty()) {
+    return; // Shopify gives no file for an empty result
+  }
+  bulk_jsonl_reader reader([&](db::listed_product product) { sink(std::move(product), observed); });
+  api.download(status.url, [&](std::string_view piece) { reader.feed(piece); });
+  reader.finish();
+}
+
+void list_by_pages(admin_api& api, const reconcile_settings& settings,
+                   std::optional<model::timestamp> since, const product_sink& sink) {
+  const std::string filter =
+      since ? json_string("updated_at:>='" + model::format_rfc3339(*since) + "'") : "null";
+  std::string cursor;
+  for (;;) {
+    // The bucket's size, once known, bounds a page; the first page is one
+    // product, cheap enough for any bucket, and teaches it.
+    int first = std::max(1, settings.page_size);
+    if (const auto capacity = api.bucket_capacity()) {
+      first = std::clamp(static_cast<int>((*capacity - 2) / product_node_cost), 1, first);
+    } else {
+      first = 1;
+    }
+    const model::timestamp observed = model::now();
+    auto doc = api.graphql(products_page_query,
+                           "{\"first\":" + std::to_string(first) + ",\"after\":" +
+                               (cursor.empty() ? "null" : json_string(cursor)) +
+                               ",\"query\":" + filter + "}",
+                           2 + first * product_node_cost);
+    rapidjson::Value* products = member(doc["data"], "products");
+    rapidjson::Value* nodes = products ? member(*products, "nodes") : nullptr;
+    if (nodes == nullptr || !nodes->IsArray()) {
+      throw admin_api_error("a products page came without nodes");
+    }
+    for (auto& node : nodes->GetArray()) {
+      sink(map_node(api, node, doc.GetAllocator()), observed);
+    }
+    const rapidjson::Value* info = member(*products, "pageInfo");
+    const rapidjson::Value* more = info ? member(*info, "hasNextPage") : nullptr;
+    if (more == nullptr || !more->IsBool() || !more->GetBool()) {
+      return;
+    }
+    cursor = text_of(member(*info, "endCursor"));
+    if (cursor.empty()) {
+      throw admin_api_error("a products page says there is more but gives no cursor");
+    }
+  }
+}
+
+std::optional<db::listed_product> fetch_product(admin_api& api, std::int64_t product_id) {
+  auto doc = api.graphql(product_query,
+                         "{\"id\":\"gid://shopify/Product/" + std::to_string(product_id) + "\"}",
+                         product_node_cost);
+  rapidjson::Value* product = member(doc["data"], "product");
+  if (product == nullptr || product->IsNull()) {
+    return std::nullopt;
+  }
+  return map_node(api, *product, doc.GetAllocator());
+}
+
+} // namespace shopmirror::reconcile

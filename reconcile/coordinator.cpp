@@ -1,0 +1,284 @@
+#include "reconcile/coordinator.hpp"
+
+#include "reconcile/admin_api.hpp"
+#include "reconcile/catalog.hpp"
+#include "reconcile/run.hpp"
+#include "telemetry/log.hpp"
+
+#include <random>
+
+namespace shopmirror::reconcile {
+namespace {
+
+using telemetry::level;
+using telemetry::log_event;
+
+/// Reconcile statements handle whole batches and sweep whole shops: they get
+/// more time than a webhook's, and wait longer for a row a webhook holds.
+db::db_settings for_reconcile(db::db_settings database) {
+  database.statement_timeout = std::chrono::minutes(10);
+  database.lock_timeout = std::chrono::seconds(30);
+  database.application_name = "shopmirror reconcile";
+  return database;
+}
+
+double unix_seconds(model::timestamp t) { return static_cast<double>(t.micros_since_epoch) / 1e6; }
+
+} // namespace
+
+std::int64_t next_daily_run(std::int64_t now, int minute) {
+  constexpr std::int64_t day = 24 * 3600;
+  const std::int64_t midnight = now - ((now % day) + day) % day;
+  const std::int64_t today = midnight + static_cast<std::int64_t>(minute) * 60;
+  return today > now ? today : today + day;
+}
+
+coordinator::coordinator(std::vector<shop_settings> shops, reconcile_settings settings,
+                         db::db_settings database, reconcile_metrics* metrics)
+    : shops_(std::move(shops)), settings_(std::move(settings)),
+      database_(for_reconcile(std::move(database))), metrics_(metrics) {}
+
+coordinator::~coordinator() { stop(); }
+
+const shop_settings* coordinator::find_shop(const std::string& domain) const {
+  for (const auto& shop : shops_) {
+    if (shop.domain == domain) {
+      return &shop;
+    }
+  }
+  return nullptr;
+}
+
+trigger_result coordinator::trigger(const db::run_request& request) {
+  const shop_settings* shop = find_shop(request.shop);
+  if (shop == nullptr) {
+    return {std::nullopt, false, "no shop " + request.shop + " is configured"};
+  }
+  try {
+    auto store = std::make_unique<db::reconcile_store>(database_);
+    std::optional<db::run_record> run = store->try_begin(request);
+    if (!run) {
+      // Another session holds the lock; its run row may be a moment from
+      // being written.
+      for (int attempt = 0; attempt < 20; ++attempt) {
+        if (const auto id = db::running_run(database_, request.shop)) {
+          return {id, false, {}};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      return {std::nullopt, false, "a run of " + request.shop + " is starting elsewhere"};
+    }
+    const std::lock_guard lock(mutex_);
+    if (stopping_) {
+      store->fail(*run, "shopmirror is stopping");
+      return {std::nullopt, false, "shopmirror is stopping"};
+    }
+    if (metrics_ != nullptr) {
+      metrics_->running.with({request.shop}).set(1);
+    }
+    reap_finished_runs();
+    const std::int64_t id = run->id;
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread thread([this, shop, done, store = std::move(store),
+                        started = std::move(*run)]() mutable {
+      record_end(execute_run(*shop, settings_, *store, std::move(started), cancel_));
+      store.reset();
+      done->store(true);
+    });
+    runs_.push_back({std::move(thread), std::move(done)});
+    return {id, true, {}};
+  } catch (const std::exception& e) {
+    return {std::nullopt, false, e.what()};
+  }
+}
+
+db::run_record coordinator::run(const db::run_request& request) {
+  const shop_settings* shop = find_shop(request.shop);
+  db::run_record out;
+  out.shop = request.shop;
+  out.status = "failed";
+  if (shop == nullptr) {
+    out.error = "no shop " + request.shop + " is configured";
+    return out;
+  }
+  try {
+    db::reconcile_store store(database_);
+    std::optional<db::run_record> run = store.try_begin(request);
+    if (!run) {
+      out.id = db::running_run(database_, request.shop).value_or(0);
+      out.error = "a run of " + request.shop + " is already in progress";
+      return out;
+    }
+    out = execute_run(*shop, settings_, store, std::move(*run), cancel_);
+    record_end(out);
+  } catch (const std::exception& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+void coordinator::record_end(const db::run_record& run) {
+  if (metrics_ == nullptr) {
+    return;
+  }
+  metrics_->running.with({run.shop}).set(0);
+  metrics_->runs.with({run.shop, run.status}).inc();
+  if (run.status == "succeeded" && !run.dry_run) {
+    metrics_->last_success.with({run.shop})
+        .set(unix_seconds(run.finished_at.value_or(model::now())));
+    metrics_->last_drift.with({run.shop, "inserted"}).set(static_cast<double>(run.inserted));
+    metrics_->last_drift.with({run.shop, "updated"}).set(static_cast<double>(run.updated));
+    metrics_->last_drift.with({run.shop, "unchanged"}).set(static_cast<double>(run.unchanged));
+    metrics_->last_drift.with({run.shop, "tombstoned"}).set(static_cast<double>(run.tombstoned));
+  }
+}
+
+void coordinator::start_background() {
+  if (settings_.daily_at_minute) {
+    schedule_thread_ = std::thread([this] { schedule_loop(); });
+  }
+  refresh_thread_ = std::thread([this] { refresh_loop(); });
+}
+
+void coordinator::nudge_refresh() {
+  {
+    const std::lock_guard lock(mutex_);
+    refresh_nudged_ = true;
+  }
+  wake_.notify_all();
+}
+
+void coordinator::stop() {
+  {
+    const std::lock_guard lock(mutex_);
+    if (stopping_ && runs_.empty() && !schedule_thread_.joinable() &&
+        !refresh_thread_.joinable()) {
+      return;
+    }
+    stopping_ = true;
+  }
+  cancel_.cancel();
+  wake_.notify_all();
+  for (std::thread* t : {&schedule_thread_, &refresh_thread_}) {
+    if (t->joinable()) {
+      t->join();
+    }
+  }
+  std::list<run_thread> runs;
+  {
+    const std::lock_guard lock(mutex_);
+    runs.swap(runs_);
+  }
+  for (auto& r : runs) {
+    r.thread.join();
+  }
+}
+
+void coordinator::reap_finished_runs() {
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    if (it->done->load()) {
+      it->thread.join();
+      it = runs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void coordinator::schedule_loop() {
+  std::mt19937 random{std::random_device{}()};
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const auto now = std::chrono::system_clock::now();
+    const std::int64_t now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    std::uniform_int_distribution<std::int64_t> jitter(0, settings_.jitter.count());
+    const std::int64_t at = next_daily_run(now_s, *settings_.daily_at_minute) + jitter(random);
+    log_event(level::info, "reconcile_scheduled").field("at_unix", at);
+    const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(at));
+    if (wake_.wait_until(lock, when, [this] { return stopping_; })) {
+      return;
+    }
+    lock.unlock();
+    for (const auto& shop : shops_) {
+      db::run_request request;
+      request.shop = shop.domain;
+      request.trigger = "schedule";
+      request.mode = settings_.mode;
+      const trigger_result result = trigger(request);
+      log_event(result.error.empty() ? level::info : level::error, "reconcile_triggered")
+          .field("shop", shop.domain)
+          .field("trigger", "schedule")
+          .field("run_id", result.run_id.value_or(0))
+          .field("started", result.started)
+          .field("error", result.error);
+    }
+    lock.lock();
+  }
+}
+
+void coordinator::refresh_loop() {
+  db::reconcile_store store(database_);
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    try {
+      refresh_once(store);
+    } catch (const cancelled&) {
+      return;
+    } catch (const std::exception& e) {
+      log_event(level::warn, "refresh_unavailable").field("error", e.what());
+    }
+    lock.lock();
+    wake_.wait_for(lock, settings_.refresh_interval,
+                   [this] { return stopping_ || refresh_nudged_; });
+    refresh_nudged_ = false;
+  }
+}
+
+void coordinator::refresh_once(db::reconcile_store& store) {
+  for (;;) {
+    const auto requests = store.claim_refreshes(20);
+    if (requests.empty()) {
+      return;
+    }
+    for (const auto& request : requests) {
+      cancel_.check();
+      const shop_settings* shop = find_shop(request.shop);
+      std::string outcome = "failed";
+      try {
+        if (shop == nullptr) {
+          throw admin_api_error("no Admin API credentials for " + request.shop);
+        }
+        admin_api api(*shop, settings_, cancel_);
+        const model::timestamp observed = model::now();
+        if (auto product = fetch_product(api, request.product_id)) {
+          store.apply_single(request.shop, *product, observed);
+          outcome = "applied";
+        } else {
+          // Deleted since: its products/delete webhook tombstones it.
+          outcome = "gone";
+        }
+        store.complete_refresh(request);
+      } catch (const cancelled&) {
+        throw;
+      } catch (const std::exception& e) {
+        store.retry_refresh(request, e.what());
+        log_event(level::warn, "refresh_failed")
+            .field("shop", request.shop)
+            .field("product_id", request.product_id)
+            .field("attempt", static_cast<std::int64_t>(request.attempts))
+            .field("error", e.what());
+      }
+      if (metrics_ != nullptr) {
+        metrics_->refreshes.with({request.shop, outcome}).inc();
+      }
+      log_event(outcome == "failed" ? level::warn : level::info, "refresh")
+          .field("shop", request.shop)
+          .field("product_id", request.product_id)
+          .field("outcome", outcome);
+    }
+  }
+}
+
+} // namespace shopmirror::reconcile

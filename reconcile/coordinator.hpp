@@ -1,0 +1,95 @@
+#pragma once
+
+#include "db/reconcile_store.hpp"
+#include "db/settings.hpp"
+#include "reconcile/cancel.hpp"
+#include "reconcile/metrics.hpp"
+#include "reconcile/settings.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace shopmirror::reconcile {
+
+/// What a trigger came to.
+struct trigger_result {
+  std::optional<std::int64_t> run_id; ///< the new run, or the one in progress
+  bool started = false;               ///< false: a run was already in progress
+  std::string error;                  ///< set when neither (unknown shop, database down)
+};
+
+/// Starts and tracks the reconcile runs of this process: on demand (the
+/// endpoint, the command line), on the daily schedule, and the refresh of
+/// products whose webhook was a stub. Runs are single-flight per shop across
+/// every replica (the database lock). Thread-safe.
+class coordinator {
+public:
+  coordinator(std::vector<shop_settings> shops, reconcile_settings settings,
+              db::db_settings database, reconcile_metrics* metrics = nullptr);
+  ~coordinator();
+  coordinator(const coordinator&) = delete;
+  coordinator& operator=(const coordinator&) = delete;
+
+  /// Begins a run in the background, or finds the one in progress. Blocks
+  /// only while the run is recorded (a round trip to the database).
+  trigger_result trigger(const db::run_request& request);
+
+  /// Runs to the end in the calling thread (the command line). A run in
+  /// progress elsewhere is reported as a failure to start.
+  db::run_record run(const db::run_request& request);
+
+  /// Starts the daily schedule and the refresh worker (serve).
+  void start_background();
+
+  /// Wakes the refresh worker (a stub payload was just recorded).
+  void nudge_refresh();
+
+  /// Stops every run (each ends failed: "shopmirror is stopping", sweeping
+  /// nothing) and the background threads, and waits for them.
+  void stop();
+
+  const std::vector<shop_settings>& shops() const noexcept { return shops_; }
+  const shop_settings* find_shop(const std::string& domain) const;
+  const reconcile_settings& settings() const noexcept { return settings_; }
+
+private:
+  void record_end(const db::run_record& run);
+  void schedule_loop();
+  void refresh_loop();
+  void refresh_once(db::reconcile_store& store);
+
+  std::vector<shop_settings> shops_;
+  reconcile_settings settings_;
+  db::db_settings database_;
+  reconcile_metrics* metrics_;
+  cancel_token cancel_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool refresh_nudged_ = false;
+  struct run_thread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  /// Joins the run threads that have ended. Call with mutex_ held.
+  void reap_finished_runs();
+  std::list<run_thread> runs_;
+  std::thread schedule_thread_;
+  std::thread refresh_thread_;
+};
+
+/// The next daily run after `now` (unix seconds): the day's `minute` after
+/// midnight UTC, today if still ahead, else tomorrow.
+std::int64_t next_daily_run(std::int64_t now, int minute);
+
+} // namespace shopmirror::reconcile

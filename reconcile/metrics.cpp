@@ -1,0 +1,26 @@
+#include "reconcile/metrics.hpp"
+
+namespace shopmirror::reconcile {
+
+reconcile_metrics::reconcile_metrics(telemetry::registry& registry)
+    : runs(registry.add_counter("shopmirror_reconcile_runs_total",
+                                "Reconcile runs this process ended, by shop and status "
+                                "(succeeded, failed).",
+                                {"shop", "status"})),
+      last_success(registry.add_gauge("shopmirror_reconcile_last_success_timestamp_seconds",
+                                      "When the last successful reconcile run of the shop "
+                                      "ended (this process's runs).",
+                                      {"shop"})),
+      last_drift(registry.add_gauge("shopmirror_reconcile_last_drift",
+                                    "What the last successful run repaired: products "
+                                    "inserted, updated and tombstoned, and those unchanged.",
+                                    {"shop", "kind"})),
+      running(registry.add_gauge("shopmirror_reconcile_running",
+                                 "1 while this process runs a reconcile of the shop.",
+                                 {"shop"})),
+      refreshes(registry.add_counter("shopmirror_refreshes_total",
+                                     "Products fetched from the Admin API for stub "
+                                     "payloads, by outcome (applied, gone, failed).",
+                                     {"shop", "outcome"})) {}
+
+} // namespace shopmirror::reconcile

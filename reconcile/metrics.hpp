@@ -1,0 +1,18 @@
+#pragma once
+
+#include "telemetry/metrics.hpp"
+
+namespace shopmirror::reconcile {
+
+/// The reconcile's metric families (README, Metrics).
+struct reconcile_metrics {
+  explicit reconcile_metrics(telemetry::registry& registry);
+
+  telemetry::counter_family& runs;         // shop, status
+  telemetry::gauge_family& last_success;   // shop: unix time of the last successful run
+  telemetry::gauge_family& last_drift;     // shop, kind: inserted, updated, unchanged, tombstoned
+  telemetry::gauge_family& running;        // shop: 1 while this process runs one
+  telemetry::counter_family& refreshes;    // shop, outcome: applied, gone, failed
+};
+
+} // namespace shopmirror::reconcile

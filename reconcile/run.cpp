@@ -1,0 +1,188 @@
+#include "reconcile/run.hpp"
+
+#include "reconcile/admin_api.hpp"
+#include "reconcile/catalog.hpp"
+#include "telemetry/log.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace shopmirror::reconcile {
+namespace {
+
+using telemetry::level;
+using telemetry::log_event;
+
+/// Batches of listed products, applied by a thread of their own while the
+/// listing goes on: parsing and the database work on both cores. At most
+/// two batches wait, so memory stays flat and a slow database slows the
+/// download (through TCP) rather than piling up.
+class apply_pipeline {
+public:
+  apply_pipeline(db::reconcile_store& store, const db::run_record& run, std::size_t batch_size)
+      : store_(store), run_(run), batch_size_(batch_size),
+        worker_([this] { consume(); }) {}
+
+  ~apply_pipeline() { close(); }
+  apply_pipeline(const apply_pipeline&) = delete;
+  apply_pipeline& operator=(const apply_pipeline&) = delete;
+
+  void add(db::listed_product product, model::timestamp observed) {
+    if (current_.products.empty()) {
+      current_.observed = observed;
+    }
+    // A batch is observed at its earliest listing time.
+    current_.observed = std::min(current_.observed, observed);
+    current_.products.push_back(std::move(product));
+    if (current_.products.size() >= batch_size_) {
+      push();
+    }
+  }
+
+  /// Applies what is left, waits for the worker, rethrows its failure.
+  void finish() {
+    if (!current_.products.empty()) {
+      push();
+    }
+    close();
+    if (error_) {
+      std::rethrow_exception(error_);
+    }
+  }
+
+private:
+  struct batch {
+    std::vector<db::listed_product> products;
+    model::timestamp observed;
+  };
+
+  void push() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return queue_.size() < 2 || error_; });
+    if (error_) {
+      std::rethrow_exception(error_);
+    }
+    queue_.push_back(std::move(current_));
+    current_ = {};
+    changed_.notify_all();
+  }
+
+  void close() {
+    {
+      const std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    changed_.notify_all();
+    if (worker_.joinable()) {
+      worker_.join();
+    }
+  }
+
+  void consume() {
+    for (;;) {
+      batch next;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [this] { return !queue_.empty() || closed_; });
+        if (queue_.empty()) {
+          return;
+        }
+        next = std::move(queue_.front());
+        queue_.pop_front();
+        changed_.notify_all();
+      }
+      try {
+        store_.apply(run_, next.products, next.observed);
+      } catch (...) {
+        const std::lock_guard lock(mutex_);
+        error_ = std::current_exception();
+        queue_.clear();
+        changed_.notify_all();
+        return;
+      }
+    }
+  }
+
+  db::reconcile_store& store_;
+  const db::run_record& run_;
+  std::size_t batch_size_;
+  batch current_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<batch> queue_;
+  bool closed_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;
+};
+
+void list(const shop_settings& shop, const reconcile_settings& settings,
+          const db::run_record& run, cancel_token& cancel, const product_sink& sink) {
+  admin_api api(shop, settings, cancel);
+  if (run.mode == "since") {
+    list_by_pages(api, settings, run.since, sink);
+    return;
+  }
+  if (run.mode == "bulk") {
+    try {
+      list_by_bulk_operation(api, settings, cancel, sink);
+      return;
+    } catch (const bulk_not_started& e) {
+      log_event(level::warn, "bulk_operation_refused")
+          .field("shop", shop.domain)
+          .field("run_id", run.id)
+          .field("error", e.what())
+          .field("fallback", "paginated");
+    }
+  }
+  list_by_pages(api, settings, std::nullopt, sink);
+}
+
+} // namespace
+
+db::run_record execute_run(const shop_settings& shop, const reconcile_settings& settings,
+                           db::reconcile_store& store, db::run_record run,
+                           cancel_token& cancel) {
+  log_event(level::info, "reconcile_started")
+      .field("shop", run.shop)
+      .field("run_id", run.id)
+      .field("mode", run.mode)
+      .field("trigger", run.trigger)
+      .field("dry_run", run.dry_run);
+  try {
+    {
+      apply_pipeline pipeline(store, run, settings.batch_size);
+      list(shop, settings, run, cancel,
+           [&](db::listed_product product, model::timestamp observed) {
+             pipeline.add(std::move(product), observed);
+           });
+      pipeline.finish();
+    }
+    cancel.check();
+    db::run_record done = store.finish(run);
+    log_event(level::info, "reconcile_finished")
+        .field("shop", done.shop)
+        .field("run_id", done.id)
+        .field("status", done.status)
+        .field("listed", done.listed)
+        .field("inserted", done.inserted)
+        .field("updated", done.updated)
+        .field("unchanged", done.unchanged)
+        .field("tombstoned", done.tombstoned)
+        .field("dry_run", done.dry_run);
+    return done;
+  } catch (const std::exception& e) {
+    store.fail(run, e.what());
+    log_event(level::error, "reconcile_failed")
+        .field("shop", run.shop)
+        .field("run_id", run.id)
+        .field("error", e.what());
+    run.status = "failed";
+    run.error = e.what();
+    return run;
+  }
+}
+
+} // namespace shopmirror::reconcile

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shopmirror::reconcile {
+
+/// One store the deployment serves: where its Admin API is and how to
+/// sign in, plus signing keys of its own for its webhook notifications.
+struct shop_settings {
+  std::string domain;      ///< name.myshopify.com
+  std::string admin_token; ///< X-Shopify-Access-Token
+  /// Replaces https://{domain} (a proxy, or the test suite's stand-in).
+  std::string admin_api_url;
+  std::vector<std::string> webhook_secrets;
+
+  /// admin_api_url, or https://{domain} when none was given.
+  std::string base_url() const;
+};
+
+/// How runs are made; the same for every shop.
+struct reconcile_settings {
+  std::string api_version = "2026-10";
+  /// The daily run, in minutes after midnight UTC; nullopt: no schedule.
+  std::optional<int> daily_at_minute = 3 * 60;
+  /// A random delay of up to this much after the daily time, so that many
+  /// deployments (and shops) do not all start at once.
+  std::chrono::seconds jitter{300};
+  /// "bulk" (a bulk operation's JSONL) or "paginated" (products pages).
+  std::string mode = "bulk";
+  /// Bearer token of POST /reconcile; empty: the endpoint answers 404.
+  std::string trigger_token;
+  /// Products per page in paginated mode (each asks for 100 variants, so a
+  /// page costs 2 + 103 per product of the bucket; 9 fits Shopify's
+  /// 1,000-point single-query cap).
+  int page_size = 9;
+  /// Products applied per database transaction.
+  std::size_t batch_size = 250;
+  /// Attempts per request before a run fails (5xx, 429, lost connections).
+  int max_attempts = 6;
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_cap{30000};
+  std::chrono::milliseconds request_timeout{60000};
+  std::chrono::milliseconds connect_timeout{10000};
+  /// How often a running bulk operation is polled, at most.
+  std::chrono::milliseconds bulk_poll_cap{5000};
+  /// How long a bulk operation may take before the run gives up.
+  std::chrono::seconds bulk_timeout{6 * 3600};
+  /// How often refresh requests (stub payloads) are looked for.
+  std::chrono::milliseconds refresh_interval{5000};
+  /// Verify Admin API certificates (off only in tests with self-signed ones).
+  bool verify_tls = true;
+};
+
+} // namespace shopmirror::reconcile

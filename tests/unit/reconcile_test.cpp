@@ -1,0 +1,152 @@
+#include "model/graphql_product.hpp"
+#include "model/webhook_payload.hpp"
+#include "reconcile/bulk_jsonl.hpp"
+#include "reconcile/coordinator.hpp"
+#include "reconcile/cost_bucket.hpp"
+#include "tests/support/webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <rapidjson/document.h>
+
+using namespace shopmirror;
+using namespace std::chrono_literals;
+
+namespace {
+
+model::product_state graphql_state(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  auto mapped = model::map_graphql_product(doc);
+  if (const auto* error = std::get_if<model::graphql_error>(&mapped)) {
+    FAIL("mapping failed: " << error->reason);
+  }
+  return std::get<model::product_state>(mapped);
+}
+
+std::string graphql_error_of(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  auto mapped = model::map_graphql_product(doc);
+  REQUIRE(std::holds_alternative<model::graphql_error>(mapped));
+  return std::get<model::graphql_error>(mapped).reason;
+}
+
+// Two products as a bulk operation writes them: each product's line, then
+// its variants' lines naming it in __parentId.
+const std::string bulk_result =
+    R"({"id":"gid://shopify/Product/9007199254740993","title":"Big id","handle":"big","vendor":"V","productType":"T","status":"DRAFT","tags":[" a ","b"],"descriptionHtml":"<p>x</p>","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-02-01T00:00:00Z","publishedAt":null})"
+    "\n"
+    R"({"id":"gid://shopify/ProductVariant/9007199254740995","sku":"S-1","title":"One","price":"10.10","compareAtPrice":null,"position":2,"selectedOptions":[{"name":"Size","value":"L"},{"name":"Color","value":"Red"}],"barcode":"123","inventoryQuantity":-3,"updatedAt":"2026-02-01T00:00:00Z","__parentId":"gid://shopify/Product/9007199254740993"})"
+    "\n"
+    R"({"id":"gid://shopify/ProductVariant/7","sku":"S-2","title":"Two","price":"0.5","compareAtPrice":"1.00","position":1,"selectedOptions":[],"barcode":null,"inventoryQuantity":null,"updatedAt":"2026-02-01T00:00:00Z","__parentId":"gid://shopify/Product/9007199254740993"})"
+    "\r\n"
+    R"({"id":"gid://shopify/Product/5","title":"No variants","handle":"nv","vendor":null,"productType":"","status":"ARCHIVED","tags":[],"descriptionHtml":"","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-03-01T00:00:00Z","publishedAt":"2026-01-02T00:00:00Z"})"
+    "\n";
+
+std::vector<db::listed_product> read_in_pieces(const std::string& text, std::size_t piece) {
+  std::vector<db::listed_product> out;
+  reconcile::bulk_jsonl_reader reader([&](db::listed_product p) { out.push_back(std::move(p)); });
+  for (std::size_t at = 0; at < text.size(); at += piece) {
+    reader.feed(std::string_view(text).substr(at, piece));
+  }
+  reader.finish();
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a product from GraphQL maps to the same state as its webhook") {
+  const auto webhook = model::map_product_webhook(
+      model::product_topic::create,
+      test::fixture("shopify/products-create.shopify-reference-sample.json"));
+  REQUIRE(std::holds_alternative<model::product_state>(webhook));
+  const model::product_state from_graphql =
+      graphql_state(test::fixture("shopify/graphql-product.same-as-products-create.json"));
+  const auto& from_webhook = std::get<model::product_state>(webhook);
+  CHECK(from_graphql.id == 788032119674292922);
+  CHECK(from_graphql.status == std::optional<std::string>("active"));
+  CHECK(from_graphql.variants.size() == 2);
+  CHECK(from_graphql == from_webhook);
+}
+
+TEST_CASE("a GraphQL product without a Product gid or updatedAt is refused") {
+  CHECK(graphql_error_of(R"({"id":"gid://shopify/ProductVariant/1","updatedAt":"2026-01-01T00:00:00Z"})")
+            .find("Product gid") != std::string::npos);
+  CHECK(graphql_error_of(R"({"id":"gid://shopify/Product/1"})").find("updatedAt") !=
+        std::string::npos);
+  CHECK(graphql_error_of(R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z","tags":"a, b"})")
+            .find("tags") != std::string::npos);
+  CHECK(graphql_error_of(R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z","variants":{"nodes":[{"id":"gid://shopify/ProductVariant/2","price":"ten"}]}})")
+            .find("price") != std::string::npos);
+}
+
+TEST_CASE("bulk JSONL joins variants to their product whatever the piece size") {
+  for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{64}, bulk_result.size()}) {
+    CAPTURE(piece);
+    const auto products = read_in_pieces(bulk_result, piece);
+    REQUIRE(products.size() == 2);
+    const model::product_state& big = products[0].state;
+    CHECK(big.id == 9007199254740993); // above 2^53: exact
+    CHECK(big.status == std::optional<std::string>("draft"));
+    CHECK(big.tags == std::vector<std::string>{"a", "b"});
+    CHECK_FALSE(big.published_at.has_value());
+    REQUIRE(big.variants.size() == 2);
+    // canonical order: by position
+    CHECK(big.variants[0].id == 7);
+    CHECK(big.variants[0].price == std::optional<std::string>("0.5"));
+    CHECK_FALSE(big.variants[0].option1.has_value());
+    CHECK(big.variants[1].id == 9007199254740995);
+    CHECK(big.variants[1].option1 == std::optional<std::string>("L"));
+    CHECK(big.variants[1].option2 == std::optional<std::string>("Red"));
+    CHECK_FALSE(big.variants[1].option3.has_value());
+    CHECK(big.variants[1].inventory_quantity == std::optional<std::int64_t>(-3));
+    CHECK(products[1].state.id == 5);
+    CHECK(products[1].state.variants.empty());
+    // The source is one JSON document: the product with its variants.
+    rapidjson::Document source;
+    source.Parse(products[0].source.c_str());
+    REQUIRE_FALSE(source.HasParseError());
+    CHECK(source["variants"]["nodes"].Size() == 2);
+    CHECK(std::string(source["title"].GetString()) == "Big id");
+  }
+}
+
+TEST_CASE("bulk JSONL refuses a variant that does not follow its product") {
+  const std::string orphan =
+      R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z"})"
+      "\n"
+      R"({"id":"gid://shopify/ProductVariant/2","__parentId":"gid://shopify/Product/3"})"
+      "\n";
+  CHECK_THROWS_WITH_AS(read_in_pieces(orphan, 5), doctest::Contains("does not follow"),
+                       std::runtime_error);
+  CHECK_THROWS_AS(read_in_pieces("{not json}\n", 3), std::runtime_error);
+}
+
+TEST_CASE("the cost bucket waits only for what does not fit") {
+  reconcile::cost_bucket bucket;
+  const auto t0 = reconcile::cost_bucket::clock::time_point{} + 1h;
+  CHECK(bucket.wait_for(1000, t0) == 0s); // unknown: the first request teaches it
+  bucket.update({1000, 100, 50}, t0);
+  CHECK(bucket.wait_for(100, t0) == 0s);
+  // 200 missing at 50 a second: 4 s, plus the small margin.
+  const auto wait = std::chrono::duration<double>(bucket.wait_for(300, t0)).count();
+  CHECK(wait == doctest::Approx(4.05).epsilon(0.01));
+  CHECK(bucket.wait_for(300, t0 + 4s + 100ms) == 0s);
+  bucket.charge(300, t0 + 5s); // 100 + 250 - 300 = 50 left
+  CHECK(std::chrono::duration<double>(bucket.wait_for(100, t0 + 5s)).count() ==
+        doctest::Approx(1.05).epsilon(0.01));
+  // Never more than the bucket holds.
+  CHECK(bucket.wait_for(5000, t0 + 1000s) == 0s);
+  CHECK(bucket.capacity() == std::optional<double>(1000));
+}
+
+TEST_CASE("the daily run is today if still ahead and else tomorrow") {
+  constexpr std::int64_t day = 86400;
+  const std::int64_t midnight = 20000 * day;
+  CHECK(reconcile::next_daily_run(midnight, 180) == midnight + 3 * 3600);
+  CHECK(reconcile::next_daily_run(midnight + 3 * 3600 - 1, 180) == midnight + 3 * 3600);
+  CHECK(reconcile::next_daily_run(midnight + 3 * 3600, 180) == midnight + day + 3 * 3600);
+  CHECK(reconcile::next_daily_run(midnight + 23 * 3600, 0) == midnight + day);
+}
