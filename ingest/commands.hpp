@@ -19,6 +19,11 @@ int run_prune(const config& settings);
 /// `shopmirror dead-letters list|replay`: `args` are the words after it.
 int run_dead_letters(const config& settings, const std::vector<std::string>& args);
 
+/// `shopmirror reconcile [--since TIME] [--dry-run] [--mode M] [--shop D]`:
+/// one run of each configured shop (or the one named), to the end; prints
+/// each run as a JSON line. `args` are the words after `reconcile`.
+int run_reconcile(const config& settings, const std::vector<std::string>& args);
+
 /// `shopmirror send [options] FILE`: signs a payload and posts it the way
 /// Shopify does. `args` are the words after `send`.
 int run_send(const config& settings, const std::vector<std::string>& args);

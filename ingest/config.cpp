@@ -1,6 +1,7 @@
 #include "ingest/config.hpp"
 
 #include "db/settings.hpp"
+#include "ingest/config_values.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -27,81 +28,14 @@ const std::set<std::string>& known_names() {
       "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS", "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
       "SHOPMIRROR_MIGRATE_ON_START",     "SHOPMIRROR_API_VERSION",
       "SHOPMIRROR_LOG_LEVEL",            "SHOPMIRROR_DELIVERY_RETENTION",
-      "SHOPMIRROR_TRUSTED_PROXIES",
+      "SHOPMIRROR_TRUSTED_PROXIES",      "SHOPMIRROR_SHOP",
+      "SHOPMIRROR_ADMIN_TOKEN",          "SHOPMIRROR_ADMIN_TOKEN_FILE",
+      "SHOPMIRROR_ADMIN_API_URL",        "SHOPMIRROR_CONFIG",
+      "SHOPMIRROR_RECONCILE_AT",         "SHOPMIRROR_RECONCILE_TOKEN",
+      "SHOPMIRROR_RECONCILE_MODE",       "SHOPMIRROR_RECONCILE_PAGE_SIZE",
+      "SHOPMIRROR_RECONCILE_JITTER",     "SHOPMIRROR_REFRESH_INTERVAL_MS",
   };
   return names;
-}
-
-std::string trim(std::string_view text) {
-  constexpr std::string_view blanks = " \t\r\n";
-  const auto first = text.find_first_not_of(blanks);
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return std::string(text.substr(first, text.find_last_not_of(blanks) - first + 1));
-}
-
-// An integer within [low, high], or config_error naming the variable.
-std::uint64_t integer(const env_lookup& lookup, const std::string& name, std::uint64_t fallback,
-                      std::uint64_t low, std::uint64_t high) {
-  const auto value = lookup(name);
-  if (!value) {
-    return fallback;
-  }
-  const std::string text = trim(*value);
-  std::uint64_t parsed = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || parsed < low ||
-      parsed > high) {
-    throw config_error(name + "=\"" + *value + "\" is not an integer from " +
-                       std::to_string(low) + " to " + std::to_string(high));
-  }
-  return parsed;
-}
-
-std::chrono::milliseconds millis(const env_lookup& lookup, const std::string& name,
-                                 std::chrono::milliseconds fallback, std::uint64_t low,
-                                 std::uint64_t high) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(
-      integer(lookup, name, static_cast<std::uint64_t>(fallback.count()), low, high)));
-}
-
-// A duration: a whole number with a unit, s, m, h or d ("7d", "36h").
-std::chrono::seconds duration(const env_lookup& lookup, const std::string& name,
-                              std::chrono::seconds fallback, std::chrono::seconds low) {
-  const auto value = lookup(name);
-  if (!value) {
-    return fallback;
-  }
-  const std::string text = trim(*value);
-  std::int64_t amount = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), amount);
-  const std::string unit(end, text.data() + text.size());
-  const std::int64_t scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600
-                             : unit == "d" ? 86400 : 0;
-  if (text.empty() || ec != std::errc{} || scale == 0 || amount <= 0 ||
-      amount > 3650 * 86400 / scale || std::chrono::seconds(amount * scale) < low) {
-    throw config_error(name + "=\"" + *value + "\" is not a duration such as 7d, 36h or 90m" +
-                       " (at least " + std::to_string(low.count()) + " s)");
-  }
-  return std::chrono::seconds(amount * scale);
-}
-
-bool boolean(const env_lookup& lookup, const std::string& name, bool fallback) {
-  const auto value = lookup(name);
-  if (!value) {
-    return fallback;
-  }
-  std::string text = trim(*value);
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (text == "1" || text == "true" || text == "yes" || text == "on") {
-    return true;
-  }
-  if (text == "0" || text == "false" || text == "no" || text == "off") {
-    return false;
-  }
-  throw config_error(name + "=\"" + *value + "\" is not a boolean (true or false)");
 }
 
 listen_address parse_listen(const std::string& name, const std::string& value) {
@@ -131,24 +65,6 @@ listen_address parse_listen(const std::string& name, const std::string& value) {
   return address;
 }
 
-std::vector<std::string> split_list(const std::string& text, char separator) {
-  std::vector<std::string> secrets;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto end = text.find(separator, start);
-    const std::string item =
-        trim(std::string_view(text).substr(start, end == std::string::npos ? end : end - start));
-    if (!item.empty() && item.front() != '#') {
-      secrets.push_back(item);
-    }
-    if (end == std::string::npos) {
-      break;
-    }
-    start = end + 1;
-  }
-  return secrets;
-}
-
 } // namespace
 
 void config::require_database() const {
@@ -158,8 +74,18 @@ void config::require_database() const {
   }
 }
 
+void config::require_shops() const {
+  if (shops.empty()) {
+    throw config_error("no shop to reconcile: set SHOPMIRROR_SHOP (name.myshopify.com) and "
+                       "SHOPMIRROR_ADMIN_TOKEN, or SHOPMIRROR_CONFIG (a file naming several)");
+  }
+}
+
 void config::require_secrets() const {
-  if (webhook_secrets.empty()) {
+  const bool shop_keys = std::any_of(shops.begin(), shops.end(), [](const auto& shop) {
+    return !shop.webhook_secrets.empty();
+  });
+  if (webhook_secrets.empty() && !shop_keys) {
     throw config_error("SHOPMIRROR_WEBHOOK_SECRETS is not set (the app's client secret; "
                        "several, comma-separated, during a rotation), nor is "
                        "SHOPMIRROR_WEBHOOK_SECRETS_FILE");
@@ -282,6 +208,8 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
     }
     c.log_level = text;
   }
+  c.reconcile.api_version = c.api_version;
+  load_shop_config(lookup, c);
   return c;
 }
 

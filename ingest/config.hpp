@@ -2,6 +2,7 @@
 
 #include "db/settings.hpp"
 #include "db/writer.hpp"
+#include "reconcile/settings.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -49,6 +50,10 @@ struct config {
   std::chrono::seconds delivery_retention{7 * 24 * 3600};
   /// Peers whose X-Forwarded-For / X-Real-IP name the client (nginx).
   std::vector<std::string> trusted_proxies = {"127.0.0.1", "::1"};
+  /// The shops served: from SHOPMIRROR_SHOP and SHOPMIRROR_ADMIN_TOKEN, or
+  /// from the SHOPMIRROR_CONFIG file (several shops). Needed for reconcile.
+  std::vector<reconcile::shop_settings> shops;
+  reconcile::reconcile_settings reconcile;
   /// SHOPMIRROR_* variables that are not settings (typos, usually).
   std::vector<std::string> unknown_variables;
 
@@ -56,6 +61,8 @@ struct config {
   void require_database() const;
   /// Throws config_error unless at least one webhook secret was given.
   void require_secrets() const;
+  /// Throws config_error unless at least one shop with Admin API access was given.
+  void require_shops() const;
 };
 
 /// Reads a variable; std::nullopt when unset.
@@ -65,6 +72,9 @@ using env_lookup = std::function<std::optional<std::string>(const std::string& n
 /// variable whose value is wrong. `names` lists the SHOPMIRROR_* variables
 /// present, to report unknown ones.
 config load_config(const env_lookup& lookup, const std::vector<std::string>& names);
+
+/// Reads the shops and the reconcile settings into `c` (shop_config.cpp).
+void load_shop_config(const env_lookup& lookup, config& c);
 
 /// load_config over the process environment.
 config load_config_from_environment();

@@ -14,6 +14,8 @@ constexpr const char* usage =
     "usage: shopmirror COMMAND [options]\n"
     "  serve      receive Shopify product webhooks and apply them to PostgreSQL\n"
     "  migrate    bring the database schema up to date, then exit\n"
+    "  reconcile  [--since TIME] [--dry-run] [--mode bulk|paginated] [--shop DOMAIN]\n"
+    "             repair the mirror from the Admin API now, then exit\n"
     "  send       sign a payload file and post it like Shopify (see send --help)\n"
     "  prune      delete delivery-log rows older than SHOPMIRROR_DELIVERY_RETENTION\n"
     "  dead-letters list [--all] | replay [ID...]\n"
@@ -64,6 +66,9 @@ int main(int argc, char** argv) {
     }
     if (command == "dead-letters") {
       return ingest::run_dead_letters(settings, rest);
+    }
+    if (command == "reconcile") {
+      return ingest::run_reconcile(settings, rest);
     }
     if (command == "send") {
       return ingest::run_send(settings, rest);

@@ -6,11 +6,16 @@
 #include "ingest/http_server.hpp"
 #include "ingest/service.hpp"
 #include "ingest/service_metrics.hpp"
+#include "reconcile/coordinator.hpp"
+#include "reconcile/metrics.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <map>
+#include <memory>
 
 #include <sys/resource.h>
 
@@ -58,13 +63,31 @@ int run_serve(const config& settings) {
     log_event(level::warn, "unknown_setting").field("variable", name);
   }
 
+  if (!settings.reconcile.trigger_token.empty()) {
+    settings.require_shops();
+  }
+
   telemetry::registry registry;
   service_metrics metrics(registry);
-  const crypto::webhook_verifier verifier(settings.webhook_secrets);
+  std::map<std::string, std::vector<std::string>> shop_secrets;
+  for (const auto& shop : settings.shops) {
+    if (!shop.webhook_secrets.empty()) {
+      shop_secrets[shop.domain] = shop.webhook_secrets;
+    }
+  }
+  const crypto::webhook_verifier verifier(settings.webhook_secrets, std::move(shop_secrets));
+  // Reconcile needs Admin API access: only with shops configured.
+  reconcile::reconcile_metrics reconcile_metrics(registry);
+  std::unique_ptr<reconcile::coordinator> reconciler;
+  if (!settings.shops.empty()) {
+    reconciler = std::make_unique<reconcile::coordinator>(settings.shops, settings.reconcile,
+                                                          settings.database, &reconcile_metrics);
+  }
   db::readiness_monitor readiness(settings.database, settings.migrate_on_start);
   db::delivery_writer writer(settings.database, settings.writer,
                              {&metrics.db_commit_seconds.with({}), &metrics.db_batch_size.with({})});
-  service application(settings, verifier, writer, readiness, registry, metrics);
+  service application(settings, verifier, writer, readiness, registry, metrics,
+                      reconciler.get());
 
   server_settings server_options;
   server_options.listen = settings.listen;
@@ -101,6 +124,7 @@ int run_serve(const config& settings) {
       .field("host", settings.listen.host)
       .field("port", static_cast<std::int64_t>(port))
       .field("secrets", static_cast<std::uint64_t>(verifier.secret_count()))
+      .field("shops", static_cast<std::uint64_t>(settings.shops.size()))
       .field("ready", first.ready)
       .field("schema_version", first.schema_version)
       .field("max_body_bytes", settings.max_body_bytes)
@@ -120,7 +144,14 @@ int run_serve(const config& settings) {
   });
 
   housekeeping pruning(settings);
+  if (reconciler) {
+    reconciler->start_background();
+  }
   server.run();
+  if (reconciler) {
+    // A run cut short ends failed and sweeps nothing; the next one repairs.
+    reconciler->stop();
+  }
   pruning.stop();
   writer.stop();
   readiness.stop();

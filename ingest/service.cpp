@@ -1,10 +1,12 @@
 #include "ingest/service.hpp"
 
+#include "ingest/reconcile_api.hpp"
 #include "ingest/webhook.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -45,6 +47,12 @@ route route_of(std::string_view target) noexcept {
   if (path == "/metrics") {
     return route::metrics;
   }
+  if (path == "/reconcile") {
+    return route::reconcile;
+  }
+  if (path == "/reconcile/runs" || path.substr(0, 16) == "/reconcile/runs/") {
+    return route::reconcile_runs;
+  }
   return route::not_found;
 }
 
@@ -58,6 +66,10 @@ std::string_view to_string(route r) noexcept {
     return "readyz";
   case route::metrics:
     return "metrics";
+  case route::reconcile:
+    return "reconcile";
+  case route::reconcile_runs:
+    return "reconcile_runs";
   case route::not_found:
     return "not_found";
   }
@@ -66,9 +78,10 @@ std::string_view to_string(route r) noexcept {
 
 service::service(const config& settings, const crypto::webhook_verifier& verifier,
                  db::delivery_writer& writer, db::readiness_monitor& readiness,
-                 telemetry::registry& registry, service_metrics& metrics)
+                 telemetry::registry& registry, service_metrics& metrics,
+                 reconcile::coordinator* reconciler)
     : settings_(settings), verifier_(verifier), writer_(writer), readiness_(readiness),
-      registry_(registry), metrics_(metrics) {}
+      registry_(registry), metrics_(metrics), reconciler_(reconciler) {}
 
 header_decision service::on_header(const http_header& header) {
   header_decision decision;
@@ -93,6 +106,19 @@ header_decision service::on_header(const http_header& header) {
   case route::readyz:
   case route::metrics:
     if (header.method() != http::verb::get) {
+      decision.early = method_not_allowed("GET");
+    }
+    decision.body_limit = small_body_limit;
+    break;
+  case route::reconcile:
+  case route::reconcile_runs:
+    if (reconciler_ == nullptr || reconciler_->settings().trigger_token.empty()) {
+      decision.early = make_response(http::status::not_found,
+                                     "{\"error\":\"reconcile is not enabled here "
+                                     "(SHOPMIRROR_RECONCILE_TOKEN)\"}");
+    } else if (r == route::reconcile && header.method() != http::verb::post) {
+      decision.early = method_not_allowed("POST");
+    } else if (r == route::reconcile_runs && header.method() != http::verb::get) {
       decision.early = method_not_allowed("GET");
     }
     decision.body_limit = small_body_limit;
@@ -126,6 +152,10 @@ asio::awaitable<http_response> service::handle(http_request request, request_con
     response = make_response(http::status::ok, registry_.expose(),
                              "text/plain; version=0.0.4; charset=utf-8");
     break;
+  case route::reconcile:
+  case route::reconcile_runs:
+    response = co_await reconcile_request(std::move(request));
+    break;
   case route::not_found:
     response = make_response(http::status::not_found, "{\"error\":\"not found\"}");
     break;
@@ -146,6 +176,16 @@ http_response service::readyz() const {
   body += "\"}";
   return make_response(state.ready ? http::status::ok : http::status::service_unavailable,
                        std::move(body));
+}
+
+// The answer needs the database: the coroutine moves to the blocking pool
+// for it, and back to its I/O thread to answer.
+asio::awaitable<http_response> service::reconcile_request(http_request request) {
+  const auto io = co_await asio::this_coro::executor;
+  co_await asio::post(blocking_, asio::use_awaitable);
+  http_response response = answer_reconcile(request, *reconciler_, settings_.database);
+  co_await asio::post(io, asio::use_awaitable);
+  co_return response;
 }
 
 // request -> verify -> parse -> apply -> answer.
@@ -180,6 +220,9 @@ asio::awaitable<http_response> service::webhook(http_request request,
   const model::apply_outcome outcome = co_await apply(std::move(item), deadline);
 
   metrics_.deliveries.with({meta.shop_domain, meta.topic, model::to_string(outcome)}).inc();
+  if (outcome == model::apply_outcome::refresh_requested && reconciler_ != nullptr) {
+    reconciler_->nudge_refresh();
+  }
   const bool durable = model::is_durable(outcome);
   telemetry::log_event(durable ? telemetry::level::info : telemetry::level::warn, "delivery")
       .field("shop", meta.shop_domain)

@@ -6,26 +6,31 @@
 #include "ingest/config.hpp"
 #include "ingest/http_server.hpp"
 #include "ingest/service_metrics.hpp"
+#include "reconcile/coordinator.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
+
+#include <boost/asio/thread_pool.hpp>
 
 #include <string_view>
 
 namespace shopmirror::ingest {
 
 /// The routes shopmirror serves.
-enum class route { webhook, healthz, readyz, metrics, not_found };
+enum class route { webhook, healthz, readyz, metrics, reconcile, reconcile_runs, not_found };
 
 route route_of(std::string_view target) noexcept;
 std::string_view to_string(route r) noexcept;
 
-/// shopmirror's HTTP application: webhooks in, health and metrics out.
-/// Holds references only; everything it uses outlives it.
+/// shopmirror's HTTP application: webhooks in, health and metrics out, and
+/// reconcile triggered and reported. Holds references only; everything it
+/// uses outlives it. `reconciler` may be null (no shop configured).
 class service : public http_application {
 public:
   service(const config& settings, const crypto::webhook_verifier& verifier,
           db::delivery_writer& writer, db::readiness_monitor& readiness,
-          telemetry::registry& registry, service_metrics& metrics);
+          telemetry::registry& registry, service_metrics& metrics,
+          reconcile::coordinator* reconciler = nullptr);
 
   header_decision on_header(const http_header& header) override;
   boost::asio::awaitable<http_response> handle(http_request request,
@@ -37,6 +42,7 @@ private:
   boost::asio::awaitable<model::apply_outcome> apply(model::delivery_item item,
                                                      std::chrono::steady_clock::time_point deadline);
   http_response readyz() const;
+  boost::asio::awaitable<http_response> reconcile_request(http_request request);
 
   const config& settings_;
   const crypto::webhook_verifier& verifier_;
@@ -44,6 +50,9 @@ private:
   db::readiness_monitor& readiness_;
   telemetry::registry& registry_;
   service_metrics& metrics_;
+  reconcile::coordinator* reconciler_;
+  // Reconcile requests wait on the database: never on an I/O thread.
+  boost::asio::thread_pool blocking_{1};
   telemetry::rate_limiter signature_warnings_{5, std::chrono::seconds(60)};
 };
 

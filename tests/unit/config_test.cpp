@@ -119,3 +119,94 @@ TEST_CASE("unknown SHOPMIRROR_ variables are reported") {
 }
 
 }
+
+namespace {
+
+std::string write_temp(const std::string& text) {
+  char path[] = "/tmp/shopmirror-config-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  std::FILE* file = fdopen(fd, "w");
+  std::fputs(text.c_str(), file);
+  std::fclose(file);
+  return path;
+}
+
+} // namespace
+
+TEST_CASE("one shop comes from SHOPMIRROR_SHOP and SHOPMIRROR_ADMIN_TOKEN") {
+  const auto c = load({{"SHOPMIRROR_SHOP", "demo.myshopify.com"},
+                       {"SHOPMIRROR_ADMIN_TOKEN", "shpat_x"},
+                       {"SHOPMIRROR_ADMIN_API_URL", "http://127.0.0.1:9"},
+                       {"SHOPMIRROR_RECONCILE_AT", "04:30"},
+                       {"SHOPMIRROR_RECONCILE_MODE", "paginated"},
+                       {"SHOPMIRROR_API_VERSION", "2026-07"}});
+  REQUIRE(c.shops.size() == 1);
+  CHECK(c.shops[0].domain == "demo.myshopify.com");
+  CHECK(c.shops[0].base_url() == "http://127.0.0.1:9");
+  CHECK(c.reconcile.daily_at_minute == std::optional<int>(270));
+  CHECK(c.reconcile.mode == "paginated");
+  CHECK(c.reconcile.api_version == "2026-07");
+  CHECK(load({{"SHOPMIRROR_SHOP", "demo.myshopify.com"}, {"SHOPMIRROR_ADMIN_TOKEN", "t"}})
+            .shops[0]
+            .base_url() == "https://demo.myshopify.com");
+  CHECK_FALSE(load({{"SHOPMIRROR_RECONCILE_AT", "off"}}).reconcile.daily_at_minute.has_value());
+  CHECK(load({}).shops.empty());
+}
+
+TEST_CASE("bad reconcile settings name their variable") {
+  CHECK(error_of({{"SHOPMIRROR_SHOP", "demo.example.com"}, {"SHOPMIRROR_ADMIN_TOKEN", "t"}})
+            .find("SHOPMIRROR_SHOP=") == 0);
+  CHECK(error_of({{"SHOPMIRROR_SHOP", "demo.myshopify.com"}}).find("SHOPMIRROR_ADMIN_TOKEN") !=
+        std::string::npos);
+  CHECK(error_of({{"SHOPMIRROR_ADMIN_TOKEN", "t"}}).find("need SHOPMIRROR_SHOP") !=
+        std::string::npos);
+  CHECK(error_of({{"SHOPMIRROR_RECONCILE_AT", "25:00"}}).find("SHOPMIRROR_RECONCILE_AT=") == 0);
+  CHECK(error_of({{"SHOPMIRROR_RECONCILE_MODE", "rest"}}).find("SHOPMIRROR_RECONCILE_MODE=") == 0);
+  CHECK(error_of({{"SHOPMIRROR_RECONCILE_TOKEN", "short"}}).find("SHOPMIRROR_RECONCILE_TOKEN") ==
+        0);
+  CHECK(error_of({{"SHOPMIRROR_SHOP", "a.myshopify.com"},
+                  {"SHOPMIRROR_ADMIN_TOKEN", "t"},
+                  {"SHOPMIRROR_ADMIN_API_URL", "ftp://x"}})
+            .find("SHOPMIRROR_ADMIN_API_URL=") == 0);
+}
+
+TEST_CASE("several shops come from the SHOPMIRROR_CONFIG file") {
+  const std::string token_file = write_temp("shpat_from_file\n");
+  const std::string path = write_temp(R"({"shops": [
+    {"domain": "one.myshopify.com", "admin_token": "shpat_1",
+     "admin_api_url": "http://127.0.0.1:1", "webhook_secrets": ["own-key"]},
+    {"domain": "two.myshopify.com", "admin_token_file": ")" + token_file + R"("}
+  ]})");
+  const auto c = load({{"SHOPMIRROR_CONFIG", path}});
+  REQUIRE(c.shops.size() == 2);
+  CHECK(c.shops[0].webhook_secrets == std::vector<std::string>{"own-key"});
+  CHECK(c.shops[1].admin_token == "shpat_from_file");
+  CHECK(c.shops[1].base_url() == "https://two.myshopify.com");
+  // Shop keys are enough to verify webhooks without app-wide secrets.
+  CHECK_NOTHROW(c.require_secrets());
+  std::remove(path.c_str());
+  std::remove(token_file.c_str());
+}
+
+TEST_CASE("a bad SHOPMIRROR_CONFIG file is refused with the place of the mistake") {
+  const auto error_for = [](const std::string& text) {
+    const std::string path = write_temp(text);
+    const std::string message = error_of({{"SHOPMIRROR_CONFIG", path}});
+    std::remove(path.c_str());
+    return message;
+  };
+  CHECK(error_for("{").find("is not JSON") != std::string::npos);
+  CHECK(error_for(R"({"shop": []})").find("no \"shops\" list") != std::string::npos);
+  CHECK(error_for(R"({"shops": [{"domain": "x.myshopify.com", "admin_tokn": "t"}]})")
+            .find("shops[0]: unknown key \"admin_tokn\"") != std::string::npos);
+  CHECK(error_for(R"({"shops": [{"domain": "x.myshopify.com"}]})").find("no admin_token") !=
+        std::string::npos);
+  CHECK(error_for(R"({"shops": [{"domain": "x.myshopify.com", "admin_token": "t"},
+                                {"domain": "x.myshopify.com", "admin_token": "u"}]})")
+            .find("shops[1].domain=\"x.myshopify.com\" is listed twice") != std::string::npos);
+  CHECK(error_of({{"SHOPMIRROR_CONFIG", "/nonexistent/shops.json"}}).find("cannot be read") !=
+        std::string::npos);
+  CHECK(error_of({{"SHOPMIRROR_CONFIG", "/x"}, {"SHOPMIRROR_SHOP", "a.myshopify.com"}})
+            .find("must not be set with it") != std::string::npos);
+}

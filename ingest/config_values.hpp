@@ -1,0 +1,36 @@
+#pragma once
+
+// Internal to ingest/: reading one setting's value, with a config_error that
+// names the variable when the value is wrong.
+
+#include "ingest/config.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shopmirror::ingest {
+
+std::string trim(std::string_view text);
+
+/// An integer within [low, high]; `fallback` when unset.
+std::uint64_t integer(const env_lookup& lookup, const std::string& name, std::uint64_t fallback,
+                      std::uint64_t low, std::uint64_t high);
+
+std::chrono::milliseconds millis(const env_lookup& lookup, const std::string& name,
+                                 std::chrono::milliseconds fallback, std::uint64_t low,
+                                 std::uint64_t high);
+
+/// A duration: a whole number with a unit, s, m, h or d ("7d", "36h").
+std::chrono::seconds duration(const env_lookup& lookup, const std::string& name,
+                              std::chrono::seconds fallback, std::chrono::seconds low);
+
+bool boolean(const env_lookup& lookup, const std::string& name, bool fallback);
+
+/// Splits on `separator`, trimming items and dropping empty ones and those
+/// starting with '#'.
+std::vector<std::string> split_list(const std::string& text, char separator);
+
+} // namespace shopmirror::ingest

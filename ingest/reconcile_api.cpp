@@ -1,0 +1,196 @@
+#include "ingest/reconcile_api.hpp"
+
+#include "crypto/constant_time.hpp"
+#include "telemetry/log.hpp"
+
+#include <charconv>
+#include <map>
+
+namespace shopmirror::ingest {
+namespace {
+
+std::string quoted(std::string_view text) {
+  std::string out = "\"";
+  telemetry::append_json_escaped(out, text);
+  out += '"';
+  return out;
+}
+
+std::string optional_time(const std::optional<model::timestamp>& t) {
+  return t ? quoted(model::format_rfc3339(*t)) : "null";
+}
+
+/// The query string's parameters (no percent-decoding is needed for the
+/// values accepted here: domains, modes, RFC 3339 times with 'Z').
+std::map<std::string, std::string, std::less<>> query_parameters(std::string_view target) {
+  std::map<std::string, std::string, std::less<>> out;
+  const auto question = target.find('?');
+  if (question == std::string_view::npos) {
+    return out;
+  }
+  std::string_view rest = target.substr(question + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const auto eq = pair.find('=');
+    out[std::string(pair.substr(0, eq))] =
+        eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+  }
+  return out;
+}
+
+http_response error(http::status status, std::string_view message) {
+  return make_response(status, "{\"error\":" + quoted(message) + "}");
+}
+
+http_response trigger(const http_request& request, reconcile::coordinator& coordinator) {
+  const auto params = query_parameters(request.target());
+  for (const auto& [name, value] : params) {
+    if (name != "shop" && name != "mode" && name != "since" && name != "dry_run") {
+      return error(http::status::bad_request, "unknown parameter " + name);
+    }
+  }
+  db::run_request base;
+  base.trigger = "api";
+  base.mode = coordinator.settings().mode;
+  if (const auto mode = params.find("mode"); mode != params.end()) {
+    if (mode->second != "bulk" && mode->second != "paginated") {
+      return error(http::status::bad_request, "mode is bulk or paginated");
+    }
+    base.mode = mode->second;
+  }
+  if (const auto since = params.find("since"); since != params.end()) {
+    base.since = model::parse_rfc3339(since->second);
+    if (!base.since) {
+      return error(http::status::bad_request, "since is not an RFC 3339 time");
+    }
+    base.mode = "since";
+  }
+  if (const auto dry = params.find("dry_run"); dry != params.end()) {
+    base.dry_run = dry->second.empty() || dry->second == "1" || dry->second == "true";
+  }
+  std::vector<std::string> shops;
+  if (const auto shop = params.find("shop"); shop != params.end()) {
+    if (coordinator.find_shop(shop->second) == nullptr) {
+      return error(http::status::not_found, "no such shop is configured");
+    }
+    shops.push_back(shop->second);
+  } else {
+    for (const auto& configured : coordinator.shops()) {
+      shops.push_back(configured.domain);
+    }
+  }
+  std::string runs;
+  std::string single;
+  bool failed = false;
+  for (const auto& shop : shops) {
+    db::run_request one = base;
+    one.shop = shop;
+    const reconcile::trigger_result result = coordinator.trigger(one);
+    std::string entry = "{\"shop\":" + quoted(shop) + ",\"run_id\":" +
+                        (result.run_id ? std::to_string(*result.run_id) : "null") +
+                        ",\"started\":" + (result.started ? "true" : "false");
+    if (!result.error.empty()) {
+      entry += ",\"error\":" + quoted(result.error);
+      failed = true;
+    }
+    entry += "}";
+    telemetry::log_event(result.error.empty() ? telemetry::level::info : telemetry::level::error,
+                         "reconcile_triggered")
+        .field("shop", shop)
+        .field("trigger", "api")
+        .field("run_id", result.run_id.value_or(0))
+        .field("started", result.started)
+        .field("error", result.error);
+    runs += runs.empty() ? "" : ",";
+    runs += entry;
+    single = entry;
+  }
+  std::string body = shops.size() == 1 ? single.substr(0, single.size() - 1) + ",\"runs\":[" +
+                                             runs + "]}"
+                                       : "{\"runs\":[" + runs + "]}";
+  // Nothing could be recorded (the database is down): Retry later.
+  auto response =
+      make_response(failed ? http::status::service_unavailable : http::status::accepted, body);
+  if (failed) {
+    response.set(http::field::retry_after, "5");
+  }
+  return response;
+}
+
+http_response runs(const http_request& request, const db::db_settings& database) {
+  std::string_view path = request.target();
+  path = path.substr(0, path.find('?'));
+  constexpr std::string_view prefix = "/reconcile/runs";
+  std::string_view rest = path.substr(prefix.size());
+  if (rest.empty() || rest == "/") {
+    std::string body = "{\"runs\":[";
+    bool first = true;
+    for (const auto& run : db::list_runs(database, 50)) {
+      body += first ? "" : ",";
+      body += run_json(run);
+      first = false;
+    }
+    return make_response(http::status::ok, body + "]}");
+  }
+  rest.remove_prefix(1);
+  std::int64_t id = 0;
+  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), id);
+  if (ec != std::errc{} || end != rest.data() + rest.size()) {
+    return error(http::status::not_found, "no such run");
+  }
+  const auto run = db::find_run(database, id);
+  if (!run) {
+    return error(http::status::not_found, "no such run");
+  }
+  return make_response(http::status::ok, run_json(*run));
+}
+
+} // namespace
+
+bool bearer_matches(const http_request& request, const std::string& token) {
+  const std::string_view header = request[http::field::authorization];
+  constexpr std::string_view scheme = "Bearer ";
+  if (token.empty() || header.size() <= scheme.size() || header.substr(0, scheme.size()) != scheme) {
+    return false;
+  }
+  return crypto::secret_equal(header.substr(scheme.size()), token);
+}
+
+std::string run_json(const db::run_record& run) {
+  return "{\"id\":" + std::to_string(run.id) + ",\"shop\":" + quoted(run.shop) +
+         ",\"trigger\":" + quoted(run.trigger) + ",\"mode\":" + quoted(run.mode) +
+         ",\"since\":" + optional_time(run.since) +
+         ",\"dry_run\":" + (run.dry_run ? "true" : "false") +
+         ",\"started_at\":" + quoted(model::format_rfc3339(run.started_at)) +
+         ",\"finished_at\":" + optional_time(run.finished_at) + ",\"status\":" + quoted(run.status) +
+         ",\"error\":" + (run.error ? quoted(*run.error) : "null") +
+         ",\"listed\":" + std::to_string(run.listed) +
+         ",\"inserted\":" + std::to_string(run.inserted) +
+         ",\"updated\":" + std::to_string(run.updated) +
+         ",\"unchanged\":" + std::to_string(run.unchanged) +
+         ",\"tombstoned\":" + std::to_string(run.tombstoned) + "}";
+}
+
+http_response answer_reconcile(const http_request& request, reconcile::coordinator& coordinator,
+                               const db::db_settings& database) {
+  if (!bearer_matches(request, coordinator.settings().trigger_token)) {
+    auto response = error(http::status::unauthorized, "a bearer token is required");
+    response.set(http::field::www_authenticate, "Bearer");
+    return response;
+  }
+  try {
+    if (request.target().substr(0, 15) == "/reconcile/runs") {
+      return runs(request, database);
+    }
+    return trigger(request, coordinator);
+  } catch (const std::exception& e) {
+    telemetry::log_event(telemetry::level::error, "reconcile_api_failed").field("error", e.what());
+    auto response = error(http::status::service_unavailable, "the database cannot be reached");
+    response.set(http::field::retry_after, "5");
+    return response;
+  }
+}
+
+} // namespace shopmirror::ingest

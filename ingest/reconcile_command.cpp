@@ -1,0 +1,92 @@
+#include "db/migrate.hpp"
+#include "ingest/commands.hpp"
+#include "ingest/reconcile_api.hpp"
+#include "reconcile/coordinator.hpp"
+#include "telemetry/log.hpp"
+
+#include <iostream>
+
+namespace shopmirror::ingest {
+namespace {
+
+constexpr const char* usage =
+    "usage: shopmirror reconcile [--since TIME] [--dry-run] [--mode bulk|paginated] "
+    "[--shop DOMAIN]\n"
+    "  Lists the catalog of each configured shop from the Admin API and repairs the mirror:\n"
+    "  missing and outdated products are written, products Shopify no longer has are\n"
+    "  tombstoned. --since TIME (RFC 3339) lists only products updated since then and\n"
+    "  tombstones nothing. --dry-run reports the drift and writes nothing to the mirror.\n"
+    "  Prints each run as a JSON line; exits 0 if every run succeeded.\n";
+
+} // namespace
+
+int run_reconcile(const config& settings, const std::vector<std::string>& args) {
+  db::run_request base;
+  base.trigger = "command";
+  base.mode = settings.reconcile.mode;
+  std::string only_shop;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    const auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) {
+        throw config_error("shopmirror reconcile: " + arg + " needs a value");
+      }
+      return args[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << usage;
+      return 0;
+    }
+    if (arg == "--dry-run") {
+      base.dry_run = true;
+    } else if (arg == "--since") {
+      const std::string& text = value();
+      base.since = model::parse_rfc3339(text);
+      if (!base.since) {
+        throw config_error("shopmirror reconcile: --since \"" + text +
+                           "\" is not an RFC 3339 time such as 2026-11-28T03:00:00Z");
+      }
+    } else if (arg == "--mode") {
+      base.mode = value();
+      if (base.mode != "bulk" && base.mode != "paginated") {
+        throw config_error("shopmirror reconcile: --mode is bulk or paginated");
+      }
+    } else if (arg == "--shop") {
+      only_shop = value();
+    } else {
+      std::cerr << "shopmirror reconcile: unknown option \"" << arg << "\"\n" << usage;
+      return 2;
+    }
+  }
+  if (base.since) {
+    base.mode = "since";
+  }
+  settings.require_database();
+  settings.require_shops();
+  if (settings.migrate_on_start) {
+    db::migrate(settings.database);
+  }
+
+  reconcile::coordinator coordinator(settings.shops, settings.reconcile, settings.database);
+  if (!only_shop.empty() && coordinator.find_shop(only_shop) == nullptr) {
+    throw config_error("shopmirror reconcile: --shop " + only_shop + " is not configured");
+  }
+  // Interrupted (Ctrl-C), the process dies with its connection, which
+  // releases the shop's lock; the run never swept, and the next run of the
+  // shop marks it interrupted.
+
+  bool all_succeeded = true;
+  for (const auto& shop : coordinator.shops()) {
+    if (!only_shop.empty() && shop.domain != only_shop) {
+      continue;
+    }
+    db::run_request request = base;
+    request.shop = shop.domain;
+    const db::run_record run = coordinator.run(request);
+    std::cout << run_json(run) << std::endl;
+    all_succeeded = all_succeeded && run.status == "succeeded";
+  }
+  return all_succeeded ? 0 : 1;
+}
+
+} // namespace shopmirror::ingest
