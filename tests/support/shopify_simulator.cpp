@@ -22,7 +22,17 @@ std::string triggered_time(int version) {
                                                 500'000});
 }
 
-std::string body_of(const product_truth& p) {
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    out += (out.empty() ? "" : ",") + item;
+  }
+  return out;
+}
+
+} // namespace
+
+std::string product_body(const product_truth& p) {
   product_spec spec;
   spec.id = p.id;
   spec.title = p.title;
@@ -34,16 +44,6 @@ std::string body_of(const product_truth& p) {
   }
   return product_json(spec);
 }
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    out += (out.empty() ? "" : ",") + item;
-  }
-  return out;
-}
-
-} // namespace
 
 std::string version_time(int version) {
   return model::format_rfc3339(
@@ -116,7 +116,7 @@ history make_history(const history_options& options) {
     event ev;
     ev.webhook_id = "sim-" + std::to_string(options.seed) + "-" + std::to_string(e);
     ev.topic = topic;
-    ev.body = p.deleted ? delete_json(p.id) : body_of(p);
+    ev.body = p.deleted ? delete_json(p.id) : product_body(p);
     ev.triggered_at = triggered_time(now);
     ev.after = p;
     ev.dropped = chance(options.drop_share);

@@ -84,6 +84,10 @@ history make_history(const history_options& options);
 /// The version text of a product state: its updated_at.
 std::string version_time(int version);
 
+/// The products/create or products/update body of a live product state (its
+/// webhook); the Admin API stand-in serves the same product from it.
+std::string product_body(const product_truth& p);
+
 /// Delivers a history to a service: every event not dropped is attempted
 /// in delivery order (and duplicates once more), each retried until it gets
 /// a 2xx or `max_attempts` is reached, with `pause` between rounds of
