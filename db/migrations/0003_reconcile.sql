@@ -35,8 +35,8 @@ create unlogged table shopify.reconcile_seen (
 );
 
 -- Applies one batch of listed product states of a run under the ordering
--- rule (put_products, observed at the fetch), stamps them as seen, and adds
--- the batch's drift to the run. r_run null: a single product fetched for a
+-- rule (put_products, observed at the fetch) where they are new to the
+-- mirror, stamps them all as seen, and adds the batch's drift to the run. r_run null: a single product fetched for a
 -- refresh request, not part of a run. The p_*/v_* arrays are those of
 -- apply_deliveries, one element per product.
 create function shopify.reconcile_apply(
@@ -58,6 +58,7 @@ as $fn$
 declare
   n int := coalesce(array_length(p_product_id, 1), 0);
   items int[];
+  writes int[];
   shops text[];
   c_inserted bigint;
   c_updated bigint;
@@ -74,13 +75,18 @@ begin
         order by t.pid, t.slot desc) s;
   shops := array_fill(r_shop, array[n]);
 
-  -- A stored row without content (a delete seen first) counts as updated.
-  select count(*) filter (where p.product_id is null),
+  -- Only what is new to the mirror is written: a product with no row, or
+  -- with an older updated_at (or none: a delete seen first). The same
+  -- updated_at is unchanged even though the observed time moved: rewriting
+  -- it would only churn the table every night.
+  select array_agg(t.slot::int) filter (where p.product_id is null
+                                         or coalesce(p.updated_at < t.updated, true)),
+         count(*) filter (where p.product_id is null),
          count(*) filter (where p.product_id is not null
                           and coalesce(p.updated_at < t.updated, true)),
          count(*) filter (where p.product_id is not null
                           and not coalesce(p.updated_at < t.updated, true))
-  into c_inserted, c_updated, c_unchanged
+  into writes, c_inserted, c_updated, c_unchanged
   from unnest(items) as i(slot)
   join unnest(p_product_id, p_updated_at) with ordinality as t(pid, updated, slot) using (slot)
   left join shopify.products p on p.shop_domain = r_shop and p.product_id = t.pid;
@@ -90,14 +96,14 @@ begin
     select r_run, p_product_id[i] from unnest(items) as i
     on conflict do nothing;
     update shopify.reconcile_runs r
-    set listed = r.listed + n, inserted = r.inserted + c_inserted,
+    set listed = r.listed + array_length(items, 1), inserted = r.inserted + c_inserted,
         updated = r.updated + c_updated, unchanged = r.unchanged + c_unchanged
     where r.id = r_run;
   end if;
 
-  if not r_dry_run then
+  if not r_dry_run and writes is not null then
     perform shopify.put_products(
-      items, items, shops, p_product_id, p_version_updated_at, p_observed_at, p_deleted_at,
+      writes, writes, shops, p_product_id, p_version_updated_at, p_observed_at, p_deleted_at,
       p_present, p_title, p_handle, p_vendor, p_product_type, p_status, p_tags, p_body_html,
       p_created_at, p_updated_at, p_published_at, p_source,
       v_item, v_present, v_id, v_sku, v_title, v_price, v_compare_at_price, v_position,
