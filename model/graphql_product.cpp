@@ -39,15 +39,8 @@ void read_tags(const rapidjson::Value& node, product_state& state, field_error& 
     error.message = "tags is not an array";
     return;
   }
-  for (const auto& tag : tags->GetArray()) {
-    if (!tag.IsString()) {
-      error.message = "tags[] holds a non-string";
-      return;
-    }
-    // The same trimming a webhook's comma-joined string gets.
-    auto trimmed = split_tags(json::to_view(tag));
-    state.tags.insert(state.tags.end(), trimmed.begin(), trimmed.end());
-  }
+  // The same trimming a webhook's tags get.
+  append_tags(*tags, state.tags, error.message);
 }
 
 /// selectedOptions [{name, value}, ...] in option order -> option1..3; an

@@ -24,14 +24,7 @@ void read_tags(const rapidjson::Value& product, product_state& state, field_erro
     return;
   }
   if (tags->IsArray()) {
-    for (const auto& tag : tags->GetArray()) {
-      if (!tag.IsString()) {
-        error.message = "tags[] holds a non-string";
-        return;
-      }
-      auto trimmed = split_tags(json::to_view(tag));
-      state.tags.insert(state.tags.end(), trimmed.begin(), trimmed.end());
-    }
+    append_tags(*tags, state.tags, error.message);
     return;
   }
   error.message = "tags is neither a string nor an array";
@@ -158,6 +151,18 @@ product_payload map_product(const rapidjson::Value& product, std::int64_t id) {
 }
 
 } // namespace
+
+void append_tags(const rapidjson::Value& array, std::vector<std::string>& tags,
+                 std::string& error) {
+  for (const auto& tag : array.GetArray()) {
+    if (!tag.IsString()) {
+      error = "tags[] holds a non-string";
+      return;
+    }
+    auto trimmed = split_tags(json::to_view(tag));
+    tags.insert(tags.end(), trimmed.begin(), trimmed.end());
+  }
+}
 
 std::vector<std::string> split_tags(std::string_view tags) {
   std::vector<std::string> out;

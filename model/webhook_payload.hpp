@@ -3,6 +3,8 @@
 #include "model/delivery.hpp"
 #include "model/product_state.hpp"
 
+#include <rapidjson/document.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,5 +39,10 @@ void canonicalize(product_state& state);
 /// Splits Shopify's comma-separated tag string, trimming blanks and
 /// dropping empty items.
 std::vector<std::string> split_tags(std::string_view tags);
+
+/// Appends a JSON array of tags (the GraphQL shape), each trimmed as
+/// split_tags does; sets `error` if an element is not a string.
+void append_tags(const rapidjson::Value& array, std::vector<std::string>& tags,
+                 std::string& error);
 
 } // namespace shopmirror::model
