@@ -151,15 +151,16 @@ drift reconcile_store::apply(const run_record& run, std::span<const listed_produ
     pqxx::nontransaction tx(session_->connection());
     const pqxx::row row =
         tx.exec_prepared1(apply_statement, pqxx::prepare::make_dynamic_params(values));
-    return drift{row[0].as<std::int64_t>(), row[1].as<std::int64_t>(),
-                 row[2].as<std::int64_t>()};
+    return drift{static_cast<std::int64_t>(products.size()), row[0].as<std::int64_t>(),
+                 row[1].as<std::int64_t>(), row[2].as<std::int64_t>()};
   });
 }
 
-run_record reconcile_store::finish(const run_record& run) {
+run_record reconcile_store::finish(const run_record& run, const drift& listed) {
   return wrap("finishing a reconcile run", [&] {
     pqxx::nontransaction tx(session_->connection());
-    tx.exec_params("select shopify.reconcile_finish($1)", run.id);
+    tx.exec_params("select shopify.reconcile_finish($1, $2, $3, $4, $5)", run.id, listed.listed,
+                   listed.inserted, listed.updated, listed.unchanged);
     tx.exec_params(unlock_sql, run.shop);
     return read_run(tx.exec_params1(
         std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1",

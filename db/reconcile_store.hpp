@@ -43,11 +43,20 @@ struct run_record {
   std::int64_t tombstoned = 0;
 };
 
-/// The drift of one batch of listed products.
+/// The drift of listed products: of one batch, or added up over a run.
 struct drift {
+  std::int64_t listed = 0;
   std::int64_t inserted = 0;
   std::int64_t updated = 0;
   std::int64_t unchanged = 0;
+
+  drift& operator+=(const drift& other) {
+    listed += other.listed;
+    inserted += other.inserted;
+    updated += other.updated;
+    unchanged += other.unchanged;
+    return *this;
+  }
 };
 
 /// A product as the Admin API listed it, with the document it came from.
@@ -83,13 +92,15 @@ public:
   std::optional<run_record> try_begin(const run_request& request);
 
   /// Applies a batch of listed products to the run (ordering rule, stamped
-  /// as seen, drift added to the run's counts) in one transaction.
+  /// as seen) in one transaction and returns its drift. Any store may apply
+  /// a run's batches, in parallel; only the one that began it holds the lock.
   drift apply(const run_record& run, std::span<const listed_product> products,
               model::timestamp observed);
 
-  /// The listing completed: sweeps what it did not list, marks the run
-  /// succeeded, and releases the lock. Returns the run as recorded.
-  run_record finish(const run_record& run);
+  /// The listing completed: sweeps what it did not list, records the run's
+  /// success and counts (`listed` added up over its batches), and releases
+  /// the lock. Returns the run as recorded.
+  run_record finish(const run_record& run, const drift& listed);
 
   /// The run failed: records why, sweeps nothing, releases the lock.
   void fail(const run_record& run, const std::string& error) noexcept;

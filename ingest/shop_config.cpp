@@ -212,6 +212,7 @@ void load_shop_config(const env_lookup& lookup, config& c) {
   }
   r.page_size = static_cast<int>(integer(lookup, "SHOPMIRROR_RECONCILE_PAGE_SIZE",
                                          static_cast<std::uint64_t>(r.page_size), 1, 250));
+  r.apply_connections = integer(lookup, "SHOPMIRROR_RECONCILE_CONNECTIONS", r.apply_connections, 1, 32);
   r.max_attempts = static_cast<int>(integer(lookup, "SHOPMIRROR_RECONCILE_MAX_ATTEMPTS",
                                             static_cast<std::uint64_t>(r.max_attempts), 1, 100));
   r.backoff_base = millis(lookup, "SHOPMIRROR_RECONCILE_RETRY_BASE_MS", r.backoff_base, 1, 600000);

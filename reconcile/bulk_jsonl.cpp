@@ -51,22 +51,26 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     return;
   }
   ++lines_;
-  document_.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
-  if (document_.HasParseError() || !document_.IsObject()) {
+  // A fresh document a line: a reused one keeps every line's values in its
+  // pool allocator until it is destroyed, and memory would grow with the
+  // catalog.
+  rapidjson::Document document;
+  document.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  if (document.HasParseError() || !document.IsObject()) {
     throw std::runtime_error("bulk result line " + std::to_string(lines_) +
                              " is not a JSON object");
   }
-  const auto parent = document_.FindMember("__parentId");
-  if (parent == document_.MemberEnd()) {
+  const auto parent = document.FindMember("__parentId");
+  if (parent == document.MemberEnd()) {
     flush();
-    auto mapped = model::map_graphql_product(document_);
+    auto mapped = model::map_graphql_product(document);
     if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
       throw std::runtime_error("bulk result line " + std::to_string(lines_) + ": " +
                                error->reason);
     }
     current_.emplace();
     current_->state = std::move(std::get<model::product_state>(mapped));
-    current_gid_ = document_["id"].GetString();
+    current_gid_ = document["id"].GetString();
     // The source document: the product's line with its variants' lines
     // under "variants", the shape a products page has.
     current_->source.assign(text.substr(0, text.rfind('}')));
@@ -78,7 +82,7 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     throw std::runtime_error("bulk result line " + std::to_string(lines_) +
                              ": a variant that does not follow its product");
   }
-  const std::string reason = model::add_graphql_variant(document_, current_->state);
+  const std::string reason = model::add_graphql_variant(document, current_->state);
   if (!reason.empty()) {
     throw std::runtime_error("bulk result line " + std::to_string(lines_) + ": " + reason);
   }

@@ -41,7 +41,6 @@ private:
   std::optional<db::listed_product> current_;
   std::string current_gid_;
   std::string variants_json_;
-  rapidjson::Document document_;
   std::size_t lines_ = 0;
 };
 

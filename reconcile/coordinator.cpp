@@ -81,7 +81,7 @@ trigger_result coordinator::trigger(const db::run_request& request) {
     auto done = std::make_shared<std::atomic<bool>>(false);
     std::thread thread([this, shop, done, store = std::move(store),
                         started = std::move(*run)]() mutable {
-      record_end(execute_run(*shop, settings_, *store, std::move(started), cancel_));
+      record_end(execute_run(*shop, settings_, database_, *store, std::move(started), cancel_));
       store.reset();
       done->store(true);
     });
@@ -109,7 +109,7 @@ db::run_record coordinator::run(const db::run_request& request) {
       out.error = "a run of " + request.shop + " is already in progress";
       return out;
     }
-    out = execute_run(*shop, settings_, store, std::move(*run), cancel_);
+    out = execute_run(*shop, settings_, database_, store, std::move(*run), cancel_);
     record_end(out);
   } catch (const std::exception& e) {
     out.error = e.what();

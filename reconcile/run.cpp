@@ -16,15 +16,21 @@ namespace {
 using telemetry::level;
 using telemetry::log_event;
 
-/// Batches of listed products, applied by a thread of their own while the
-/// listing goes on: parsing and the database work on both cores. At most
-/// two batches wait, so memory stays flat and a slow database slows the
-/// download (through TCP) rather than piling up.
+/// Batches of listed products, applied by worker threads, each with a
+/// connection of its own, while the listing goes on: parsing and the
+/// database's work spread over the cores. Few batches wait, so memory stays
+/// flat and a slow database slows the download (through TCP) rather than
+/// piling it up. Listed products are distinct, so parallel batches never
+/// touch the same rows.
 class apply_pipeline {
 public:
-  apply_pipeline(db::reconcile_store& store, const db::run_record& run, std::size_t batch_size)
-      : store_(store), run_(run), batch_size_(batch_size),
-        worker_([this] { consume(); }) {}
+  apply_pipeline(const db::db_settings& database, const db::run_record& run,
+                 const reconcile_settings& settings)
+      : run_(run), batch_size_(settings.batch_size), capacity_(settings.apply_connections) {
+    for (std::size_t i = 0; i < settings.apply_connections; ++i) {
+      workers_.emplace_back([this, database] { consume(database); });
+    }
+  }
 
   ~apply_pipeline() { close(); }
   apply_pipeline(const apply_pipeline&) = delete;
@@ -42,8 +48,9 @@ public:
     }
   }
 
-  /// Applies what is left, waits for the worker, rethrows its failure.
-  void finish() {
+  /// Applies what is left, waits for the workers, rethrows a failure, and
+  /// returns the drift added up over every batch.
+  db::drift finish() {
     if (!current_.products.empty()) {
       push();
     }
@@ -51,6 +58,7 @@ public:
     if (error_) {
       std::rethrow_exception(error_);
     }
+    return total_;
   }
 
 private:
@@ -61,7 +69,7 @@ private:
 
   void push() {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return queue_.size() < 2 || error_; });
+    changed_.wait(lock, [this] { return queue_.size() < capacity_ || error_; });
     if (error_) {
       std::rethrow_exception(error_);
     }
@@ -76,46 +84,53 @@ private:
       closed_ = true;
     }
     changed_.notify_all();
-    if (worker_.joinable()) {
-      worker_.join();
+    for (auto& worker : workers_) {
+      if (worker.joinable()) {
+        worker.join();
+      }
     }
   }
 
-  void consume() {
-    for (;;) {
-      batch next;
-      {
-        std::unique_lock lock(mutex_);
-        changed_.wait(lock, [this] { return !queue_.empty() || closed_; });
-        if (queue_.empty()) {
-          return;
+  void consume(const db::db_settings& database) {
+    try {
+      db::reconcile_store store(database);
+      for (;;) {
+        batch next;
+        {
+          std::unique_lock lock(mutex_);
+          changed_.wait(lock, [this] { return !queue_.empty() || closed_ || error_; });
+          if (queue_.empty() || error_) {
+            return;
+          }
+          next = std::move(queue_.front());
+          queue_.pop_front();
+          changed_.notify_all();
         }
-        next = std::move(queue_.front());
-        queue_.pop_front();
-        changed_.notify_all();
-      }
-      try {
-        store_.apply(run_, next.products, next.observed);
-      } catch (...) {
+        const db::drift drift = store.apply(run_, next.products, next.observed);
         const std::lock_guard lock(mutex_);
-        error_ = std::current_exception();
-        queue_.clear();
-        changed_.notify_all();
-        return;
+        total_ += drift;
       }
+    } catch (...) {
+      const std::lock_guard lock(mutex_);
+      if (!error_) {
+        error_ = std::current_exception();
+      }
+      queue_.clear();
+      changed_.notify_all();
     }
   }
 
-  db::reconcile_store& store_;
   const db::run_record& run_;
   std::size_t batch_size_;
+  std::size_t capacity_;
   batch current_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<batch> queue_;
   bool closed_ = false;
   std::exception_ptr error_;
-  std::thread worker_;
+  db::drift total_;
+  std::vector<std::thread> workers_;
 };
 
 void list(const shop_settings& shop, const reconcile_settings& settings,
@@ -143,8 +158,8 @@ void list(const shop_settings& shop, const reconcile_settings& settings,
 } // namespace
 
 db::run_record execute_run(const shop_settings& shop, const reconcile_settings& settings,
-                           db::reconcile_store& store, db::run_record run,
-                           cancel_token& cancel) {
+                           const db::db_settings& database, db::reconcile_store& store,
+                           db::run_record run, cancel_token& cancel) {
   log_event(level::info, "reconcile_started")
       .field("shop", run.shop)
       .field("run_id", run.id)
@@ -152,16 +167,17 @@ db::run_record execute_run(const shop_settings& shop, const reconcile_settings& 
       .field("trigger", run.trigger)
       .field("dry_run", run.dry_run);
   try {
+    db::drift listed;
     {
-      apply_pipeline pipeline(store, run, settings.batch_size);
+      apply_pipeline pipeline(database, run, settings);
       list(shop, settings, run, cancel,
            [&](db::listed_product product, model::timestamp observed) {
              pipeline.add(std::move(product), observed);
            });
-      pipeline.finish();
+      listed = pipeline.finish();
     }
     cancel.check();
-    db::run_record done = store.finish(run);
+    db::run_record done = store.finish(run, listed);
     log_event(level::info, "reconcile_finished")
         .field("shop", done.shop)
         .field("run_id", done.id)

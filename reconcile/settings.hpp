@@ -39,6 +39,8 @@ struct reconcile_settings {
   int page_size = 9;
   /// Products applied per database transaction.
   std::size_t batch_size = 250;
+  /// Connections applying batches in parallel during a run.
+  std::size_t apply_connections = 2;
   /// Attempts per request before a run fails (5xx, 429, lost connections).
   int max_attempts = 6;
   std::chrono::milliseconds backoff_base{500};

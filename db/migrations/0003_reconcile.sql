@@ -36,7 +36,7 @@ create unlogged table shopify.reconcile_seen (
 
 -- Applies one batch of listed product states of a run under the ordering
 -- rule (put_products, observed at the fetch) where they are new to the
--- mirror, stamps them all as seen, and adds the batch's drift to the run. r_run null: a single product fetched for a
+-- mirror, stamps them all as seen, and returns the batch's drift. r_run null: a single product fetched for a
 -- refresh request, not part of a run. The p_*/v_* arrays are those of
 -- apply_deliveries, one element per product.
 create function shopify.reconcile_apply(
@@ -91,14 +91,12 @@ begin
   join unnest(p_product_id, p_updated_at) with ordinality as t(pid, updated, slot) using (slot)
   left join shopify.products p on p.shop_domain = r_shop and p.product_id = t.pid;
 
+  -- The run's row is not touched here: batches apply in parallel, and a
+  -- shared row would serialize them. The caller adds up the counts.
   if r_run is not null then
     insert into shopify.reconcile_seen (run_id, product_id)
     select r_run, p_product_id[i] from unnest(items) as i
     on conflict do nothing;
-    update shopify.reconcile_runs r
-    set listed = r.listed + array_length(items, 1), inserted = r.inserted + c_inserted,
-        updated = r.updated + c_updated, unchanged = r.unchanged + c_unchanged
-    where r.id = r_run;
   end if;
 
   if not r_dry_run and writes is not null then
@@ -116,10 +114,11 @@ $fn$;
 -- Ends a run whose listing completed: tombstones the shop's live rows it did
 -- not list and that were last written before it began (a product a webhook
 -- created or changed during the run is never swept), then records the
--- count and the run's success. A dry run counts without writing. The
+-- counts and the run's success. A dry run counts without writing. The
 -- tombstone's version is the run's start: after every state the run could
 -- have missed, so a late webhook older than it changes nothing.
-create function shopify.reconcile_finish(r_run bigint)
+create function shopify.reconcile_finish(r_run bigint, r_listed bigint, r_inserted bigint,
+                                         r_updated bigint, r_unchanged bigint)
 returns bigint
 language plpgsql
 as $fn$
@@ -165,7 +164,8 @@ begin
   end if;
   delete from shopify.reconcile_seen where run_id = r_run;
   update shopify.reconcile_runs
-  set status = 'succeeded', finished_at = now(), tombstoned = swept
+  set status = 'succeeded', finished_at = now(), tombstoned = swept, listed = r_listed,
+      inserted = r_inserted, updated = r_updated, unchanged = r_unchanged
   where id = r_run;
   return swept;
 end

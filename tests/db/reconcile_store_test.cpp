@@ -80,10 +80,11 @@ TEST_CASE("a run repairs what webhooks missed and counts the drift") {
                                                  listed(2, "2026-01-01T00:00:00Z", "two"),
                                                  listed(4, "2026-01-15T00:00:00Z", "four")};
   const db::drift drift = store.apply(*run, batch, model::now());
+  CHECK(drift.listed == 3);
   CHECK(drift.inserted == 1);
   CHECK(drift.updated == 1);
   CHECK(drift.unchanged == 1);
-  const db::run_record done = store.finish(*run);
+  const db::run_record done = store.finish(*run, drift);
   CHECK(done.status == "succeeded");
   CHECK(done.listed == 3);
   CHECK(done.inserted == 1);
@@ -107,8 +108,7 @@ TEST_CASE("a run repairs what webhooks missed and counts the drift") {
   SUBCASE("a second run over the same catalog finds no drift") {
     const auto again = store.try_begin(full_run());
     REQUIRE(again);
-    store.apply(*again, batch, model::now());
-    const auto second = store.finish(*again);
+    const auto second = store.finish(*again, store.apply(*again, batch, model::now()));
     CHECK(second.inserted == 0);
     CHECK(second.updated == 0);
     CHECK(second.unchanged == 3);
@@ -148,8 +148,7 @@ TEST_CASE("a dry run counts the drift and writes nothing to the mirror") {
   REQUIRE(run);
   const std::vector<db::listed_product> batch = {listed(1, "2026-03-01T00:00:00Z", "one new"),
                                                  listed(5, "2026-03-01T00:00:00Z", "five")};
-  store.apply(*run, batch, model::now());
-  const auto done = store.finish(*run);
+  const auto done = store.finish(*run, store.apply(*run, batch, model::now()));
   CHECK(done.dry_run);
   CHECK(done.inserted == 1);
   CHECK(done.updated == 1);
@@ -172,7 +171,7 @@ TEST_CASE("webhooks during a run are neither overwritten nor swept") {
   const std::vector<db::listed_product> batch = {listed(1, "2026-01-01T00:00:00Z", "one")};
   const auto drift = store.apply(*run, batch, model::now());
   CHECK(drift.unchanged == 1);
-  const auto done = store.finish(*run);
+  const auto done = store.finish(*run, drift);
   CHECK(done.tombstoned == 0);
   CHECK(title_of(db, 1) == "one, newer by webhook");
   CHECK_FALSE(is_tombstoned(db, 7));
