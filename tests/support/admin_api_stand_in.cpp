@@ -699,7 +699,7 @@ struct admin_api_stand_in::impl {
                                                    [&](const auto& v) { return v.id == *after_id; })
                                     : variants.end();
         if (found == variants.end()) {
-          available += variants_page_cost;
+          available = std::min(settings.maximum_available, available + variants_page_cost);
           return json_answer(200, errors_body("Invalid cursor for current pagination."));
         }
         start = static_cast<std::size_t>(found - variants.begin()) + 1;
