@@ -5,6 +5,7 @@
 #include "model/timestamp.hpp"
 #include "net/http_client.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
+#include "tests/support/webhooks.hpp"
 
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
@@ -515,6 +516,22 @@ TEST_SUITE("e2e") {
     CHECK(seen == products);
     CHECK(seen_variants == variants); // none has over 100
     CHECK(api.counters().throttled == 0);
+  }
+
+  TEST_CASE("stand-in answers Expect 100-continue before the body") {
+    test::admin_api_stand_in api;
+    const std::string body =
+        R"({"query":"query ProductById($id: ID!) { product(id: $id) { id } }","variables":{"id":"gid://shopify/Product/1"}})";
+    const std::string raw = test::raw_exchange(
+        api.port(), "POST " + test::admin_api_stand_in::graphql_target() +
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        "X-Shopify-Access-Token: " +
+                        api.access_token() +
+                        "\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body);
+    CHECK(raw.rfind("HTTP/1.1 100 Continue\r\n", 0) == 0);
+    CHECK(raw.find("HTTP/1.1 200 OK\r\n") != std::string::npos);
+    CHECK(raw.find(R"("product":null)") != std::string::npos);
   }
 
 } // TEST_SUITE

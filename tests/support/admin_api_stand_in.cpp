@@ -1044,8 +1044,17 @@ struct admin_api_stand_in::impl {
       http::request_parser<http::string_body> parser;
       parser.body_limit(8 * 1024 * 1024);
       stream.expires_after(std::chrono::seconds(120)); // an idle kept-alive connection
-      auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-      if (read_ec) {
+      if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple); ec) {
+        co_return;
+      }
+      // curl and others wait for this before sending a larger body.
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> go_on{http::status::continue_, 11};
+        if (auto [ec, n] = co_await http::async_write(stream, go_on, use_tuple); ec) {
+          co_return;
+        }
+      }
+      if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple); ec) {
         co_return;
       }
       auto request = parser.release();
