@@ -12,6 +12,7 @@
 
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 using namespace shopmirror;
@@ -446,6 +447,12 @@ TEST_SUITE("e2e") {
     CHECK(counters.injected_drops == 1);
     CHECK(counters.injected_delays == 1);
     CHECK(counters.of("ProductById") == 8);
+
+    // A hook that throws gets the request a 500, and the server lives on.
+    api.on_request([](std::string_view) { throw std::runtime_error("hook failed"); });
+    CHECK(client.post(query, variables).status == 500);
+    api.on_request({});
+    CHECK(client.post(query, variables).status == 200);
   }
 
   TEST_CASE("stand-in answers 401 to a wrong or missing token and records the api version") {

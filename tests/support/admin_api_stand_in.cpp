@@ -472,6 +472,7 @@ std::string stand_in_cursor(std::int64_t id) {
 struct admin_api_stand_in::impl {
   admin_api_settings settings;
   std::string base_url;
+  std::uint16_t port = 0;
 
   mutable std::mutex mutex;
   catalog_map catalog;
@@ -1073,43 +1074,54 @@ struct admin_api_stand_in::impl {
         operation = "bulk_download";
       }
       const fault f = admit(operation, version);
+      // A hook that throws (a failed REQUIRE in a test) must not take the
+      // server thread down: the request gets a 500 instead.
+      bool hook_threw = false;
       if (const auto h = current_hook()) {
-        h(operation);
+        try {
+          h(operation);
+        } catch (...) {
+          hook_threw = true;
+        }
       }
       if (f.delay.count() > 0) {
         asio::steady_timer timer(io, f.delay);
         co_await timer.async_wait(use_tuple);
       }
       answer a;
-      switch (f.what) {
-      case fault::kind::drop: {
-        beast::error_code ignored;
-        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream.socket().close(ignored);
-        co_return;
-      }
-      case fault::kind::too_many:
-        a = json_answer(
-            429,
-            R"({"errors":"Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."})");
-        a.headers.emplace_back("Retry-After", std::to_string(f.retry_after));
-        break;
-      case fault::kind::server_error:
-        a = json_answer(f.status, R"({"errors":"Internal Server Error"})");
-        break;
-      case fault::kind::none:
-        if (version) {
-          if (request.method() != http::verb::post) {
-            a = json_answer(405, R"({"errors":"Method Not Allowed"})");
-          } else {
-            a = answer_graphql(graphql, request["X-Shopify-Access-Token"]);
-          }
-        } else if (download && request.method() == http::verb::get) {
-          a = answer_download(*download);
-        } else {
-          a = json_answer(404, R"({"errors":"Not Found"})");
+      if (hook_threw) {
+        a = json_answer(500, R"({"errors":"the stand-in's request hook threw"})");
+      } else {
+        switch (f.what) {
+        case fault::kind::drop: {
+          beast::error_code ignored;
+          stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+          stream.socket().close(ignored);
+          co_return;
         }
-        break;
+        case fault::kind::too_many:
+          a = json_answer(
+              429,
+              R"({"errors":"Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."})");
+          a.headers.emplace_back("Retry-After", std::to_string(f.retry_after));
+          break;
+        case fault::kind::server_error:
+          a = json_answer(f.status, R"({"errors":"Internal Server Error"})");
+          break;
+        case fault::kind::none:
+          if (version) {
+            if (request.method() != http::verb::post) {
+              a = json_answer(405, R"({"errors":"Method Not Allowed"})");
+            } else {
+              a = answer_graphql(graphql, request["X-Shopify-Access-Token"]);
+            }
+          } else if (download && request.method() == http::verb::get) {
+            a = answer_download(*download);
+          } else {
+            a = json_answer(404, R"({"errors":"Not Found"})");
+          }
+          break;
+        }
       }
       if (!co_await send(stream, std::move(a), keep_alive) || !keep_alive) {
         beast::error_code ignored;
@@ -1127,7 +1139,8 @@ admin_api_stand_in::admin_api_stand_in(admin_api_settings settings)
   impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
   impl_->acceptor.bind(endpoint);
   impl_->acceptor.listen();
-  impl_->base_url = "http://127.0.0.1:" + std::to_string(impl_->acceptor.local_endpoint().port());
+  impl_->port = impl_->acceptor.local_endpoint().port();
+  impl_->base_url = "http://127.0.0.1:" + std::to_string(impl_->port);
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   impl_->thread = std::thread([this] { impl_->io.run(); });
 }
@@ -1142,8 +1155,7 @@ admin_api_stand_in::~admin_api_stand_in() {
 }
 
 std::uint16_t admin_api_stand_in::port() const noexcept {
-  beast::error_code ec;
-  return impl_->acceptor.local_endpoint(ec).port();
+  return impl_->port;
 }
 
 std::string admin_api_stand_in::base_url() const {
