@@ -1,6 +1,8 @@
 // Several stateless replicas sharing one PostgreSQL, behind one nginx
 // upstream: PostgreSQL is the only coordination point.
 
+#include "model/webhook_payload.hpp"
+#include "tests/support/admin_api_stand_in.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/nginx_process.hpp"
 #include "tests/support/test_database.hpp"
@@ -10,6 +12,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -146,3 +149,54 @@ TEST_CASE("stopping one replica behind nginx loses nothing acknowledged") {
 }
 
 }
+
+TEST_SUITE("e2e") {
+
+TEST_CASE("a reconcile triggered on both replicas at once runs once") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  for (std::int64_t id = 1; id <= 30; ++id) {
+    auto mapped = model::map_product_webhook(
+        model::product_topic::update,
+        test::product_json({id, "R", "2026-01-01T00:00:00Z", "", "active", {{id * 10, "2.00", "", 1, 1}}}));
+    shopify.put_product(std::get<model::product_state>(mapped));
+  }
+  shopify.set_bulk_running_polls(3); // the run lasts a moment
+  const std::string bearer = "replicas-bearer-token-0123456789";
+  const test::environment env = {{"SHOPMIRROR_SHOP", "test-shop.myshopify.com"},
+                                 {"SHOPMIRROR_ADMIN_TOKEN", shopify.access_token()},
+                                 {"SHOPMIRROR_ADMIN_API_URL", shopify.base_url()},
+                                 {"SHOPMIRROR_RECONCILE_TOKEN", bearer},
+                                 {"SHOPMIRROR_RECONCILE_AT", "off"}};
+  test::service_process first(db.url(), {secret}, env);
+  test::service_process second(db.url(), {secret}, env);
+  const auto trigger = [&](std::uint16_t port) {
+    auto client = test::local_client(port);
+    return client.request("POST", "/reconcile", {{"Authorization", "Bearer " + bearer}});
+  };
+  auto a = std::async(std::launch::async, trigger, first.port());
+  auto b = std::async(std::launch::async, trigger, second.port());
+  const auto answer_a = a.get();
+  const auto answer_b = b.get();
+  CHECK(answer_a.status == 202);
+  CHECK(answer_b.status == 202);
+  // One started it; the other answered with the same run.
+  const bool a_started = answer_a.body.find("\"started\":true") != std::string::npos;
+  const bool b_started = answer_b.body.find("\"started\":true") != std::string::npos;
+  CHECK(a_started != b_started);
+  const auto run_id = [](const std::string& body) {
+    const auto at = body.find("\"run_id\":") + 9;
+    return body.substr(at, body.find_first_of(",}", at) - at);
+  };
+  CHECK(run_id(answer_a.body) == run_id(answer_b.body));
+  for (int i = 0; i < 200 && db.scalar("select count(*) from shopify.reconcile_runs where "
+                                       "status = 'running'") != "0";
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(db.scalar("select count(*) || ' ' || min(status) || ' ' || min(inserted) from "
+                  "shopify.reconcile_runs") == "1 succeeded 30");
+  CHECK(shopify.counters().bulk_started == 1);
+}
+
+} // TEST_SUITE

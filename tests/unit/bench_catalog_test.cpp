@@ -1,0 +1,62 @@
+// The reconcile benchmark's generated catalog: deterministic, and shaped
+// like a real store's.
+
+#include "bench/catalog.hpp"
+
+#include <doctest/doctest.h>
+
+#include <regex>
+#include <set>
+
+using namespace shopmirror;
+
+TEST_SUITE("bench") {
+
+  TEST_CASE("generated catalog products are the same for the same seed and index") {
+    CHECK(bench::catalog_product(42) == bench::catalog_product(42));
+    CHECK(bench::catalog_product(42, {7}) == bench::catalog_product(42, {7}));
+    CHECK_FALSE(bench::catalog_product(42, {7}) == bench::catalog_product(42, {8}));
+    CHECK_FALSE(bench::catalog_product(42) == bench::catalog_product(43));
+  }
+
+  TEST_CASE("generated catalog is skewed toward few variants with a tail up to 100") {
+    const std::regex money(R"(\d+\.\d\d)");
+    std::set<std::int64_t> variant_ids;
+    std::int64_t last_id = 0;
+    int few = 0;
+    int many = 0;
+    std::size_t smallest_body = SIZE_MAX;
+    std::size_t largest_body = 0;
+    int drafts = 0;
+    const int products = 5000;
+    for (int i = 0; i < products; ++i) {
+      const auto p = bench::catalog_product(static_cast<std::size_t>(i));
+      CHECK(p.id > last_id);
+      last_id = p.id;
+      const auto n = p.variants.size();
+      REQUIRE(n >= 1);
+      REQUIRE(n <= 100);
+      few += n <= 10 ? 1 : 0;
+      many += n > 30 ? 1 : 0;
+      smallest_body = std::min(smallest_body, p.body_html->size());
+      largest_body = std::max(largest_body, p.body_html->size());
+      CHECK(std::is_sorted(p.tags.begin(), p.tags.end()));
+      CHECK(std::adjacent_find(p.tags.begin(), p.tags.end()) == p.tags.end());
+      CHECK(p.published_at.has_value() == (*p.status == "active"));
+      drafts += *p.status == "draft" ? 1 : 0;
+      std::set<std::string> titles;
+      for (const auto& v : p.variants) {
+        CHECK(variant_ids.insert(v.id).second);
+        CHECK(std::regex_match(*v.price, money));
+        CHECK(titles.insert(*v.title).second);
+        CHECK(*v.position == static_cast<int>(&v - p.variants.data()) + 1);
+      }
+    }
+    CHECK(few > products * 8 / 10);
+    CHECK(many > 0);
+    CHECK(smallest_body < 600);
+    CHECK(largest_body > 3000);
+    CHECK(drafts > 0);
+  }
+
+} // TEST_SUITE
