@@ -1,0 +1,447 @@
+// Reconcile end to end: the real binary against a real PostgreSQL and the
+// Admin API stand-in over loopback HTTP.
+
+#include "model/webhook_payload.hpp"
+#include "tests/support/admin_api_stand_in.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/test_database.hpp"
+#include "tests/support/webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <future>
+#include <thread>
+
+using namespace shopmirror;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string shop = "test-shop.myshopify.com";
+const std::string secret = "reconcile-secret";
+const std::string bearer = "reconcile-bearer-token-0123456789";
+
+test::product_spec spec(std::int64_t id, const std::string& updated, const std::string& title,
+                        int variants = 2) {
+  test::product_spec p;
+  p.id = id;
+  p.updated_at = updated;
+  p.title = title;
+  for (int v = 1; v <= variants; ++v) {
+    p.variants.push_back({id * 1000 + v, std::to_string(v) + ".25", "S" + std::to_string(v), v,
+                          v * 7});
+  }
+  return p;
+}
+
+model::product_state state_of(const test::product_spec& p) {
+  auto mapped =
+      model::map_product_webhook(model::product_topic::update, test::product_json(p));
+  REQUIRE(std::holds_alternative<model::product_state>(mapped));
+  return std::get<model::product_state>(mapped);
+}
+
+/// The settings that point shopmirror at the stand-in.
+test::environment admin_env(const test::admin_api_stand_in& shopify,
+                            const test::test_database& db, const std::string& mode = "bulk") {
+  return {{"SHOPMIRROR_DATABASE_URL", db.url()},
+          {"SHOPMIRROR_SHOP", shop},
+          {"SHOPMIRROR_ADMIN_TOKEN", shopify.access_token()},
+          {"SHOPMIRROR_ADMIN_API_URL", shopify.base_url()},
+          {"SHOPMIRROR_RECONCILE_MODE", mode},
+          {"SHOPMIRROR_RECONCILE_RETRY_BASE_MS", "20"},
+          {"SHOPMIRROR_RECONCILE_AT", "off"}};
+}
+
+struct command_result {
+  int status = -1;
+  std::string output;
+};
+
+command_result reconcile_command(const test::admin_api_stand_in& shopify,
+                                 const test::test_database& db,
+                                 std::vector<std::string> args = {},
+                                 const std::string& mode = "bulk",
+                                 const test::environment& extra = {}) {
+  args.insert(args.begin(), "reconcile");
+  args.insert(args.begin(), test::shopmirror_binary());
+  test::environment env = admin_env(shopify, db, mode);
+  env.insert(env.end(), extra.begin(), extra.end());
+  test::child_process process(args, env);
+  const auto status = process.wait(120s);
+  REQUIRE(status);
+  return {*status, process.output()};
+}
+
+/// The run's JSON line in a command's output.
+std::string run_line(const std::string& output) {
+  const auto at = output.find("{\"id\":");
+  REQUIRE(at != std::string::npos);
+  return output.substr(at, output.find('\n', at) - at);
+}
+
+std::string field(const std::string& json, const std::string& name) {
+  const std::string key = "\"" + name + "\":";
+  const auto at = json.find(key);
+  REQUIRE_MESSAGE(at != std::string::npos, name << " in " << json);
+  const auto start = at + key.size();
+  const auto end = json.find_first_of(",}", json[start] == '"' ? json.find('"', start + 1) : start);
+  std::string value = json.substr(start, end - start);
+  if (!value.empty() && value.front() == '"') {
+    value = value.substr(1, value.size() - 2);
+  }
+  return value;
+}
+
+/// One product as the mirror holds it, in the terms the catalog sets.
+std::string mirror_row(const test::test_database& db, std::int64_t id) {
+  const auto rows = db.query(
+      "select title, status, array_to_string(tags, ','), updated_at at time zone 'UTC', "
+      "deleted_at is not null, (select string_agg(variant_id || ':' || price || ':' || "
+      "inventory_quantity || ':' || position || ':' || coalesce(sku, ''), ' ' order by variant_id) "
+      "from shopify.product_variants v where v.shop_domain = p.shop_domain and "
+      "v.product_id = p.product_id) from shopify.products p where product_id = " +
+      std::to_string(id));
+  if (rows.empty()) {
+    return "absent";
+  }
+  std::string out;
+  for (const auto& value : rows[0]) {
+    out += value.value_or("NULL") + "|";
+  }
+  return out;
+}
+
+/// What the mirror row of a product in the catalog must read.
+std::string expected_row(const test::product_spec& p, bool deleted = false) {
+  std::string variants;
+  for (const auto& v : p.variants) {
+    variants += (variants.empty() ? "" : " ") + std::to_string(v.id) + ":" + v.price + ":" +
+                std::to_string(v.inventory) + ":" + std::to_string(v.position) + ":" + v.sku;
+  }
+  std::string updated = p.updated_at;
+  updated = updated.replace(updated.find('T'), 1, " ");
+  updated.pop_back(); // the Z
+  return p.title + "|" + p.status + "|alpha,beta|" + updated + "|" + (deleted ? "t" : "f") + "|" +
+         (variants.empty() ? "NULL" : variants) + "|";
+}
+
+void send(std::uint16_t port, const std::string& topic, const std::string& body,
+          const std::string& webhook_id) {
+  auto client = test::local_client(port);
+  test::signed_delivery d;
+  d.topic = topic;
+  d.shop = shop;
+  d.webhook_id = webhook_id;
+  d.body = body;
+  d.secret = secret;
+  const auto response = test::post_webhook(client, d);
+  REQUIRE(response.status == 200);
+}
+
+/// A mirror that missed things: 1 is outdated, 2 and 3 are current, 9 was
+/// deleted in Shopify; 4 and 5 never arrived.
+struct drifted_shop {
+  std::vector<test::product_spec> catalog = {
+      spec(1, "2026-03-01T00:00:00Z", "one, renamed"), spec(2, "2026-01-01T00:00:00Z", "two"),
+      spec(3, "2026-01-01T00:00:00Z", "three", 0), spec(4, "2026-02-01T00:00:00Z", "four", 3),
+      spec(5, "2026-02-01T00:00:00Z", "five")};
+  test::product_spec gone = spec(9, "2026-01-01T00:00:00Z", "nine");
+
+  drifted_shop(test::admin_api_stand_in& shopify, const test::test_database& db) {
+    for (const auto& p : catalog) {
+      shopify.put_product(state_of(p));
+    }
+    test::service_process service(db.url(), {secret});
+    send(service.port(), "products/create",
+         test::product_json(spec(1, "2026-01-01T00:00:00Z", "one")), "w1");
+    send(service.port(), "products/create", test::product_json(catalog[1]), "w2");
+    send(service.port(), "products/create", test::product_json(catalog[2]), "w3");
+    send(service.port(), "products/create", test::product_json(gone), "w9");
+  }
+
+  void check_repaired(const test::test_database& db) const {
+    for (const auto& p : catalog) {
+      CHECK(mirror_row(db, p.id) == expected_row(p));
+    }
+    CHECK(mirror_row(db, 9) == expected_row(gone, true));
+  }
+};
+
+} // namespace
+
+TEST_SUITE("e2e") {
+
+TEST_CASE("a mirror that missed creates updates and deletes is repaired exactly") {
+  for (const std::string mode : {"bulk", "paginated"}) {
+    CAPTURE(mode);
+    test::test_database db;
+    test::admin_api_stand_in shopify;
+    drifted_shop drifted(shopify, db);
+
+    const auto result = reconcile_command(shopify, db, {}, mode);
+    CHECK(result.status == 0);
+    const std::string run = run_line(result.output);
+    CHECK(field(run, "status") == "succeeded");
+    CHECK(field(run, "mode") == mode);
+    CHECK(field(run, "listed") == "5");
+    CHECK(field(run, "inserted") == "2");
+    CHECK(field(run, "updated") == "1");
+    CHECK(field(run, "unchanged") == "2");
+    CHECK(field(run, "tombstoned") == "1");
+    drifted.check_repaired(db);
+    if (mode == "bulk") {
+      CHECK(shopify.counters().bulk_started == 1);
+      CHECK(shopify.counters().of("bulk_download") == 1);
+    } else {
+      CHECK(shopify.counters().bulk_started == 0);
+      CHECK(shopify.counters().of("ProductsPage") >= 2);
+    }
+    CHECK(shopify.counters().api_versions == std::vector<std::string>{"2026-10"});
+
+    // Run again: nothing left to repair.
+    const auto again = run_line(reconcile_command(shopify, db, {}, mode).output);
+    CHECK(field(again, "inserted") == "0");
+    CHECK(field(again, "updated") == "0");
+    CHECK(field(again, "unchanged") == "5");
+    CHECK(field(again, "tombstoned") == "0");
+  }
+}
+
+TEST_CASE("a product with more variants than a page holds is listed whole") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  const auto big = spec(77, "2026-04-01T00:00:00Z", "many variants", 260);
+  shopify.put_product(state_of(big));
+  const auto result = reconcile_command(shopify, db, {}, "paginated");
+  CHECK(result.status == 0);
+  CHECK(db.scalar("select count(*) from shopify.product_variants where product_id = 77") == "260");
+  CHECK(shopify.counters().of("ProductVariantsPage") == 1); // 100 first, then 160 in one page
+  CHECK(mirror_row(db, 77) == expected_row(big));
+}
+
+TEST_CASE("a run that fails half-way tombstones nothing") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+
+  SUBCASE("the bulk operation fails") {
+    shopify.fail_next_bulk_operation(0.5);
+    const auto result = reconcile_command(shopify, db);
+    CHECK(result.status == 1);
+    const std::string run = run_line(result.output);
+    CHECK(field(run, "status") == "failed");
+    CHECK(field(run, "error").find("FAILED") != std::string::npos);
+  }
+  SUBCASE("the Admin API keeps failing after the first pages") {
+    int pages = 0;
+    shopify.on_request([&](std::string_view operation) {
+      if (operation == "ProductsPage" && ++pages == 3) {
+        shopify.fail_next_with_status(100, 502);
+      }
+    });
+    const auto result = reconcile_command(shopify, db, {}, "paginated",
+                                          {{"SHOPMIRROR_RECONCILE_PAGE_SIZE", "1"}});
+    CHECK(result.status == 1);
+    const std::string run = run_line(result.output);
+    CHECK(field(run, "status") == "failed");
+    CHECK(field(run, "error").find("HTTP 502") != std::string::npos);
+    CHECK(shopify.counters().injected_5xx == 6); // every attempt, then the run gave up
+  }
+  CHECK(mirror_row(db, 9) == expected_row(drifted.gone, false));
+  CHECK(db.scalar("select count(*) from shopify.products where deleted_at is not null") == "0");
+  CHECK(db.scalar("select count(*) from shopify.reconcile_seen") == "0");
+}
+
+TEST_CASE("throttling 429s 5xx and dropped connections are waited out and retried") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  shopify.drain_bucket(); // the first request is throttled: the client learns the bucket
+  // After the throttled first page, a burst of trouble.
+  int pages = 0;
+  shopify.on_request([&](std::string_view operation) {
+    if (operation == "ProductsPage" && ++pages == 2) {
+      shopify.fail_next_with_429(1, 1);
+      shopify.fail_next_with_status(2, 503);
+      shopify.drop_next(1);
+    }
+  });
+  const auto result = reconcile_command(shopify, db, {}, "paginated");
+  CHECK(result.status == 0);
+  CHECK(field(run_line(result.output), "status") == "succeeded");
+  const auto counters = shopify.counters();
+  CHECK(counters.throttled >= 1);
+  CHECK(counters.injected_429 == 1);
+  CHECK(counters.injected_5xx == 2);
+  CHECK(counters.injected_drops == 1);
+  drifted.check_repaired(db);
+}
+
+TEST_CASE("the client never exceeds the cost bucket") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  shopify.set_bucket(400, 100);
+  for (int id = 1; id <= 20; ++id) {
+    shopify.put_product(state_of(spec(id, "2026-02-01T00:00:00Z", "p", 30)));
+  }
+  const auto result = reconcile_command(shopify, db, {}, "paginated");
+  CHECK(result.status == 0);
+  CHECK(field(run_line(result.output), "inserted") == "20");
+  CHECK(shopify.counters().throttled == 0);
+  CHECK(shopify.counters().max_cost_exceeded == 0);
+  CHECK(shopify.counters().of("ProductsPage") >= 6); // pages sized to fit the bucket
+}
+
+TEST_CASE("a dry run reports the drift and writes nothing") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  const std::string before = db.scalar(
+      "select string_agg(product_id || title || coalesce(deleted_at::text, '-') || "
+      "updated_at || applied_at, ',' order by product_id) from shopify.products");
+  const auto result = reconcile_command(shopify, db, {"--dry-run"});
+  CHECK(result.status == 0);
+  const std::string run = run_line(result.output);
+  CHECK(field(run, "dry_run") == "true");
+  CHECK(field(run, "inserted") == "2");
+  CHECK(field(run, "updated") == "1");
+  CHECK(field(run, "tombstoned") == "1");
+  CHECK(db.scalar("select string_agg(product_id || title || coalesce(deleted_at::text, '-') || "
+                  "updated_at || applied_at, ',' order by product_id) from shopify.products") ==
+        before);
+  CHECK(db.scalar("select count(*) from shopify.product_variants") == "6");
+}
+
+TEST_CASE("since lists only recent changes and sweeps nothing") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  const auto result = reconcile_command(shopify, db, {"--since", "2026-02-15T00:00:00Z"});
+  CHECK(result.status == 0);
+  const std::string run = run_line(result.output);
+  CHECK(field(run, "mode") == "since");
+  CHECK(field(run, "listed") == "1"); // only product 1 changed since then
+  CHECK(field(run, "updated") == "1");
+  CHECK(field(run, "tombstoned") == "0");
+  CHECK(mirror_row(db, 1) == expected_row(drifted.catalog[0]));
+  CHECK(mirror_row(db, 4) == "absent");
+  CHECK(mirror_row(db, 9) == expected_row(drifted.gone, false));
+  CHECK(reconcile_command(shopify, db, {"--since", "yesterday"}).status == 2);
+}
+
+TEST_CASE("webhooks during a run are neither overwritten nor swept") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  test::environment env = admin_env(shopify, db);
+  env.emplace_back("SHOPMIRROR_RECONCILE_TOKEN", bearer);
+  test::service_process service(db.url(), {secret}, env);
+  // While the listing is being made: product 2 changes and product 20 is
+  // created, both seen by webhook only (the listing keeps the older 2).
+  const auto newer_two = spec(2, "2026-06-01T00:00:00Z", "two, changed during the run");
+  const auto twenty = spec(20, "2026-06-01T00:00:00Z", "twenty, created during the run");
+  bool sent = false;
+  shopify.on_request([&](std::string_view operation) {
+    if (!sent && operation == "BulkOperationStatus") {
+      sent = true;
+      send(service.port(), "products/update", test::product_json(newer_two), "during-2");
+      send(service.port(), "products/create", test::product_json(twenty), "during-20");
+    }
+  });
+  auto client = test::local_client(service.port());
+  const auto answer = client.request("POST", "/reconcile",
+                                     {{"Authorization", "Bearer " + bearer}});
+  REQUIRE(answer.status == 202);
+  const std::string id = field(answer.body, "run_id");
+  std::string run;
+  for (int i = 0; i < 200; ++i) {
+    run = client.request("GET", "/reconcile/runs/" + id, {{"Authorization", "Bearer " + bearer}})
+              .body;
+    if (field(run, "status") != "running") {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(field(run, "status") == "succeeded");
+  CHECK(field(run, "tombstoned") == "1"); // 9 only
+  CHECK(mirror_row(db, 2) == expected_row(newer_two));
+  CHECK(mirror_row(db, 20) == expected_row(twenty));
+  CHECK(mirror_row(db, 9) == expected_row(drifted.gone, true));
+}
+
+TEST_CASE("two simultaneous triggers start one run and the endpoint wants its token") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  shopify.put_product(state_of(spec(1, "2026-01-01T00:00:00Z", "one")));
+  shopify.set_bulk_running_polls(4); // the run lasts a moment
+  test::environment env = admin_env(shopify, db);
+  env.emplace_back("SHOPMIRROR_RECONCILE_TOKEN", bearer);
+  test::service_process service(db.url(), {secret}, env);
+
+  auto unauthorized = test::local_client(service.port());
+  CHECK(unauthorized.request("POST", "/reconcile", {}).status == 401);
+  CHECK(unauthorized.request("POST", "/reconcile", {{"Authorization", "Bearer wrong"}}).status ==
+        401);
+  CHECK(unauthorized.request("GET", "/reconcile/runs", {}).status == 401);
+  CHECK(unauthorized.request("GET", "/reconcile", {{"Authorization", "Bearer " + bearer}})
+            .status == 405);
+
+  const auto trigger = [&] {
+    auto client = test::local_client(service.port());
+    return client.request("POST", "/reconcile?shop=" + shop,
+                          {{"Authorization", "Bearer " + bearer}});
+  };
+  auto first = std::async(std::launch::async, trigger);
+  auto second = std::async(std::launch::async, trigger);
+  const auto a = first.get();
+  const auto b = second.get();
+  CHECK(a.status == 202);
+  CHECK(b.status == 202);
+  CHECK(field(a.body, "run_id") == field(b.body, "run_id"));
+  CHECK(field(a.body, "started") != field(b.body, "started"));
+
+  auto client = test::local_client(service.port());
+  std::string runs;
+  for (int i = 0; i < 200; ++i) {
+    runs = client.request("GET", "/reconcile/runs", {{"Authorization", "Bearer " + bearer}}).body;
+    if (runs.find("\"running\"") == std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(runs.find("\"status\":\"succeeded\"") != std::string::npos);
+  CHECK(shopify.counters().bulk_started == 1);
+  CHECK(db.scalar("select count(*) from shopify.reconcile_runs") == "1");
+  // The run shows in the metrics, labelled by shop.
+  const std::string metrics = client.request("GET", "/metrics", {}).body;
+  CHECK(metrics.find("shopmirror_reconcile_runs_total{shop=\"" + shop +
+                     "\",status=\"succeeded\"} 1") != std::string::npos);
+  CHECK(metrics.find("shopmirror_reconcile_last_drift{shop=\"" + shop +
+                     "\",kind=\"inserted\"} 1") != std::string::npos);
+}
+
+TEST_CASE("a stub payload ends as a full product row") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  const auto whole = spec(31, "2026-05-01T00:00:00Z", "too big for a webhook", 4);
+  shopify.put_product(state_of(whole));
+  test::environment env = admin_env(shopify, db);
+  env.emplace_back("SHOPMIRROR_REFRESH_INTERVAL_MS", "100");
+  test::service_process service(db.url(), {secret}, env);
+  send(service.port(), "products/update", "{\"id\":31}", "stub-31");
+  std::string row;
+  for (int i = 0; i < 100 && row != expected_row(whole); ++i) {
+    std::this_thread::sleep_for(50ms);
+    row = mirror_row(db, 31);
+  }
+  CHECK(row == expected_row(whole));
+  CHECK(db.scalar("select count(*) from shopify.product_refresh_requests") == "0");
+  CHECK(shopify.counters().of("ProductById") == 1);
+  auto client = test::local_client(service.port());
+  CHECK(client.request("GET", "/metrics", {}).body.find(
+            "shopmirror_refreshes_total{shop=\"" + shop + "\",outcome=\"applied\"} 1") !=
+        std::string::npos);
+}
+
+} // TEST_SUITE
