@@ -30,11 +30,21 @@ bool iequals(std::string_view a, std::string_view b) {
 // way that lets the client read it: stop sending, drain what it is still
 // sending for a moment, then close. Closing with unread input would reset
 // the connection and the client might never see the answer.
+// A response to HEAD is the header a GET would get, without the body: a
+// client reading it would otherwise take the body for the next response.
+void omit_body_for_head(http_response& response, http::verb method) {
+  if (method == http::verb::head) {
+    response.body().clear(); // after prepare_payload: Content-Length stays
+  }
+}
+
 asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                        http_response response,
-                                       std::chrono::milliseconds write_timeout) {
+                                       std::chrono::milliseconds write_timeout,
+                                       http::verb method = http::verb::post) {
   response.keep_alive(false);
   response.prepare_payload();
+  omit_body_for_head(response, method);
   stream.expires_after(write_timeout);
   auto [write_ec, written] = co_await http::async_write(stream, response, use_tuple);
   if (write_ec) {
@@ -258,18 +268,25 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
         break;
       }
     }
+    const http::verb method = parser.get().method();
+    if (auto refusal = answer_for_framing(parser.get().base(), parser.chunked())) {
+      co_await answer_and_close(stream, buffer, std::move(*refusal), settings_.write_timeout,
+                                method);
+      break;
+    }
     header_decision decision = application_.on_header(parser.get().base());
     if (decision.early) {
       const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
       if (has_body) {
         co_await answer_and_close(stream, buffer, std::move(*decision.early),
-                                  settings_.write_timeout);
+                                  settings_.write_timeout, method);
         break;
       }
       // No body to skip: the connection stays usable.
       http_response response = std::move(*decision.early);
       response.keep_alive(parser.get().keep_alive() && !draining_.load());
       response.prepare_payload();
+      omit_body_for_head(response, method);
       stream.expires_after(settings_.write_timeout);
       auto [ec, n] = co_await http::async_write(stream, response, use_tuple);
       if (ec || !response.keep_alive()) {
@@ -317,6 +334,7 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
     http_response response = co_await application_.handle(std::move(request), context);
     response.keep_alive(keep_alive && !draining_.load());
     response.prepare_payload();
+    omit_body_for_head(response, method);
     stream.expires_after(settings_.write_timeout);
     auto [ec, n] = co_await http::async_write(stream, response, use_tuple);
     if (ec || !response.keep_alive()) {

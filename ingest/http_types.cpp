@@ -14,4 +14,24 @@ http_response make_response(http::status status, std::string body,
   return response;
 }
 
+std::optional<http_response> answer_for_framing(const http_header& header, bool chunked) {
+  const auto codings = header.equal_range(http::field::transfer_encoding);
+  if (codings.first == codings.second) {
+    return std::nullopt;
+  }
+  if (!chunked) {
+    return make_response(http::status::bad_request,
+                         "{\"error\":\"Transfer-Encoding must end with chunked\"}");
+  }
+  for (auto it = codings.first; it != codings.second; ++it) {
+    for (const auto coding : http::token_list(it->value())) {
+      if (!boost::beast::iequals(coding, "chunked")) {
+        return make_response(http::status::not_implemented,
+                             "{\"error\":\"no transfer coding but chunked\"}");
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 } // namespace shopmirror::ingest

@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace shopmirror::ingest {
@@ -25,5 +26,14 @@ struct request_context {
 /// A response with a body and content type, keep-alive left to the server.
 http_response make_response(http::status status, std::string body,
                             std::string_view content_type = "application/json");
+
+/// Refuses the framing Beast's parser lets through but HTTP/1.1 does not
+/// allow a server to guess at (RFC 9112 6.1): a Transfer-Encoding whose last
+/// coding is not chunked leaves the body length unknown (400; Beast reads it
+/// as "no body", and the body's bytes would be taken for the next request:
+/// request smuggling), and a coding besides chunked is one we do not decode
+/// (501). The connection is closed after the answer. `chunked` is what the
+/// parser made of the header. Pure.
+std::optional<http_response> answer_for_framing(const http_header& header, bool chunked);
 
 } // namespace shopmirror::ingest

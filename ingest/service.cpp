@@ -11,8 +11,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <charconv>
-
 namespace shopmirror::ingest {
 namespace {
 
@@ -88,18 +86,7 @@ header_decision service::on_header(const http_header& header) {
   const route r = route_of(header.target());
   switch (r) {
   case route::webhook:
-    if (header.method() != http::verb::post) {
-      decision.early = method_not_allowed("POST");
-    } else if (const auto length = header[http::field::content_length]; !length.empty()) {
-      // Refused before a byte of the body is read.
-      std::uint64_t declared = 0;
-      const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), declared);
-      if (ec == std::errc::result_out_of_range ||
-          (ec == std::errc{} && declared > settings_.max_body_bytes)) {
-        decision.early = make_response(http::status::payload_too_large,
-                                       "{\"error\":\"body over the limit\"}");
-      }
-    }
+    decision.early = webhook_answer_from_header(header, settings_.max_body_bytes);
     decision.body_limit = settings_.max_body_bytes;
     break;
   case route::healthz:

@@ -3,6 +3,7 @@
 #include "model/webhook_payload.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace shopmirror::ingest {
 namespace {
@@ -49,6 +50,24 @@ std::vector<std::string_view> shopify_header(const http::fields& headers, std::s
     }
   }
   return values;
+}
+
+std::optional<http_response> webhook_answer_from_header(const http_header& header,
+                                                        std::uint64_t max_body_bytes) {
+  if (header.method() != http::verb::post) {
+    auto response = make_response(http::status::method_not_allowed,
+                                  "{\"error\":\"method not allowed\"}");
+    response.set(http::field::allow, "POST");
+    return response;
+  }
+  if (const auto length = header[http::field::content_length]; !length.empty()) {
+    std::uint64_t declared = 0;
+    const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), declared);
+    if (ec == std::errc::result_out_of_range || (ec == std::errc{} && declared > max_body_bytes)) {
+      return make_response(http::status::payload_too_large, "{\"error\":\"body over the limit\"}");
+    }
+  }
+  return std::nullopt;
 }
 
 webhook_verdict classify_webhook(http::verb method, const http::fields& headers,

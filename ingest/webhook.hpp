@@ -21,6 +21,14 @@ struct webhook_rejection {
 
 using webhook_verdict = std::variant<webhook_rejection, model::delivery_item>;
 
+/// What a request to the webhook address is answered from its header alone,
+/// before a byte of its body is read: 405 for a method other than POST, 413
+/// for a declared Content-Length over `max_body_bytes`; nothing when the body
+/// is to be read (a chunked body is held to the limit while it is read).
+/// Pure.
+std::optional<http_response> webhook_answer_from_header(const http_header& header,
+                                                        std::uint64_t max_body_bytes);
+
 /// The part of `POST /webhooks/shopify` that needs neither sockets nor the
 /// database, in the order of DESIGN.md's table: method, size, signature (on
 /// the raw bytes, before anything parses them), the headers, then the

@@ -2,6 +2,7 @@
 
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -26,6 +27,41 @@ const rapidjson::Value* find(const rapidjson::Value& object, std::string_view ke
     }
   }
   return found;
+}
+
+std::size_t nesting_depth(std::string_view text) noexcept {
+  std::size_t depth = 0;
+  std::size_t deepest = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+    case '"':
+      in_string = true;
+      break;
+    case '{':
+    case '[':
+      deepest = std::max(deepest, ++depth);
+      break;
+    case '}':
+    case ']':
+      depth -= depth > 0 ? 1 : 0;
+      break;
+    default:
+      break;
+    }
+  }
+  return deepest;
 }
 
 bool contains_nul(const rapidjson::Value& root) {

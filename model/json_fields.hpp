@@ -7,6 +7,7 @@
 
 #include <rapidjson/document.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,6 +19,16 @@ namespace shopmirror::model::json {
 /// exhaust the stack), invalid UTF-8 refused (PostgreSQL would refuse it too).
 constexpr unsigned parse_flags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+
+/// The deepest nesting a payload may have. Shopify's product documents nest
+/// a handful of levels; a signed body nested deeper is garbage, and it is
+/// refused before parsing: PostgreSQL's jsonb input recurses, and a body it
+/// cannot store would be answered 500 and retried by Shopify for hours.
+constexpr std::size_t max_nesting = 64;
+
+/// How deeply arrays and objects nest in JSON text, counted without parsing
+/// it (brackets inside strings do not count). Never recurses.
+std::size_t nesting_depth(std::string_view text) noexcept;
 
 /// Why a field could not be read; empty when it could.
 struct field_error {

@@ -194,6 +194,11 @@ void canonicalize(product_state& state) {
 }
 
 product_payload map_product_webhook(product_topic topic, std::string_view body) {
+  if (json::nesting_depth(body) > json::max_nesting) {
+    return payload_error{"the body nests deeper than " + std::to_string(json::max_nesting) +
+                             " levels",
+                         std::nullopt};
+  }
   rapidjson::Document document;
   document.Parse<json::parse_flags>(body.data(), body.size());
   if (document.HasParseError()) {

@@ -9,8 +9,9 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost1.81-dev libpqxx-dev li
                 rapidjson-dev doctest-dev libssl-dev ca-certificates)
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 acl)
 # What the test suite adds: a real nginx in front of the service, openssl
-# for its throwaway certificate, systemd-analyze for the unit file.
-TEST_PACKAGES=(nginx openssl systemd)
+# for its throwaway certificate, systemd-analyze for the unit file, clang
+# and its runtime (libFuzzer, sanitizers) for the fuzz targets.
+TEST_PACKAGES=(nginx openssl systemd clang libclang-rt-14-dev)
 
 log() { printf '\033[1mshopmirror:\033[0m %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -43,12 +44,22 @@ ensure_packages() {
   return 0
 }
 
-# Configures and builds one CMake preset.
+# Configures and builds one CMake preset (every target, or those named after
+# `--targets`).
 build_preset() {
   local preset=$1; shift
+  local configure=() targets=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--targets" ]; then shift; targets=("$@"); break; fi
+    configure+=("$1"); shift
+  done
   log "building ($preset)"
-  cmake --preset "$preset" "$@" >/dev/null
-  cmake --build --preset "$preset"
+  cmake --preset "$preset" "${configure[@]}" >/dev/null
+  if [ ${#targets[@]} -gt 0 ]; then
+    cmake --build --preset "$preset" --target "${targets[@]}"
+  else
+    cmake --build --preset "$preset"
+  fi
 }
 
 # Runs a command as the owner of PostgreSQL's files: the postgres system

@@ -1,3 +1,4 @@
+#include "model/json_fields.hpp"
 #include "model/timestamp.hpp"
 #include "model/webhook_payload.hpp"
 #include "tests/support/webhooks.hpp"
@@ -230,13 +231,31 @@ TEST_CASE("signed garbage becomes a reason - never a crash") {
   CHECK(reason(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":2,"position":4294967296}]})")
             .find("position") != std::string::npos);
 
-  // 200,000 levels of nesting: parsed without recursion, refused as not a product.
+  // 200,000 levels of nesting: refused before parsing, never recursed into
+  // (PostgreSQL's jsonb input would recurse, and fail, on the source document).
   const std::string deep = std::string(200000, '[') + std::string(200000, ']');
-  CHECK(reason(deep).find("not a JSON object") != std::string::npos);
-  const std::string deep_in_object =
-      "{\"id\":1,\"x\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
-  CHECK(std::holds_alternative<model::refresh_product>(
-      model::map_product_webhook(product_topic::update, deep_in_object)));
+  CHECK(reason(deep).find("nests deeper than 64") != std::string::npos);
+  const std::string deep_in_object = "{\"id\":1,\"updated_at\":\"2026-01-01T00:00:00Z\",\"x\":" +
+                                     std::string(200000, '[') + std::string(200000, ']') + "}";
+  CHECK(reason(deep_in_object).find("nests deeper than 64") != std::string::npos);
+  // Unclosed brackets count too; a body that is not JSON is malformed anyway.
+  CHECK(reason(std::string(100, '{')).find("nests deeper") != std::string::npos);
+}
+
+TEST_CASE("nesting is counted outside strings only - up to the limit a payload maps") {
+  CHECK(model::json::nesting_depth(R"({"a":[{"b":"[[[{{{"}]})") == 3);
+  CHECK(model::json::nesting_depth(R"({"a":"\"[[[\\"})") == 1);
+  CHECK(model::json::nesting_depth("") == 0);
+  CHECK(model::json::nesting_depth("]]]][[") == 2);
+  const auto levels = [](std::size_t n) {
+    // The product object is level 1; `x` adds n - 1 more.
+    return "{\"id\":1,\"updated_at\":\"2026-01-01T00:00:00Z\",\"x\":" +
+           std::string(n - 1, '[') + std::string(n - 1, ']') + "}";
+  };
+  CHECK(std::holds_alternative<model::product_state>(
+      model::map_product_webhook(product_topic::update, levels(model::json::max_nesting))));
+  CHECK(std::holds_alternative<model::payload_error>(
+      model::map_product_webhook(product_topic::update, levels(model::json::max_nesting + 1))));
 }
 
 TEST_CASE("a null variants list keeps the stored variants") {

@@ -1,0 +1,68 @@
+// Any bytes as an Admin API answer, both ways the reconcile reads one: as a
+// bulk operation's JSONL (split where the input says, as a download may be)
+// and as one GraphQL product node. Never a crash: a bad line is a
+// std::runtime_error, which fails the run. What maps keeps the invariants
+// the apply path relies on (positive ids, unique variants, sorted tags, a
+// source document that is JSON).
+
+#include "fuzz/fuzz_input.hpp"
+#include "model/graphql_product.hpp"
+#include "model/json_fields.hpp"
+#include "reconcile/bulk_jsonl.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+using namespace shopmirror;
+
+namespace {
+
+void check(const model::product_state& state) {
+  if (state.id <= 0 || !std::is_sorted(state.tags.begin(), state.tags.end())) {
+    std::abort();
+  }
+  for (std::size_t i = 0; i < state.variants.size(); ++i) {
+    for (std::size_t j = i + 1; j < state.variants.size(); ++j) {
+      if (state.variants[i].id == state.variants[j].id) {
+        std::abort();
+      }
+    }
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  fuzz::input in(data, size);
+  const std::size_t split = in.byte();
+  const std::string text(in.rest());
+
+  try {
+    reconcile::bulk_jsonl_reader reader([](db::listed_product product) {
+      check(product.state);
+      rapidjson::Document source;
+      source.Parse(product.source.data(), product.source.size());
+      if (source.HasParseError() || !source.IsObject()) {
+        std::abort(); // the jsonb column would refuse it
+      }
+    });
+    const std::size_t at = std::min(split, text.size());
+    reader.feed(std::string_view(text).substr(0, at));
+    reader.feed(std::string_view(text).substr(at));
+    reader.finish();
+  } catch (const std::runtime_error&) {
+    // a damaged result: the run fails and sweeps nothing
+  }
+
+  rapidjson::Document node;
+  node.Parse<model::json::parse_flags>(text.data(), text.size());
+  if (!node.HasParseError()) {
+    const auto mapped = model::map_graphql_product(node);
+    if (const auto* state = std::get_if<model::product_state>(&mapped)) {
+      check(*state);
+    }
+  }
+  return 0;
+}
