@@ -60,8 +60,7 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     throw std::runtime_error("bulk result line " + std::to_string(lines_) +
                              " is not a JSON object");
   }
-  const auto parent = document.FindMember("__parentId");
-  if (parent == document.MemberEnd()) {
+  if (!document.HasMember("__parentId")) {
     flush();
     auto mapped = model::map_graphql_product(document);
     if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
@@ -77,8 +76,8 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     variants_json_.clear();
     return;
   }
-  if (!parent->value.IsString() || !current_ ||
-      std::string_view(parent->value.GetString()) != current_gid_) {
+  const rapidjson::Value& parent = document["__parentId"];
+  if (!parent.IsString() || !current_ || std::string_view(parent.GetString()) != current_gid_) {
     throw std::runtime_error("bulk result line " + std::to_string(lines_) +
                              ": a variant that does not follow its product");
   }

@@ -71,8 +71,7 @@ template <class Value> Value* member(Value& object, const char* key) {
   if (!object.IsObject()) {
     return nullptr;
   }
-  const auto it = object.FindMember(key);
-  return it == object.MemberEnd() ? nullptr : &it->value;
+  return object.HasMember(key) ? &object[key] : nullptr;
 }
 
 std::string text_of(const rapidjson::Value* value) {
