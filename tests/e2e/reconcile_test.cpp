@@ -9,8 +9,11 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <future>
 #include <thread>
+
+#include <unistd.h>
 
 using namespace shopmirror;
 using namespace std::chrono_literals;
@@ -442,6 +445,72 @@ TEST_CASE("a stub payload ends as a full product row") {
   CHECK(client.request("GET", "/metrics", {}).body.find(
             "shopmirror_refreshes_total{shop=\"" + shop + "\",outcome=\"applied\"} 1") !=
         std::string::npos);
+}
+
+} // TEST_SUITE
+
+TEST_SUITE("e2e") {
+
+TEST_CASE("a bulk operation that does not start falls back to pages") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  shopify.fail_next_bulk_start();
+  const auto result = reconcile_command(shopify, db);
+  CHECK(result.status == 0);
+  CHECK(result.output.find("bulk_operation_refused") != std::string::npos);
+  const std::string run = run_line(result.output);
+  CHECK(field(run, "status") == "succeeded");
+  CHECK(field(run, "tombstoned") == "1");
+  CHECK(shopify.counters().bulk_started == 0);
+  CHECK(shopify.counters().of("ProductsPage") >= 1);
+  drifted.check_repaired(db);
+}
+
+TEST_CASE("several shops from SHOPMIRROR_CONFIG reconcile each and verify each one's own key") {
+  test::test_database db;
+  test::admin_api_stand_in alpha;
+  test::admin_api_stand_in beta;
+  alpha.put_product(state_of(spec(1, "2026-01-01T00:00:00Z", "alpha one")));
+  beta.put_product(state_of(spec(2, "2026-01-01T00:00:00Z", "beta two")));
+  beta.put_product(state_of(spec(3, "2026-01-01T00:00:00Z", "beta three")));
+  char path[] = "/tmp/shopmirror-shops-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  const std::string config =
+      R"({"shops": [{"domain": "alpha.myshopify.com", "admin_token": ")" + alpha.access_token() +
+      R"(", "admin_api_url": ")" + alpha.base_url() +
+      R"(", "webhook_secrets": ["alpha-own-key"]}, {"domain": "beta.myshopify.com", "admin_token": ")" +
+      beta.access_token() + R"(", "admin_api_url": ")" + beta.base_url() + R"("}]})";
+  REQUIRE(write(fd, config.data(), config.size()) == static_cast<ssize_t>(config.size()));
+  close(fd);
+
+  test::child_process command({test::shopmirror_binary(), "reconcile"},
+                              {{"SHOPMIRROR_DATABASE_URL", db.url()}, {"SHOPMIRROR_CONFIG", path}});
+  const auto status = command.wait(std::chrono::seconds(60));
+  REQUIRE(status);
+  CHECK(*status == 0);
+  CHECK(db.scalar("select string_agg(shop_domain || ':' || product_id, ' ' order by product_id) "
+                  "from shopify.live_products") ==
+        "alpha.myshopify.com:1 beta.myshopify.com:2 beta.myshopify.com:3");
+  CHECK(db.scalar("select string_agg(shop_domain || ':' || inserted, ' ' order by shop_domain) "
+                  "from shopify.reconcile_runs") == "alpha.myshopify.com:1 beta.myshopify.com:2");
+
+  // A shop's own key signs its deliveries, and only its deliveries.
+  test::service_process service(db.url(), {secret}, {{"SHOPMIRROR_CONFIG", path},
+                                                     {"SHOPMIRROR_RECONCILE_AT", "off"}});
+  auto client = test::local_client(service.port());
+  test::signed_delivery d;
+  d.topic = "products/update";
+  d.webhook_id = "own-key-1";
+  d.body = test::product_json(spec(1, "2026-02-01T00:00:00Z", "alpha one, by its own key"));
+  d.secret = "alpha-own-key";
+  d.shop = "alpha.myshopify.com";
+  CHECK(test::post_webhook(client, d).status == 200);
+  d.webhook_id = "own-key-2";
+  d.shop = "beta.myshopify.com";
+  CHECK(test::post_webhook(client, d).status == 401);
+  std::remove(path);
 }
 
 } // TEST_SUITE
