@@ -116,12 +116,14 @@ std::optional<run_record> reconcile_store::try_begin(const run_request& request)
     try {
       // Holding the lock, no live session is running this shop: any run still
       // marked running was cut short.
-      tx.exec_params("update shopify.reconcile_runs set status = 'interrupted', "
+      tx.exec_params("with cut as (update shopify.reconcile_runs set status = 'interrupted', "
                      "finished_at = now(), error = 'the process running it stopped' "
-                     "where shop_domain = $1 and status = 'running'",
+                     "where shop_domain = $1 and status = 'running' returning id) "
+                     "delete from shopify.reconcile_seen where run_id in (select id from cut)",
                      request.shop);
       // clock_timestamp(): the start must be later than anything this
       // session wrote before it, for the sweep's "last written before".
+      lock_holder_ = tx.exec1("select pg_backend_pid()")[0].as<int>();
       const pqxx::row row = tx.exec_params1(
           std::string("insert into shopify.reconcile_runs "
                       "(shop_domain, trigger, mode, since, dry_run, started_at) "
@@ -159,6 +161,12 @@ drift reconcile_store::apply(const run_record& run, std::span<const listed_produ
 run_record reconcile_store::finish(const run_record& run, const drift& listed) {
   return wrap("finishing a reconcile run", [&] {
     pqxx::nontransaction tx(session_->connection());
+    // The lock lives in the session that began the run: if the connection
+    // was lost (and quietly reopened) meanwhile, another replica may have
+    // taken the shop, and this run must not sweep.
+    if (tx.exec1("select pg_backend_pid()")[0].as<int>() != lock_holder_) {
+      throw std::runtime_error("the connection holding the shop's reconcile lock was lost");
+    }
     tx.exec_params("select shopify.reconcile_finish($1, $2, $3, $4, $5)", run.id, listed.listed,
                    listed.inserted, listed.updated, listed.unchanged);
     tx.exec_params(unlock_sql, run.shop);

@@ -119,6 +119,7 @@ public:
 
 private:
   std::unique_ptr<pg_session> session_;
+  int lock_holder_ = 0; ///< the backend that took the lock (pg_backend_pid)
 };
 
 /// The running run of a shop, if any (for a trigger that found the lock taken).

@@ -20,8 +20,25 @@ std::string optional_time(const std::optional<model::timestamp>& t) {
   return t ? quoted(model::format_rfc3339(*t)) : "null";
 }
 
-/// The query string's parameters (no percent-decoding is needed for the
-/// values accepted here: domains, modes, RFC 3339 times with 'Z').
+/// Undoes percent-encoding (`%3A`) and `+` for a space; a malformed escape
+/// is kept as it is (and then fails the value's own check).
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    unsigned value = 0;
+    if (text[i] == '%' && i + 2 < text.size() &&
+        std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16).ptr ==
+            text.data() + i + 3) {
+      out += static_cast<char>(value);
+      i += 2;
+    } else {
+      out += text[i] == '+' ? ' ' : text[i];
+    }
+  }
+  return out;
+}
+
+/// The query string's parameters, decoded.
 std::map<std::string, std::string, std::less<>> query_parameters(std::string_view target) {
   std::map<std::string, std::string, std::less<>> out;
   const auto question = target.find('?');
@@ -33,8 +50,8 @@ std::map<std::string, std::string, std::less<>> query_parameters(std::string_vie
     const auto amp = rest.find('&');
     const std::string_view pair = rest.substr(0, amp);
     const auto eq = pair.find('=');
-    out[std::string(pair.substr(0, eq))] =
-        eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    out[percent_decoded(pair.substr(0, eq))] =
+        eq == std::string_view::npos ? "" : percent_decoded(pair.substr(eq + 1));
     rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
   }
   return out;

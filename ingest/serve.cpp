@@ -82,6 +82,10 @@ int run_serve(const config& settings) {
   if (!settings.shops.empty()) {
     reconciler = std::make_unique<reconcile::coordinator>(settings.shops, settings.reconcile,
                                                           settings.database, &reconcile_metrics);
+  } else {
+    log_event(level::warn, "reconcile_disabled")
+        .field("reason", "no shop configured (SHOPMIRROR_SHOP or SHOPMIRROR_CONFIG): no nightly "
+                         "reconcile, and stub payloads wait in shopify.product_refresh_requests");
   }
   db::readiness_monitor readiness(settings.database, settings.migrate_on_start);
   db::delivery_writer writer(settings.database, settings.writer,

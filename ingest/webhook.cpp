@@ -83,8 +83,10 @@ webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
   const auto signatures = shopify_header(headers, "Hmac-Sha256");
   // The claimed shop only picks which shop keys to try; it is checked below.
   const auto claimed_shops = shopify_header(headers, "Shop-Domain");
-  const crypto::signature_result signature = verifier.verify(
-      signatures, body, claimed_shops.size() == 1 ? claimed_shops.front() : std::string_view{});
+  std::string claimed = claimed_shops.size() == 1 ? std::string(claimed_shops.front()) : "";
+  std::transform(claimed.begin(), claimed.end(), claimed.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const crypto::signature_result signature = verifier.verify(signatures, body, claimed);
   if (signature.status != crypto::signature_status::valid) {
     return webhook_rejection{http::status::unauthorized, "", signature.status};
   }

@@ -27,6 +27,8 @@ namespace {
 constexpr int variants_per_product_page = 100;
 constexpr double product_node_cost = 1 + 2 + variants_per_product_page;
 constexpr double variants_page_cost = 1 + 2 + 250;
+// Shopify refuses a single query over 1,000 points (MAX_COST_EXCEEDED).
+constexpr int max_page_size = static_cast<int>((1000 - 2) / product_node_cost);
 
 constexpr const char* products_page_query =
     "query ProductsPage($first: Int!, $after: String, $query: String) { "
@@ -88,13 +90,13 @@ std::string serialize(const rapidjson::Value& value) {
 const rapidjson::Value& data_of(const rapidjson::Document& doc) { return doc["data"]; }
 
 /// Fetches the variants beyond the first page of a product into `node`'s
-/// variants.nodes, so it is whole.
-void complete_variants(admin_api& api, rapidjson::Value& node,
+/// variants.nodes, so it is whole. False if the product went away meanwhile.
+bool complete_variants(admin_api& api, rapidjson::Value& node,
                        rapidjson::Document::AllocatorType& allocator) {
   rapidjson::Value* variants = member(node, "variants");
   const rapidjson::Value* info = variants != nullptr ? member(*variants, "pageInfo") : nullptr;
   if (info == nullptr) {
-    return;
+    return true;
   }
   const rapidjson::Value* more = member(*info, "hasNextPage");
   std::string cursor = text_of(member(*info, "endCursor"));
@@ -109,7 +111,7 @@ void complete_variants(admin_api& api, rapidjson::Value& node,
     const rapidjson::Value* product = member(data_of(doc), "product");
     const rapidjson::Value* page = product != nullptr ? member(*product, "variants") : nullptr;
     if (page == nullptr) {
-      return; // the product went away meanwhile; what we have stands
+      return false; // deleted meanwhile: not listed, so the sweep takes it
     }
     if (const rapidjson::Value* page_nodes = member(*page, "nodes");
         page_nodes != nullptr && page_nodes->IsArray()) {
@@ -124,16 +126,21 @@ void complete_variants(admin_api& api, rapidjson::Value& node,
   }
   // The first page's pageInfo no longer describes the list.
   variants->RemoveMember("pageInfo");
+  return true;
 }
 
-db::listed_product map_node(admin_api& api, rapidjson::Value& node,
-                            rapidjson::Document::AllocatorType& allocator) {
-  complete_variants(api, node, allocator);
+/// The product of a node, whole; nullopt if it went away while its
+/// variants were being paged (half a product is never applied).
+std::optional<db::listed_product> map_node(admin_api& api, rapidjson::Value& node,
+                                           rapidjson::Document::AllocatorType& allocator) {
+  if (!complete_variants(api, node, allocator)) {
+    return std::nullopt;
+  }
   auto mapped = model::map_graphql_product(node);
   if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
     throw admin_api_error("a listed product cannot be read: " + error->reason);
   }
-  return {std::move(std::get<model::product_state>(mapped)), serialize(node)};
+  return db::listed_product{std::move(std::get<model::product_state>(mapped)), serialize(node)};
 }
 
 struct bulk_status {
@@ -202,12 +209,25 @@ void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
       .field("shop", api.shop())
       .field("operation", id)
       .field("objects", status.object_count);
+  // An empty listing sweeps every product of the shop: believe one only
+  // when Shopify counted no objects, and a file only when it holds exactly
+  // the objects Shopify counted.
   if (status.url.empty()) {
-    return; // Shopify gives no file for an empty result
+    if (status.object_count == "0") {
+      return; // Shopify gives no file for an empty result
+    }
+    throw admin_api_error("the bulk operation " + id + " completed with " +
+                          (status.object_count.empty() ? "no" : status.object_count) +
+                          " objects but no result URL");
   }
   bulk_jsonl_reader reader([&](db::listed_product product) { sink(std::move(product), observed); });
   api.download(status.url, [&](std::string_view piece) { reader.feed(piece); });
   reader.finish();
+  if (std::to_string(reader.lines()) != status.object_count) {
+    throw admin_api_error("the bulk result of " + id + " holds " +
+                          std::to_string(reader.lines()) + " objects, Shopify counted " +
+                          (status.object_count.empty() ? "none" : status.object_count));
+  }
 }
 
 void list_by_pages(admin_api& api, const reconcile_settings& settings,
@@ -218,7 +238,7 @@ void list_by_pages(admin_api& api, const reconcile_settings& settings,
   for (;;) {
     // The bucket's size, once known, bounds a page; the first page is one
     // product, cheap enough for any bucket, and teaches it.
-    int first = std::max(1, settings.page_size);
+    int first = std::clamp(settings.page_size, 1, max_page_size);
     if (const auto capacity = api.bucket_capacity()) {
       first = std::clamp(static_cast<int>((*capacity - 2) / product_node_cost), 1, first);
     } else {
@@ -236,7 +256,9 @@ void list_by_pages(admin_api& api, const reconcile_settings& settings,
       throw admin_api_error("a products page came without nodes");
     }
     for (auto& node : nodes->GetArray()) {
-      sink(map_node(api, node, doc.GetAllocator()), observed);
+      if (auto product = map_node(api, node, doc.GetAllocator())) {
+        sink(std::move(*product), observed);
+      }
     }
     const rapidjson::Value* info = member(*products, "pageInfo");
     const rapidjson::Value* more = info ? member(*info, "hasNextPage") : nullptr;

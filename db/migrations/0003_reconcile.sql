@@ -127,6 +127,10 @@ declare
   swept bigint;
 begin
   select * into run from shopify.reconcile_runs where id = r_run for update;
+  if run.status is distinct from 'running' then
+    -- Marked interrupted by another session that took the shop meanwhile.
+    raise exception 'reconcile run % is %, not running: nothing swept', r_run, run.status;
+  end if;
   if run.mode = 'since' then
     -- An incremental listing is not the whole catalog: nothing to sweep.
     swept := 0;

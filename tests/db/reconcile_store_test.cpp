@@ -243,3 +243,18 @@ TEST_CASE("refresh requests are claimed once and completed") {
     CHECK(two.claim_refreshes(10).empty());
   }
 }
+
+TEST_CASE("a run no longer marked running sweeps nothing") {
+  test::test_database db;
+  webhook(db, 1, "2026-01-01T00:00:00Z", "one", "w1");
+  db::reconcile_store store(db.settings());
+  const auto run = store.try_begin(full_run());
+  REQUIRE(run);
+  // What another replica does once it took the shop from a session it saw die.
+  db.execute("update shopify.reconcile_runs set status = 'interrupted' where id = " +
+             std::to_string(run->id));
+  CHECK_THROWS_WITH_AS(store.finish(*run, db::drift{}), doctest::Contains("not running"),
+                       std::runtime_error);
+  CHECK_FALSE(is_tombstoned(db, 1));
+  CHECK(db.scalar("select status from shopify.reconcile_runs") == "interrupted");
+}
