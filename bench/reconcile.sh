@@ -17,7 +17,8 @@ mode=${2:-bulk}
 shift $(( $# > 2 ? 2 : $# ))
 
 ensure_packages "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}"
-build_preset release -DSHOPMIRROR_BUILD_TESTS=OFF >/dev/null
+# Whatever the build tree was configured with (tests on or off) stays so.
+build_preset release >/dev/null
 bin=build/release
 
 scratch=$(mktemp -d /tmp/shopmirror-reconcile-bench-XXXXXX)
