@@ -52,7 +52,13 @@ TEST_CASE("SIGTERM under load: every request answered or refused and every 200 d
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Under load first: wait for the first answers (a sanitizer build is
+  // several times slower to get there), then a little longer.
+  const auto loaded_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (answered.load() <= 50 && std::chrono::steady_clock::now() < loaded_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const int before = answered.load();
   service.process().send_signal(SIGTERM);
   const auto status = service.process().wait(std::chrono::seconds(15));

@@ -121,10 +121,26 @@ TEST_CASE("stopping one replica behind nginx loses nothing acknowledged") {
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // Waits until `n` deliveries are acknowledged (a sanitizer build is several
+  // times slower to get there), and at least `at_least` more.
+  const auto acknowledged_past = [&](std::size_t n, std::chrono::milliseconds at_least) {
+    std::this_thread::sleep_for(at_least);
+    const auto by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < by) {
+      {
+        std::lock_guard lock(mutex);
+        if (acknowledged.size() > n) {
+          return;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
+  acknowledged_past(50, std::chrono::milliseconds(1000));
   first.process().send_signal(SIGTERM);
   CHECK(first.process().wait(std::chrono::seconds(15)) == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000)); // the survivor carries on alone
+  // The survivor carries on alone.
+  acknowledged_past(100, std::chrono::milliseconds(1000));
   stop = true;
   for (auto& s : senders) {
     s.join();
