@@ -66,6 +66,8 @@ db::run_request full_run() {
 
 } // namespace
 
+TEST_SUITE("db") {
+
 TEST_CASE("a run repairs what webhooks missed and counts the drift") {
   test::test_database db;
   webhook(db, 1, "2026-01-01T00:00:00Z", "one old", "w1");
@@ -258,3 +260,5 @@ TEST_CASE("a run no longer marked running sweeps nothing") {
   CHECK_FALSE(is_tombstoned(db, 1));
   CHECK(db.scalar("select status from shopify.reconcile_runs") == "interrupted");
 }
+
+} // TEST_SUITE

@@ -134,6 +134,8 @@ std::string write_temp(const std::string& text) {
 
 } // namespace
 
+TEST_SUITE("ingest") {
+
 TEST_CASE("one shop comes from SHOPMIRROR_SHOP and SHOPMIRROR_ADMIN_TOKEN") {
   const auto c = load({{"SHOPMIRROR_SHOP", "demo.myshopify.com"},
                        {"SHOPMIRROR_ADMIN_TOKEN", "shpat_x"},
@@ -210,3 +212,5 @@ TEST_CASE("a bad SHOPMIRROR_CONFIG file is refused with the place of the mistake
   CHECK(error_of({{"SHOPMIRROR_CONFIG", "/x"}, {"SHOPMIRROR_SHOP", "a.myshopify.com"}})
             .find("must not be set with it") != std::string::npos);
 }
+
+} // TEST_SUITE

@@ -57,6 +57,8 @@ std::vector<db::listed_product> read_in_pieces(const std::string& text, std::siz
 
 } // namespace
 
+TEST_SUITE("reconcile") {
+
 TEST_CASE("a product from GraphQL maps to the same state as its webhook") {
   const auto webhook = model::map_product_webhook(
       model::product_topic::create,
@@ -150,3 +152,5 @@ TEST_CASE("the daily run is today if still ahead and else tomorrow") {
   CHECK(reconcile::next_daily_run(midnight + 3 * 3600, 180) == midnight + day + 3 * 3600);
   CHECK(reconcile::next_daily_run(midnight + 23 * 3600, 0) == midnight + day);
 }
+
+} // TEST_SUITE
