@@ -213,8 +213,9 @@ void delivery_simulator::deliver(const std::function<net::http_client()>& client
         {
           std::lock_guard lock(mutex_);
           attempts_.push_back(a);
-          if (ok) {
+          if (ok && !acknowledged_[next.event]) {
             acknowledged_[next.event] = true;
+            ++acknowledged_count_;
           }
         }
         {

@@ -10,6 +10,7 @@
 #include "net/http_client.hpp"
 #include "tests/support/test_database.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -102,6 +103,9 @@ public:
                std::chrono::milliseconds pause);
 
   const std::vector<attempt>& attempts() const noexcept { return attempts_; }
+  /// Events acknowledged so far; safe to read while `deliver` runs, so that a
+  /// fault can be timed by progress rather than by the clock.
+  std::size_t acknowledged_count() const noexcept { return acknowledged_count_.load(); }
   /// Events that never got a 2xx (Shopify would give up on them).
   std::vector<std::size_t> undelivered() const;
 
@@ -111,6 +115,7 @@ private:
   std::mutex mutex_;
   std::vector<attempt> attempts_;
   std::vector<bool> acknowledged_;
+  std::atomic<std::size_t> acknowledged_count_{0};
 };
 
 /// What the offline checker found; empty lists mean the promise held.
