@@ -8,6 +8,8 @@
 
 #include <doctest/doctest.h>
 
+#include <pqxx/pqxx>
+
 #include <algorithm>
 #include <array>
 #include <thread>
@@ -373,6 +375,53 @@ TEST_CASE("an app table's foreign key to a product survives its delete") {
   CHECK(db.scalar("select p.title || ' deleted=' || (p.deleted_at is not null) "
                   "from kol_product_links l join shopify.products p using (shop_domain, product_id)") ==
         "Webinar kit deleted=true");
+}
+
+
+TEST_CASE("plans made while the mirror was empty still read by key once it has grown") {
+  // Each connection caches its generic plans at its first batch; on empty
+  // tables those were sequential scans, kept while the tables grew, so that
+  // every later batch read every row (0004_key_plans.sql). One transaction,
+  // so that PostgreSQL's per-transaction scan counters show every scan.
+  test::test_database db;
+  pqxx::connection connection(db.url());
+  connection.prepare("apply", db::apply_statement_sql());
+  pqxx::work tx(connection);
+  const auto apply = [&](const model::delivery_item& item) {
+    const auto values = db::apply_parameters(std::span(&item, 1));
+    const auto rows = tx.exec_prepared("apply", pqxx::prepare::make_dynamic_params(values));
+    REQUIRE(rows.size() == 1);
+    return rows[0][1].as<std::string>();
+  };
+  test::product_spec p{7, "First", "2026-01-01T10:00:00Z", "", "active", {{71, "5.00", "A", 1, 1}}};
+  CHECK(apply(item_from_body("products/create", product_json(p), "g-1", std::nullopt)) == "applied");
+
+  // The mirror grows: 20,000 products of 5 variants each.
+  tx.exec("insert into shopify.products (shop_domain, product_id, version_updated_at, "
+          "version_observed_at) select '" + shop + "', g, now(), now() "
+          "from generate_series(1000, 20999) g");
+  tx.exec("insert into shopify.product_variants (shop_domain, variant_id, product_id) "
+          "select '" + shop + "', g * 10 + k, g from generate_series(1000, 20999) g, "
+          "generate_series(1, 5) k");
+
+  p.title = "Second";
+  p.updated_at = "2026-01-01T11:00:00Z";
+  p.variants.push_back({72, "6.00", "B", 2, 2});
+  CHECK(apply(item_from_body("products/update", product_json(p), "g-2", std::nullopt)) == "applied");
+  p.title = "Third";
+  p.updated_at = "2026-01-01T12:00:00Z";
+  p.variants.erase(p.variants.begin()); // the delete of the variants not listed runs
+  CHECK(apply(item_from_body("products/update", product_json(p), "g-3", std::nullopt)) == "applied");
+  CHECK(apply(test::delete_item(7, "g-4", "2026-01-01T13:00:00Z")) == "applied");
+
+  for (const char* table : {"shopify.products", "shopify.product_variants",
+                            "shopify.webhook_deliveries"}) {
+    INFO(table);
+    CHECK(tx.exec1(std::string("select pg_stat_get_xact_numscans('") + table + "'::regclass)")[0]
+              .as<int>() == 0);
+  }
+  CHECK(tx.exec1("select string_agg(variant_id::text, ',') from shopify.product_variants "
+                 "where product_id = 7")[0].as<std::string>() == "72");
 }
 
 }
