@@ -4,7 +4,8 @@
 // webhooks. What must differ between transactions is computed in SQL from
 // pgbench variables: webhook ids (unique), product ids (drawn from 10,000,
 // as the load generator does), variant ids, and times (always newer, so
-// every state applies, as a fresh update does).
+// every state applies, as a fresh update does; the variants' times too, so
+// that every variant is rewritten, as the load generator's versions are).
 
 #include "bench/payloads.hpp"
 #include "db/delivery_store.hpp"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
       {25, now_array},
       {30, "(select array_agg(((:p::bigint * " + n + " + u.item - 1) * 1000 + u.k)::bigint) from "
            "unnest(" + quote(params[27]) + "::int[]) with ordinality as u(item, k))"},
+      {41, "(select array_agg(clock_timestamp()) from unnest(" + quote(params[27]) + "::int[]) u)"},
   };
   static const char* types[] = {
       "text[]", "text[]", "text[]", "text[]", "text[]", "timestamptz[]", "timestamptz[]",
