@@ -3,7 +3,7 @@
 // and as one GraphQL product node. Never a crash: a bad line is a
 // std::runtime_error, which fails the run. What maps keeps the invariants
 // the apply path relies on (positive ids, unique variants, sorted tags, a
-// source document that is JSON).
+// source document that jsonb stores as read).
 
 #include "fuzz/fuzz_input.hpp"
 #include "model/graphql_product.hpp"
@@ -42,10 +42,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     reconcile::bulk_jsonl_reader reader([](db::listed_product product) {
       check(product.state);
+      // The source document goes to a jsonb column as it is: it must be one
+      // jsonb stores exactly as read (no NUL, nesting within the limit).
       rapidjson::Document source;
-      source.Parse(product.source.data(), product.source.size());
-      if (source.HasParseError() || !source.IsObject()) {
-        std::abort(); // the jsonb column would refuse it
+      if (!model::json::parse_object(source, product.source).empty()) {
+        std::abort();
       }
     });
     const std::size_t at = std::min(split, text.size());
@@ -62,6 +63,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto mapped = model::map_graphql_product(node);
     if (const auto* state = std::get_if<model::product_state>(&mapped)) {
       check(*state);
+      if (model::json::contains_nul(node)) {
+        std::abort(); // its serialization, the source, would hold \u0000
+      }
     }
   }
   return 0;

@@ -27,9 +27,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (state.id <= 0 || upsert->source != body) {
       std::abort();
     }
-    // The source goes to PostgreSQL's jsonb input, which recurses: nothing
-    // deeper than the limit may get there.
-    if (model::json::nesting_depth(upsert->source) > model::json::max_nesting) {
+    // The source goes to PostgreSQL's jsonb input as it is: it must be one
+    // jsonb stores exactly as read (no NUL, nothing deeper than the limit:
+    // jsonb's input recurses).
+    rapidjson::Document source;
+    if (!model::json::parse_object(source, upsert->source).empty()) {
       std::abort();
     }
     if (!std::is_sorted(state.tags.begin(), state.tags.end())) {

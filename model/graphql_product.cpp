@@ -109,6 +109,10 @@ std::variant<product_state, graphql_error> map_graphql_product(const rapidjson::
   if (!node.IsObject()) {
     return graphql_error{"a product node is not an object"};
   }
+  // The node, serialized, becomes the source document: jsonb refuses \u0000.
+  if (json::contains_nul(node)) {
+    return graphql_error{"a product node holds a NUL character (\\u0000)"};
+  }
   field_error error;
   product_state state;
   const auto id = read_node_id(node, "Product", error);

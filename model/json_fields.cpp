@@ -246,4 +246,25 @@ std::string parse_error_message(const rapidjson::Document& document) {
          " at offset " + std::to_string(document.GetErrorOffset());
 }
 
+std::string parse_object(rapidjson::Document& document, std::string_view text) {
+  if (const void* nul = std::memchr(text.data(), '\0', text.size()); nul != nullptr) {
+    return "malformed JSON: a NUL byte at offset " +
+           std::to_string(static_cast<const char*>(nul) - text.data());
+  }
+  if (nesting_depth(text) > max_nesting) {
+    return "the document nests deeper than " + std::to_string(max_nesting) + " levels";
+  }
+  document.Parse<parse_flags>(text.data(), text.size());
+  if (document.HasParseError()) {
+    return parse_error_message(document);
+  }
+  if (!document.IsObject()) {
+    return "the document is not a JSON object";
+  }
+  if (contains_nul(document)) {
+    return "the document holds a NUL character (\\u0000), which PostgreSQL cannot store";
+  }
+  return {};
+}
+
 } // namespace shopmirror::model::json

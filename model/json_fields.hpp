@@ -1,7 +1,9 @@
 #pragma once
 
 // Reading typed fields out of RapidJSON values, shared by the webhook and
-// the GraphQL mappings. Internal to model/: RapidJSON does not leak further.
+// the GraphQL mappings. Internal to model/, but for parse_object, which the
+// reconcile's bulk JSONL reader shares (model/graphql_product.hpp already
+// takes RapidJSON values there).
 
 #include "model/timestamp.hpp"
 
@@ -74,5 +76,13 @@ bool read_int32(const rapidjson::Value& object, std::string_view key, std::strin
 
 /// The parse error of a document as a short message.
 std::string parse_error_message(const rapidjson::Document& document);
+
+/// Parses `text` into `document` as a JSON object that PostgreSQL's jsonb
+/// can store exactly as given: no raw NUL byte (RapidJSON takes one for the
+/// end of the input, so `{...}\0junk` would parse while the text stored
+/// would not), nesting within max_nesting, valid UTF-8, no `\u0000`.
+/// Returns why it is not, or an empty string. Every document the mirror
+/// stores as `source` goes through here: a webhook body, a bulk JSONL line.
+std::string parse_object(rapidjson::Document& document, std::string_view text);
 
 } // namespace shopmirror::model::json

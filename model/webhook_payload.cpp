@@ -194,22 +194,9 @@ void canonicalize(product_state& state) {
 }
 
 product_payload map_product_webhook(product_topic topic, std::string_view body) {
-  if (json::nesting_depth(body) > json::max_nesting) {
-    return payload_error{"the body nests deeper than " + std::to_string(json::max_nesting) +
-                             " levels",
-                         std::nullopt};
-  }
   rapidjson::Document document;
-  document.Parse<json::parse_flags>(body.data(), body.size());
-  if (document.HasParseError()) {
-    return payload_error{json::parse_error_message(document), std::nullopt};
-  }
-  if (!document.IsObject()) {
-    return payload_error{"the body is not a JSON object", std::nullopt};
-  }
-  if (json::contains_nul(document)) {
-    return payload_error{"the body holds a NUL character (\\u0000), which PostgreSQL cannot store",
-                         std::nullopt};
+  if (std::string reason = json::parse_object(document, body); !reason.empty()) {
+    return payload_error{std::move(reason), std::nullopt};
   }
   field_error error;
   const rapidjson::Value* id_value = json::find(document, "id", error);

@@ -191,7 +191,9 @@ rapidjson::Document admin_api::graphql(std::string_view query, std::string_view 
                             std::to_string(response.status) + ": " + excerpt(response.body));
     }
     rapidjson::Document doc;
-    doc.Parse(response.body.data(), response.body.size());
+    // Iterative: however deeply an answer nests, parsing it never recurses.
+    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+        response.body.data(), response.body.size());
     if (doc.HasParseError() || !doc.IsObject()) {
       failed("the response is not a JSON object");
       continue;

@@ -1,9 +1,8 @@
 #include "reconcile/bulk_jsonl.hpp"
 
 #include "model/graphql_product.hpp"
+#include "model/json_fields.hpp"
 #include "model/webhook_payload.hpp"
-
-#include <rapidjson/error/en.h>
 
 #include <stdexcept>
 
@@ -54,11 +53,11 @@ void bulk_jsonl_reader::line(std::string_view raw) {
   // A fresh document a line: a reused one keeps every line's values in its
   // pool allocator until it is destroyed, and memory would grow with the
   // catalog.
+  // Each line is kept verbatim in the product's source document, so it must
+  // be one that jsonb stores as it reads here.
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
-  if (document.HasParseError() || !document.IsObject()) {
-    throw std::runtime_error("bulk result line " + std::to_string(lines_) +
-                             " is not a JSON object");
+  if (const std::string reason = model::json::parse_object(document, text); !reason.empty()) {
+    throw std::runtime_error("bulk result line " + std::to_string(lines_) + ": " + reason);
   }
   if (!document.HasMember("__parentId")) {
     flush();

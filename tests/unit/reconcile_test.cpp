@@ -82,6 +82,9 @@ TEST_CASE("a GraphQL product without a Product gid or updatedAt is refused") {
             .find("tags") != std::string::npos);
   CHECK(graphql_error_of(R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z","variants":{"nodes":[{"id":"gid://shopify/ProductVariant/2","price":"ten"}]}})")
             .find("price") != std::string::npos);
+  // Its serialization is the source document, and jsonb refuses \u0000.
+  CHECK(graphql_error_of(R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z","variants":{"nodes":[{"id":"gid://shopify/ProductVariant/2","sku":"a\u0000"}]}})")
+            .find("NUL") != std::string::npos);
 }
 
 TEST_CASE("bulk JSONL joins variants to their product whatever the piece size") {
@@ -124,6 +127,37 @@ TEST_CASE("bulk JSONL refuses a variant that does not follow its product") {
   CHECK_THROWS_WITH_AS(read_in_pieces(orphan, 5), doctest::Contains("does not follow"),
                        std::runtime_error);
   CHECK_THROWS_AS(read_in_pieces("{not json}\n", 3), std::runtime_error);
+}
+
+TEST_CASE("bulk JSONL refuses a line that jsonb would not store as read") {
+  const std::string product =
+      R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z"})"
+      "\n";
+  const std::string variant =
+      R"({"id":"gid://shopify/ProductVariant/2","__parentId":"gid://shopify/Product/1"})";
+  // RapidJSON reads a raw NUL as the end of its input: the line would parse,
+  // and the source document built from it would not.
+  CHECK_THROWS_WITH_AS(read_in_pieces(product + variant + std::string("\0junk\n", 6), 4),
+                       doctest::Contains("NUL byte"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      read_in_pieces(std::string(R"({"id":"gid://shopify/Product/1","updatedAt":)"
+                                 R"("2026-01-01T00:00:00Z"})") +
+                         std::string("\0}\n", 3),
+                     64),
+      doctest::Contains("NUL byte"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      read_in_pieces(product + R"({"id":"gid://shopify/ProductVariant/2",)"
+                               R"("__parentId":"gid://shopify/Product/1","title":"a\u0000b"})"
+                               "\n",
+                     9),
+      doctest::Contains("NUL character"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      read_in_pieces(R"({"id":"gid://shopify/Product/1","x":)" + std::string(5000, '[') +
+                         std::string(5000, ']') + "}\n",
+                     4096),
+      doctest::Contains("nests deeper"), std::runtime_error);
+  // The same lines without the damage read as one product with its variant.
+  CHECK(read_in_pieces(product + variant + "\n", 4).at(0).state.variants.size() == 1);
 }
 
 TEST_CASE("the cost bucket waits only for what does not fit") {
