@@ -213,6 +213,11 @@ TEST_CASE("signed garbage becomes a reason - never a crash") {
   CHECK(reason("[1,2]").find("not a JSON object") != std::string::npos);
   CHECK(reason("null").find("not a JSON object") != std::string::npos);
   CHECK(reason(R"({"id":1} trailing)").find("malformed JSON") != std::string::npos);
+  // RapidJSON reads a raw NUL byte as the end of its input: without a check
+  // of its own this body would map, and its source would not be the JSON
+  // that was read.
+  CHECK(reason(std::string_view("{\"id\":1,\"updated_at\":\"2026-01-01T00:00:00Z\"}\0junk", 49))
+            .find("NUL byte at offset 44") != std::string::npos);
   CHECK(reason(R"({"id":1,"title":"a\u0000b","updated_at":"2026-01-01T00:00:00Z"})")
             .find("NUL") != std::string::npos);
   CHECK(reason("{\"id\":1,\"title\":\"\xff\xfe\"}").find("malformed JSON") != std::string::npos);
