@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The webhook throughput benchmark (README, Performance). Starts a PostgreSQL
 # of its own with durable commits (fsync and synchronous_commit on), measures
-# the database's ceiling with pgbench running the service's own apply
-# statement, then drives the service with shopmirror-loadgen:
+# the database's ceiling with shopmirror-db-ceiling (the service's own
+# database path, batches of 1, 10 and 64 from 4 clients, no HTTP), then
+# drives the service with shopmirror-loadgen:
 #
 #   sustained  as fast as answered, RUNS times (median reported)
 #   target     a fixed rate of TARGET/s (default 8000), RUNS times
@@ -48,14 +49,22 @@ log "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load bef
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-log "database ceiling: pgbench, the service's apply statement, 4 clients, ${duration}s each"
+# Each run starts from empty tables, so runs are alike and one run's
+# versions cannot fail the next one's check.
+reset_tables() {
+  psql -X -q -h "$scratch/pg/run" -p 5432 -U postgres -d bench -c "truncate \
+    shopify.webhook_deliveries, shopify.product_variants, shopify.products, \
+    shopify.dead_letters, shopify.product_refresh_requests" -c "checkpoint"
+}
+
+log "database ceiling: shopmirror-db-ceiling, the service's database path, 4 clients, ${duration}s each"
 ceiling=0
 for batch in 1 10 64; do
-  "$bin/bench/shopmirror-pgbench-script" "$batch" >"$scratch/batch$batch.sql"
-  tps=$(pgbench -h "$scratch/pg/run" -p 5432 -U postgres -n -M prepared -c 4 -j 2 -T "$duration" \
-        -f "$scratch/batch$batch.sql" bench 2>/dev/null | awk '/^tps/ {print $3}')
-  rate=$(awk -v t="$tps" -v b="$batch" 'BEGIN {printf "%.0f", t * b}')
-  echo "ceiling batch=$batch: $rate webhooks/s ($tps commits/s)"
+  reset_tables
+  out=$("$bin/bench/shopmirror-db-ceiling" --database "$url" --batch "$batch" --clients 4 \
+        --duration "$duration") || die "the ceiling run with batches of $batch failed: $out"
+  echo "$out"
+  rate=$(echo "$out" | sed -n 's/.*: \([0-9]*\) webhooks\/s.*/\1/p')
   [ "$rate" -gt "$ceiling" ] && ceiling=$rate
 done
 
@@ -69,14 +78,6 @@ loadgen() { # rate seconds seed
   "$bin/bench/shopmirror-loadgen" --url http://127.0.0.1:18090/webhooks/shopify --secret bench-secret \
     --rate "$1" --duration "$2" --connections "$connections" --seed "$3" --watch-pid "$service_pid" \
     --check-db "$url"
-}
-
-# Each run starts from empty tables, so runs are alike and one run's
-# versions cannot fail the next one's check.
-reset_tables() {
-  psql -X -q -h "$scratch/pg/run" -p 5432 -U postgres -d bench -c "truncate \
-    shopify.webhook_deliveries, shopify.product_variants, shopify.products, \
-    shopify.dead_letters, shopify.product_refresh_requests" -c "checkpoint"
 }
 
 run_series() { # name rate

@@ -1,0 +1,154 @@
+// shopmirror-db-ceiling: the database's ceiling for webhooks, measured with
+// the service's own database path. Several clients, each a thread with a
+// db::delivery_store of its own (the very code a writer thread runs: the
+// same statement, the same parameters in the same wire format), apply
+// batches of realistic product updates for a while; the rate of committed
+// deliveries is the most the database can take, with no HTTP, signature or
+// JSON work beside it.
+//
+//   shopmirror-db-ceiling --database URL --batch 64 --clients 4 --duration 60
+//
+// Products (10,000, with bench::variant_count's variants) are mapped once
+// before the clock starts; each delivery is a copy with a new webhook id
+// and a newer version of a random product, so every state applies and
+// every variant is rewritten, as the load generator's updates are.
+
+#include "bench/payloads.hpp"
+#include "db/delivery_store.hpp"
+#include "model/webhook_payload.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace shopmirror;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct options {
+  std::string database;
+  int batch = 64;
+  int clients = 4;
+  double duration = 60;
+  int products = 10000;
+};
+
+[[noreturn]] void usage() {
+  std::fprintf(stderr, "usage: shopmirror-db-ceiling --database URL [--batch N] [--clients N] "
+                       "[--duration SECONDS] [--products N]\n");
+  std::exit(2);
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (i + 1 >= argc) {
+      usage();
+    }
+    const char* value = argv[++i];
+    if (arg == "--database") {
+      o.database = value;
+    } else if (arg == "--batch") {
+      o.batch = std::atoi(value);
+    } else if (arg == "--clients") {
+      o.clients = std::atoi(value);
+    } else if (arg == "--duration") {
+      o.duration = std::atof(value);
+    } else if (arg == "--products") {
+      o.products = std::atoi(value);
+    } else {
+      usage();
+    }
+  }
+  if (o.database.empty() || o.batch < 1 || o.clients < 1 || o.duration <= 0 || o.products < 1) {
+    usage();
+  }
+  return o;
+}
+
+model::upsert_product mapped(std::int64_t product, int variants) {
+  auto action = model::action_for(model::product_topic::update,
+                                  bench::product_body(product, 1, variants));
+  auto* upsert = std::get_if<model::upsert_product>(&action);
+  if (upsert == nullptr) {
+    std::fprintf(stderr, "a generated product does not map\n");
+    std::exit(1);
+  }
+  return std::move(*upsert);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  const options o = parse(argc, argv);
+
+  std::mt19937_64 random(42);
+  std::vector<model::upsert_product> templates;
+  templates.reserve(static_cast<std::size_t>(o.products));
+  for (int p = 0; p < o.products; ++p) {
+    templates.push_back(mapped(7'000'000'000'000 + p, bench::variant_count(random)));
+  }
+  std::vector<std::atomic<std::int64_t>> versions(static_cast<std::size_t>(o.products));
+
+  std::atomic<std::uint64_t> committed{0};
+  std::atomic<std::uint64_t> refused{0};
+  const auto start = clock_type::now();
+  const auto end = start + std::chrono::duration_cast<clock_type::duration>(
+                               std::chrono::duration<double>(o.duration));
+  std::vector<std::thread> clients;
+  for (int c = 0; c < o.clients; ++c) {
+    clients.emplace_back([&, c] {
+      db::db_settings settings;
+      settings.url = o.database;
+      settings.statement_timeout = std::chrono::milliseconds(30000);
+      settings.lock_timeout = std::chrono::milliseconds(30000);
+      db::delivery_store store(settings);
+      std::mt19937_64 pick(1000 + static_cast<std::uint64_t>(c));
+      std::uniform_int_distribution<std::size_t> product(0, templates.size() - 1);
+      std::uint64_t counter = 0;
+      std::vector<model::delivery_item> items;
+      while (clock_type::now() < end) {
+        items.clear();
+        for (int i = 0; i < o.batch; ++i) {
+          const std::size_t index = product(pick);
+          model::upsert_product upsert = templates[index];
+          // A second per version, as bench::product_body's versions move.
+          const std::int64_t version = versions[index].fetch_add(1) + 1;
+          upsert.state.updated_at.micros_since_epoch += version * 1'000'000;
+          for (auto& variant : upsert.state.variants) {
+            variant.updated_at = upsert.state.updated_at;
+          }
+          model::delivery meta;
+          meta.shop_domain = "bench.myshopify.com";
+          meta.webhook_id = "ceiling-" + std::to_string(c) + "-" + std::to_string(++counter);
+          meta.topic = "products/update";
+          meta.api_version = "2026-10";
+          meta.received_at = model::now();
+          meta.triggered_at = meta.received_at;
+          items.push_back({std::move(meta), std::move(upsert)});
+        }
+        for (const model::apply_outcome outcome : store.apply(items)) {
+          (model::is_durable(outcome) ? committed : refused).fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& client : clients) {
+    client.join();
+  }
+  const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  std::printf("ceiling batch=%d clients=%d: %.0f webhooks/s (%llu committed in %.1f s, %llu "
+              "refused)\n",
+              o.batch, o.clients, static_cast<double>(committed.load()) / seconds,
+              static_cast<unsigned long long>(committed.load()), seconds,
+              static_cast<unsigned long long>(refused.load()));
+  return refused.load() == 0 ? 0 : 1;
+}
