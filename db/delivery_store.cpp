@@ -1,6 +1,6 @@
 #include "db/delivery_store.hpp"
 
-#include "db/array_literal.hpp"
+#include "db/binary_array.hpp"
 #include "db/errors.hpp"
 #include "db/pg_session.hpp"
 #include "db/product_columns.hpp"
@@ -26,8 +26,8 @@ constexpr const char* apply_sql =
     "$13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::int[], $17::text[], "
     "$18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], "
     "$24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $27::text[], "
-    "$28::int[], $29::int[], $30::bigint[], $31::text[], $32::text[], $33::numeric[], "
-    "$34::numeric[], $35::int[], $36::text[], $37::text[], $38::text[], $39::text[], "
+    "$28::int[], $29::int[], $30::bigint[], $31::text[], $32::text[], $33::text[]::numeric[], "
+    "$34::text[]::numeric[], $35::int[], $36::text[], $37::text[], $38::text[], $39::text[], "
     "$40::bigint[], $41::timestamptz[])";
 
 constexpr std::size_t delivery_parameters = 12;
@@ -36,7 +36,13 @@ constexpr std::size_t parameter_count = delivery_parameters + product_columns::c
 // The columns of shopify.apply_deliveries, one array per parameter: the
 // delivery's own (d_*), then its product state's (p_*, v_*).
 struct batch_arrays {
-  std::array<array_literal, delivery_parameters> column;
+  std::array<binary_array, delivery_parameters> column{
+      binary_array(pg_element::text),        binary_array(pg_element::text),
+      binary_array(pg_element::text),        binary_array(pg_element::text),
+      binary_array(pg_element::text),        binary_array(pg_element::timestamptz),
+      binary_array(pg_element::timestamptz), binary_array(pg_element::text),
+      binary_array(pg_element::int8),        binary_array(pg_element::text),
+      binary_array(pg_element::text),        binary_array(pg_element::bytea)};
   product_columns products;
 
   void add(const model::delivery_item& item, std::int64_t slot) {
@@ -47,9 +53,8 @@ struct batch_arrays {
     c[2].add(meta.topic);
     c[3].add(meta.event_id);
     c[4].add(meta.api_version);
-    c[5].add(meta.triggered_at ? std::optional(model::format_rfc3339(*meta.triggered_at))
-                               : std::nullopt);
-    c[6].add(model::format_rfc3339(meta.received_at));
+    c[5].add(meta.triggered_at);
+    c[6].add(meta.received_at);
 
     const auto* upsert = std::get_if<model::upsert_product>(&item.action);
     const auto* remove = std::get_if<model::delete_product>(&item.action);
@@ -75,7 +80,7 @@ struct batch_arrays {
     if (dead) {
       c[9].add(dead->reason);
       c[10].add(model::headers_json(meta));
-      c[11].add_bytes(dead->body);
+      c[11].add(dead->body);
     } else {
       c[9].add_null();
       c[10].add_null();
@@ -162,8 +167,7 @@ std::vector<apply_outcome> delivery_store::call(std::span<const model::delivery_
   // One statement in autocommit: the function's work commits as a whole
   // before the result arrives, which is what makes a 200 durable.
   pqxx::nontransaction tx(connection);
-  const pqxx::result rows =
-      tx.exec_prepared(apply_statement, pqxx::prepare::make_dynamic_params(values));
+  const pqxx::result rows = exec_binary(tx, apply_statement, values);
   std::vector<apply_outcome> outcomes(items.size(), apply_outcome::failed);
   for (const auto& row : rows) {
     const auto index = row[0].as<std::size_t>() - 1;

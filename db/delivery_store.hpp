@@ -11,10 +11,10 @@ namespace shopmirror::db {
 
 class pg_session;
 
-/// The parameters of the apply statement for a batch, as PostgreSQL array
-/// literals, in the order of shopify.apply_deliveries' arguments. What
-/// delivery_store sends; exposed for the benchmark that measures the
-/// database's ceiling with the very same statement.
+/// The parameters of the apply statement for a batch, in the order of
+/// shopify.apply_deliveries' arguments and in PostgreSQL's binary format
+/// (each is sent as a binary parameter). What delivery_store sends; exposed
+/// for tests that run the statement inside a transaction of their own.
 std::vector<std::string> apply_parameters(std::span<const model::delivery_item> items);
 
 /// The text of the apply statement (placeholders $1..$41).

@@ -51,4 +51,16 @@ pqxx::connection& pg_session::connection() {
 
 void pg_session::reset() noexcept { connection_.reset(); }
 
+pqxx::result exec_binary(pqxx::transaction_base& tx, const std::string& statement,
+                         const std::vector<std::string>& values) {
+  // libpqxx sends a binarystring as a binary parameter, and any other value
+  // as text.
+  std::vector<pqxx::binarystring> binary;
+  binary.reserve(values.size());
+  for (const auto& value : values) {
+    binary.emplace_back(value.data(), value.size());
+  }
+  return tx.exec_prepared(statement, pqxx::prepare::make_dynamic_params(binary));
+}
+
 } // namespace shopmirror::db

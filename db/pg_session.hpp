@@ -50,6 +50,11 @@ private:
   std::chrono::milliseconds retry_pause_{250};
 };
 
+/// Runs a prepared statement with every parameter in the binary format
+/// (db/binary_array.hpp; a text parameter's binary form is its bytes).
+pqxx::result exec_binary(pqxx::transaction_base& tx, const std::string& statement,
+                         const std::vector<std::string>& values);
+
 /// The schema version recorded in the database (0 if none), read on an open
 /// connection. Defined in migrate.cpp.
 int read_schema_version(pqxx::connection& connection);

@@ -3,20 +3,6 @@
 namespace shopmirror::db {
 namespace {
 
-std::optional<std::string> time_text(const std::optional<model::timestamp>& t) {
-  if (!t) {
-    return std::nullopt;
-  }
-  return model::format_rfc3339(*t);
-}
-
-std::optional<std::int64_t> widen(const std::optional<std::int32_t>& v) {
-  if (!v) {
-    return std::nullopt;
-  }
-  return std::int64_t{*v};
-}
-
 std::string join_tags(const std::vector<std::string>& tags) {
   // Tags never hold a comma (Shopify splits on it), so a comma-joined list
   // is lossless; the database splits it again.
@@ -35,8 +21,8 @@ std::string join_tags(const std::vector<std::string>& tags) {
 void product_columns::add_state(const model::product_state& s, std::string_view source,
                                 model::timestamp observed, std::int64_t slot) {
   auto& c = column_;
-  c[0].add(model::format_rfc3339(s.updated_at));
-  c[1].add(model::format_rfc3339(observed));
+  c[0].add(s.updated_at);
+  c[1].add(observed);
   c[2].add_null();
   c[3].add(std::int64_t{s.present});
   c[4].add(s.title);
@@ -46,9 +32,9 @@ void product_columns::add_state(const model::product_state& s, std::string_view 
   c[8].add(s.status);
   c[9].add(join_tags(s.tags));
   c[10].add(s.body_html);
-  c[11].add(time_text(s.created_at));
-  c[12].add(model::format_rfc3339(s.updated_at));
-  c[13].add(time_text(s.published_at));
+  c[11].add(s.created_at);
+  c[12].add(s.updated_at);
+  c[13].add(s.published_at);
   c[14].add(source);
   for (const model::variant_state& v : s.variants) {
     c[15].add(slot);
@@ -58,23 +44,22 @@ void product_columns::add_state(const model::product_state& s, std::string_view 
     c[19].add(v.title);
     c[20].add(v.price);
     c[21].add(v.compare_at_price);
-    c[22].add(widen(v.position));
+    c[22].add(v.position ? std::optional<std::int64_t>(*v.position) : std::nullopt);
     c[23].add(v.option1);
     c[24].add(v.option2);
     c[25].add(v.option3);
     c[26].add(v.barcode);
     c[27].add(v.inventory_quantity);
-    c[28].add(time_text(v.updated_at));
+    c[28].add(v.updated_at);
   }
 }
 
 void product_columns::add_delete(model::timestamp observed) {
   // A delete carries no updated_at: its version is the time Shopify
   // triggered it, which is after every update of the product.
-  const std::string at = model::format_rfc3339(observed);
-  column_[0].add(at);
-  column_[1].add(at);
-  column_[2].add(at);
+  column_[0].add(observed);
+  column_[1].add(observed);
+  column_[2].add(observed);
   for (std::size_t i = 3; i <= 14; ++i) {
     column_[i].add_null();
   }

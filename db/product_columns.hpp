@@ -4,7 +4,7 @@
 // shopify.apply_deliveries and shopify.reconcile_apply take, one element per
 // product and one per variant, in the functions' argument order.
 
-#include "db/array_literal.hpp"
+#include "db/binary_array.hpp"
 #include "model/product_state.hpp"
 #include "model/timestamp.hpp"
 
@@ -29,11 +29,28 @@ public:
   /// Neither (a delivery that carries no product state).
   void add_none();
 
-  /// Appends the finished literals to `out`, in argument order.
+  /// Appends the finished arrays (binary format) to `out`, in argument order.
   void take_into(std::vector<std::string>& out);
 
 private:
-  std::array<array_literal, count> column_;
+  // Element types in argument order; numeric columns travel as text and the
+  // statements cast them (`$n::text[]::numeric[]`).
+  std::array<binary_array, count> column_{
+      binary_array(pg_element::timestamptz), binary_array(pg_element::timestamptz),
+      binary_array(pg_element::timestamptz), binary_array(pg_element::int4),
+      binary_array(pg_element::text),        binary_array(pg_element::text),
+      binary_array(pg_element::text),        binary_array(pg_element::text),
+      binary_array(pg_element::text),        binary_array(pg_element::text),
+      binary_array(pg_element::text),        binary_array(pg_element::timestamptz),
+      binary_array(pg_element::timestamptz), binary_array(pg_element::timestamptz),
+      binary_array(pg_element::text),        binary_array(pg_element::int4),
+      binary_array(pg_element::int4),        binary_array(pg_element::int8),
+      binary_array(pg_element::text),        binary_array(pg_element::text),
+      binary_array(pg_element::text),        binary_array(pg_element::text),
+      binary_array(pg_element::int4),        binary_array(pg_element::text),
+      binary_array(pg_element::text),        binary_array(pg_element::text),
+      binary_array(pg_element::text),        binary_array(pg_element::int8),
+      binary_array(pg_element::timestamptz)};
 };
 
 } // namespace shopmirror::db

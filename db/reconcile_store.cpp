@@ -20,8 +20,8 @@ constexpr const char* apply_sql =
     "$5::timestamptz[], $6::timestamptz[], $7::timestamptz[], $8::int[], $9::text[], "
     "$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
     "$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], "
-    "$20::int[], $21::int[], $22::bigint[], $23::text[], $24::text[], $25::numeric[], "
-    "$26::numeric[], $27::int[], $28::text[], $29::text[], $30::text[], $31::text[], "
+    "$20::int[], $21::int[], $22::bigint[], $23::text[], $24::text[], "
+    "$25::text[]::numeric[], $26::text[]::numeric[], $27::int[], $28::text[], $29::text[], $30::text[], $31::text[], "
     "$32::bigint[], $33::timestamptz[])";
 
 // One advisory-lock key space per purpose; the shop picks the key in it.
@@ -73,10 +73,12 @@ std::optional<std::string> time_text(const std::optional<model::timestamp>& t) {
   return model::format_rfc3339(*t);
 }
 
-/// The parameters of reconcile_apply for a batch.
-std::vector<std::string> product_parameters(std::span<const listed_product> products,
-                                            model::timestamp observed) {
-  array_literal ids;
+/// The parameters of reconcile_apply, in the binary format: the run (0 for
+/// none), the shop, whether it is a dry run, then the batch.
+std::vector<std::string> apply_parameters(std::int64_t run_id, const std::string& shop,
+                                          bool dry_run, std::span<const listed_product> products,
+                                          model::timestamp observed) {
+  binary_array ids(pg_element::int8);
   product_columns columns;
   std::int64_t slot = 1;
   for (const auto& product : products) {
@@ -84,7 +86,10 @@ std::vector<std::string> product_parameters(std::span<const listed_product> prod
     columns.add_state(product.state, product.source, observed, slot++);
   }
   std::vector<std::string> values;
-  values.reserve(1 + product_columns::count);
+  values.reserve(4 + product_columns::count);
+  values.push_back(binary_int8(run_id));
+  values.push_back(shop);
+  values.push_back(std::string(1, dry_run ? '\1' : '\0')); // a boolean's binary form
   values.push_back(ids.take());
   columns.take_into(values);
   return values;
@@ -142,17 +147,9 @@ std::optional<run_record> reconcile_store::try_begin(const run_request& request)
 drift reconcile_store::apply(const run_record& run, std::span<const listed_product> products,
                              model::timestamp observed) {
   return wrap("applying listed products", [&] {
-    std::vector<std::string> values;
-    values.reserve(4 + product_columns::count);
-    values.push_back(std::to_string(run.id));
-    values.push_back(run.shop);
-    values.push_back(run.dry_run ? "true" : "false");
-    for (auto& v : product_parameters(products, observed)) {
-      values.push_back(std::move(v));
-    }
+    const auto values = apply_parameters(run.id, run.shop, run.dry_run, products, observed);
     pqxx::nontransaction tx(session_->connection());
-    const pqxx::row row =
-        tx.exec_prepared1(apply_statement, pqxx::prepare::make_dynamic_params(values));
+    const pqxx::row row = exec_binary(tx, apply_statement, values).at(0);
     return drift{static_cast<std::int64_t>(products.size()), row[0].as<std::int64_t>(),
                  row[1].as<std::int64_t>(), row[2].as<std::int64_t>()};
   });
@@ -194,16 +191,9 @@ void reconcile_store::fail(const run_record& run, const std::string& error) noex
 void reconcile_store::apply_single(const std::string& shop, const listed_product& product,
                                    model::timestamp observed) {
   wrap("applying a refreshed product", [&] {
-    std::vector<std::string> values;
-    values.reserve(4 + product_columns::count);
-    values.push_back("0"); // no run
-    values.push_back(shop);
-    values.push_back("false");
-    for (auto& v : product_parameters(std::span(&product, 1), observed)) {
-      values.push_back(std::move(v));
-    }
+    const auto values = apply_parameters(0, shop, false, std::span(&product, 1), observed);
     pqxx::nontransaction tx(session_->connection());
-    tx.exec_prepared(apply_statement, pqxx::prepare::make_dynamic_params(values));
+    exec_binary(tx, apply_statement, values);
     return 0;
   });
 }

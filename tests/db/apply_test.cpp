@@ -388,7 +388,10 @@ TEST_CASE("plans made while the mirror was empty still read by key once it has g
   connection.prepare("apply", db::apply_statement_sql());
   pqxx::work tx(connection);
   const auto apply = [&](const model::delivery_item& item) {
-    const auto values = db::apply_parameters(std::span(&item, 1));
+    std::vector<pqxx::binarystring> values;
+    for (const auto& value : db::apply_parameters(std::span(&item, 1))) {
+      values.emplace_back(value.data(), value.size()); // sent as binary parameters
+    }
     const auto rows = tx.exec_prepared("apply", pqxx::prepare::make_dynamic_params(values));
     REQUIRE(rows.size() == 1);
     return rows[0][1].as<std::string>();

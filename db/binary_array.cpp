@@ -1,0 +1,113 @@
+#include "db/binary_array.hpp"
+
+#include <limits>
+#include <stdexcept>
+
+namespace shopmirror::db {
+namespace {
+
+// ndim, flags, element oid, then the one dimension's size and lower bound.
+constexpr std::size_t header_size = 5 * 4;
+
+// PostgreSQL's epoch for timestamps, 2000-01-01T00:00:00Z, in Unix microseconds.
+constexpr std::int64_t postgres_epoch_micros = 946'684'800'000'000;
+
+void put32(std::string& out, std::uint32_t value) {
+  const char bytes[4] = {static_cast<char>(value >> 24), static_cast<char>(value >> 16),
+                         static_cast<char>(value >> 8), static_cast<char>(value)};
+  out.append(bytes, 4);
+}
+
+void put64(std::string& out, std::uint64_t value) {
+  put32(out, static_cast<std::uint32_t>(value >> 32));
+  put32(out, static_cast<std::uint32_t>(value));
+}
+
+void set32(std::string& out, std::size_t at, std::uint32_t value) {
+  out[at] = static_cast<char>(value >> 24);
+  out[at + 1] = static_cast<char>(value >> 16);
+  out[at + 2] = static_cast<char>(value >> 8);
+  out[at + 3] = static_cast<char>(value);
+}
+
+} // namespace
+
+std::string binary_int8(std::int64_t value) {
+  std::string out;
+  put64(out, static_cast<std::uint64_t>(value));
+  return out;
+}
+
+binary_array::binary_array(pg_element element) : element_(element) { reset(); }
+
+void binary_array::reset() {
+  bytes_.assign(header_size, '\0');
+  count_ = 0;
+  has_null_ = false;
+}
+
+void binary_array::expect(bool fits, const char* what) const {
+  if (!fits) {
+    throw std::logic_error(std::string("binary_array: ") + what +
+                           " added to an array of element oid " +
+                           std::to_string(static_cast<std::uint32_t>(element_)));
+  }
+}
+
+void binary_array::add_null() {
+  put32(bytes_, 0xFFFFFFFFU); // length -1
+  has_null_ = true;
+  ++count_;
+}
+
+void binary_array::add(std::string_view bytes) {
+  expect(element_ == pg_element::text || element_ == pg_element::bytea, "bytes");
+  expect(bytes.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
+         "a value over 2 GiB");
+  put32(bytes_, static_cast<std::uint32_t>(bytes.size()));
+  bytes_.append(bytes);
+  ++count_;
+}
+
+void binary_array::add(std::int64_t number) {
+  if (element_ == pg_element::int4) {
+    expect(number >= std::numeric_limits<std::int32_t>::min() &&
+               number <= std::numeric_limits<std::int32_t>::max(),
+           "an integer beyond int4");
+    put32(bytes_, 4);
+    put32(bytes_, static_cast<std::uint32_t>(static_cast<std::int32_t>(number)));
+  } else {
+    expect(element_ == pg_element::int8, "an integer");
+    put32(bytes_, 8);
+    put64(bytes_, static_cast<std::uint64_t>(number));
+  }
+  ++count_;
+}
+
+void binary_array::add(model::timestamp time) {
+  expect(element_ == pg_element::timestamptz, "a timestamp");
+  // Microseconds since PostgreSQL's epoch: timestamptz's binary form.
+  put32(bytes_, 8);
+  put64(bytes_, static_cast<std::uint64_t>(time.micros_since_epoch - postgres_epoch_micros));
+  ++count_;
+}
+
+std::string binary_array::take() {
+  if (count_ == 0) {
+    // No dimension at all: the empty array.
+    std::string empty(12, '\0');
+    set32(empty, 8, static_cast<std::uint32_t>(element_));
+    reset();
+    return empty;
+  }
+  set32(bytes_, 0, 1);
+  set32(bytes_, 4, has_null_ ? 1 : 0);
+  set32(bytes_, 8, static_cast<std::uint32_t>(element_));
+  set32(bytes_, 12, count_);
+  set32(bytes_, 16, 1);
+  std::string out = std::move(bytes_);
+  reset();
+  return out;
+}
+
+} // namespace shopmirror::db
