@@ -1,6 +1,8 @@
 #include "model/json_fields.hpp"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 #include <algorithm>
 #include <charconv>
@@ -27,41 +29,6 @@ const rapidjson::Value* find(const rapidjson::Value& object, std::string_view ke
     }
   }
   return found;
-}
-
-std::size_t nesting_depth(std::string_view text) noexcept {
-  std::size_t depth = 0;
-  std::size_t deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-    case '"':
-      in_string = true;
-      break;
-    case '{':
-    case '[':
-      deepest = std::max(deepest, ++depth);
-      break;
-    case '}':
-    case ']':
-      depth -= depth > 0 ? 1 : 0;
-      break;
-    default:
-      break;
-    }
-  }
-  return deepest;
 }
 
 bool contains_nul(const rapidjson::Value& root) {
@@ -246,23 +213,156 @@ std::string parse_error_message(const rapidjson::Document& document) {
          " at offset " + std::to_string(document.GetErrorOffset());
 }
 
+namespace {
+
+// Where `text` stops being UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing past U+10FFFF), or npos. Eight bytes at a time while
+// they are ASCII, which is nearly all of a product document.
+std::size_t invalid_utf8_at(std::string_view text) noexcept {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t size = text.size();
+  std::size_t i = 0;
+  while (i < size) {
+    if (i + 8 <= size) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, bytes + i, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const unsigned char b = bytes[i];
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    // The lead byte gives the length and the range of the second byte.
+    std::size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
+      length = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      length = 3;
+      low = b == 0xE0 ? 0xA0 : 0x80;  // overlong
+      high = b == 0xED ? 0x9F : 0xBF; // surrogates
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      length = 4;
+      low = b == 0xF0 ? 0x90 : 0x80;  // overlong
+      high = b == 0xF4 ? 0x8F : 0xBF; // past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > size || bytes[i + 1] < low || bytes[i + 1] > high) {
+      return i;
+    }
+    for (std::size_t k = 2; k < length; ++k) {
+      if (bytes[i + k] < 0x80 || bytes[i + k] > 0xBF) {
+        return i;
+      }
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
+// Passes a parse's events on to the document being built, and stops the
+// parse at the first nesting beyond max_nesting or string holding a NUL:
+// the recursive parser then never goes deeper than the limit, and a
+// document jsonb would refuse is never built.
+template <class Handler> class checked_events {
+public:
+  enum class problem { none, too_deep, nul };
+
+  explicit checked_events(Handler& next) : next_(next) {}
+
+  bool Null() { return next_.Null(); }
+  bool Bool(bool b) { return next_.Bool(b); }
+  bool Int(int i) { return next_.Int(i); }
+  bool Uint(unsigned u) { return next_.Uint(u); }
+  bool Int64(std::int64_t i) { return next_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return next_.Uint64(u); }
+  bool Double(double d) { return next_.Double(d); }
+  bool RawNumber(const char* text, rapidjson::SizeType length, bool copy) {
+    return next_.RawNumber(text, length, copy);
+  }
+  bool String(const char* text, rapidjson::SizeType length, bool copy) {
+    return clean(text, length) && next_.String(text, length, copy);
+  }
+  bool Key(const char* text, rapidjson::SizeType length, bool copy) {
+    return clean(text, length) && next_.Key(text, length, copy);
+  }
+  bool StartObject() { return deeper() && next_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return next_.EndObject(members);
+  }
+  bool StartArray() { return deeper() && next_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return next_.EndArray(elements);
+  }
+
+  problem found() const noexcept { return found_; }
+
+private:
+  bool deeper() {
+    if (++depth_ > max_nesting) {
+      found_ = problem::too_deep;
+      return false;
+    }
+    return true;
+  }
+  bool clean(const char* text, rapidjson::SizeType length) {
+    if (std::memchr(text, '\0', length) != nullptr) {
+      found_ = problem::nul;
+      return false;
+    }
+    return true;
+  }
+
+  Handler& next_;
+  std::size_t depth_ = 0;
+  problem found_ = problem::none;
+};
+
+} // namespace
+
 std::string parse_object(rapidjson::Document& document, std::string_view text) {
   if (const void* nul = std::memchr(text.data(), '\0', text.size()); nul != nullptr) {
     return "malformed JSON: a NUL byte at offset " +
            std::to_string(static_cast<const char*>(nul) - text.data());
   }
-  if (nesting_depth(text) > max_nesting) {
+  if (const std::size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+    return "malformed JSON: invalid UTF-8 at offset " + std::to_string(bad);
+  }
+  // The encoding is checked above, faster than the parser checks it; the
+  // parser is the recursive one, which checked_events keeps shallow.
+  using events_type = checked_events<rapidjson::Document>;
+  using problem = events_type::problem;
+  rapidjson::ParseResult result;
+  problem found = problem::none;
+  const auto generate = [&](rapidjson::Document& handler) {
+    events_type events(handler);
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream stream(text.data(), text.size());
+    result = reader.Parse(stream, events);
+    found = events.found();
+    return !result.IsError();
+  };
+  document.Populate(generate);
+  if (found == problem::too_deep) {
     return "the document nests deeper than " + std::to_string(max_nesting) + " levels";
   }
-  document.Parse<parse_flags>(text.data(), text.size());
-  if (document.HasParseError()) {
-    return parse_error_message(document);
+  if (found == problem::nul) {
+    return "the document holds a NUL character (\\u0000), which PostgreSQL cannot store";
+  }
+  if (result.IsError()) {
+    return std::string("malformed JSON: ") + rapidjson::GetParseError_En(result.Code()) +
+           " at offset " + std::to_string(result.Offset());
   }
   if (!document.IsObject()) {
     return "the document is not a JSON object";
-  }
-  if (contains_nul(document)) {
-    return "the document holds a NUL character (\\u0000), which PostgreSQL cannot store";
   }
   return {};
 }

@@ -17,20 +17,11 @@
 
 namespace shopmirror::model::json {
 
-/// Flags for every payload parse: no recursion (a deeply nested body cannot
-/// exhaust the stack), invalid UTF-8 refused (PostgreSQL would refuse it too).
-constexpr unsigned parse_flags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-
 /// The deepest nesting a payload may have. Shopify's product documents nest
-/// a handful of levels; a signed body nested deeper is garbage, and it is
-/// refused before parsing: PostgreSQL's jsonb input recurses, and a body it
-/// cannot store would be answered 500 and retried by Shopify for hours.
+/// a handful of levels; a signed body nested deeper is garbage, and its
+/// parse stops at the limit: PostgreSQL's jsonb input recurses, and a body
+/// it cannot store would be answered 500 and retried by Shopify for hours.
 constexpr std::size_t max_nesting = 64;
-
-/// How deeply arrays and objects nest in JSON text, counted without parsing
-/// it (brackets inside strings do not count). Never recurses.
-std::size_t nesting_depth(std::string_view text) noexcept;
 
 /// Why a field could not be read; empty when it could.
 struct field_error {
@@ -80,9 +71,11 @@ std::string parse_error_message(const rapidjson::Document& document);
 /// Parses `text` into `document` as a JSON object that PostgreSQL's jsonb
 /// can store exactly as given: no raw NUL byte (RapidJSON takes one for the
 /// end of the input, so `{...}\0junk` would parse while the text stored
-/// would not), nesting within max_nesting, valid UTF-8, no `\u0000`.
-/// Returns why it is not, or an empty string. Every document the mirror
-/// stores as `source` goes through here: a webhook body, a bulk JSONL line.
+/// would not), valid UTF-8, nesting within max_nesting (the parse stops
+/// there: it never recurses deeper, nor builds a deeper document), no
+/// `\u0000`. Returns why it is not, or an empty string. Every document the
+/// mirror stores as `source` goes through here: a webhook body, a bulk
+/// JSONL line.
 std::string parse_object(rapidjson::Document& document, std::string_view text);
 
 } // namespace shopmirror::model::json

@@ -9,6 +9,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <random>
+
 using namespace shopmirror;
 using model::product_topic;
 
@@ -243,15 +245,18 @@ TEST_CASE("signed garbage becomes a reason - never a crash") {
   const std::string deep_in_object = "{\"id\":1,\"updated_at\":\"2026-01-01T00:00:00Z\",\"x\":" +
                                      std::string(200000, '[') + std::string(200000, ']') + "}";
   CHECK(reason(deep_in_object).find("nests deeper than 64") != std::string::npos);
-  // Unclosed brackets count too; a body that is not JSON is malformed anyway.
-  CHECK(reason(std::string(100, '{')).find("nests deeper") != std::string::npos);
+  // The parse stops at the limit, before it could find that the brackets
+  // are never closed.
+  CHECK(reason(std::string(100, '[')).find("nests deeper") != std::string::npos);
+  CHECK(reason(std::string(64, '[')).find("malformed JSON") != std::string::npos);
 }
 
 TEST_CASE("nesting is counted outside strings only - up to the limit a payload maps") {
-  CHECK(model::json::nesting_depth(R"({"a":[{"b":"[[[{{{"}]})") == 3);
-  CHECK(model::json::nesting_depth(R"({"a":"\"[[[\\"})") == 1);
-  CHECK(model::json::nesting_depth("") == 0);
-  CHECK(model::json::nesting_depth("]]]][[") == 2);
+  // Brackets inside strings are text.
+  CHECK(std::holds_alternative<model::product_state>(model::map_product_webhook(
+      product_topic::update,
+      R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","title":")" + std::string(200, '[') +
+          R"("})")));
   const auto levels = [](std::size_t n) {
     // The product object is level 1; `x` adds n - 1 more.
     return "{\"id\":1,\"updated_at\":\"2026-01-01T00:00:00Z\",\"x\":" +
@@ -261,6 +266,47 @@ TEST_CASE("nesting is counted outside strings only - up to the limit a payload m
       model::map_product_webhook(product_topic::update, levels(model::json::max_nesting))));
   CHECK(std::holds_alternative<model::payload_error>(
       model::map_product_webhook(product_topic::update, levels(model::json::max_nesting + 1))));
+}
+
+TEST_CASE("UTF-8 is checked as RFC 3629 says - exactly what RapidJSON's own check accepts") {
+  const auto accepted = [](const std::string& bytes) {
+    rapidjson::Document document;
+    return model::json::parse_object(document, "{\"t\":\"" + bytes + "\"}").empty();
+  };
+  // The edges of each sequence length, and what lies just past them.
+  for (const char* valid : {"\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf",
+                            "\xee\x80\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80",
+                            "\xf4\x8f\xbf\xbf", "Gr\xc3\xbc\xc3\x9f\x65"}) {
+    CHECK_MESSAGE(accepted(valid), "refused: " << valid);
+  }
+  for (const char* invalid :
+       {"\xc0\x80", "\xc1\xbf", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf",
+        "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\x80",
+        "\xe2\x82", "\xc3", "abcdefg\xc3"}) {
+    CHECK_MESSAGE(!accepted(invalid), "accepted: " << invalid);
+  }
+  // Random byte strings, placed at every alignment of the eight-byte ASCII
+  // steps: the check agrees with RapidJSON's validating parse on each.
+  std::mt19937_64 random(20261204);
+  std::uniform_int_distribution<int> length(1, 12);
+  std::uniform_int_distribution<int> byte(0x20, 0xff);
+  std::size_t disagreements = 0;
+  std::size_t refused = 0;
+  for (int n = 0; n < 20000; ++n) {
+    std::string bytes(static_cast<std::size_t>(n % 9), 'a');
+    for (int i = length(random); i > 0; --i) {
+      const int b = byte(random);
+      bytes += static_cast<char>(b == '"' || b == '\\' ? 'x' : b);
+    }
+    const std::string text = "{\"t\":\"" + bytes + "\"}";
+    rapidjson::Document reference;
+    reference.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+    const bool ours = accepted(bytes);
+    refused += ours ? 0 : 1;
+    disagreements += ours == !reference.HasParseError() ? 0 : 1;
+  }
+  CHECK(disagreements == 0);
+  CHECK(refused > 1000); // the strings did test the refusals
 }
 
 TEST_CASE("a null variants list keeps the stored variants") {
