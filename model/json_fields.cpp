@@ -274,7 +274,10 @@ template <class Handler> class checked_events {
 public:
   enum class problem { none, too_deep, nul };
 
-  explicit checked_events(Handler& next) : next_(next) {}
+  /// `may_hold_nul`: whether a string can decode to a NUL at all. Without a
+  /// raw NUL byte in the text, only a `\u0000` escape makes one, and most
+  /// documents have none: their strings are not searched.
+  checked_events(Handler& next, bool may_hold_nul) : next_(next), may_hold_nul_(may_hold_nul) {}
 
   bool Null() { return next_.Null(); }
   bool Bool(bool b) { return next_.Bool(b); }
@@ -314,7 +317,7 @@ private:
     return true;
   }
   bool clean(const char* text, rapidjson::SizeType length) {
-    if (std::memchr(text, '\0', length) != nullptr) {
+    if (may_hold_nul_ && std::memchr(text, '\0', length) != nullptr) {
       found_ = problem::nul;
       return false;
     }
@@ -322,6 +325,7 @@ private:
   }
 
   Handler& next_;
+  bool may_hold_nul_;
   std::size_t depth_ = 0;
   problem found_ = problem::none;
 };
@@ -338,12 +342,15 @@ std::string parse_object(rapidjson::Document& document, std::string_view text) {
   }
   // The encoding is checked above, faster than the parser checks it; the
   // parser is the recursive one, which checked_events keeps shallow.
+  // Over-approximate: an escaped backslash before "u0000" is no NUL, but
+  // only costs the search.
+  const bool may_hold_nul = text.find("\\u0000") != std::string_view::npos;
   using events_type = checked_events<rapidjson::Document>;
   using problem = events_type::problem;
   rapidjson::ParseResult result;
   problem found = problem::none;
   const auto generate = [&](rapidjson::Document& handler) {
-    events_type events(handler);
+    events_type events(handler, may_hold_nul);
     rapidjson::Reader reader;
     rapidjson::MemoryStream stream(text.data(), text.size());
     result = reader.Parse(stream, events);
