@@ -23,28 +23,36 @@ std::string_view to_string(signature_status status) noexcept {
   return "unknown";
 }
 
+namespace {
+
+std::vector<hmac_sha256_key> keys_of(const std::vector<std::string>& secrets) {
+  std::vector<hmac_sha256_key> keys;
+  keys.reserve(secrets.size());
+  for (const auto& secret : secrets) {
+    if (secret.empty()) {
+      throw std::invalid_argument("webhook_verifier: a secret is empty");
+    }
+    keys.emplace_back(secret);
+  }
+  return keys;
+}
+
+} // namespace
+
 webhook_verifier::webhook_verifier(std::vector<std::string> secrets,
                                    std::map<std::string, std::vector<std::string>> shop_secrets)
-    : secrets_(std::move(secrets)), shop_secrets_(shop_secrets.begin(), shop_secrets.end()) {
+    : app_keys_(keys_of(secrets)) {
+  for (const auto& [shop, list] : shop_secrets) {
+    shop_keys_.emplace(shop, keys_of(list));
+  }
   if (secret_count() == 0) {
     throw std::invalid_argument("webhook_verifier needs at least one secret");
-  }
-  const auto check = [](const std::vector<std::string>& list) {
-    for (const auto& secret : list) {
-      if (secret.empty()) {
-        throw std::invalid_argument("webhook_verifier: a secret is empty");
-      }
-    }
-  };
-  check(secrets_);
-  for (const auto& [shop, list] : shop_secrets_) {
-    check(list);
   }
 }
 
 std::size_t webhook_verifier::secret_count() const noexcept {
-  std::size_t count = secrets_.size();
-  for (const auto& [shop, list] : shop_secrets_) {
+  std::size_t count = app_keys_.size();
+  for (const auto& [shop, list] : shop_keys_) {
     count += list.size();
   }
   return count;
@@ -69,9 +77,9 @@ signature_result webhook_verifier::verify(std::span<const std::string_view> head
     return {signature_status::malformed, 0};
   }
   std::size_t index = 0;
-  const auto matches = [&](const std::vector<std::string>& list) {
-    for (const auto& secret : list) {
-      const sha256_digest expected = hmac_sha256(secret, body);
+  const auto matches = [&](const std::vector<hmac_sha256_key>& list) {
+    for (const auto& key : list) {
+      const sha256_digest expected = key.sign(body);
       const std::string_view expected_view(reinterpret_cast<const char*>(expected.data()),
                                            expected.size());
       if (constant_time_equal(*presented, expected_view)) {
@@ -81,10 +89,10 @@ signature_result webhook_verifier::verify(std::span<const std::string_view> head
     }
     return false;
   };
-  if (matches(secrets_)) {
+  if (matches(app_keys_)) {
     return {signature_status::valid, index};
   }
-  if (const auto own = shop_secrets_.find(shop); own != shop_secrets_.end() && matches(own->second)) {
+  if (const auto own = shop_keys_.find(shop); own != shop_keys_.end() && matches(own->second)) {
     return {signature_status::valid, index};
   }
   return {signature_status::mismatch, 0};

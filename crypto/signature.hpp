@@ -1,5 +1,7 @@
 #pragma once
 
+#include "crypto/hmac.hpp"
+
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -23,7 +25,7 @@ struct signature_result {
 };
 
 /// Checks `X-Shopify-Hmac-Sha256` against every active secret (several are
-/// active during a rotation). Thread-safe: holds only immutable secrets.
+/// active during a rotation). Thread-safe: holds only immutable keys.
 class webhook_verifier {
 public:
   /// Precondition: at least one non-empty secret, app-wide or of a shop.
@@ -43,8 +45,8 @@ public:
   std::size_t secret_count() const noexcept;
 
 private:
-  std::vector<std::string> secrets_;
-  std::map<std::string, std::vector<std::string>, std::less<>> shop_secrets_;
+  std::vector<hmac_sha256_key> app_keys_;
+  std::map<std::string, std::vector<hmac_sha256_key>, std::less<>> shop_keys_;
 };
 
 } // namespace shopmirror::crypto

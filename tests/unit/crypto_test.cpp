@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <atomic>
+#include <thread>
 
 #include <sstream>
 #include <vector>
@@ -72,6 +74,42 @@ TEST_CASE("every HMAC vector from Shopify's libraries matches") {
   }
   CHECK(hex(crypto::hmac_sha256("test_secret_key", "{\"foo\": \"bar\"}")) ==
         "076ded5cdebcd60674a8858d46b82dcc113d5d20e8e72694bbac1f9a1bb76bb8");
+}
+
+TEST_CASE("HMAC-SHA256 matches RFC 4231 - keys shorter and longer than a block") {
+  // Test cases 1, 2, 6 and 7: a 20-byte key, a short text key, and 131-byte
+  // keys, which are hashed first.
+  CHECK(hex(crypto::hmac_sha256(std::string(20, '\x0b'), "Hi There")) ==
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  CHECK(hex(crypto::hmac_sha256("Jefe", "what do ya want for nothing?")) ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  CHECK(hex(crypto::hmac_sha256(std::string(131, '\xaa'),
+                                "Test Using Larger Than Block-Size Key - Hash Key First")) ==
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  const crypto::hmac_sha256_key long_key(std::string(131, '\xaa'));
+  CHECK(hex(long_key.sign("This is a test using a larger than block-size key and a larger "
+                          "than block-size data. The key needs to be hashed before being used "
+                          "by the HMAC algorithm.")) ==
+        "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
+}
+
+TEST_CASE("one prepared key signs the same from many threads") {
+  const crypto::hmac_sha256_key key("shared-secret");
+  const std::string body(3500, 'b');
+  const auto expected = crypto::hmac_sha256("shared-secret", body);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        wrong += key.sign(body) == expected ? 0 : 1;
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("base64 round-trips every length") {
