@@ -8,10 +8,12 @@
 
 #include "model/timestamp.hpp"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace shopmirror::db {
 
@@ -63,6 +65,15 @@ private:
   std::uint32_t count_ = 0;
   bool has_null_ = false;
 };
+
+/// One builder per element type, in the order given: the columns of a
+/// statement's array parameters.
+template <std::size_t N>
+std::array<binary_array, N> binary_arrays(const pg_element (&types)[N]) {
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<binary_array, N>{binary_array(types[I])...};
+  }(std::make_index_sequence<N>{});
+}
 
 /// A bigint parameter in the binary format.
 std::string binary_int8(std::int64_t value);

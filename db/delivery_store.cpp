@@ -36,13 +36,20 @@ constexpr std::size_t parameter_count = delivery_parameters + product_columns::c
 // The columns of shopify.apply_deliveries, one array per parameter: the
 // delivery's own (d_*), then its product state's (p_*, v_*).
 struct batch_arrays {
-  std::array<binary_array, delivery_parameters> column{
-      binary_array(pg_element::text),        binary_array(pg_element::text),
-      binary_array(pg_element::text),        binary_array(pg_element::text),
-      binary_array(pg_element::text),        binary_array(pg_element::timestamptz),
-      binary_array(pg_element::timestamptz), binary_array(pg_element::text),
-      binary_array(pg_element::int8),        binary_array(pg_element::text),
-      binary_array(pg_element::text),        binary_array(pg_element::bytea)};
+  std::array<binary_array, delivery_parameters> column = binary_arrays({
+      pg_element::text,        // d_shop
+      pg_element::text,        // d_webhook_id
+      pg_element::text,        // d_topic
+      pg_element::text,        // d_event_id
+      pg_element::text,        // d_api_version
+      pg_element::timestamptz, // d_triggered_at
+      pg_element::timestamptz, // d_received_at
+      pg_element::text,        // d_action
+      pg_element::int8,        // d_product_id
+      pg_element::text,        // d_reason
+      pg_element::text,        // d_headers
+      pg_element::bytea,       // d_body
+  });
   product_columns products;
 
   void add(const model::delivery_item& item, std::int64_t slot) {

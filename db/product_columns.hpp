@@ -35,22 +35,37 @@ public:
 private:
   // Element types in argument order; numeric columns travel as text and the
   // statements cast them (`$n::text[]::numeric[]`).
-  std::array<binary_array, count> column_{
-      binary_array(pg_element::timestamptz), binary_array(pg_element::timestamptz),
-      binary_array(pg_element::timestamptz), binary_array(pg_element::int4),
-      binary_array(pg_element::text),        binary_array(pg_element::text),
-      binary_array(pg_element::text),        binary_array(pg_element::text),
-      binary_array(pg_element::text),        binary_array(pg_element::text),
-      binary_array(pg_element::text),        binary_array(pg_element::timestamptz),
-      binary_array(pg_element::timestamptz), binary_array(pg_element::timestamptz),
-      binary_array(pg_element::text),        binary_array(pg_element::int4),
-      binary_array(pg_element::int4),        binary_array(pg_element::int8),
-      binary_array(pg_element::text),        binary_array(pg_element::text),
-      binary_array(pg_element::text),        binary_array(pg_element::text),
-      binary_array(pg_element::int4),        binary_array(pg_element::text),
-      binary_array(pg_element::text),        binary_array(pg_element::text),
-      binary_array(pg_element::text),        binary_array(pg_element::int8),
-      binary_array(pg_element::timestamptz)};
+  std::array<binary_array, count> column_ = binary_arrays({
+      pg_element::timestamptz, // p_version_updated_at
+      pg_element::timestamptz, // p_observed_at
+      pg_element::timestamptz, // p_deleted_at
+      pg_element::int4,        // p_present
+      pg_element::text,        // p_title
+      pg_element::text,        // p_handle
+      pg_element::text,        // p_vendor
+      pg_element::text,        // p_product_type
+      pg_element::text,        // p_status
+      pg_element::text,        // p_tags (comma-joined)
+      pg_element::text,        // p_body_html
+      pg_element::timestamptz, // p_created_at
+      pg_element::timestamptz, // p_updated_at
+      pg_element::timestamptz, // p_published_at
+      pg_element::text,        // p_source
+      pg_element::int4,        // v_item
+      pg_element::int4,        // v_present
+      pg_element::int8,        // v_id
+      pg_element::text,        // v_sku
+      pg_element::text,        // v_title
+      pg_element::text,        // v_price (numeric)
+      pg_element::text,        // v_compare_at_price (numeric)
+      pg_element::int4,        // v_position
+      pg_element::text,        // v_option1
+      pg_element::text,        // v_option2
+      pg_element::text,        // v_option3
+      pg_element::text,        // v_barcode
+      pg_element::int8,        // v_inventory_quantity
+      pg_element::timestamptz, // v_updated_at
+  });
 };
 
 } // namespace shopmirror::db
