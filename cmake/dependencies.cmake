@@ -1,4 +1,4 @@
-# Every dependency comes from Debian 12 packages (scripts/lib/packages.sh).
+# Every dependency comes from Debian 12 packages (scripts/lib/common.sh, BUILD_PACKAGES).
 find_package(Threads REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
 find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS headers)

@@ -45,16 +45,30 @@ int count_lines(const std::string& text, const std::string& needle) {
 TEST_SUITE("e2e") {
 
 TEST_CASE("replicas starting together migrate once") {
-  test::test_database db(false);
-  test::service_process first(db.url(), {secret});
-  test::service_process second(db.url(), {secret});
-  auto a = test::local_client(first.port());
-  auto b = test::local_client(second.port());
+  test::test_database db(false); // no schema yet: both starts find migrations to apply
+  // Both started at once, before either has migrated (service_process would
+  // wait for the first to be listening, which it is only after migrating).
+  const test::environment env = {{"SHOPMIRROR_DATABASE_URL", db.url()},
+                                 {"SHOPMIRROR_WEBHOOK_SECRETS", secret},
+                                 {"SHOPMIRROR_LISTEN", "127.0.0.1:0"}};
+  test::child_process first({test::shopmirror_binary(), "serve"}, env);
+  test::child_process second({test::shopmirror_binary(), "serve"}, env);
+  const auto port_of = [](const test::child_process& replica) {
+    const auto line = replica.wait_for_line("\"event\":\"listening\"", std::chrono::seconds(20));
+    REQUIRE_MESSAGE(line, replica.output());
+    return static_cast<std::uint16_t>(std::stoi(line->substr(line->find("\"port\":") + 7)));
+  };
+  auto a = test::local_client(port_of(first));
+  auto b = test::local_client(port_of(second));
   CHECK(a.request("GET", "/readyz", {}).status == 200);
   CHECK(b.request("GET", "/readyz", {}).status == 200);
-  const int applied = count_lines(first.process().output(), "\"migration_applied\"") +
-                      count_lines(second.process().output(), "\"migration_applied\"");
+  // Each migration applied by exactly one of them, none failed.
+  const int applied = count_lines(first.output(), "\"migration_applied\"") +
+                      count_lines(second.output(), "\"migration_applied\"");
+  CHECK(applied > 0);
   CHECK(std::to_string(applied) == db.scalar("select count(*) from shopify.schema_migrations"));
+  CHECK(first.output().find("\"level\":\"error\"") == std::string::npos);
+  CHECK(second.output().find("\"level\":\"error\"") == std::string::npos);
 }
 
 TEST_CASE("the same deliveries sent to two replicas at once apply once") {
