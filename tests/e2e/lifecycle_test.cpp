@@ -1,6 +1,8 @@
 // Start, log and stop: what an operator relies on around the requests.
 
 #include "crypto/hmac.hpp"
+#include "model/webhook_payload.hpp"
+#include "tests/support/admin_api_stand_in.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/test_database.hpp"
 #include "tests/support/webhooks.hpp"
@@ -82,12 +84,32 @@ TEST_CASE("SIGTERM under load: every request answered or refused and every 200 d
   CHECK(service.process().output().find("\"event\":\"drained\"") != std::string::npos);
 }
 
-TEST_CASE("the logs of a full run hold no secret - signature or body") {
+TEST_CASE("the logs of a full run hold no secret - signature, token or body") {
   test::test_database db;
   const std::string secret = "log-secret-7f3a9c";
   const std::string previous = "log-previous-21bd04";
-  test::service_process service(db.url(), {secret, previous});
+  const std::string bearer = "log-reconcile-bearer-9d2e71c4";
+  const std::string guessed = "log-guessed-bearer-40aa17f3";
+  // The Admin API, for a reconcile run and the refresh of a stub payload:
+  // both send its access token.
+  test::admin_api_stand_in shopify;
+  {
+    test::product_spec p{9, "Listed", "2026-02-01T00:00:00Z", "", "active", {{91, "1.00", "S", 1, 1}}};
+    auto mapped = model::map_product_webhook(model::product_topic::update, test::product_json(p));
+    REQUIRE(std::holds_alternative<model::product_state>(mapped));
+    shopify.put_product(std::get<model::product_state>(mapped));
+  }
+  test::service_process service(db.url(), {secret, previous},
+                                {{"SHOPMIRROR_SHOP", "test-shop.myshopify.com"},
+                                 {"SHOPMIRROR_ADMIN_TOKEN", shopify.access_token()},
+                                 {"SHOPMIRROR_ADMIN_API_URL", shopify.base_url()},
+                                 {"SHOPMIRROR_RECONCILE_TOKEN", bearer},
+                                 {"SHOPMIRROR_RECONCILE_AT", "off"}});
   auto client = test::local_client(service.port());
+  CHECK(client.request("POST", "/reconcile", {{"Authorization", "Bearer " + guessed}}).status ==
+        401);
+  const auto started = client.request("POST", "/reconcile", {{"Authorization", "Bearer " + bearer}});
+  CHECK(started.status == 202);
   const std::string marker = "body-marker-5e6f";
   const std::string body = test::product_json({9, marker, "2026-01-01T00:00:00Z", "", "active", {}});
   std::vector<std::string> signatures;
@@ -103,6 +125,24 @@ TEST_CASE("the logs of a full run hold no secret - signature or body") {
     signatures.push_back(crypto::shopify_signature(key, text));
     test::post_webhook(client, d);
   }
+  {
+    test::signed_delivery stub; // a bare id: fetched from the Admin API
+    stub.webhook_id = "l-stub";
+    stub.secret = secret;
+    stub.body = "{\"id\":9}";
+    CHECK(test::post_webhook(client, stub).status == 200);
+  }
+  // The run and the refresh have both used the token before the logs are read.
+  bool finished = false;
+  for (int i = 0; i < 200 && !finished; ++i) {
+    const auto runs = client.request("GET", "/reconcile/runs", {{"Authorization", "Bearer " + bearer}});
+    finished = runs.body.find("\"status\":\"running\"") == std::string::npos &&
+               runs.body.find("\"status\":\"succeeded\"") != std::string::npos &&
+               db.scalar("select count(*) from shopify.product_refresh_requests") == "0";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(finished);
+  CHECK(shopify.counters().requests.count("ProductById") == 1); // the stub's fetch
   for (int i = 0; i < 30; ++i) { // past the rate limit of signature warnings
     test::signed_delivery d;
     d.webhook_id = "flood-" + std::to_string(i);
@@ -117,6 +157,10 @@ TEST_CASE("the logs of a full run hold no secret - signature or body") {
   CHECK(logs.find(secret) == std::string::npos);
   CHECK(logs.find(previous) == std::string::npos);
   CHECK(logs.find(marker) == std::string::npos);
+  CHECK(logs.find(shopify.access_token()) == std::string::npos);
+  CHECK(logs.find(bearer) == std::string::npos);
+  CHECK(logs.find(guessed) == std::string::npos);
+  CHECK(logs.find("\"refresh") != std::string::npos); // the refresh was logged
   for (const auto& signature : signatures) {
     CHECK(logs.find(signature) == std::string::npos);
   }

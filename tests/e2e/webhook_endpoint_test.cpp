@@ -263,7 +263,54 @@ TEST_CASE_FIXTURE(fixture, "health and readiness and metrics") {
   has("shopmirror_webhook_deliveries_total{shop=\"test-shop.myshopify.com\",topic=\"products/update\",outcome=\"duplicate\"} 1");
   has("shopmirror_webhook_api_version_mismatches_total{shop=\"test-shop.myshopify.com\",api_version=\"2025-10\"} 2");
   has("shopmirror_ready 1");
-  has("shopmirror_db_batch_size_count");
+
+  // Then a stale state, signed garbage, a wrong and a missing signature: each
+  // moves its own count, and the histograms and gauges show the traffic.
+  signed_delivery stale;
+  stale.webhook_id = "w-metrics-stale";
+  stale.body = test::product_json({6, "Older", "2026-01-01T00:00:00Z", "", "active", {}});
+  CHECK(send(stale).body.find("\"stale\"") != std::string::npos);
+  signed_delivery garbage;
+  garbage.webhook_id = "w-metrics-garbage";
+  garbage.body = "{\"id\":6,";
+  CHECK(send(garbage).body.find("dead_letter") != std::string::npos);
+  signed_delivery forged;
+  forged.webhook_id = "w-metrics-forged";
+  forged.body = product(6);
+  forged.secret = "not-our-secret";
+  CHECK(send(forged).status == 401);
+  CHECK(client.request("POST", "/webhooks/shopify", {{"X-Shopify-Topic", "products/update"}}, "{}")
+            .status == 401);
+  const auto after = client.request("GET", "/metrics", {}).body;
+  // The number after a series' name and labels, or -1 if it is not there.
+  const auto value = [&](const std::string& series) {
+    CAPTURE(series);
+    const auto at = after.find("\n" + series + " ");
+    REQUIRE_MESSAGE(at != std::string::npos, after);
+    return std::stod(after.substr(at + series.size() + 2));
+  };
+  const std::string labels = "shop=\"test-shop.myshopify.com\",topic=\"products/update\"";
+  CHECK(value("shopmirror_webhook_deliveries_total{" + labels + ",outcome=\"applied\"}") == 1);
+  CHECK(value("shopmirror_webhook_deliveries_total{" + labels + ",outcome=\"stale\"}") == 1);
+  CHECK(value("shopmirror_webhook_deliveries_total{" + labels + ",outcome=\"dead_letter\"}") == 1);
+  CHECK(value("shopmirror_webhook_signature_failures_total{reason=\"mismatch\"}") == 1);
+  CHECK(value("shopmirror_webhook_signature_failures_total{reason=\"missing\"}") == 1);
+  // Six webhook requests were handled: two copies, the stale, the garbage,
+  // two refused signatures.
+  CHECK(value("shopmirror_http_request_duration_seconds_count{route=\"webhook\"}") == 6);
+  CHECK(value("shopmirror_http_request_duration_seconds_sum{route=\"webhook\"}") > 0);
+  // Four durable deliveries, committed in one to four batches.
+  const double batches = value("shopmirror_db_commit_duration_seconds_count");
+  CHECK(batches >= 1);
+  CHECK(batches <= 4);
+  CHECK(value("shopmirror_db_batch_size_sum") == 4);
+  CHECK(value("shopmirror_db_writers{state=\"total\"}") == 2);
+  // A writer connects at its first batch: at least one has.
+  CHECK(value("shopmirror_db_writers{state=\"connected\"}") >= 1);
+  CHECK(value("shopmirror_db_writers{state=\"connected\"}") <= 2);
+  CHECK(value("shopmirror_db_writers{state=\"busy\"}") == 0);
+  CHECK(value("shopmirror_db_queue_depth") == 0);
+  CHECK(value("shopmirror_http_connections") >= 1);
 }
 
 TEST_CASE_FIXTURE(fixture, "shopmirror send signs and posts a payload file") {
