@@ -28,6 +28,7 @@ const std::set<std::string>& known_names() {
       "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS", "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
       "SHOPMIRROR_MIGRATE_ON_START",     "SHOPMIRROR_API_VERSION",
       "SHOPMIRROR_LOG_LEVEL",            "SHOPMIRROR_DELIVERY_RETENTION",
+      "SHOPMIRROR_PRUNE_EVERY",
       "SHOPMIRROR_TRUSTED_PROXIES",      "SHOPMIRROR_SHOP",
       "SHOPMIRROR_ADMIN_TOKEN",          "SHOPMIRROR_ADMIN_TOKEN_FILE",
       "SHOPMIRROR_ADMIN_API_URL",        "SHOPMIRROR_CONFIG",
@@ -192,6 +193,7 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
   }
   c.delivery_retention = duration(lookup, "SHOPMIRROR_DELIVERY_RETENTION", c.delivery_retention,
                                   std::chrono::hours(1));
+  c.prune_every = duration(lookup, "SHOPMIRROR_PRUNE_EVERY", c.prune_every, std::chrono::seconds(1));
   if (const auto proxies = lookup("SHOPMIRROR_TRUSTED_PROXIES")) {
     c.trusted_proxies = split_list(*proxies, ',');
     for (const auto& address : c.trusted_proxies) {

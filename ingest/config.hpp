@@ -48,6 +48,9 @@ struct config {
   /// Delivery-log rows older than this are pruned (longer than Shopify's
   /// retry window of 4 hours plus its worst delays of a day).
   std::chrono::seconds delivery_retention{7 * 24 * 3600};
+  /// How often the service prunes the delivery log (the first time a minute
+  /// after start, or sooner if this is shorter).
+  std::chrono::seconds prune_every{3600};
   /// Peers whose X-Forwarded-For / X-Real-IP name the client (nginx).
   std::vector<std::string> trusted_proxies = {"127.0.0.1", "::1"};
   /// The shops served: from SHOPMIRROR_SHOP and SHOPMIRROR_ADMIN_TOKEN, or

@@ -3,6 +3,8 @@
 #include "db/maintenance.hpp"
 #include "telemetry/log.hpp"
 
+#include <algorithm>
+
 namespace shopmirror::ingest {
 
 housekeeping::housekeeping(const config& settings)
@@ -23,7 +25,8 @@ void housekeeping::stop() {
 
 void housekeeping::run() {
   std::unique_lock lock(mutex_);
-  auto pause = std::chrono::minutes(1);
+  const std::chrono::seconds every = settings_.prune_every;
+  std::chrono::seconds pause = std::min(every, std::chrono::seconds(60));
   while (!wake_.wait_for(lock, pause, [this] { return stopping_; })) {
     lock.unlock();
     try {
@@ -36,7 +39,7 @@ void housekeeping::run() {
       telemetry::log_event(telemetry::level::warn, "prune_failed").field("error", e.what());
     }
     lock.lock();
-    pause = std::chrono::minutes(60);
+    pause = every;
   }
 }
 

@@ -50,6 +50,21 @@ TEST_CASE("prune deletes delivery-log rows past the retention and keeps the rest
   CHECK(message.find("SHOPMIRROR_DELIVERY_RETENTION") != std::string::npos);
 }
 
+TEST_CASE("the service prunes the delivery log by itself") {
+  test::test_database db;
+  db.execute("insert into shopify.webhook_deliveries (shop_domain, webhook_id, topic, received_at, "
+             "outcome) select 's.myshopify.com', 'old-' || g, 'products/update', "
+             "now() - interval '8 days', 'applied' from generate_series(1, 500) g");
+  db.execute("insert into shopify.webhook_deliveries (shop_domain, webhook_id, topic, received_at, "
+             "outcome) select 's.myshopify.com', 'recent-' || g, 'products/update', "
+             "now() - interval '6 days', 'applied' from generate_series(1, 7) g");
+  test::service_process service(db.url(), {"prune-secret"}, {{"SHOPMIRROR_PRUNE_EVERY", "1s"}});
+  const auto line = service.process().wait_for_line("\"deliveries_pruned\"", std::chrono::seconds(10));
+  REQUIRE_MESSAGE(line, service.process().output());
+  CHECK(line->find("\"deleted\":500") != std::string::npos);
+  CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == "7");
+}
+
 TEST_CASE("dead letters are listed and replayed through the apply path once") {
   test::test_database db;
   // Kept by an earlier version that refused a payload it now accepts, and
