@@ -132,7 +132,28 @@ TEST_CASE("the shipped TLS site serves webhooks over HTTPS") {
   CHECK(sender.output().find("HTTP 200") != std::string::npos);
   CHECK(db.scalar("select title from shopify.products") == "Example T-Shirt");
 
-  // Without --insecure, a self-signed certificate is refused.
+  // Verified: the client trusts the site's CA (OpenSSL's SSL_CERT_FILE, as a
+  // private CA would be configured), and the certificate names the host.
+  test::child_process verified(
+      {test::shopmirror_binary(), "send", "--url",
+       "https://localhost:" + std::to_string(nginx.port()) + "/webhooks/shopify", "--secret", secret,
+       "--webhook-id", "tls-verified",
+       std::string(SHOPMIRROR_FIXTURES) + "/shopify/products-create.shopify-reference-sample.json"},
+      {{"SSL_CERT_FILE", nginx.ca_file()}});
+  CHECK(verified.wait(std::chrono::seconds(20)) == 0);
+  CHECK(verified.output().find("HTTP 200") != std::string::npos);
+  CHECK(db.scalar("select count(*) from shopify.webhook_deliveries where webhook_id = "
+                  "'tls-verified'") == "1");
+  // The same trusted CA, but the certificate does not name 127.0.0.1.
+  test::child_process wrong_name(
+      {test::shopmirror_binary(), "send", "--url",
+       "https://127.0.0.1:" + std::to_string(nginx.port()) + "/webhooks/shopify", "--secret", secret,
+       std::string(SHOPMIRROR_FIXTURES) + "/shopify/products-create.shopify-reference-sample.json"},
+      {{"SSL_CERT_FILE", nginx.ca_file()}});
+  CHECK(wrong_name.wait(std::chrono::seconds(20)) == 1);
+  CHECK(wrong_name.output().find("TLS handshake") != std::string::npos);
+
+  // Without --insecure, a certificate from a CA the client does not trust is refused.
   test::child_process strict(
       {test::shopmirror_binary(), "send", "--url",
        "https://127.0.0.1:" + std::to_string(nginx.port()) + "/webhooks/shopify", "--secret", secret,

@@ -85,10 +85,20 @@ nginx_process::nginx_process(const std::vector<std::uint16_t>& upstream_ports, m
                    "server { listen 127.0.0.1:" + std::to_string(port_) + "; include " +
                    locations + "; }\n";
   } else {
+    // A throwaway CA, and an ECDSA certificate for "localhost" signed by it:
+    // a client that trusts the CA can verify the site, one that does not
+    // cannot, and neither accepts the certificate for another name.
+    const std::string& d = directory_;
+    write_file(d + "/server.ext", "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                                  "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n");
+    const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
     const std::string make_certificate =
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
-        "-subj /CN=localhost -keyout " + directory_ + "/privkey.pem -out " + directory_ +
-        "/fullchain.pem > " + directory_ + "/openssl.log 2>&1";
+        "(openssl req -x509" + ec + "-days 1 -subj /CN=shopmirror-test-ca -keyout " + d +
+        "/ca-key.pem -out " + d + "/ca.pem && openssl req" + ec + "-subj /CN=localhost -keyout " +
+        d + "/privkey.pem -out " + d + "/server.csr && openssl x509 -req -in " + d +
+        "/server.csr -CA " + d + "/ca.pem -CAkey " + d + "/ca-key.pem -CAcreateserial -days 1 "
+        "-extfile " + d + "/server.ext -out " + d + "/fullchain.pem) > " + d +
+        "/openssl.log 2>&1";
     if (std::system(make_certificate.c_str()) != 0) {
       throw std::runtime_error("openssl could not make a test certificate");
     }

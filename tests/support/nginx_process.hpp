@@ -24,6 +24,8 @@ public:
   nginx_process& operator=(const nginx_process&) = delete;
 
   std::uint16_t port() const noexcept { return port_; }
+  /// In TLS mode, the CA that signed the site's certificate (for "localhost").
+  std::string ca_file() const { return directory_ + "/ca.pem"; }
   std::string error_log() const;
 
 private:
