@@ -373,6 +373,59 @@ TEST_CASE("webhooks during a run are neither overwritten nor swept") {
   CHECK(mirror_row(db, 9) == expected_row(drifted.gone, true));
 }
 
+TEST_CASE("Shopify's catalog changing under a paginated run: what it shows is what ends") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  test::environment env = admin_env(shopify, db, "paginated");
+  env.emplace_back("SHOPMIRROR_RECONCILE_TOKEN", bearer);
+  env.emplace_back("SHOPMIRROR_RECONCILE_PAGE_SIZE", "2"); // pages [1 2] [3 4] [5 ...]
+  test::service_process service(db.url(), {secret}, env);
+  // After the first page, while the run lists on, in Shopify: 2 (already
+  // listed) changes, 5 (not listed yet) is deleted and 6 created, each with
+  // its webhook; 3 (not listed yet) is deleted and its webhook is lost.
+  const auto newer_two = spec(2, "2026-06-01T00:00:00Z", "two, changed during the run");
+  const auto six = spec(6, "2026-06-01T00:00:00Z", "six, created during the run");
+  int pages = 0;
+  shopify.on_request([&](std::string_view operation) {
+    if (operation == "ProductsPage" && ++pages == 2) {
+      shopify.put_product(state_of(newer_two));
+      send(service.port(), "products/update", test::product_json(newer_two), "during-2");
+      shopify.remove_product(5);
+      send(service.port(), "products/delete", test::delete_json(5), "during-5");
+      shopify.put_product(state_of(six));
+      send(service.port(), "products/create", test::product_json(six), "during-6");
+      shopify.remove_product(3);
+    }
+  });
+  auto client = test::local_client(service.port());
+  const auto answer = client.request("POST", "/reconcile?mode=paginated",
+                                     {{"Authorization", "Bearer " + bearer}});
+  REQUIRE(answer.status == 202);
+  const std::string id = field(answer.body, "run_id");
+  std::string run;
+  for (int i = 0; i < 200; ++i) {
+    run = client.request("GET", "/reconcile/runs/" + id, {{"Authorization", "Bearer " + bearer}})
+              .body;
+    if (field(run, "status") != "running") {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(pages >= 3);
+  CHECK(field(run, "status") == "succeeded");
+  CHECK(mirror_row(db, 1) == expected_row(drifted.catalog[0])); // repaired from page 1
+  CHECK(mirror_row(db, 2) == expected_row(newer_two));          // the webhook's newer state
+  CHECK(mirror_row(db, 3) == expected_row(drifted.catalog[2], true)); // unseen: swept
+  CHECK(mirror_row(db, 4) == expected_row(drifted.catalog[3]));       // inserted
+  // Never in the mirror before: its delete webhook left a tombstone.
+  CHECK(db.scalar("select deleted_at is not null from shopify.products where product_id = 5") ==
+        "t");
+  CHECK(mirror_row(db, 6) == expected_row(six)); // created during the run: never swept
+  CHECK(mirror_row(db, 9) == expected_row(drifted.gone, true));
+  CHECK(field(run, "tombstoned") == "2"); // 3 and 9; 5 was its webhook's
+}
+
 TEST_CASE("two simultaneous triggers start one run and the endpoint wants its token") {
   test::test_database db;
   test::admin_api_stand_in shopify;
