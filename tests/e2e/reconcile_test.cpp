@@ -498,6 +498,18 @@ TEST_CASE("a stub payload ends as a full product row") {
   CHECK(client.request("GET", "/metrics", {}).body.find(
             "shopmirror_refreshes_total{shop=\"" + shop + "\",outcome=\"applied\"} 1") !=
         std::string::npos);
+
+  // A products/create stub goes the same way.
+  const auto created = spec(32, "2026-05-02T00:00:00Z", "created too big", 2);
+  shopify.put_product(state_of(created));
+  send(service.port(), "products/create", "{\"id\":32}", "stub-32");
+  for (int i = 0; i < 100 && row != expected_row(created); ++i) {
+    std::this_thread::sleep_for(50ms);
+    row = mirror_row(db, 32);
+  }
+  CHECK(row == expected_row(created));
+  CHECK(db.scalar("select outcome from shopify.webhook_deliveries where webhook_id = 'stub-32'") ==
+        "refresh_requested");
 }
 
 } // TEST_SUITE
