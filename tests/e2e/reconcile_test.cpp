@@ -142,6 +142,23 @@ void send(std::uint16_t port, const std::string& topic, const std::string& body,
   REQUIRE(response.status == 200);
 }
 
+/// Triggers a run with POST `target` and polls it to its end; the run's JSON.
+std::string run_through_endpoint(net::http_client& client, const std::string& target) {
+  const auto answer = client.request("POST", target, {{"Authorization", "Bearer " + bearer}});
+  REQUIRE(answer.status == 202);
+  const std::string id = field(answer.body, "run_id");
+  std::string run;
+  for (int i = 0; i < 200; ++i) {
+    run = client.request("GET", "/reconcile/runs/" + id, {{"Authorization", "Bearer " + bearer}})
+              .body;
+    if (field(run, "status") != "running") {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return run;
+}
+
 /// A mirror that missed things: 1 is outdated, 2 and 3 are current, 9 was
 /// deleted in Shopify; 4 and 5 never arrived.
 struct drifted_shop {
@@ -353,19 +370,7 @@ TEST_CASE("webhooks during a run are neither overwritten nor swept") {
     }
   });
   auto client = test::local_client(service.port());
-  const auto answer = client.request("POST", "/reconcile",
-                                     {{"Authorization", "Bearer " + bearer}});
-  REQUIRE(answer.status == 202);
-  const std::string id = field(answer.body, "run_id");
-  std::string run;
-  for (int i = 0; i < 200; ++i) {
-    run = client.request("GET", "/reconcile/runs/" + id, {{"Authorization", "Bearer " + bearer}})
-              .body;
-    if (field(run, "status") != "running") {
-      break;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
+  const std::string run = run_through_endpoint(client, "/reconcile");
   CHECK(field(run, "status") == "succeeded");
   CHECK(field(run, "tombstoned") == "1"); // 9 only
   CHECK(mirror_row(db, 2) == expected_row(newer_two));
@@ -399,19 +404,7 @@ TEST_CASE("Shopify's catalog changing under a paginated run: what it shows is wh
     }
   });
   auto client = test::local_client(service.port());
-  const auto answer = client.request("POST", "/reconcile?mode=paginated",
-                                     {{"Authorization", "Bearer " + bearer}});
-  REQUIRE(answer.status == 202);
-  const std::string id = field(answer.body, "run_id");
-  std::string run;
-  for (int i = 0; i < 200; ++i) {
-    run = client.request("GET", "/reconcile/runs/" + id, {{"Authorization", "Bearer " + bearer}})
-              .body;
-    if (field(run, "status") != "running") {
-      break;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
+  const std::string run = run_through_endpoint(client, "/reconcile?mode=paginated");
   CHECK(pages >= 3);
   CHECK(field(run, "status") == "succeeded");
   CHECK(mirror_row(db, 1) == expected_row(drifted.catalog[0])); // repaired from page 1
