@@ -208,11 +208,6 @@ bool read_int32(const rapidjson::Value& object, std::string_view key, std::strin
                    });
 }
 
-std::string parse_error_message(const rapidjson::Document& document) {
-  return std::string("malformed JSON: ") + rapidjson::GetParseError_En(document.GetParseError()) +
-         " at offset " + std::to_string(document.GetErrorOffset());
-}
-
 namespace {
 
 // Where `text` stops being UTF-8 (RFC 3629: no overlong forms, no

@@ -65,9 +65,6 @@ bool read_int64(const rapidjson::Value& object, std::string_view key, std::strin
 bool read_int32(const rapidjson::Value& object, std::string_view key, std::string_view path,
                 std::optional<std::int32_t>& out, field_error& error);
 
-/// The parse error of a document as a short message.
-std::string parse_error_message(const rapidjson::Document& document);
-
 /// Parses `text` into `document` as a JSON object that PostgreSQL's jsonb
 /// can store exactly as given: no raw NUL byte (RapidJSON takes one for the
 /// end of the input, so `{...}\0junk` would parse while the text stored
