@@ -39,7 +39,7 @@ struct config {
   std::chrono::milliseconds idle_timeout{75000};
   std::chrono::milliseconds drain_timeout{10000};
   std::size_t max_connections = 1024;
-  std::size_t io_threads = 2;
+  std::size_t io_threads = 1;
   bool migrate_on_start = true;
   /// The Admin API version shopmirror is pinned to; a delivery serialized
   /// with another version is counted as a mismatch.
