@@ -6,7 +6,7 @@
 // deliveries is the most the database can take, with no HTTP, signature or
 // JSON work beside it.
 //
-//   shopmirror-db-ceiling --database URL --batch 64 --clients 4 --duration 60
+//   shopmirror-db-ceiling --database URL --batch 64 --clients 2 --duration 60
 //
 // Products (10,000, with bench::variant_count's variants) are mapped once
 // before the clock starts; each delivery is a copy with a new webhook id
@@ -35,7 +35,7 @@ namespace {
 struct options {
   std::string database;
   int batch = 64;
-  int clients = 4;
+  int clients = 2;
   double duration = 60;
   int products = 10000;
 };

@@ -2,7 +2,8 @@
 # The webhook throughput benchmark (README, Performance). Starts a PostgreSQL
 # of its own with durable commits (fsync and synchronous_commit on), measures
 # the database's ceiling with shopmirror-db-ceiling (the service's own
-# database path, batches of 1, 10 and 64 from 4 clients, no HTTP), then
+# database path, batches of 1, 10 and 64 from as many clients as the service
+# has writer connections, no HTTP), then
 # drives the service with shopmirror-loadgen:
 #
 #   sustained  as fast as answered, RUNS times (median reported)
@@ -57,11 +58,14 @@ reset_tables() {
     shopify.dead_letters, shopify.product_refresh_requests" -c "checkpoint"
 }
 
-log "database ceiling: shopmirror-db-ceiling, the service's database path, 4 clients, ${duration}s each"
+# The ceiling is measured the way the service uses the database: as many
+# clients as it has writer connections (its default, set explicitly below).
+writers=2
+log "database ceiling: shopmirror-db-ceiling, the service's database path, $writers clients, ${duration}s each"
 ceiling=0
 for batch in 1 10 64; do
   reset_tables
-  out=$("$bin/bench/shopmirror-db-ceiling" --database "$url" --batch "$batch" --clients 4 \
+  out=$("$bin/bench/shopmirror-db-ceiling" --database "$url" --batch "$batch" --clients "$writers" \
         --duration "$duration") || die "the ceiling run with batches of $batch failed: $out"
   echo "$out"
   rate=$(echo "$out" | sed -n 's/.*: \([0-9]*\) webhooks\/s.*/\1/p')
@@ -69,7 +73,7 @@ for batch in 1 10 64; do
 done
 
 SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
-SHOPMIRROR_LISTEN=127.0.0.1:18090 SHOPMIRROR_LOG_LEVEL=warn \
+SHOPMIRROR_LISTEN=127.0.0.1:18090 SHOPMIRROR_LOG_LEVEL=warn SHOPMIRROR_DB_CONNECTIONS="$writers" \
   "$bin/ingest/shopmirror" serve 2>"$scratch/service.log" &
 service_pid=$!
 sleep 1
