@@ -169,8 +169,8 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
   // Half the cores: the writer threads and, where it shares the machine,
   // the database need the rest. On two cores, one I/O thread served as many
   // webhooks as two with less CPU per webhook (README, Performance).
-  const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
-  c.io_threads = integer(lookup, "SHOPMIRROR_IO_THREADS", std::max<std::size_t>(1, cores / 2), 1, 256);
+  const std::size_t half_the_cores = std::max(1U, std::thread::hardware_concurrency() / 2);
+  c.io_threads = integer(lookup, "SHOPMIRROR_IO_THREADS", half_the_cores, 1, 256);
   c.writer.connections = integer(lookup, "SHOPMIRROR_DB_CONNECTIONS", c.writer.connections, 1, 256);
   c.writer.max_batch = integer(lookup, "SHOPMIRROR_DB_BATCH_MAX", c.writer.max_batch, 1, 10000);
   c.writer.max_wait = std::chrono::microseconds(static_cast<std::int64_t>(integer(
