@@ -35,7 +35,10 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <unordered_map>
+
+#include <unistd.h>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -227,6 +230,55 @@ long rss_kb(int pid) {
   return 0;
 }
 
+// CPU time in clock ticks, read before and after the run. Per request, the
+// service's share is far steadier than its throughput on a shared machine,
+// and the three shares show where the cores went.
+struct cpu_ticks {
+  long long service = 0; // utime + stime of the watched process
+  long long self = 0;    // this load generator
+  long long machine = 0; // every CPU busy (not idle, not waiting for I/O, not stolen)
+};
+
+long long process_ticks(const std::string& stat_path) {
+  std::ifstream in(stat_path);
+  std::string line;
+  std::getline(in, line);
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) {
+      utime = std::stoll(field);
+    } else if (i == 15) {
+      stime = std::stoll(field);
+    }
+  }
+  return utime + stime;
+}
+
+long long machine_ticks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq;
+  return user + nice + system + irq + softirq;
+}
+
+cpu_ticks read_cpu(int watch_pid) {
+  cpu_ticks t;
+  if (watch_pid > 0) {
+    t.service = process_ticks("/proc/" + std::to_string(watch_pid) + "/stat");
+  }
+  t.self = process_ticks("/proc/self/stat");
+  t.machine = machine_ticks();
+  return t;
+}
+
 double percentile(std::vector<double>& sorted, double p) {
   if (sorted.empty()) {
     return 0;
@@ -378,7 +430,9 @@ int main(int argc, char** argv) {
     }
   };
   sample();
+  const cpu_ticks cpu_before = read_cpu(o.watch_pid);
   context.run();
+  const cpu_ticks cpu_after = read_cpu(o.watch_pid);
   const double seconds =
       std::chrono::duration<double>(clock_type::now() - s.start).count();
 
@@ -409,6 +463,26 @@ int main(int argc, char** argv) {
               s.latencies_ms.empty() ? 0.0 : s.latencies_ms.back());
   if (o.watch_pid > 0) {
     std::printf("service peak RSS: %.1f MB\n", static_cast<double>(peak_rss) / 1024.0);
+  }
+  const auto unanswered = statuses.find(0);
+  const std::uint64_t answered =
+      s.results.size() - (unanswered == statuses.end() ? 0 : unanswered->second);
+  if (answered > 0) {
+    const double us_per_tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    const auto per_request = [&](long long ticks) {
+      return static_cast<double>(ticks) * us_per_tick / static_cast<double>(answered);
+    };
+    const long long service = cpu_after.service - cpu_before.service;
+    const long long self = cpu_after.self - cpu_before.self;
+    const long long machine = cpu_after.machine - cpu_before.machine;
+    std::printf("cpu us per answered request: machine %.1f = ", per_request(machine));
+    if (o.watch_pid > 0) {
+      std::printf("service %.1f + ", per_request(service));
+    }
+    std::printf("load generator %.1f + the rest (mostly PostgreSQL) %.1f; %.2f of %ld cores busy\n",
+                per_request(self), per_request(machine - service - self),
+                static_cast<double>(machine) * us_per_tick / 1e6 / seconds,
+                sysconf(_SC_NPROCESSORS_ONLN));
   }
   if (!o.check_db.empty()) {
     return check(o, s.results) == 0 ? 0 : 1;
