@@ -13,7 +13,8 @@
 #
 # Every run ends with the load generator's check of the database (every 200
 # in the delivery log, nothing applied twice, every product at the newest
-# acknowledged version). Usage:
+# acknowledged version), and with the CPU each request cost the service, the
+# load generator and the rest of the machine (mostly PostgreSQL). Usage:
 #   bench/webhooks.sh [DURATION_SECONDS=60] [RUNS=3] [TARGET=8000] [CONNECTIONS=256]
 # Shopify delivers over many connections at once; with durable commits each
 # batch waits for a WAL flush, so concurrency is what lets batches grow.
@@ -87,6 +88,7 @@ loadgen() { # rate seconds seed
 run_series() { # name rate
   local name=$1 rate=$2 out
   : >"$scratch/$name.rates"; : >"$scratch/$name.p99"; : >"$scratch/$name.p50"; : >"$scratch/$name.rss"
+  : >"$scratch/$name.cpu"
   for run in $(seq "$runs"); do
     reset_tables
     # The load generator exits non-zero when its check fails; that is
@@ -97,10 +99,11 @@ run_series() { # name rate
     echo "$out" | awk '/^latency/ {print $6}' >>"$scratch/$name.p99"
     echo "$out" | awk '/^latency/ {print $4}' >>"$scratch/$name.p50"
     echo "$out" | awk '/peak RSS/ {print $4}' >>"$scratch/$name.rss"
+    echo "$out" | sed -n 's/.* service \([0-9.]*\) + .*/\1/p' >>"$scratch/$name.cpu"
     echo "$out" | grep -q ", 0 missing from the delivery log, 0 applied twice, .*, 0 not at" \
       || die "$name run $run: the database check failed"
   done
-  echo "$name: median $(median <"$scratch/$name.rates")/s, p50 $(median <"$scratch/$name.p50") ms, p99 $(median <"$scratch/$name.p99") ms, peak RSS $(sort -n "$scratch/$name.rss" | tail -1) MB"
+  echo "$name: median $(median <"$scratch/$name.rates")/s, p50 $(median <"$scratch/$name.p50") ms, p99 $(median <"$scratch/$name.p99") ms, peak RSS $(sort -n "$scratch/$name.rss" | tail -1) MB, service CPU $(median <"$scratch/$name.cpu") us per request"
 }
 
 run_series sustained 0
