@@ -1,21 +1,16 @@
 #!/usr/bin/env bash
 # Where the database's time goes on the webhook path (README, Performance).
 # Runs shopmirror-db-ceiling against a PostgreSQL of its own, set up as
-# bench/webhooks.sh sets its own, with pg_stat_statements tracking the
+# the other benchmarks (bench/lib.sh), with pg_stat_statements tracking the
 # statements inside the apply functions too, then lists them by total time:
 # milliseconds per call (one call per batch), rows per call, and each one's
 # share of the top-level call's time. Usage:
 #   bench/db_statements.sh [BATCH=64] [CLIENTS=2] [DURATION_SECONDS=20]
 set -euo pipefail
-source "$(dirname "$0")/../scripts/lib/common.sh"
-cd "$SHOPMIRROR_ROOT"
 batch=${1:-64}
 clients=${2:-2}
 duration=${3:-20}
-
-ensure_packages "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}"
-build_preset release >/dev/null
-bin=build/release
+source "$(dirname "$0")/lib.sh"
 
 scratch=$(mktemp -d /tmp/shopmirror-statements-XXXXXX)
 cleanup() {
@@ -24,13 +19,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_cluster "$scratch/pg" 5432 "-c fsync=on -c synchronous_commit=on -c shared_buffers=1GB \
-  -c wal_buffers=64MB -c max_wal_size=8GB -c checkpoint_timeout=30min -c max_connections=100 \
-  -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
-url="host=$scratch/pg/run port=5432 user=postgres dbname=bench"
+start_bench_database "$scratch/pg" 5432 \
+  "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 sql() { psql -X -q -h "$scratch/pg/run" -p 5432 -U postgres "$@"; }
-sql -d postgres -c "create database bench"
-SHOPMIRROR_DATABASE_URL="$url" "$bin/ingest/shopmirror" migrate 2>/dev/null
 sql -d bench -c "create extension pg_stat_statements" -c "checkpoint" \
   -c "select pg_stat_statements_reset()" >/dev/null
 

@@ -19,17 +19,11 @@
 # Shopify delivers over many connections at once; with durable commits each
 # batch waits for a WAL flush, so concurrency is what lets batches grow.
 set -euo pipefail
-source "$(dirname "$0")/../scripts/lib/common.sh"
-cd "$SHOPMIRROR_ROOT"
 duration=${1:-60}
 runs=${2:-3}
 target=${3:-8000}
 connections=${4:-256}
-
-ensure_packages "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}"
-# Whatever the build tree was configured with (tests on or off) stays so.
-build_preset release >/dev/null
-bin=build/release
+source "$(dirname "$0")/lib.sh"
 
 scratch=$(mktemp -d /tmp/shopmirror-bench-XXXXXX)
 service_pid=""
@@ -40,12 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Durable commits, as in production; memory sized for a 24 GiB machine.
-start_cluster "$scratch/pg" 5432 "-c fsync=on -c synchronous_commit=on -c shared_buffers=1GB \
-  -c wal_buffers=64MB -c max_wal_size=8GB -c checkpoint_timeout=30min -c max_connections=100"
-url="host=$scratch/pg/run port=5432 user=postgres dbname=bench"
-psql -X -q -h "$scratch/pg/run" -p 5432 -U postgres -d postgres -c "create database bench"
-SHOPMIRROR_DATABASE_URL="$url" "$bin/ingest/shopmirror" migrate 2>/dev/null
+start_bench_database "$scratch/pg" 5432
 
 log "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -1,0 +1,23 @@
+# Shared by the benchmarks: the release build, and a PostgreSQL of their own,
+# set up alike so that their figures compare. Sourced, not run.
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+cd "$SHOPMIRROR_ROOT"
+
+ensure_packages "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}"
+# Whatever the build tree was configured with (tests on or off) stays so.
+build_preset release >/dev/null
+bin=build/release
+
+# A cluster in DIR listening on PORT (its socket in DIR/run), with durable
+# commits, as in production, and memory sized for a 24 GiB machine; then a
+# database `bench` at the latest schema. Sets `url` to it. Extra server
+# options may follow.
+start_bench_database() { # dir port [options]
+  local dir=$1 port=$2
+  start_cluster "$dir" "$port" "-c fsync=on -c synchronous_commit=on -c shared_buffers=1GB \
+    -c wal_buffers=64MB -c max_wal_size=8GB -c checkpoint_timeout=30min -c max_connections=100 \
+    ${3:-}"
+  url="host=$dir/run port=$port user=postgres dbname=bench"
+  psql -X -q -h "$dir/run" -p "$port" -U postgres -d postgres -c "create database bench"
+  SHOPMIRROR_DATABASE_URL="$url" "$bin/ingest/shopmirror" migrate 2>/dev/null
+}
