@@ -30,7 +30,7 @@ md_ctx new_ctx() {
 }
 
 // SHA-256 fetched once for the process (a fetch takes the provider store's lock).
-const EVP_MD* sha256() {
+const EVP_MD* sha256_md() {
   static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   if (md == nullptr) {
     fail("EVP_MD_fetch(SHA256)");
@@ -49,6 +49,16 @@ void digest_into(EVP_MD_CTX* ctx, const EVP_MD_CTX* from, const void* data, std:
 
 } // namespace
 
+sha256_digest sha256(std::string_view message) {
+  sha256_digest out{};
+  unsigned int length = 0;
+  if (EVP_Digest(message.data(), message.size(), out.data(), &length, sha256_md(), nullptr) != 1 ||
+      length != out.size()) {
+    fail("EVP_Digest");
+  }
+  return out;
+}
+
 // RFC 2104: H((K ^ opad) || H((K ^ ipad) || message)), K zero-padded to a
 // block, or hashed first if longer than one.
 struct hmac_sha256_key::states {
@@ -60,7 +70,7 @@ hmac_sha256_key::hmac_sha256_key(std::string_view key) : states_(std::make_uniqu
   unsigned char block[block_size] = {};
   if (key.size() > block_size) {
     unsigned int length = 0;
-    if (EVP_Digest(key.data(), key.size(), block, &length, sha256(), nullptr) != 1) {
+    if (EVP_Digest(key.data(), key.size(), block, &length, sha256_md(), nullptr) != 1) {
       fail("hashing a long key");
     }
   } else {
@@ -72,9 +82,9 @@ hmac_sha256_key::hmac_sha256_key(std::string_view key) : states_(std::make_uniqu
     ipad[i] = static_cast<unsigned char>(block[i] ^ 0x36);
     opad[i] = static_cast<unsigned char>(block[i] ^ 0x5c);
   }
-  if (EVP_DigestInit_ex(states_->inner.get(), sha256(), nullptr) != 1 ||
+  if (EVP_DigestInit_ex(states_->inner.get(), sha256_md(), nullptr) != 1 ||
       EVP_DigestUpdate(states_->inner.get(), ipad, block_size) != 1 ||
-      EVP_DigestInit_ex(states_->outer.get(), sha256(), nullptr) != 1 ||
+      EVP_DigestInit_ex(states_->outer.get(), sha256_md(), nullptr) != 1 ||
       EVP_DigestUpdate(states_->outer.get(), opad, block_size) != 1) {
     fail("preparing a key");
   }

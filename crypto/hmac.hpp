@@ -28,6 +28,9 @@ private:
   std::unique_ptr<states> states_;
 };
 
+/// SHA-256 of `message`.
+sha256_digest sha256(std::string_view message);
+
 /// HMAC-SHA256 of `message` keyed with the bytes of `key`.
 sha256_digest hmac_sha256(std::string_view key, std::string_view message);
 

@@ -18,17 +18,17 @@ using model::apply_outcome;
 
 constexpr const char* apply_statement = "shopmirror_apply_deliveries";
 
-// Must match the signature of shopify.apply_deliveries (0002_apply.sql).
+// Must match the signature of shopify.apply_deliveries (0006_convergence.sql).
 constexpr const char* apply_sql =
     "select delivery_slot, delivery_outcome from shopify.apply_deliveries("
     "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
     "$7::timestamptz[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::bytea[], "
     "$13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::int[], $17::text[], "
     "$18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], "
-    "$24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $27::text[], "
-    "$28::int[], $29::int[], $30::bigint[], $31::text[], $32::text[], $33::text[]::numeric[], "
-    "$34::text[]::numeric[], $35::int[], $36::text[], $37::text[], $38::text[], $39::text[], "
-    "$40::bigint[], $41::timestamptz[])";
+    "$24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $27::text[], $28::bytea[], "
+    "$29::int[], $30::int[], $31::bigint[], $32::text[], $33::text[], $34::text[]::numeric[], "
+    "$35::text[]::numeric[], $36::int[], $37::text[], $38::text[], $39::text[], $40::text[], "
+    "$41::bigint[], $42::timestamptz[])";
 
 constexpr std::size_t delivery_parameters = 12;
 constexpr std::size_t parameter_count = delivery_parameters + product_columns::count;
@@ -104,6 +104,20 @@ struct batch_arrays {
   }
 };
 
+// SQLSTATE query_canceled: what statement_timeout raises.
+const std::string statement_timeout = "57014";
+
+// How much work a delivery is for the database: its document's size.
+std::size_t weight_of(const model::delivery_item& item) {
+  if (const auto* upsert = std::get_if<model::upsert_product>(&item.action)) {
+    return upsert->source.size() + upsert->state.variants.size() * 64;
+  }
+  if (const auto* dead = std::get_if<model::dead_letter>(&item.action)) {
+    return dead->body.size();
+  }
+  return 0;
+}
+
 apply_outcome parse_outcome(std::string_view text) {
   if (text == "applied") {
     return apply_outcome::applied;
@@ -130,12 +144,14 @@ apply_outcome parse_outcome(std::string_view text) {
 model::delivery_item as_dead_letter(const model::delivery_item& item, const std::string& reason) {
   model::dead_letter dead;
   dead.reason = "refused by the database: " + reason;
+  dead.kind = model::dead_letter_kind::refused;
   if (const auto* upsert = std::get_if<model::upsert_product>(&item.action)) {
     dead.product_id = upsert->state.id;
     dead.body = upsert->source;
   } else if (const auto* earlier = std::get_if<model::dead_letter>(&item.action)) {
     dead = *earlier;
     dead.reason = "refused by the database: " + reason;
+    dead.kind = model::dead_letter_kind::refused;
   }
   return {item.meta, std::move(dead)};
 }
@@ -185,6 +201,43 @@ std::vector<apply_outcome> delivery_store::call(std::span<const model::delivery_
   return outcomes;
 }
 
+// A batch whose statement ran out of time may owe it to one heavy delivery
+// (a product with thousands of variants): that one is answered retry_later
+// (Shopify sends it again, and alone it has the whole statement timeout),
+// and the others run again at once, so that light deliveries behind a heavy
+// one are still committed within their deadline. Once only: if the rest
+// times out too, the database itself is slow.
+std::vector<apply_outcome>
+delivery_store::without_heaviest(std::span<const model::delivery_item> items) {
+  std::size_t heaviest = 0;
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (const std::size_t weight = weight_of(items[i]); weight > most) {
+      most = weight;
+      heaviest = i;
+    }
+  }
+  telemetry::log_event(telemetry::level::warn, "db_batch_timed_out")
+      .field("shop", items[heaviest].meta.shop_domain)
+      .field("webhook_id", items[heaviest].meta.webhook_id)
+      .field("set_aside_bytes", static_cast<std::uint64_t>(most))
+      .field("batch", static_cast<std::uint64_t>(items.size()));
+  std::vector<model::delivery_item> rest;
+  rest.reserve(items.size() - 1);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i != heaviest) {
+      rest.push_back(items[i]);
+    }
+  }
+  const std::vector<apply_outcome> applied = apply_isolating(rest, 1);
+  std::vector<apply_outcome> outcomes;
+  outcomes.reserve(items.size());
+  for (std::size_t i = 0, k = 0; i < items.size(); ++i) {
+    outcomes.push_back(i == heaviest ? apply_outcome::retry_later : applied[k++]);
+  }
+  return outcomes;
+}
+
 std::vector<apply_outcome> delivery_store::apply(std::span<const model::delivery_item> items) {
   if (items.empty()) {
     return {};
@@ -211,11 +264,15 @@ delivery_store::apply_isolating(std::span<const model::delivery_item> items, int
       }
       return std::vector<apply_outcome>(items.size(), apply_outcome::retry_later);
     case failure_kind::busy:
-      // The whole database is slow or not ready: trying items one by one
-      // would only multiply the wait.
       telemetry::log_event(telemetry::level::warn, "db_busy")
           .field("sqlstate", f.sqlstate)
-          .field("error", f.message);
+          .field("error", f.message)
+          .field("batch", static_cast<std::uint64_t>(items.size()));
+      if (f.sqlstate == statement_timeout && items.size() > 1 && attempt == 0) {
+        return without_heaviest(items);
+      }
+      // The whole database is slow or not ready: trying items one by one
+      // would only multiply the wait.
       return std::vector<apply_outcome>(items.size(), apply_outcome::retry_later);
     case failure_kind::row_locked:
     case failure_kind::bad_item:

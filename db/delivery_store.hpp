@@ -17,7 +17,7 @@ class pg_session;
 /// for tests that run the statement inside a transaction of their own.
 std::vector<std::string> apply_parameters(std::span<const model::delivery_item> items);
 
-/// The text of the apply statement (placeholders $1..$41).
+/// The text of the apply statement (placeholders $1..$42).
 const char* apply_statement_sql() noexcept;
 
 /// Applies batches of deliveries over one connection of its own: the apply
@@ -41,6 +41,8 @@ private:
   std::vector<model::apply_outcome> apply_isolating(std::span<const model::delivery_item> items,
                                                     int attempt);
   std::vector<model::apply_outcome> call(std::span<const model::delivery_item> items);
+  std::vector<model::apply_outcome>
+  without_heaviest(std::span<const model::delivery_item> items);
   std::unique_ptr<pg_session> session_;
 };
 

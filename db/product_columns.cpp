@@ -1,5 +1,7 @@
 #include "db/product_columns.hpp"
 
+#include "model/fingerprint.hpp"
+
 namespace shopmirror::db {
 namespace {
 
@@ -18,55 +20,79 @@ std::string join_tags(const std::vector<std::string>& tags) {
 
 } // namespace
 
+namespace {
+
+// Positions in column_ (the functions' argument order).
+enum column : std::size_t {
+  version_updated_at, observed_at, deleted_at, present, title, handle, vendor, product_type,
+  status, tags, body_html, created_at, updated_at, published_at, source, fingerprint,
+  // The product columns end here; the variant columns follow.
+  v_item, v_present, v_id, v_sku, v_title, v_price, v_compare_at_price, v_position, v_option1,
+  v_option2, v_option3, v_barcode, v_inventory_quantity, v_updated_at,
+};
+static_assert(v_updated_at + 1 == product_columns::count);
+
+// Bit 10 of p_present: every variant carries every field (see
+// 0006_convergence.sql, put_products).
+constexpr std::uint32_t whole_variants_bit = 1U << 10;
+
+} // namespace
+
 void product_columns::add_state(const model::product_state& s, std::string_view source,
                                 model::timestamp observed, std::int64_t slot) {
   auto& c = column_;
-  c[0].add(s.updated_at);
-  c[1].add(observed);
-  c[2].add_null();
-  c[3].add(std::int64_t{s.present});
-  c[4].add(s.title);
-  c[5].add(s.handle);
-  c[6].add(s.vendor);
-  c[7].add(s.product_type);
-  c[8].add(s.status);
-  c[9].add(join_tags(s.tags));
-  c[10].add(s.body_html);
-  c[11].add(s.created_at);
-  c[12].add(s.updated_at);
-  c[13].add(s.published_at);
-  c[14].add(source);
+  const bool whole = model::is_whole(s);
+  c[version_updated_at].add(s.updated_at);
+  c[observed_at].add(observed);
+  c[deleted_at].add_null();
+  c[present].add(std::int64_t{s.present | (whole ? whole_variants_bit : 0U)});
+  c[title].add(s.title);
+  c[handle].add(s.handle);
+  c[vendor].add(s.vendor);
+  c[product_type].add(s.product_type);
+  c[status].add(s.status);
+  c[tags].add(join_tags(s.tags));
+  c[body_html].add(s.body_html);
+  c[created_at].add(s.created_at);
+  c[updated_at].add(s.updated_at);
+  c[published_at].add(s.published_at);
+  c[column::source].add(source);
+  if (whole) {
+    c[fingerprint].add(model::content_fingerprint(s));
+  } else {
+    c[fingerprint].add_null();
+  }
   for (const model::variant_state& v : s.variants) {
-    c[15].add(slot);
-    c[16].add(std::int64_t{v.present});
-    c[17].add(v.id);
-    c[18].add(v.sku);
-    c[19].add(v.title);
-    c[20].add(v.price);
-    c[21].add(v.compare_at_price);
-    c[22].add(v.position ? std::optional<std::int64_t>(*v.position) : std::nullopt);
-    c[23].add(v.option1);
-    c[24].add(v.option2);
-    c[25].add(v.option3);
-    c[26].add(v.barcode);
-    c[27].add(v.inventory_quantity);
-    c[28].add(v.updated_at);
+    c[v_item].add(slot);
+    c[v_present].add(std::int64_t{v.present});
+    c[v_id].add(v.id);
+    c[v_sku].add(v.sku);
+    c[v_title].add(v.title);
+    c[v_price].add(v.price);
+    c[v_compare_at_price].add(v.compare_at_price);
+    c[v_position].add(v.position ? std::optional<std::int64_t>(*v.position) : std::nullopt);
+    c[v_option1].add(v.option1);
+    c[v_option2].add(v.option2);
+    c[v_option3].add(v.option3);
+    c[v_barcode].add(v.barcode);
+    c[v_inventory_quantity].add(v.inventory_quantity);
+    c[v_updated_at].add(v.updated_at);
   }
 }
 
 void product_columns::add_delete(model::timestamp observed) {
   // A delete carries no updated_at: its version is the time Shopify
   // triggered it, which is after every update of the product.
-  column_[0].add(observed);
-  column_[1].add(observed);
-  column_[2].add(observed);
-  for (std::size_t i = 3; i <= 14; ++i) {
+  column_[version_updated_at].add(observed);
+  column_[observed_at].add(observed);
+  column_[deleted_at].add(observed);
+  for (std::size_t i = present; i <= fingerprint; ++i) {
     column_[i].add_null();
   }
 }
 
 void product_columns::add_none() {
-  for (std::size_t i = 0; i <= 14; ++i) {
+  for (std::size_t i = version_updated_at; i <= fingerprint; ++i) {
     column_[i].add_null();
   }
 }

@@ -18,10 +18,12 @@ namespace shopmirror::db {
 
 class product_columns {
 public:
-  static constexpr std::size_t count = 29;
+  static constexpr std::size_t count = 30;
 
   /// A live state observed at `observed`, from the document `source`.
-  /// Its variants point at `slot`, the 1-based index of this product.
+  /// Its variants point at `slot`, the 1-based index of this product. A
+  /// whole state goes with its content fingerprint and presence bit 10
+  /// ("every variant carries every field"), so p_present 2047 is whole.
   void add_state(const model::product_state& state, std::string_view source,
                  model::timestamp observed, std::int64_t slot);
   /// A delete observed at `observed`: its version is that time.
@@ -51,6 +53,7 @@ private:
       pg_element::timestamptz, // p_updated_at
       pg_element::timestamptz, // p_published_at
       pg_element::text,        // p_source
+      pg_element::bytea,       // p_fingerprint (whole states only)
       pg_element::int4,        // v_item
       pg_element::int4,        // v_present
       pg_element::int8,        // v_id

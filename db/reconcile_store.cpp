@@ -1,5 +1,6 @@
 #include "db/reconcile_store.hpp"
 
+#include "db/errors.hpp"
 #include "db/pg_session.hpp"
 #include "db/product_columns.hpp"
 
@@ -12,17 +13,30 @@ namespace {
 
 constexpr const char* apply_statement = "shopmirror_reconcile_apply";
 
-// Must match the signature of shopify.reconcile_apply (0003_reconcile.sql).
+// Must match the signature of shopify.reconcile_apply (0006_convergence.sql).
 // Run 0 stands for none (a refresh outside any run).
 constexpr const char* apply_sql =
-    "select inserted, updated, unchanged from shopify.reconcile_apply("
+    "select inserted, updated, unchanged, revived from shopify.reconcile_apply("
     "nullif($1::bigint, 0), $2::text, $3::boolean, $4::bigint[], "
     "$5::timestamptz[], $6::timestamptz[], $7::timestamptz[], $8::int[], $9::text[], "
     "$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
-    "$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], "
-    "$20::int[], $21::int[], $22::bigint[], $23::text[], $24::text[], "
-    "$25::text[]::numeric[], $26::text[]::numeric[], $27::int[], $28::text[], $29::text[], $30::text[], $31::text[], "
-    "$32::bigint[], $33::timestamptz[])";
+    "$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], $20::bytea[], "
+    "$21::int[], $22::int[], $23::bigint[], $24::text[], $25::text[], "
+    "$26::text[]::numeric[], $27::text[]::numeric[], $28::int[], $29::text[], $30::text[], "
+    "$31::text[], $32::text[], $33::bigint[], $34::timestamptz[])";
+
+constexpr const char* failures_statement = "shopmirror_reconcile_failures";
+
+// Failed products are seen, so never swept: a product that cannot be read
+// is still listed.
+constexpr const char* failures_sql =
+    "with failed as ("
+    "  insert into shopify.reconcile_failures (run_id, product_id, reason) "
+    "  select $1::bigint, f.id, f.reason "
+    "  from unnest($2::bigint[], $3::text[]) as f(id, reason) returning product_id) "
+    "insert into shopify.reconcile_seen (run_id, product_id) "
+    "select $1::bigint, product_id from failed where product_id is not null "
+    "on conflict do nothing";
 
 // One advisory-lock key space per purpose; the shop picks the key in it.
 constexpr const char* lock_sql =
@@ -35,7 +49,9 @@ constexpr const char* run_columns =
     "to_char(since at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), dry_run, "
     "to_char(started_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "to_char(finished_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "status, error, listed, inserted, updated, unchanged, tombstoned";
+    "status, error, listed, inserted, updated, unchanged, tombstoned, revived, failed, "
+    "max_sweep, held_sweep, "
+    "to_char(sweep_confirmed_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 
 std::optional<model::timestamp> optional_time(const pqxx::field& field) {
   if (field.is_null()) {
@@ -63,6 +79,13 @@ run_record read_run(const pqxx::row& row) {
   r.updated = row[12].as<std::int64_t>();
   r.unchanged = row[13].as<std::int64_t>();
   r.tombstoned = row[14].as<std::int64_t>();
+  r.revived = row[15].as<std::int64_t>();
+  r.failed = row[16].as<std::int64_t>();
+  r.max_sweep = row[17].as<double>();
+  if (!row[18].is_null()) {
+    r.held_sweep = row[18].as<std::int64_t>();
+  }
+  r.sweep_confirmed_at = optional_time(row[19]);
   return r;
 }
 
@@ -108,7 +131,8 @@ template <class F> auto wrap(const char* what, F&& f) -> decltype(f()) {
 reconcile_store::reconcile_store(db_settings settings)
     : session_(std::make_unique<pg_session>(
           std::move(settings),
-          std::vector<prepared_statement>{{apply_statement, apply_sql}})) {}
+          std::vector<prepared_statement>{{apply_statement, apply_sql},
+                                          {failures_statement, failures_sql}})) {}
 
 reconcile_store::~reconcile_store() = default;
 
@@ -131,11 +155,12 @@ std::optional<run_record> reconcile_store::try_begin(const run_request& request)
       lock_holder_ = tx.exec1("select pg_backend_pid()")[0].as<int>();
       const pqxx::row row = tx.exec_params1(
           std::string("insert into shopify.reconcile_runs "
-                      "(shop_domain, trigger, mode, since, dry_run, started_at) "
-                      "values ($1, $2, $3, $4::timestamptz, $5, clock_timestamp()) returning ") +
+                      "(shop_domain, trigger, mode, since, dry_run, max_sweep, started_at) "
+                      "values ($1, $2, $3, $4::timestamptz, $5, $6, clock_timestamp()) "
+                      "returning ") +
               run_columns,
           request.shop, request.trigger, request.mode, time_text(request.since),
-          request.dry_run);
+          request.dry_run, request.max_sweep);
       return read_run(row);
     } catch (...) {
       tx.exec_params(unlock_sql, request.shop);
@@ -146,12 +171,60 @@ std::optional<run_record> reconcile_store::try_begin(const run_request& request)
 
 drift reconcile_store::apply(const run_record& run, std::span<const listed_product> products,
                              model::timestamp observed) {
-  return wrap("applying listed products", [&] {
+  if (products.empty()) {
+    return {};
+  }
+  try {
     const auto values = apply_parameters(run.id, run.shop, run.dry_run, products, observed);
     pqxx::nontransaction tx(session_->connection());
     const pqxx::row row = exec_binary(tx, apply_statement, values).at(0);
     return drift{static_cast<std::int64_t>(products.size()), row[0].as<std::int64_t>(),
-                 row[1].as<std::int64_t>(), row[2].as<std::int64_t>()};
+                 row[1].as<std::int64_t>(), row[2].as<std::int64_t>(),
+                 row[3].as<std::int64_t>()};
+  } catch (...) {
+    const failure f = classify_current_exception();
+    if (f.kind != failure_kind::bad_item && f.kind != failure_kind::bug) {
+      // The database, not a product, is at fault: the run fails (and
+      // sweeps nothing); the next one starts over.
+      if (f.kind == failure_kind::connection_lost) {
+        session_->reset();
+      }
+      throw std::runtime_error("applying listed products: " + f.message);
+    }
+    if (products.size() == 1) {
+      const failed_product failed{products.front().state.id,
+                                  "refused by the database: " + f.message};
+      record_failures(run, std::span(&failed, 1));
+      drift d;
+      d.listed = 1;
+      d.failed = 1;
+      return d;
+    }
+    // One product is at fault: halves until it stands alone, so that the
+    // rest of the batch applies.
+    const std::size_t half = products.size() / 2;
+    drift d = apply(run, products.first(half), observed);
+    d += apply(run, products.subspan(half), observed);
+    return d;
+  }
+}
+
+void reconcile_store::record_failures(const run_record& run,
+                                      std::span<const failed_product> failures) {
+  if (failures.empty() || run.id == 0) {
+    return;
+  }
+  binary_array ids(pg_element::int8);
+  binary_array reasons(pg_element::text);
+  for (const auto& failure : failures) {
+    ids.add(failure.product_id);
+    reasons.add(failure.reason);
+  }
+  const std::vector<std::string> values{binary_int8(run.id), ids.take(), reasons.take()};
+  wrap("recording products that failed", [&] {
+    pqxx::nontransaction tx(session_->connection());
+    exec_binary(tx, failures_statement, values);
+    return 0;
   });
 }
 
@@ -164,13 +237,50 @@ run_record reconcile_store::finish(const run_record& run, const drift& listed) {
     if (tx.exec1("select pg_backend_pid()")[0].as<int>() != lock_holder_) {
       throw std::runtime_error("the connection holding the shop's reconcile lock was lost");
     }
-    tx.exec_params("select shopify.reconcile_finish($1, $2, $3, $4, $5)", run.id, listed.listed,
-                   listed.inserted, listed.updated, listed.unchanged);
+    std::optional<std::string> hold;
+    if (listed.unidentified > 0) {
+      hold = std::to_string(listed.unidentified) +
+             " listed objects could not be told apart, so the listing may lack products it "
+             "holds";
+    }
+    tx.exec_params("select shopify.reconcile_finish($1, $2, $3, $4, $5, $6, $7, $8)", run.id,
+                   listed.listed, listed.inserted, listed.updated, listed.unchanged,
+                   listed.revived, listed.failed, hold);
     tx.exec_params(unlock_sql, run.shop);
     return read_run(tx.exec_params1(
         std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1",
         run.id));
   });
+}
+
+run_record reconcile_store::confirm_sweep(std::int64_t run_id) {
+  pqxx::nontransaction tx(session_->connection());
+  const pqxx::result found = tx.exec_params(
+      std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1", run_id);
+  if (found.empty()) {
+    throw std::runtime_error("there is no reconcile run " + std::to_string(run_id));
+  }
+  const run_record run = read_run(found[0]);
+  if (!tx.exec_params1(lock_sql, run.shop)[0].as<bool>()) {
+    throw std::runtime_error("a reconcile run of " + run.shop +
+                             " is in progress; confirm when it has ended");
+  }
+  try {
+    tx.exec_params("select shopify.reconcile_confirm_sweep($1)", run_id);
+  } catch (const pqxx::sql_error& e) {
+    tx.exec_params(unlock_sql, run.shop);
+    std::string message = e.what();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+    throw std::runtime_error(message.substr(message.find(':') == std::string::npos
+                                                ? 0
+                                                : message.find(':') + 2));
+  }
+  tx.exec_params(unlock_sql, run.shop);
+  return read_run(tx.exec_params1(
+      std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1",
+      run_id));
 }
 
 void reconcile_store::fail(const run_record& run, const std::string& error) noexcept {
@@ -243,6 +353,38 @@ void reconcile_store::retry_refresh(const refresh_request& request, const std::s
   });
 }
 
+std::vector<refresh_backlog> reconcile_store::refresh_backlogs() {
+  return wrap("counting refresh requests", [&] {
+    pqxx::nontransaction tx(session_->connection());
+    std::vector<refresh_backlog> out;
+    for (const auto& row : tx.exec("select shop_domain, count(*) filter (where last_error is null), "
+                                   "count(*) filter (where last_error is not null) "
+                                   "from shopify.product_refresh_requests group by shop_domain "
+                                   "order by shop_domain")) {
+      out.push_back({row[0].c_str(), row[1].as<std::int64_t>(), row[2].as<std::int64_t>()});
+    }
+    return out;
+  });
+}
+
+std::vector<failing_refresh> failing_refreshes(const db_settings& settings, std::size_t limit) {
+  return wrap("listing failing refresh requests", [&] {
+    pqxx::connection connection(connection_string(settings));
+    pqxx::nontransaction tx(connection);
+    std::vector<failing_refresh> out;
+    for (const auto& row : tx.exec_params(
+             "select shop_domain, product_id, to_char(requested_at at time zone 'UTC', "
+             "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), attempts, coalesce(last_error, '') "
+             "from shopify.product_refresh_requests where last_error is not null "
+             "order by attempts desc, requested_at limit $1",
+             static_cast<std::int64_t>(limit))) {
+      out.push_back({row[0].c_str(), row[1].as<std::int64_t>(), row[2].c_str(), row[3].as<int>(),
+                     row[4].c_str()});
+    }
+    return out;
+  });
+}
+
 std::optional<std::int64_t> running_run(const db_settings& settings, const std::string& shop) {
   return wrap("reading the running run", [&]() -> std::optional<std::int64_t> {
     pqxx::connection connection(connection_string(settings));
@@ -268,6 +410,27 @@ std::vector<run_record> list_runs(const db_settings& settings, std::size_t limit
                             " from shopify.reconcile_runs order by id desc limit $1",
                         static_cast<std::int64_t>(limit))) {
       out.push_back(read_run(row));
+    }
+    return out;
+  });
+}
+
+std::vector<failed_product> run_failures(const db_settings& settings, std::int64_t run_id,
+                                         std::size_t limit) {
+  return wrap("reading a run's failed products", [&] {
+    pqxx::connection connection(connection_string(settings));
+    pqxx::nontransaction tx(connection);
+    std::vector<failed_product> out;
+    for (const auto& row : tx.exec_params("select product_id, reason from "
+                                          "shopify.reconcile_failures where run_id = $1 "
+                                          "order by product_id nulls first limit $2",
+                                          run_id, static_cast<std::int64_t>(limit))) {
+      failed_product f;
+      if (!row[0].is_null()) {
+        f.product_id = row[0].as<std::int64_t>();
+      }
+      f.reason = row[1].c_str();
+      out.push_back(std::move(f));
     }
     return out;
   });

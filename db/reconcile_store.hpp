@@ -22,6 +22,9 @@ struct run_request {
   std::string mode = "bulk";       ///< bulk, paginated or since
   std::optional<model::timestamp> since;
   bool dry_run = false;
+  /// The largest share of the shop's live products the sweep may tombstone
+  /// without an operator's confirmation (SHOPMIRROR_RECONCILE_MAX_SWEEP).
+  double max_sweep = 0.1;
 };
 
 /// One row of shopify.reconcile_runs.
@@ -41,20 +44,36 @@ struct run_record {
   std::int64_t updated = 0;
   std::int64_t unchanged = 0;
   std::int64_t tombstoned = 0;
+  std::int64_t revived = 0;
+  std::int64_t failed = 0;
+  double max_sweep = 0.1;
+  /// A held run: how many products its sweep would tombstone.
+  std::optional<std::int64_t> held_sweep;
+  std::optional<model::timestamp> sweep_confirmed_at;
 };
 
 /// The drift of listed products: of one batch, or added up over a run.
+/// `failed` products could not be mapped or applied (recorded with their
+/// reason; counted as listed and as seen, so never swept); `unidentified`
+/// of them could not even be told apart, so the run cannot trust its
+/// listing to sweep.
 struct drift {
   std::int64_t listed = 0;
   std::int64_t inserted = 0;
   std::int64_t updated = 0;
   std::int64_t unchanged = 0;
+  std::int64_t revived = 0;
+  std::int64_t failed = 0;
+  std::int64_t unidentified = 0;
 
   drift& operator+=(const drift& other) {
     listed += other.listed;
     inserted += other.inserted;
     updated += other.updated;
     unchanged += other.unchanged;
+    revived += other.revived;
+    failed += other.failed;
+    unidentified += other.unidentified;
     return *this;
   }
 };
@@ -65,12 +84,35 @@ struct listed_product {
   std::string source;
 };
 
+/// A listed object that could not be mapped or applied, and why. No id:
+/// it could not even be told which product it is.
+struct failed_product {
+  std::optional<std::int64_t> product_id;
+  std::string reason;
+};
+
 /// A product whose webhook carried only its id, to fetch from the Admin API.
 struct refresh_request {
   std::string shop;
   std::int64_t product_id = 0;
   std::string requested_at; ///< as the database holds it, to complete exactly this request
   int attempts = 0;
+};
+
+/// Refresh requests of one shop waiting in the database.
+struct refresh_backlog {
+  std::string shop;
+  std::int64_t due = 0;     ///< not failed yet
+  std::int64_t failing = 0; ///< failed at least once (last_error set)
+};
+
+/// A refresh request that has failed at least once.
+struct failing_refresh {
+  std::string shop;
+  std::int64_t product_id = 0;
+  std::string requested_at; ///< RFC 3339
+  int attempts = 0;
+  std::string last_error;
 };
 
 /// The reconcile's side of the database, over one connection of its own.
@@ -91,16 +133,28 @@ public:
   /// Returns nullopt when another session holds the lock.
   std::optional<run_record> try_begin(const run_request& request);
 
-  /// Applies a batch of listed products to the run (ordering rule, stamped
-  /// as seen) in one transaction and returns its drift. Any store may apply
-  /// a run's batches, in parallel; only the one that began it holds the lock.
+  /// Applies a batch of listed products to the run (the content rule,
+  /// stamped as seen) in one transaction and returns its drift. Any store
+  /// may apply a run's batches, in parallel; only the one that began it
+  /// holds the lock. A product the database refuses is isolated (the batch
+  /// is split until it stands alone), recorded as failed and counted; the
+  /// others apply. Throws only when the database itself fails.
   drift apply(const run_record& run, std::span<const listed_product> products,
               model::timestamp observed);
 
-  /// The listing completed: sweeps what it did not list, records the run's
-  /// success and counts (`listed` added up over its batches), and releases
-  /// the lock. Returns the run as recorded.
+  /// Records products the listing could not map: failed, and seen.
+  void record_failures(const run_record& run, std::span<const failed_product> failures);
+
+  /// The listing completed: sweeps what it did not list unless the sweep
+  /// guard holds it (then the run ends `held`), records the counts, and
+  /// releases the lock. Returns the run as recorded.
   run_record finish(const run_record& run, const drift& listed);
+
+  /// An operator's confirmation of a held run's sweep: takes the shop's
+  /// lock, sweeps as the run would have, and records it `succeeded`.
+  /// Throws std::runtime_error saying why when the run cannot be confirmed
+  /// (not held, its listing lost, or the shop's lock taken by a run).
+  run_record confirm_sweep(std::int64_t run_id);
 
   /// The run failed: records why, sweeps nothing, releases the lock.
   void fail(const run_record& run, const std::string& error) noexcept;
@@ -116,6 +170,8 @@ public:
   void complete_refresh(const refresh_request& request);
   /// Failed: tried again after a back-off that grows with the attempts.
   void retry_refresh(const refresh_request& request, const std::string& error);
+  /// What waits, per shop that has anything waiting.
+  std::vector<refresh_backlog> refresh_backlogs();
 
 private:
   std::unique_ptr<pg_session> session_;
@@ -127,6 +183,13 @@ std::optional<std::int64_t> running_run(const db_settings& settings, const std::
 
 /// Runs, newest first.
 std::vector<run_record> list_runs(const db_settings& settings, std::size_t limit);
+
+/// Refresh requests that have failed at least once, most tried first.
+std::vector<failing_refresh> failing_refreshes(const db_settings& settings, std::size_t limit);
+
+/// What a run could not map or apply, at most `limit` of them.
+std::vector<failed_product> run_failures(const db_settings& settings, std::int64_t run_id,
+                                         std::size_t limit);
 
 std::optional<run_record> find_run(const db_settings& settings, std::int64_t id);
 
