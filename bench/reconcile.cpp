@@ -462,6 +462,7 @@ int main(int argc, char** argv) {
     test::admin_api_settings settings;
     settings.maximum_available = o.bucket_size;
     settings.restore_rate = o.restore_rate;
+    settings.shop_domain = shop;
     test::admin_api_stand_in api(settings);
     const bench::catalog_options catalog{o.seed};
     const auto fill_start = std::chrono::steady_clock::now();

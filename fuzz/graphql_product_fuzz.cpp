@@ -1,7 +1,8 @@
 // Any bytes as an Admin API answer, both ways the reconcile reads one: as a
 // bulk operation's JSONL (split where the input says, as a download may be)
-// and as one GraphQL product node. Never a crash: a bad line is a
-// std::runtime_error, which fails the run. What maps keeps the invariants
+// and as one GraphQL product node. Never a crash or an exception: a line
+// that cannot be read is a failure with its reason (a product failed, or an
+// object without an id), and the rest reads on. What maps keeps the invariants
 // the apply path relies on (positive ids, unique variants, sorted tags, a
 // source document that jsonb stores as read).
 
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <stdexcept>
 #include <string>
 
 using namespace shopmirror;
@@ -39,23 +39,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t split = in.byte();
   const std::string text(in.rest());
 
-  try {
-    reconcile::bulk_jsonl_reader reader([](db::listed_product product) {
-      check(product.state);
-      // The source document goes to a jsonb column as it is: it must be one
-      // jsonb stores exactly as read (no NUL, nesting within the limit).
-      rapidjson::Document source;
-      if (!model::json::parse_object(source, product.source).empty()) {
-        std::abort();
-      }
-    });
-    const std::size_t at = std::min(split, text.size());
-    reader.feed(std::string_view(text).substr(0, at));
-    reader.feed(std::string_view(text).substr(at));
-    reader.finish();
-  } catch (const std::runtime_error&) {
-    // a damaged result: the run fails and sweeps nothing
-  }
+  reconcile::bulk_jsonl_reader reader(
+      [](db::listed_product product) {
+        check(product.state);
+        // The source document goes to a jsonb column as it is: it must be one
+        // jsonb stores exactly as read (no NUL, nesting within the limit).
+        rapidjson::Document source;
+        if (!model::json::parse_object(source, product.source).empty()) {
+          std::abort();
+        }
+      },
+      [](const db::failed_product& failed) {
+        if (failed.reason.empty() || (failed.product_id && *failed.product_id <= 0)) {
+          std::abort();
+        }
+      });
+  const std::size_t at = std::min(split, text.size());
+  reader.feed(std::string_view(text).substr(0, at));
+  reader.feed(std::string_view(text).substr(at));
+  reader.finish();
 
   rapidjson::Document node;
   if (model::json::parse_object(node, text).empty()) {

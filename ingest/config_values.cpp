@@ -95,3 +95,24 @@ std::vector<std::string> split_list(const std::string& text, char separator) {
 }
 
 } // namespace shopmirror::ingest
+
+namespace shopmirror::ingest {
+
+double parse_share(const std::string& name, const std::string& value) {
+  std::string text = trim(value);
+  const bool percent = !text.empty() && text.back() == '%';
+  if (percent) {
+    text = trim(text.substr(0, text.size() - 1));
+  }
+  double parsed = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  const double share = percent ? parsed / 100 : parsed;
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || share < 0 ||
+      share > 1) {
+    throw config_error(name + "=\"" + value +
+                       "\" is not a share from 0 to 1 (a fraction such as 0.1, or 10%)");
+  }
+  return share;
+}
+
+} // namespace shopmirror::ingest

@@ -29,6 +29,10 @@ std::chrono::seconds duration(const env_lookup& lookup, const std::string& name,
 
 bool boolean(const env_lookup& lookup, const std::string& name, bool fallback);
 
+/// A share from 0 to 1, written as a percentage ("10%") or a fraction
+/// ("0.1"); `name` names it in the error.
+double parse_share(const std::string& name, const std::string& value);
+
 /// Splits on `separator`, trimming items and dropping empty ones and those
 /// starting with '#'.
 std::vector<std::string> split_list(const std::string& text, char separator);

@@ -3,6 +3,10 @@
 #include "crypto/constant_time.hpp"
 #include "telemetry/log.hpp"
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <charconv>
 #include <map>
 
@@ -16,8 +20,66 @@ std::string quoted(std::string_view text) {
   return out;
 }
 
-std::string optional_time(const std::optional<model::timestamp>& t) {
-  return t ? quoted(model::format_rfc3339(*t)) : "null";
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_string(json_writer& w, std::string_view text) {
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+void write_time(json_writer& w, const std::optional<model::timestamp>& t) {
+  if (t) {
+    write_string(w, model::format_rfc3339(*t));
+  } else {
+    w.Null();
+  }
+}
+
+void write_run(json_writer& w, const db::run_record& run) {
+  w.StartObject();
+  w.Key("id");
+  w.Int64(run.id);
+  w.Key("shop");
+  write_string(w, run.shop);
+  w.Key("trigger");
+  write_string(w, run.trigger);
+  w.Key("mode");
+  write_string(w, run.mode);
+  w.Key("since");
+  write_time(w, run.since);
+  w.Key("dry_run");
+  w.Bool(run.dry_run);
+  w.Key("started_at");
+  write_time(w, run.started_at);
+  w.Key("finished_at");
+  write_time(w, run.finished_at);
+  w.Key("status");
+  write_string(w, run.status);
+  w.Key("error");
+  if (run.error) {
+    write_string(w, *run.error);
+  } else {
+    w.Null();
+  }
+  const std::pair<const char*, std::int64_t> counts[] = {
+      {"listed", run.listed},         {"inserted", run.inserted}, {"updated", run.updated},
+      {"unchanged", run.unchanged},   {"revived", run.revived},   {"failed", run.failed},
+      {"tombstoned", run.tombstoned},
+  };
+  for (const auto& [name, value] : counts) {
+    w.Key(name);
+    w.Int64(value);
+  }
+  w.Key("max_sweep");
+  w.Double(run.max_sweep);
+  w.Key("held_sweep");
+  if (run.held_sweep) {
+    w.Int64(*run.held_sweep);
+  } else {
+    w.Null();
+  }
+  w.Key("sweep_confirmed_at");
+  write_time(w, run.sweep_confirmed_at);
+  w.EndObject();
 }
 
 /// Undoes percent-encoding (`%3A`) and `+` for a space; a malformed escape
@@ -71,6 +133,7 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
   db::run_request base;
   base.trigger = "api";
   base.mode = coordinator.settings().mode;
+  base.max_sweep = coordinator.settings().max_sweep;
   if (const auto mode = params.find("mode"); mode != params.end()) {
     if (mode->second != "bulk" && mode->second != "paginated") {
       return error(http::status::bad_request, "mode is bulk or paginated");
@@ -142,14 +205,36 @@ http_response runs(const http_request& request, const db::db_settings& database)
   constexpr std::string_view prefix = "/reconcile/runs";
   std::string_view rest = path.substr(prefix.size());
   if (rest.empty() || rest == "/") {
-    std::string body = "{\"runs\":[";
-    bool first = true;
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartObject();
+    w.Key("runs");
+    w.StartArray();
     for (const auto& run : db::list_runs(database, 50)) {
-      body += first ? "" : ",";
-      body += run_json(run);
-      first = false;
+      write_run(w, run);
     }
-    return make_response(http::status::ok, body + "]}");
+    w.EndArray();
+    // Stub payloads whose product could not be fetched: each one is a
+    // product the mirror may be missing until it is.
+    w.Key("failing_refreshes");
+    w.StartArray();
+    for (const auto& refresh : db::failing_refreshes(database, 50)) {
+      w.StartObject();
+      w.Key("shop");
+      write_string(w, refresh.shop);
+      w.Key("product_id");
+      w.Int64(refresh.product_id);
+      w.Key("requested_at");
+      write_string(w, refresh.requested_at);
+      w.Key("attempts");
+      w.Int(refresh.attempts);
+      w.Key("last_error");
+      write_string(w, refresh.last_error);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return make_response(http::status::ok, std::string(buffer.GetString(), buffer.GetSize()));
   }
   rest.remove_prefix(1);
   std::int64_t id = 0;
@@ -161,7 +246,26 @@ http_response runs(const http_request& request, const db::db_settings& database)
   if (!run) {
     return error(http::status::not_found, "no such run");
   }
-  return make_response(http::status::ok, run_json(*run));
+  // The run, with the products it could not read or apply (the first 100).
+  rapidjson::Document doc;
+  doc.Parse(run_json(*run).c_str());
+  rapidjson::Value failures(rapidjson::kArrayType);
+  for (const auto& failed : db::run_failures(database, id, 100)) {
+    rapidjson::Value entry(rapidjson::kObjectType);
+    rapidjson::Value product_id;
+    if (failed.product_id) {
+      product_id.SetInt64(*failed.product_id);
+    }
+    entry.AddMember("product_id", product_id, doc.GetAllocator());
+    entry.AddMember("reason", rapidjson::Value(failed.reason.c_str(), doc.GetAllocator()),
+                    doc.GetAllocator());
+    failures.PushBack(entry, doc.GetAllocator());
+  }
+  doc.AddMember("failures", failures, doc.GetAllocator());
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  doc.Accept(w);
+  return make_response(http::status::ok, std::string(buffer.GetString(), buffer.GetSize()));
 }
 
 } // namespace
@@ -176,18 +280,10 @@ bool bearer_matches(const http_request& request, const std::string& token) {
 }
 
 std::string run_json(const db::run_record& run) {
-  return "{\"id\":" + std::to_string(run.id) + ",\"shop\":" + quoted(run.shop) +
-         ",\"trigger\":" + quoted(run.trigger) + ",\"mode\":" + quoted(run.mode) +
-         ",\"since\":" + optional_time(run.since) +
-         ",\"dry_run\":" + (run.dry_run ? "true" : "false") +
-         ",\"started_at\":" + quoted(model::format_rfc3339(run.started_at)) +
-         ",\"finished_at\":" + optional_time(run.finished_at) + ",\"status\":" + quoted(run.status) +
-         ",\"error\":" + (run.error ? quoted(*run.error) : "null") +
-         ",\"listed\":" + std::to_string(run.listed) +
-         ",\"inserted\":" + std::to_string(run.inserted) +
-         ",\"updated\":" + std::to_string(run.updated) +
-         ",\"unchanged\":" + std::to_string(run.unchanged) +
-         ",\"tombstoned\":" + std::to_string(run.tombstoned) + "}";
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  write_run(w, run);
+  return {buffer.GetString(), buffer.GetSize()};
 }
 
 http_response answer_reconcile(const http_request& request, reconcile::coordinator& coordinator,

@@ -1,9 +1,11 @@
 #include "db/migrate.hpp"
 #include "ingest/commands.hpp"
+#include "ingest/config_values.hpp"
 #include "ingest/reconcile_api.hpp"
 #include "reconcile/coordinator.hpp"
 #include "telemetry/log.hpp"
 
+#include <charconv>
 #include <iostream>
 
 namespace shopmirror::ingest {
@@ -11,11 +13,17 @@ namespace {
 
 constexpr const char* usage =
     "usage: shopmirror reconcile [--since TIME] [--dry-run] [--mode bulk|paginated] "
-    "[--shop DOMAIN]\n"
+    "[--shop DOMAIN] [--max-sweep SHARE]\n"
+    "       shopmirror reconcile --confirm-sweep RUN_ID\n"
     "  Lists the catalog of each configured shop from the Admin API and repairs the mirror:\n"
-    "  missing and outdated products are written, products Shopify no longer has are\n"
-    "  tombstoned. --since TIME (RFC 3339) lists only products updated since then and\n"
-    "  tombstones nothing. --dry-run reports the drift and writes nothing to the mirror.\n"
+    "  missing products and products whose content differs are written, tombstoned products\n"
+    "  Shopify lists are revived, products Shopify no longer has are tombstoned. --since TIME\n"
+    "  (RFC 3339) lists only products updated since then and tombstones nothing. --dry-run\n"
+    "  reports the drift and writes nothing to the mirror.\n"
+    "  A sweep that would tombstone more than SHOPMIRROR_RECONCILE_MAX_SWEEP of a shop's live\n"
+    "  products (default 10%), or anything after an empty listing, is held: the run ends\n"
+    "  \"held\" and tombstones nothing. --confirm-sweep RUN_ID carries out a held run's sweep;\n"
+    "  --max-sweep SHARE (0.5, 50%) allows more for this run.\n"
     "  Prints each run as a JSON line; exits 0 if every run succeeded.\n";
 
 } // namespace
@@ -24,7 +32,9 @@ int run_reconcile(const config& settings, const std::vector<std::string>& args) 
   db::run_request base;
   base.trigger = "command";
   base.mode = settings.reconcile.mode;
+  base.max_sweep = settings.reconcile.max_sweep;
   std::string only_shop;
+  std::optional<std::int64_t> confirm;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     const auto value = [&]() -> const std::string& {
@@ -53,6 +63,17 @@ int run_reconcile(const config& settings, const std::vector<std::string>& args) 
       }
     } else if (arg == "--shop") {
       only_shop = value();
+    } else if (arg == "--max-sweep") {
+      base.max_sweep = parse_share("shopmirror reconcile --max-sweep", value());
+    } else if (arg == "--confirm-sweep") {
+      const std::string& text = value();
+      std::int64_t id = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+      if (ec != std::errc{} || end != text.data() + text.size() || id <= 0) {
+        throw config_error("shopmirror reconcile: --confirm-sweep \"" + text +
+                           "\" is not a run id");
+      }
+      confirm = id;
     } else {
       std::cerr << "shopmirror reconcile: unknown option \"" << arg << "\"\n" << usage;
       return 2;
@@ -68,6 +89,11 @@ int run_reconcile(const config& settings, const std::vector<std::string>& args) 
   }
 
   reconcile::coordinator coordinator(settings.shops, settings.reconcile, settings.database);
+  if (confirm) {
+    const db::run_record run = coordinator.confirm_sweep(*confirm);
+    std::cout << run_json(run) << std::endl;
+    return run.status == "succeeded" ? 0 : 1;
+  }
   if (!only_shop.empty() && coordinator.find_shop(only_shop) == nullptr) {
     throw config_error("shopmirror reconcile: --shop " + only_shop + " is not configured");
   }

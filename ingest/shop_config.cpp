@@ -213,6 +213,9 @@ void load_shop_config(const env_lookup& lookup, config& c) {
   // 9 products of 103 points is the most under Shopify's 1,000-point cap.
   r.page_size = static_cast<int>(integer(lookup, "SHOPMIRROR_RECONCILE_PAGE_SIZE",
                                          static_cast<std::uint64_t>(r.page_size), 1, 9));
+  if (const auto share = lookup("SHOPMIRROR_RECONCILE_MAX_SWEEP")) {
+    r.max_sweep = parse_share("SHOPMIRROR_RECONCILE_MAX_SWEEP", *share);
+  }
   r.apply_connections = integer(lookup, "SHOPMIRROR_RECONCILE_CONNECTIONS", r.apply_connections, 1, 32);
   r.max_attempts = static_cast<int>(integer(lookup, "SHOPMIRROR_RECONCILE_MAX_ATTEMPTS",
                                             static_cast<std::uint64_t>(r.max_attempts), 1, 100));

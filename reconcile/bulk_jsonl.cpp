@@ -4,8 +4,6 @@
 #include "model/json_fields.hpp"
 #include "model/webhook_payload.hpp"
 
-#include <stdexcept>
-
 namespace shopmirror::reconcile {
 namespace {
 
@@ -14,6 +12,13 @@ std::string_view trim_line(std::string_view text) {
     text.remove_suffix(1);
   }
   return text;
+}
+
+std::optional<std::int64_t> product_of(const rapidjson::Value& gid) {
+  if (!gid.IsString()) {
+    return std::nullopt;
+  }
+  return model::json::read_gid(model::json::to_view(gid), "Product");
 }
 
 } // namespace
@@ -44,12 +49,19 @@ void bulk_jsonl_reader::finish() {
   flush();
 }
 
+void bulk_jsonl_reader::fail_current(std::string reason) {
+  if (!current_failure_) {
+    current_failure_ = std::move(reason);
+  }
+}
+
 void bulk_jsonl_reader::line(std::string_view raw) {
   const std::string_view text = trim_line(raw);
   if (text.empty()) {
     return;
   }
   ++lines_;
+  const std::string where = "bulk result line " + std::to_string(lines_) + ": ";
   // A fresh document a line: a reused one keeps every line's values in its
   // pool allocator until it is destroyed, and memory would grow with the
   // catalog.
@@ -57,18 +69,36 @@ void bulk_jsonl_reader::line(std::string_view raw) {
   // be one that jsonb stores as it reads here.
   rapidjson::Document document;
   if (const std::string reason = model::json::parse_object(document, text); !reason.empty()) {
-    throw std::runtime_error("bulk result line " + std::to_string(lines_) + ": " + reason);
+    // It may have been a variant of the product being read: that product
+    // is not known whole.
+    if (current_) {
+      fail_current(where + "an unreadable line follows it: " + reason);
+    }
+    failed_(db::failed_product{std::nullopt, where + reason});
+    return;
   }
   if (!document.HasMember("__parentId")) {
     flush();
+    orphan_gid_.clear();
+    current_.emplace();
+    current_gid_ = document.HasMember("id") && document["id"].IsString()
+                       ? document["id"].GetString()
+                       : "";
     auto mapped = model::map_graphql_product(document);
     if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
-      throw std::runtime_error("bulk result line " + std::to_string(lines_) + ": " +
-                               error->reason);
+      const auto id = document.HasMember("id") ? product_of(document["id"]) : std::nullopt;
+      if (!id) {
+        // Not a product anyone can name: its variants have no product to
+        // join either.
+        current_.reset();
+        failed_(db::failed_product{std::nullopt, where + error->reason});
+        return;
+      }
+      current_->state.id = *id;
+      fail_current(where + error->reason);
+      return;
     }
-    current_.emplace();
     current_->state = std::move(std::get<model::product_state>(mapped));
-    current_gid_ = document["id"].GetString();
     // The source document: the product's line with its variants' lines
     // under "variants", the shape a products page has.
     current_->source.assign(text.substr(0, text.rfind('}')));
@@ -76,13 +106,26 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     return;
   }
   const rapidjson::Value& parent = document["__parentId"];
-  if (!parent.IsString() || !current_ || std::string_view(parent.GetString()) != current_gid_) {
-    throw std::runtime_error("bulk result line " + std::to_string(lines_) +
-                             ": a variant that does not follow its product");
+  if (!current_ || !parent.IsString() || std::string_view(parent.GetString()) != current_gid_) {
+    // The operation is asked to group objects, so this means a damaged
+    // result: the variant's product, if it can be named, failed.
+    const auto id = product_of(parent);
+    const std::string gid = parent.IsString() ? parent.GetString() : "";
+    if (!id) {
+      failed_(db::failed_product{std::nullopt, where + "a variant of no product it names"});
+    } else if (gid != orphan_gid_) {
+      orphan_gid_ = gid;
+      failed_(db::failed_product{*id, where + "a variant that does not follow its product"});
+    }
+    return;
   }
-  const std::string reason = model::add_graphql_variant(document, current_->state);
-  if (!reason.empty()) {
-    throw std::runtime_error("bulk result line " + std::to_string(lines_) + ": " + reason);
+  if (current_failure_) {
+    return; // the product failed already
+  }
+  if (const std::string reason = model::add_graphql_variant(document, current_->state);
+      !reason.empty()) {
+    fail_current(where + reason);
+    return;
   }
   variants_json_ += variants_json_.empty() ? "" : ",";
   variants_json_.append(text);
@@ -92,12 +135,18 @@ void bulk_jsonl_reader::flush() {
   if (!current_) {
     return;
   }
-  current_->source += ",\"variants\":{\"nodes\":[";
-  current_->source += variants_json_;
-  current_->source += "]}}";
-  model::canonicalize(current_->state);
-  emit_(std::move(*current_));
+  if (current_failure_) {
+    failed_(db::failed_product{current_->state.id, std::move(*current_failure_)});
+  } else {
+    current_->source += ",\"variants\":{\"nodes\":[";
+    current_->source += variants_json_;
+    current_->source += "]}}";
+    model::canonicalize(current_->state);
+    emit_(std::move(*current_));
+  }
   current_.reset();
+  current_failure_.reset();
+  variants_json_.clear();
 }
 
 } // namespace shopmirror::reconcile

@@ -15,14 +15,20 @@ namespace shopmirror::reconcile {
 /// a product followed by its variants, each variant naming its product in
 /// `__parentId`. Joins them and hands each complete product on, holding
 /// only the product being read: memory stays flat whatever the catalog.
-/// Throws std::runtime_error on a line that cannot be read or a variant
-/// whose product is not the one being read (the operation is asked to group
-/// objects, so that cannot happen unless the output is damaged).
+///
+/// A product that cannot be read (its line, or one of its variants' lines,
+/// is not one the mapping accepts) is handed on as failed with the reason,
+/// and the rest of the result goes on. A line that cannot be parsed at all
+/// fails the product being read too (it may have been one of its variants),
+/// and is itself a failure without a product id; so is a variant whose
+/// product cannot be told. Never throws for the result's content.
 class bulk_jsonl_reader {
 public:
-  using sink = std::function<void(db::listed_product)>;
+  using product_sink = std::function<void(db::listed_product)>;
+  using failure_sink = std::function<void(db::failed_product)>;
 
-  explicit bulk_jsonl_reader(sink emit) : emit_(std::move(emit)) {}
+  bulk_jsonl_reader(product_sink emit, failure_sink failed)
+      : emit_(std::move(emit)), failed_(std::move(failed)) {}
 
   /// Feeds the next piece of the body (any split, lines may span pieces).
   void feed(std::string_view piece);
@@ -30,17 +36,25 @@ public:
   /// The body ended: hands on the last product.
   void finish();
 
+  /// Every non-empty line read: what Shopify's objectCount counts.
   std::size_t lines() const noexcept { return lines_; }
 
 private:
   void line(std::string_view text);
   void flush();
+  /// The product being read is failed for `reason` (the first reason kept).
+  void fail_current(std::string reason);
 
-  sink emit_;
+  product_sink emit_;
+  failure_sink failed_;
   std::string partial_;
   std::optional<db::listed_product> current_;
   std::string current_gid_;
+  std::optional<std::string> current_failure_;
   std::string variants_json_;
+  /// The product of the last orphaned variant reported, so that its other
+  /// variants are not reported again.
+  std::string orphan_gid_;
   std::size_t lines_ = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "reconcile/catalog.hpp"
 
 #include "model/graphql_product.hpp"
+#include "model/json_fields.hpp"
 #include "model/webhook_payload.hpp"
 #include "reconcile/bulk_jsonl.hpp"
 #include "telemetry/log.hpp"
@@ -9,6 +10,8 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cctype>
+#include <variant>
 
 namespace shopmirror::reconcile {
 namespace {
@@ -56,6 +59,8 @@ constexpr const char* bulk_start_query =
 constexpr const char* bulk_products_query =
     "{ products { edges { node { " SHOPMIRROR_PRODUCT_FIELDS
     " variants { edges { node { " SHOPMIRROR_VARIANT_FIELDS " } } } } } } }";
+
+constexpr const char* shop_identity_query = "query ShopIdentity { shop { myshopifyDomain } }";
 
 constexpr const char* bulk_status_query =
     "query BulkOperationStatus($id: ID!) { node(id: $id) { ... on BulkOperation { "
@@ -129,16 +134,23 @@ bool complete_variants(admin_api& api, rapidjson::Value& node,
   return true;
 }
 
-/// The product of a node, whole; nullopt if it went away while its
-/// variants were being paged (half a product is never applied).
-std::optional<db::listed_product> map_node(admin_api& api, rapidjson::Value& node,
-                                           rapidjson::Document::AllocatorType& allocator) {
+/// A node as a product, whole; nothing if it went away while its variants
+/// were being paged (half a product is never applied); failed, with why, if
+/// it cannot be read.
+using mapped_node = std::variant<std::monostate, db::listed_product, db::failed_product>;
+
+mapped_node map_node(admin_api& api, rapidjson::Value& node,
+                     rapidjson::Document::AllocatorType& allocator) {
   if (!complete_variants(api, node, allocator)) {
-    return std::nullopt;
+    return std::monostate{};
   }
   auto mapped = model::map_graphql_product(node);
   if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
-    throw admin_api_error("a listed product cannot be read: " + error->reason);
+    const rapidjson::Value* gid = member(node, "id");
+    const auto id = gid != nullptr && gid->IsString()
+                        ? model::json::read_gid(gid->GetString(), "Product")
+                        : std::nullopt;
+    return db::failed_product{id, error->reason};
   }
   return db::listed_product{std::move(std::get<model::product_state>(mapped)), serialize(node)};
 }
@@ -165,7 +177,7 @@ bulk_status poll_bulk(admin_api& api, const std::string& id) {
 } // namespace
 
 void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
-                            cancel_token& cancel, const product_sink& sink) {
+                            cancel_token& cancel, const listing_sink& sink) {
   // A product's state is observed no earlier than the operation's start.
   const model::timestamp observed = model::now();
   const auto started = api.graphql(bulk_start_query,
@@ -220,7 +232,9 @@ void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
                           (status.object_count.empty() ? "no" : status.object_count) +
                           " objects but no result URL");
   }
-  bulk_jsonl_reader reader([&](db::listed_product product) { sink(std::move(product), observed); });
+  bulk_jsonl_reader reader(
+      [&](db::listed_product product) { sink.product(std::move(product), observed); },
+      [&](db::failed_product failed) { sink.failed(std::move(failed)); });
   api.download(status.url, [&](std::string_view piece) { reader.feed(piece); });
   reader.finish();
   if (std::to_string(reader.lines()) != status.object_count) {
@@ -231,7 +245,7 @@ void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
 }
 
 void list_by_pages(admin_api& api, const reconcile_settings& settings,
-                   std::optional<model::timestamp> since, const product_sink& sink) {
+                   std::optional<model::timestamp> since, const listing_sink& sink) {
   const std::string filter =
       since ? json_string("updated_at:>='" + model::format_rfc3339(*since) + "'") : "null";
   std::string cursor;
@@ -256,8 +270,11 @@ void list_by_pages(admin_api& api, const reconcile_settings& settings,
       throw admin_api_error("a products page came without nodes");
     }
     for (auto& node : nodes->GetArray()) {
-      if (auto product = map_node(api, node, doc.GetAllocator())) {
-        sink(std::move(*product), observed);
+      mapped_node mapped = map_node(api, node, doc.GetAllocator());
+      if (auto* product = std::get_if<db::listed_product>(&mapped)) {
+        sink.product(std::move(*product), observed);
+      } else if (auto* failed = std::get_if<db::failed_product>(&mapped)) {
+        sink.failed(std::move(*failed));
       }
     }
     const rapidjson::Value* info = member(*products, "pageInfo");
@@ -280,7 +297,29 @@ std::optional<db::listed_product> fetch_product(admin_api& api, std::int64_t pro
   if (product == nullptr || product->IsNull()) {
     return std::nullopt;
   }
-  return map_node(api, *product, doc.GetAllocator());
+  mapped_node mapped = map_node(api, *product, doc.GetAllocator());
+  if (auto* failed = std::get_if<db::failed_product>(&mapped)) {
+    throw admin_api_error("product " + std::to_string(product_id) +
+                          " cannot be read: " + failed->reason);
+  }
+  if (auto* listed = std::get_if<db::listed_product>(&mapped)) {
+    return std::move(*listed);
+  }
+  return std::nullopt;
+}
+
+void verify_shop(admin_api& api, const std::string& domain) {
+  const auto doc = api.graphql(shop_identity_query, "{}", 1);
+  const rapidjson::Value* shop = member(data_of(doc), "shop");
+  std::string answered = text_of(shop != nullptr ? member(*shop, "myshopifyDomain") : nullptr);
+  std::transform(answered.begin(), answered.end(), answered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (answered != domain) {
+    throw admin_api_error(
+        "the Admin API answers for " + (answered.empty() ? "no shop" : answered) + ", not " +
+        domain + ": its token or address (SHOPMIRROR_ADMIN_API_URL, admin_api_url) belongs to "
+        "another store; nothing was applied");
+  }
 }
 
 } // namespace shopmirror::reconcile

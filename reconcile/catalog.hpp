@@ -14,8 +14,13 @@
 
 namespace shopmirror::reconcile {
 
-/// Each listed product, with when it was observed (the request's time).
-using product_sink = std::function<void(db::listed_product, model::timestamp observed)>;
+/// Where a listing puts what it lists: each product, with when it was
+/// observed (no later than Shopify began producing it), and each listed
+/// object it could not read, with why.
+struct listing_sink {
+  std::function<void(db::listed_product, model::timestamp observed)> product;
+  std::function<void(db::failed_product)> failed;
+};
 
 /// A bulk operation could not be started (another one is running, or the
 /// API refused it): the caller may list by pages instead.
@@ -28,13 +33,19 @@ public:
 /// completion, streams and joins its JSONL. Throws bulk_not_started, or
 /// admin_api_error if the operation failed, was cancelled or expired.
 void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
-                            cancel_token& cancel, const product_sink& sink);
+                            cancel_token& cancel, const listing_sink& sink);
 
 /// Lists every product (or those updated at or after `since`) by pages.
 void list_by_pages(admin_api& api, const reconcile_settings& settings,
-                   std::optional<model::timestamp> since, const product_sink& sink);
+                   std::optional<model::timestamp> since, const listing_sink& sink);
 
-/// One product by id; nullopt if Shopify does not have it (deleted).
+/// One product by id; nullopt if Shopify does not have it (deleted). Throws
+/// admin_api_error if it cannot be read.
 std::optional<db::listed_product> fetch_product(admin_api& api, std::int64_t product_id);
+
+/// Asks the Admin API which shop it answers for, and throws admin_api_error
+/// unless it is `domain`: a token or URL of another store would list that
+/// store's catalog, and its sweep would tombstone this one's.
+void verify_shop(admin_api& api, const std::string& domain);
 
 } // namespace shopmirror::reconcile

@@ -40,7 +40,7 @@ coordinator::coordinator(std::vector<shop_settings> shops, reconcile_settings se
 
 coordinator::~coordinator() { stop(); }
 
-const shop_settings* coordinator::find_shop(const std::string& domain) const {
+const shop_settings* coordinator::find_shop(std::string_view domain) const {
   for (const auto& shop : shops_) {
     if (shop.domain == domain) {
       return &shop;
@@ -49,7 +49,7 @@ const shop_settings* coordinator::find_shop(const std::string& domain) const {
   return nullptr;
 }
 
-trigger_result coordinator::trigger(const db::run_request& request) {
+trigger_result coordinator::trigger(db::run_request request) {
   const shop_settings* shop = find_shop(request.shop);
   if (shop == nullptr) {
     return {std::nullopt, false, "no shop " + request.shop + " is configured"};
@@ -92,7 +92,7 @@ trigger_result coordinator::trigger(const db::run_request& request) {
   }
 }
 
-db::run_record coordinator::run(const db::run_request& request) {
+db::run_record coordinator::run(db::run_request request) {
   const shop_settings* shop = find_shop(request.shop);
   db::run_record out;
   out.shop = request.shop;
@@ -117,12 +117,38 @@ db::run_record coordinator::run(const db::run_request& request) {
   return out;
 }
 
+db::run_record coordinator::confirm_sweep(std::int64_t run_id) {
+  try {
+    db::reconcile_store store(database_);
+    db::run_record run = store.confirm_sweep(run_id);
+    log_event(level::info, "reconcile_sweep_confirmed")
+        .field("shop", run.shop)
+        .field("run_id", run.id)
+        .field("tombstoned", run.tombstoned);
+    record_end(run);
+    return run;
+  } catch (const std::exception& e) {
+    log_event(level::error, "reconcile_sweep_not_confirmed")
+        .field("run_id", run_id)
+        .field("error", e.what());
+    db::run_record out;
+    out.id = run_id;
+    out.status = "failed";
+    out.error = e.what();
+    return out;
+  }
+}
+
 void coordinator::record_end(const db::run_record& run) {
   if (metrics_ == nullptr) {
     return;
   }
   metrics_->running.with({run.shop}).set(0);
   metrics_->runs.with({run.shop, run.status}).inc();
+  if (!run.dry_run && (run.status == "succeeded" || run.status == "held")) {
+    // What the shop's latest run held back: 0 once a run sweeps.
+    metrics_->held_sweep.with({run.shop}).set(static_cast<double>(run.held_sweep.value_or(0)));
+  }
   if (run.status == "succeeded" && !run.dry_run) {
     metrics_->last_success.with({run.shop})
         .set(unix_seconds(run.finished_at.value_or(model::now())));
@@ -130,6 +156,8 @@ void coordinator::record_end(const db::run_record& run) {
     metrics_->last_drift.with({run.shop, "updated"}).set(static_cast<double>(run.updated));
     metrics_->last_drift.with({run.shop, "unchanged"}).set(static_cast<double>(run.unchanged));
     metrics_->last_drift.with({run.shop, "tombstoned"}).set(static_cast<double>(run.tombstoned));
+    metrics_->last_drift.with({run.shop, "revived"}).set(static_cast<double>(run.revived));
+    metrics_->last_drift.with({run.shop, "failed"}).set(static_cast<double>(run.failed));
   }
 }
 
@@ -205,6 +233,7 @@ void coordinator::schedule_loop() {
       request.shop = shop.domain;
       request.trigger = "schedule";
       request.mode = settings_.mode;
+      request.max_sweep = settings_.max_sweep;
       const trigger_result result = trigger(request);
       log_event(result.error.empty() ? level::info : level::error, "reconcile_triggered")
           .field("shop", shop.domain)
@@ -224,6 +253,7 @@ void coordinator::refresh_loop() {
     lock.unlock();
     try {
       refresh_once(store);
+      publish_refresh_backlog(store);
     } catch (const cancelled&) {
       return;
     } catch (const std::exception& e) {
@@ -233,6 +263,25 @@ void coordinator::refresh_loop() {
     wake_.wait_for(lock, settings_.refresh_interval,
                    [this] { return stopping_ || refresh_nudged_; });
     refresh_nudged_ = false;
+  }
+}
+
+void coordinator::publish_refresh_backlog(db::reconcile_store& store) {
+  if (metrics_ == nullptr) {
+    return;
+  }
+  const auto backlogs = store.refresh_backlogs();
+  for (const auto& shop : shops_) {
+    std::int64_t due = 0;
+    std::int64_t failing = 0;
+    for (const auto& b : backlogs) {
+      if (b.shop == shop.domain) {
+        due = b.due;
+        failing = b.failing;
+      }
+    }
+    metrics_->refresh_requests.with({shop.domain, "due"}).set(static_cast<double>(due));
+    metrics_->refresh_requests.with({shop.domain, "failing"}).set(static_cast<double>(failing));
   }
 }
 
@@ -264,7 +313,8 @@ void coordinator::refresh_once(db::reconcile_store& store) {
         throw;
       } catch (const std::exception& e) {
         store.retry_refresh(request, e.what());
-        log_event(level::warn, "refresh_failed")
+        // Past a few attempts (minutes of back-off), a person should look.
+        log_event(request.attempts >= 5 ? level::error : level::warn, "refresh_failed")
             .field("shop", request.shop)
             .field("product_id", request.product_id)
             .field("attempt", static_cast<std::int64_t>(request.attempts))

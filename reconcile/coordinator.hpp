@@ -41,11 +41,15 @@ public:
 
   /// Begins a run in the background, or finds the one in progress. Blocks
   /// only while the run is recorded (a round trip to the database).
-  trigger_result trigger(const db::run_request& request);
+  trigger_result trigger(db::run_request request);
 
   /// Runs to the end in the calling thread (the command line). A run in
   /// progress elsewhere is reported as a failure to start.
-  db::run_record run(const db::run_request& request);
+  db::run_record run(db::run_request request);
+
+  /// Carries out the sweep of a held run (an operator's confirmation). The
+  /// run as recorded; on refusal, status "failed" with the reason in error.
+  db::run_record confirm_sweep(std::int64_t run_id);
 
   /// Starts the daily schedule and the refresh worker (serve).
   void start_background();
@@ -58,7 +62,7 @@ public:
   void stop();
 
   const std::vector<shop_settings>& shops() const noexcept { return shops_; }
-  const shop_settings* find_shop(const std::string& domain) const;
+  const shop_settings* find_shop(std::string_view domain) const;
   const reconcile_settings& settings() const noexcept { return settings_; }
 
 private:
@@ -66,6 +70,7 @@ private:
   void schedule_loop();
   void refresh_loop();
   void refresh_once(db::reconcile_store& store);
+  void publish_refresh_backlog(db::reconcile_store& store);
 
   std::vector<shop_settings> shops_;
   reconcile_settings settings_;

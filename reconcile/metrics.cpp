@@ -5,7 +5,7 @@ namespace shopmirror::reconcile {
 reconcile_metrics::reconcile_metrics(telemetry::registry& registry)
     : runs(registry.add_counter("shopmirror_reconcile_runs_total",
                                 "Reconcile runs this process ended, by shop and status "
-                                "(succeeded, failed).",
+                                "(succeeded, held, failed).",
                                 {"shop", "status"})),
       last_success(registry.add_gauge("shopmirror_reconcile_last_success_timestamp_seconds",
                                       "When the last successful reconcile run of the shop "
@@ -13,14 +13,25 @@ reconcile_metrics::reconcile_metrics(telemetry::registry& registry)
                                       {"shop"})),
       last_drift(registry.add_gauge("shopmirror_reconcile_last_drift",
                                     "What the last successful run repaired: products "
-                                    "inserted, updated and tombstoned, and those unchanged.",
+                                    "inserted, updated, revived and tombstoned, those "
+                                    "unchanged, and those it could not read or apply "
+                                    "(failed).",
                                     {"shop", "kind"})),
+      held_sweep(registry.add_gauge("shopmirror_reconcile_held_sweep",
+                                    "Products the shop's latest run would have tombstoned "
+                                    "but held for an operator's confirmation (0: none held).",
+                                    {"shop"})),
       running(registry.add_gauge("shopmirror_reconcile_running",
                                  "1 while this process runs a reconcile of the shop.",
                                  {"shop"})),
       refreshes(registry.add_counter("shopmirror_refreshes_total",
                                      "Products fetched from the Admin API for stub "
                                      "payloads, by outcome (applied, gone, failed).",
-                                     {"shop", "outcome"})) {}
+                                     {"shop", "outcome"})),
+      refresh_requests(registry.add_gauge("shopmirror_refresh_requests",
+                                          "Refresh requests waiting in the database, by shop "
+                                          "and state (due: not tried yet; failing: tried and "
+                                          "failed at least once).",
+                                          {"shop", "state"})) {}
 
 } // namespace shopmirror::reconcile

@@ -133,9 +133,8 @@ private:
   std::vector<std::thread> workers_;
 };
 
-void list(const shop_settings& shop, const reconcile_settings& settings,
-          const db::run_record& run, cancel_token& cancel, const product_sink& sink) {
-  admin_api api(shop, settings, cancel);
+void list(admin_api& api, const reconcile_settings& settings, const db::run_record& run,
+          cancel_token& cancel, const listing_sink& sink) {
   if (run.mode == "since") {
     list_by_pages(api, settings, run.since, sink);
     return;
@@ -146,7 +145,7 @@ void list(const shop_settings& shop, const reconcile_settings& settings,
       return;
     } catch (const bulk_not_started& e) {
       log_event(level::warn, "bulk_operation_refused")
-          .field("shop", shop.domain)
+          .field("shop", run.shop)
           .field("run_id", run.id)
           .field("error", e.what())
           .field("fallback", "paginated");
@@ -154,6 +153,48 @@ void list(const shop_settings& shop, const reconcile_settings& settings,
   }
   list_by_pages(api, settings, std::nullopt, sink);
 }
+
+/// Failed products of a listing, recorded in batches through the run's own
+/// store (the listing runs on the thread that owns it), and counted.
+class failure_log {
+public:
+  failure_log(db::reconcile_store& store, const db::run_record& run) : store_(store), run_(run) {}
+
+  void add(db::failed_product failed) {
+    log_event(level::warn, "reconcile_product_failed")
+        .field("shop", run_.shop)
+        .field("run_id", run_.id)
+        .field("product_id", failed.product_id.value_or(0))
+        .field("reason", failed.reason);
+    ++counted_.failed;
+    if (failed.product_id) {
+      ++counted_.listed;
+    } else {
+      ++counted_.unidentified;
+    }
+    pending_.push_back(std::move(failed));
+    if (pending_.size() >= 100) {
+      flush();
+    }
+  }
+
+  /// Records what is pending and returns the counts.
+  db::drift finish() {
+    flush();
+    return counted_;
+  }
+
+private:
+  void flush() {
+    store_.record_failures(run_, pending_);
+    pending_.clear();
+  }
+
+  db::reconcile_store& store_;
+  const db::run_record& run_;
+  std::vector<db::failed_product> pending_;
+  db::drift counted_;
+};
 
 } // namespace
 
@@ -167,18 +208,25 @@ db::run_record execute_run(const shop_settings& shop, const reconcile_settings& 
       .field("trigger", run.trigger)
       .field("dry_run", run.dry_run);
   try {
+    admin_api api(shop, settings, cancel);
+    // Before anything is applied: a listing of another store would be
+    // applied under this one, and its sweep would tombstone this one's.
+    verify_shop(api, shop.domain);
     db::drift listed;
     {
+      failure_log failures(store, run);
       apply_pipeline pipeline(database, run, settings);
-      list(shop, settings, run, cancel,
-           [&](db::listed_product product, model::timestamp observed) {
-             pipeline.add(std::move(product), observed);
-           });
+      list(api, settings, run, cancel,
+           listing_sink{[&](db::listed_product product, model::timestamp observed) {
+                          pipeline.add(std::move(product), observed);
+                        },
+                        [&](db::failed_product failed) { failures.add(std::move(failed)); }});
       listed = pipeline.finish();
+      listed += failures.finish();
     }
     cancel.check();
     db::run_record done = store.finish(run, listed);
-    log_event(level::info, "reconcile_finished")
+    log_event(done.status == "succeeded" ? level::info : level::warn, "reconcile_finished")
         .field("shop", done.shop)
         .field("run_id", done.id)
         .field("status", done.status)
@@ -186,7 +234,11 @@ db::run_record execute_run(const shop_settings& shop, const reconcile_settings& 
         .field("inserted", done.inserted)
         .field("updated", done.updated)
         .field("unchanged", done.unchanged)
+        .field("revived", done.revived)
+        .field("failed", done.failed)
         .field("tombstoned", done.tombstoned)
+        .field("held_sweep", done.held_sweep.value_or(0))
+        .field("error", done.error.value_or(""))
         .field("dry_run", done.dry_run);
     return done;
   } catch (const std::exception& e) {

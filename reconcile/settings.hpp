@@ -37,6 +37,10 @@ struct reconcile_settings {
   /// page costs 2 + 103 per product of the bucket; 9 fits Shopify's
   /// 1,000-point single-query cap).
   int page_size = 9;
+  /// The largest share of a shop's live products a run's sweep tombstones
+  /// without an operator's confirmation (beyond it, and for an empty
+  /// listing, the run ends held).
+  double max_sweep = 0.1;
   /// Products applied per database transaction.
   std::size_t batch_size = 250;
   /// Connections applying batches in parallel during a run.

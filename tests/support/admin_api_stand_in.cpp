@@ -897,6 +897,24 @@ struct admin_api_stand_in::impl {
     return json_answer(200, finish(buffer, w, bulk_status_cost, bulk_status_cost));
   }
 
+  answer shop_identity() {
+    if (auto refused = charge(1)) {
+      return *refused;
+    }
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartObject();
+    write_key(w, "data");
+    w.StartObject();
+    write_key(w, "shop");
+    w.StartObject();
+    write_key(w, "myshopifyDomain");
+    write_string(w, settings.shop_domain);
+    w.EndObject();
+    w.EndObject();
+    return json_answer(200, finish(buffer, w, 1, 1));
+  }
+
   // --- Requests ---
 
   // Counts a request, records its API version, and takes the fault (if any)
@@ -954,6 +972,9 @@ struct admin_api_stand_in::impl {
     }
     if (r.operation == "BulkOperationStatus") {
       return bulk_status(r);
+    }
+    if (r.operation == "ShopIdentity") {
+      return shop_identity();
     }
     return json_answer(200, errors_body(r.operation.empty()
                                             ? "Parse error: no query or operation name"
@@ -1276,6 +1297,11 @@ void admin_api_stand_in::set_bulk_running_polls(int polls) {
 void admin_api_stand_in::set_bulk_complete_at_start(bool immediately) {
   std::lock_guard lock(impl_->mutex);
   impl_->settings.bulk_complete_at_start = immediately;
+}
+
+void admin_api_stand_in::set_shop_domain(std::string domain) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->settings.shop_domain = std::move(domain);
 }
 
 void admin_api_stand_in::set_bucket(double maximum_available, double restore_rate) {

@@ -14,6 +14,7 @@
 //   ProductById($id)                      one product or null
 //   StartBulkProducts($query)             bulkOperationRunQuery
 //   BulkOperationStatus($id)              node(id) ... on BulkOperation
+//   ShopIdentity                          shop { myshopifyDomain }: the shop the token is for
 // and GET /bulk/<id>.jsonl (no token, like the signed storage URL it stands
 // for), streamed in chunks.
 
@@ -33,6 +34,8 @@ namespace shopmirror::test {
 
 struct admin_api_settings {
   std::string access_token = "shpat_stand_in_token";
+  /// The shop the token belongs to, which `shop { myshopifyDomain }` names.
+  std::string shop_domain = "test-shop.myshopify.com";
   /// The cost bucket: Shopify's Standard plan.
   double maximum_available = 2000;
   double restore_rate = 100; ///< points per second, leaking continuously
@@ -132,6 +135,8 @@ public:
   void fail_next_bulk_operation(double share = 0.5);
   void set_bulk_running_polls(int polls);
   void set_bulk_complete_at_start(bool immediately);
+  /// The shop the stand-in answers for from now on (a token of another store).
+  void set_shop_domain(std::string domain);
   /// Replaces the bucket's size and rate; the bucket starts full again.
   void set_bucket(double maximum_available, double restore_rate);
   void set_throttled_status(unsigned status);

@@ -18,7 +18,12 @@ extern char** environ;
 
 namespace shopmirror::test {
 
-std::string shopmirror_binary() { return SHOPMIRROR_BINARY; }
+// SHOPMIRROR_TEST_BINARY runs the end-to-end tests against another build
+// (an earlier release, to see a new test fail where the defect it covers is).
+std::string shopmirror_binary() {
+  const char* other = std::getenv("SHOPMIRROR_TEST_BINARY");
+  return other != nullptr && *other != '\0' ? other : SHOPMIRROR_BINARY;
+}
 
 child_process::child_process(std::vector<std::string> argv, const environment& extra) {
   char pattern[] = "/tmp/shopmirror-child-XXXXXX";

@@ -45,14 +45,39 @@ const std::string bulk_result =
     R"({"id":"gid://shopify/Product/5","title":"No variants","handle":"nv","vendor":null,"productType":"","status":"ARCHIVED","tags":[],"descriptionHtml":"","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-03-01T00:00:00Z","publishedAt":"2026-01-02T00:00:00Z"})"
     "\n";
 
-std::vector<db::listed_product> read_in_pieces(const std::string& text, std::size_t piece) {
-  std::vector<db::listed_product> out;
-  reconcile::bulk_jsonl_reader reader([&](db::listed_product p) { out.push_back(std::move(p)); });
+struct bulk_read {
+  std::vector<db::listed_product> products;
+  std::vector<db::failed_product> failed;
+};
+
+bulk_read read_bulk(const std::string& text, std::size_t piece) {
+  bulk_read out;
+  reconcile::bulk_jsonl_reader reader(
+      [&](db::listed_product p) { out.products.push_back(std::move(p)); },
+      [&](db::failed_product f) { out.failed.push_back(std::move(f)); });
   for (std::size_t at = 0; at < text.size(); at += piece) {
     reader.feed(std::string_view(text).substr(at, piece));
   }
   reader.finish();
   return out;
+}
+
+/// The products of a result that must read without a failure.
+std::vector<db::listed_product> read_in_pieces(const std::string& text, std::size_t piece) {
+  bulk_read read = read_bulk(text, piece);
+  for (const auto& f : read.failed) {
+    INFO(f.reason);
+  }
+  REQUIRE(read.failed.empty());
+  return std::move(read.products);
+}
+
+/// The one failure a damaged result must come to, its reason checked.
+db::failed_product one_failure(const bulk_read& read, std::string_view reason) {
+  REQUIRE(read.failed.size() == 1);
+  INFO(read.failed[0].reason);
+  CHECK(read.failed[0].reason.find(reason) != std::string::npos);
+  return read.failed[0];
 }
 
 } // namespace
@@ -118,18 +143,48 @@ TEST_CASE("bulk JSONL joins variants to their product whatever the piece size") 
   }
 }
 
-TEST_CASE("bulk JSONL refuses a variant that does not follow its product") {
+TEST_CASE("bulk JSONL fails a product it cannot read and reads the others") {
+  const std::string good =
+      R"({"id":"gid://shopify/Product/5","updatedAt":"2026-01-01T00:00:00Z"})"
+      "\n";
+  // A variant that does not follow its product: that product failed, by id.
   const std::string orphan =
       R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z"})"
       "\n"
       R"({"id":"gid://shopify/ProductVariant/2","__parentId":"gid://shopify/Product/3"})"
+      "\n"
+      R"({"id":"gid://shopify/ProductVariant/4","__parentId":"gid://shopify/Product/3"})"
       "\n";
-  CHECK_THROWS_WITH_AS(read_in_pieces(orphan, 5), doctest::Contains("does not follow"),
-                       std::runtime_error);
-  CHECK_THROWS_AS(read_in_pieces("{not json}\n", 3), std::runtime_error);
+  bulk_read read = read_bulk(orphan + good, 5);
+  CHECK(one_failure(read, "does not follow").product_id == std::optional<std::int64_t>(3));
+  REQUIRE(read.products.size() == 2);
+  CHECK(read.products[0].state.id == 1);
+  CHECK(read.products[1].state.id == 5);
+
+  // A product whose variant cannot be mapped: failed whole, never half.
+  read = read_bulk(R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z"})"
+                   "\n"
+                   R"({"id":"gid://shopify/ProductVariant/2","price":"ten","__parentId":"gid://shopify/Product/1"})"
+                   "\n" + good,
+                   7);
+  CHECK(one_failure(read, "price").product_id == std::optional<std::int64_t>(1));
+  REQUIRE(read.products.size() == 1);
+  CHECK(read.products[0].state.id == 5);
+
+  // An unreadable line: a failure without a product, and the product it
+  // may have belonged to is not known whole.
+  read = read_bulk(R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z"})"
+                   "\n{not json}\n" + good,
+                   3);
+  REQUIRE(read.failed.size() == 2);
+  CHECK(read.failed[0].product_id == std::nullopt);
+  CHECK(read.failed[1].product_id == std::optional<std::int64_t>(1));
+  REQUIRE(read.products.size() == 1);
+  CHECK(read.products[0].state.id == 5);
+  CHECK_FALSE(read_bulk("{not json}\n", 3).failed.at(0).product_id.has_value());
 }
 
-TEST_CASE("bulk JSONL refuses a line that jsonb would not store as read") {
+TEST_CASE("bulk JSONL fails a line that jsonb would not store as read") {
   const std::string product =
       R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z"})"
       "\n";
@@ -137,25 +192,30 @@ TEST_CASE("bulk JSONL refuses a line that jsonb would not store as read") {
       R"({"id":"gid://shopify/ProductVariant/2","__parentId":"gid://shopify/Product/1"})";
   // RapidJSON reads a raw NUL as the end of its input: the line would parse,
   // and the source document built from it would not.
-  CHECK_THROWS_WITH_AS(read_in_pieces(product + variant + std::string("\0junk\n", 6), 4),
-                       doctest::Contains("NUL byte"), std::runtime_error);
-  CHECK_THROWS_WITH_AS(
-      read_in_pieces(std::string(R"({"id":"gid://shopify/Product/1","updatedAt":)"
-                                 R"("2026-01-01T00:00:00Z"})") +
-                         std::string("\0}\n", 3),
-                     64),
-      doctest::Contains("NUL byte"), std::runtime_error);
-  CHECK_THROWS_WITH_AS(
-      read_in_pieces(product + R"({"id":"gid://shopify/ProductVariant/2",)"
-                               R"("__parentId":"gid://shopify/Product/1","title":"a\u0000b"})"
-                               "\n",
-                     9),
-      doctest::Contains("NUL character"), std::runtime_error);
-  CHECK_THROWS_WITH_AS(
-      read_in_pieces(R"({"id":"gid://shopify/Product/1","x":)" + std::string(5000, '[') +
-                         std::string(5000, ']') + "}\n",
-                     4096),
-      doctest::Contains("nests deeper"), std::runtime_error);
+  bulk_read read = read_bulk(product + variant + std::string("\0junk\n", 6), 4);
+  CHECK(read.products.empty());
+  REQUIRE(read.failed.size() == 2);
+  CHECK(read.failed[0].reason.find("NUL byte") != std::string::npos);
+  CHECK(read.failed[1].product_id == std::optional<std::int64_t>(1));
+  read = read_bulk(std::string(R"({"id":"gid://shopify/Product/1","updatedAt":)"
+                               R"("2026-01-01T00:00:00Z"})") +
+                       std::string("\0}\n", 3),
+                   64);
+  CHECK(read.products.empty());
+  one_failure(read, "NUL byte");
+  read = read_bulk(product + R"({"id":"gid://shopify/ProductVariant/2",)"
+                             R"("__parentId":"gid://shopify/Product/1","title":"a\u0000b"})"
+                             "\n",
+                   9);
+  CHECK(read.products.empty());
+  REQUIRE(read.failed.size() == 2);
+  CHECK(read.failed[0].reason.find("NUL character") != std::string::npos);
+  CHECK(read.failed[1].product_id == std::optional<std::int64_t>(1));
+  read = read_bulk(R"({"id":"gid://shopify/Product/1","x":)" + std::string(5000, '[') +
+                       std::string(5000, ']') + "}\n",
+                   4096);
+  CHECK(read.products.empty());
+  one_failure(read, "nests deeper");
   // The same lines without the damage read as one product with its variant.
   CHECK(read_in_pieces(product + variant + "\n", 4).at(0).state.variants.size() == 1);
 }
