@@ -76,7 +76,8 @@ options parse(int argc, char** argv) {
 
 model::upsert_product mapped(std::int64_t product, int variants) {
   auto action = model::action_for(model::product_topic::update,
-                                  bench::product_body(product, 1, variants));
+                                  bench::product_body(product, 1, variants),
+                                  model::stub_fetch::possible);
   auto* upsert = std::get_if<model::upsert_product>(&action);
   if (upsert == nullptr) {
     std::fprintf(stderr, "a generated product does not map\n");

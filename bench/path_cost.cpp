@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     auto t1 = clock_type::now();
     auto verdict = ingest::classify_webhook(request.method(), request.base(),
                                             std::move(request.body()), verifier, 8 * 1024 * 1024,
-                                            model::now());
+                                            model::now(), [](std::string_view) { return true; });
     auto t2 = clock_type::now();
     auto* item = std::get_if<model::delivery_item>(&verdict);
     if (item == nullptr || !std::holds_alternative<model::upsert_product>(item->action)) {

@@ -87,7 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       request.set("X-Shopify-Hmac-Sha256", crypto::shopify_signature(secret, request.body()));
     }
     const auto verdict = ingest::classify_webhook(request.method(), request, request.body(),
-                                                  verifier, max_body_bytes, model::timestamp{});
+                                                  verifier, max_body_bytes, model::timestamp{},
+                                                  [](std::string_view) { return true; });
     if (const auto* rejection = std::get_if<ingest::webhook_rejection>(&verdict)) {
       if (rejection->status == http::status::ok) {
         std::abort(); // a rejection is never a 200

@@ -18,10 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static constexpr model::product_topic topics[] = {
       model::product_topic::create, model::product_topic::update, model::product_topic::remove,
       model::product_topic::other};
-  const model::product_topic topic = topics[in.byte() & 3U];
+  const std::uint8_t choice = in.byte();
+  const model::product_topic topic = topics[choice & 3U];
+  const auto fetch = (choice & 4U) != 0 ? model::stub_fetch::possible : model::stub_fetch::impossible;
   const std::string body(in.rest());
 
-  const model::delivery_action action = model::action_for(topic, body);
+  const model::delivery_action action = model::action_for(topic, body, fetch);
   if (const auto* upsert = std::get_if<model::upsert_product>(&action)) {
     const auto& state = upsert->state;
     if (state.id <= 0 || upsert->source != body) {

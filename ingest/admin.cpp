@@ -7,6 +7,7 @@
 #include "model/webhook_payload.hpp"
 #include "telemetry/log.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 
@@ -55,9 +56,14 @@ std::string one_line(std::string text) {
 // replay is a delivery of its own ("replay:<id>:<webhook id>"), so running
 // it twice is a duplicate, and its version is the original one, so it never
 // overwrites a newer state.
-std::string replay(db::delivery_store& store, const db::dead_letter_record& record) {
+std::string replay(db::delivery_store& store, const db::dead_letter_record& record,
+                   const config& settings) {
+  const bool can_fetch =
+      std::any_of(settings.shops.begin(), settings.shops.end(),
+                  [&](const auto& shop) { return shop.domain == record.meta.shop_domain; });
   model::delivery_action action =
-      model::action_for(model::parse_topic(record.meta.topic), record.body);
+      model::action_for(model::parse_topic(record.meta.topic), record.body,
+                        can_fetch ? model::stub_fetch::possible : model::stub_fetch::impossible);
   if (const auto* still = std::get_if<model::dead_letter>(&action)) {
     return "dead_letter: " + still->reason;
   }
@@ -118,7 +124,7 @@ int run_dead_letters(const config& settings, const std::vector<std::string>& arg
   db::delivery_store store(settings.database);
   int failures = 0;
   for (const auto& record : db::load_dead_letters(settings.database, false, ids, 100000)) {
-    const std::string outcome = replay(store, record);
+    const std::string outcome = replay(store, record, settings);
     const bool durable = outcome != "retry_later" && outcome != "failed";
     if (durable) {
       db::mark_replayed(settings.database, record.id, outcome);

@@ -180,7 +180,9 @@ asio::awaitable<http_response> service::webhook(http_request request,
                                                 const request_context& context) {
   webhook_verdict verdict =
       classify_webhook(request.method(), request.base(), std::move(request.body()), verifier_,
-                       settings_.max_body_bytes, model::now());
+                       settings_.max_body_bytes, model::now(), [this](std::string_view shop) {
+                         return reconciler_ != nullptr && reconciler_->find_shop(shop) != nullptr;
+                       });
 
   if (auto* rejection = std::get_if<webhook_rejection>(&verdict)) {
     if (rejection->signature) {
@@ -200,6 +202,10 @@ asio::awaitable<http_response> service::webhook(http_request request,
 
   auto& item = std::get<model::delivery_item>(verdict);
   const model::delivery meta = item.meta; // kept for the log after the item moves on
+  // A delivery the database refused becomes a dead letter there.
+  const auto* dead = std::get_if<model::dead_letter>(&item.action);
+  const model::dead_letter_kind dead_kind =
+      dead != nullptr ? dead->kind : model::dead_letter_kind::refused;
   if (meta.api_version && *meta.api_version != settings_.api_version) {
     metrics_.api_version_mismatches.with({meta.shop_domain, *meta.api_version}).inc();
   }
@@ -207,6 +213,9 @@ asio::awaitable<http_response> service::webhook(http_request request,
   const model::apply_outcome outcome = co_await apply(std::move(item), deadline);
 
   metrics_.deliveries.with({meta.shop_domain, meta.topic, model::to_string(outcome)}).inc();
+  if (outcome == model::apply_outcome::dead_lettered) {
+    metrics_.dead_letters.with({meta.shop_domain, model::to_string(dead_kind)}).inc();
+  }
   if (outcome == model::apply_outcome::refresh_requested && reconciler_ != nullptr) {
     reconciler_->nudge_refresh();
   }

@@ -8,6 +8,12 @@ service_metrics::service_metrics(telemetry::registry& r)
                                "(applied, stale, duplicate, ignored, dead_letter, "
                                "refresh_requested, retry_later, failed).",
                                {"shop", "topic", "outcome"})),
+      dead_letters(r.add_counter("shopmirror_webhook_dead_letters_total",
+                                 "Signed deliveries kept as dead letters, by shop and kind "
+                                 "(malformed; not_a_delete: a product state under "
+                                 "products/delete; unfetchable_stub: a stub for a shop without "
+                                 "Admin API access; refused: by the database).",
+                                 {"shop", "kind"})),
       signature_failures(r.add_counter("shopmirror_webhook_signature_failures_total",
                                        "Webhooks refused with 401, by reason (missing, "
                                        "malformed, mismatch).",

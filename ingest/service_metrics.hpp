@@ -9,6 +9,7 @@ struct service_metrics {
   explicit service_metrics(telemetry::registry& registry);
 
   telemetry::counter_family& deliveries;          // shop, topic, outcome
+  telemetry::counter_family& dead_letters;        // shop, kind
   telemetry::counter_family& signature_failures;  // reason
   telemetry::counter_family& api_version_mismatches; // shop, api_version
   telemetry::counter_family& http_requests;       // route, status

@@ -72,7 +72,8 @@ std::optional<http_response> webhook_answer_from_header(const http_header& heade
 
 webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
                                  std::string body, const crypto::webhook_verifier& verifier,
-                                 std::uint64_t max_body_bytes, model::timestamp received_at) {
+                                 std::uint64_t max_body_bytes, model::timestamp received_at,
+                                 const std::function<bool(std::string_view shop)>& can_fetch) {
   if (method != http::verb::post) {
     return reject(http::status::method_not_allowed, "only POST is accepted here");
   }
@@ -118,7 +119,9 @@ webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
   }
   meta.received_at = received_at;
 
-  model::delivery_action action = model::action_for(model::parse_topic(meta.topic), std::move(body));
+  model::delivery_action action = model::action_for(
+      model::parse_topic(meta.topic), std::move(body),
+      can_fetch(meta.shop_domain) ? model::stub_fetch::possible : model::stub_fetch::impossible);
   return model::delivery_item{std::move(meta), std::move(action)};
 }
 

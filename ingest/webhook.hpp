@@ -4,6 +4,7 @@
 #include "ingest/http_types.hpp"
 #include "model/delivery.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <variant>
@@ -33,9 +34,12 @@ std::optional<http_response> webhook_answer_from_header(const http_header& heade
 /// database, in the order of DESIGN.md's table: method, size, signature (on
 /// the raw bytes, before anything parses them), the headers, then the
 /// payload. Either an answer to send now, or a delivery to apply. Pure.
+/// `can_fetch` says whether shopmirror has Admin API access to a shop, to
+/// fetch the product of a stub payload (else the stub is a dead letter).
 webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
                                  std::string body, const crypto::webhook_verifier& verifier,
-                                 std::uint64_t max_body_bytes, model::timestamp received_at);
+                                 std::uint64_t max_body_bytes, model::timestamp received_at,
+                                 const std::function<bool(std::string_view shop)>& can_fetch);
 
 /// The status and body that answer a delivery once the database is done.
 http_response answer_for(model::apply_outcome outcome);

@@ -42,6 +42,20 @@ std::string headers_json(const delivery& meta) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string_view to_string(dead_letter_kind kind) noexcept {
+  switch (kind) {
+  case dead_letter_kind::malformed:
+    return "malformed";
+  case dead_letter_kind::not_a_delete:
+    return "not_a_delete";
+  case dead_letter_kind::unfetchable_stub:
+    return "unfetchable_stub";
+  case dead_letter_kind::refused:
+    return "refused";
+  }
+  return "malformed";
+}
+
 std::string_view to_string(apply_outcome outcome) noexcept {
   switch (outcome) {
   case apply_outcome::applied:

@@ -60,11 +60,23 @@ struct refresh_product {
 /// A topic shopmirror does not handle: logged, nothing applied.
 struct ignore_delivery {};
 
+/// Why a signed payload became a dead letter, as a closed set (a metric's
+/// label); the reason says it in words.
+enum class dead_letter_kind {
+  malformed,        ///< not JSON, no product id, a field of the wrong type...
+  not_a_delete,     ///< a products/delete body that carries a product's fields
+  unfetchable_stub, ///< a bare {"id"} stub, and no Admin API access to fetch it
+  refused,          ///< the database refused its data
+};
+
+std::string_view to_string(dead_letter_kind kind) noexcept;
+
 /// A signed payload that cannot be applied: kept whole, with the reason.
 struct dead_letter {
   std::string reason;
   std::optional<std::int64_t> product_id;
   std::string body;
+  dead_letter_kind kind = dead_letter_kind::malformed;
 };
 
 using delivery_action =

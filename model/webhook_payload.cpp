@@ -210,6 +210,18 @@ product_payload map_product_webhook(product_topic topic, std::string_view body) 
   }
   switch (topic) {
   case product_topic::remove:
+    for (const char* field : {"title", "variants", "updated_at", "handle", "body_html", "vendor",
+                              "product_type", "status", "tags", "created_at", "published_at",
+                              "options", "images"}) {
+      if (document.HasMember(field)) {
+        return payload_error{std::string("a products/delete body that carries a product's "
+                                         "fields (\"") +
+                                 field +
+                                 "\"): a product state, not a delete (Shopify's delete body "
+                                 "is {\"id\": N}, and the topic header is not signed)",
+                             id, dead_letter_kind::not_a_delete};
+      }
+    }
     return delete_product{*id};
   case product_topic::create:
   case product_topic::update:
@@ -220,7 +232,7 @@ product_payload map_product_webhook(product_topic topic, std::string_view body) 
   return payload_error{"not a product topic", id};
 }
 
-delivery_action action_for(product_topic topic, std::string body) {
+delivery_action action_for(product_topic topic, std::string body, stub_fetch fetch) {
   if (topic == product_topic::other) {
     return ignore_delivery{};
   }
@@ -232,10 +244,16 @@ delivery_action action_for(product_topic topic, std::string body) {
     return *remove;
   }
   if (auto* refresh = std::get_if<refresh_product>(&payload)) {
+    if (fetch == stub_fetch::impossible) {
+      return dead_letter{"a stub (the product's id without its state), and shopmirror has no "
+                         "Admin API access to this shop to fetch the product: configure the "
+                         "shop's credentials, then replay this dead letter",
+                         refresh->product_id, std::move(body), dead_letter_kind::unfetchable_stub};
+    }
     return *refresh;
   }
   auto& error = std::get<payload_error>(payload);
-  return dead_letter{std::move(error.reason), error.product_id, std::move(body)};
+  return dead_letter{std::move(error.reason), error.product_id, std::move(body), error.kind};
 }
 
 } // namespace shopmirror::model

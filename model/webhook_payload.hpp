@@ -16,6 +16,7 @@ namespace shopmirror::model {
 struct payload_error {
   std::string reason;
   std::optional<std::int64_t> product_id;
+  dead_letter_kind kind = dead_letter_kind::malformed;
 };
 
 using product_payload = std::variant<product_state, delete_product, refresh_product, payload_error>;
@@ -25,12 +26,21 @@ using product_payload = std::variant<product_state, delete_product, refresh_prod
 /// mirror. Pure; never throws on any input. A create or update without
 /// `updated_at` cannot be ordered against other states: it is treated like
 /// Shopify's bare `{"id": …}` stub and asks for a refresh from the Admin API.
+/// The topic header is not signed, and Shopify's delete body is `{"id": N}`:
+/// a delete body that carries a product's fields is a signed product state
+/// replayed under another topic, never a delete.
 product_payload map_product_webhook(product_topic topic, std::string_view body);
+
+/// Whether shopmirror can fetch a stub's product from the Admin API (it has
+/// credentials for the delivery's shop).
+enum class stub_fetch { possible, impossible };
 
 /// What a signed delivery of `topic` with this body asks of the mirror: the
 /// mapping above, with the body kept as the source document or, if it cannot
-/// be applied, as a dead letter. Topics other than products are ignored.
-delivery_action action_for(product_topic topic, std::string body);
+/// be applied, as a dead letter. Topics other than products are ignored. A
+/// stub that cannot be fetched is a dead letter, never acknowledged and
+/// dropped: replayed once the shop has credentials, it is fetched.
+delivery_action action_for(product_topic topic, std::string body, stub_fetch fetch);
 
 /// Sorts what has no meaningful order (tags; variants by position, then id)
 /// so that equal products compare equal whichever API they came from.

@@ -28,7 +28,8 @@ http::fields shopify_headers(const std::string& body, const std::string& topic =
 
 ingest::webhook_verdict classify(const http::fields& headers, const std::string& body,
                                  http::verb method = http::verb::post) {
-  return ingest::classify_webhook(method, headers, body, verifier, 1024 * 1024, received);
+  return ingest::classify_webhook(method, headers, body, verifier, 1024 * 1024, received,
+                                  [](std::string_view shop) { return shop == "demo.myshopify.com"; });
 }
 
 const ingest::webhook_rejection& rejection(const ingest::webhook_verdict& v) {
