@@ -284,6 +284,41 @@ language sql stable as $fn$
   left join contents c on c.shop = v.shop and c.pid = v.pid
 $fn$;
 
+-- Deletes the variants of the products in `p_items` (slots) that their new
+-- lists (the variants whose v_item is the product's slot) do not name.
+create function shopify.delete_unlisted_variants(p_items int[], p_shop text[],
+                                                 p_product_id bigint[], v_item int[],
+                                                 v_id bigint[])
+returns void language plpgsql
+set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
+as $fn$
+declare
+  shops text[];
+  pids bigint[];
+begin
+  if coalesce(array_length(p_items, 1), 0) = 0 then
+    return;
+  end if;
+  select array_agg(p_shop[i]), array_agg(p_product_id[i]) into shops, pids
+  from unnest(p_items) as i;
+  -- A set difference (hashed or sorted, never a scan of one list per row
+  -- of the other), then deletes by primary key.
+  with gone as (
+    select v.shop_domain, v.variant_id
+    from unnest(shops, pids) as o(shop, pid)
+    join shopify.product_variants v on v.shop_domain = o.shop and v.product_id = o.pid
+    except
+    select p_shop[n.item], n.id
+    from unnest(v_item, v_id) as n(item, id)
+    join unnest(p_items) as i(slot) on i.slot = n.item
+  )
+  delete from shopify.product_variants v
+  using gone g
+  where v.shop_domain = g.shop_domain and v.variant_id = g.variant_id;
+end
+$fn$;
+
 -- Writes product states under the ordering rule. For each product it takes
 -- two slots (1-based indexes into the arrays): its newest state or delete
 -- (p_version_items), and the state whose content is written
@@ -433,21 +468,10 @@ begin
 
   if replaced is not null then
     -- Each product's variants not in its new list go: an anti-join against
-    -- the listed ids, linear in the number of variants.
-    with products as (
-      select u.shop, u.pid, u.slot
-      from unnest(replaced) as i(slot)
-      join unnest(p_shop, p_product_id) with ordinality as u(shop, pid, slot) using (slot)
-    ),
-    listed as (
-      select o.shop, n.id
-      from products o
-      join unnest(v_item, v_id) as n(item, id) on n.item = o.slot
-    )
-    delete from shopify.product_variants v
-    using products o
-    where v.shop_domain = o.shop and v.product_id = o.pid
-      and not exists (select 1 from listed l where l.shop = v.shop_domain and l.id = v.variant_id);
+    -- the listed ids, linear in the number of variants. The products are
+    -- picked by key (= any), so the plan reads their variants through the
+    -- index and nothing else, whatever the generic plan guesses of sizes.
+    perform shopify.delete_unlisted_variants(replaced, p_shop, p_product_id, v_item, v_id);
 
     insert into shopify.product_variants as v
       (shop_domain, variant_id, product_id, sku, title, price, compare_at_price, position,
@@ -480,21 +504,10 @@ begin
     -- the variant carries it; everything else keeps its value. This
     -- transaction holds the products' rows, so no other writes their
     -- variants meanwhile.
-    with products as (
-      select u.shop, u.pid, u.slot
-      from unnest(merged, merged_taken) as m(slot, taken)
-      join unnest(p_shop, p_product_id) with ordinality as u(shop, pid, slot) using (slot)
-      where m.taken & 512 <> 0
-    ),
-    listed as (
-      select o.shop, n.id
-      from products o
-      join unnest(v_item, v_id) as n(item, id) on n.item = o.slot
-    )
-    delete from shopify.product_variants v
-    using products o
-    where v.shop_domain = o.shop and v.product_id = o.pid
-      and not exists (select 1 from listed l where l.shop = v.shop_domain and l.id = v.variant_id);
+    perform shopify.delete_unlisted_variants(
+      array(select m.slot from unnest(merged, merged_taken) as m(slot, taken)
+            where m.taken & 512 <> 0),
+      p_shop, p_product_id, v_item, v_id);
 
     with n as (
       select i.*, m.taken
@@ -506,6 +519,7 @@ begin
     ),
     changed as (
       update shopify.product_variants v set
+        product_id = n.pid,
         sku = case when n.taken & (1 << 11) <> 0 and n.present & 1 <> 0 then n.sku else v.sku end,
         title = case when n.taken & (1 << 12) <> 0 and n.present & 2 <> 0 then n.title else v.title end,
         price = case when n.taken & (1 << 13) <> 0 and n.present & 4 <> 0 then n.price else v.price end,
@@ -520,7 +534,8 @@ begin
                                   then n.inventory_quantity else v.inventory_quantity end,
         updated_at = case when n.taken & (1 << 21) <> 0 and n.present & 1024 <> 0 then n.updated else v.updated_at end
       from n
-      where v.shop_domain = n.shop and v.variant_id = n.id and v.product_id = n.pid
+      -- By primary key: a variant belongs to one product.
+      where v.shop_domain = n.shop and v.variant_id = n.id
       returning v.variant_id
     )
     -- A variant the stored list lacks is added only where the list was
