@@ -1,8 +1,11 @@
 // The consistency property: for many random histories delivered the way
-// Shopify delivers them (some dropped for good, some twice, in any order),
-// the mirror holds exactly the newest state of what was delivered; and after
-// a full reconcile against the Admin API holding Shopify's final truth, it
-// holds exactly that truth, every typed column and every variant.
+// Shopify delivers them (some dropped for good, some twice, in any order,
+// some to a second subscription with a trimmed body, some as stubs to be
+// fetched, edits that leave updated_at as it was), the mirror holds exactly
+// what the ordering rule makes of what was delivered; and after a full
+// reconcile against the Admin API holding Shopify's final truth (after a
+// wrong listing and an empty one on some seeds), it holds exactly that
+// truth, every typed column and every variant.
 
 #include "model/webhook_payload.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
@@ -14,18 +17,22 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <thread>
 
 using namespace shopmirror;
+using namespace std::chrono_literals;
 
 namespace {
 
 const std::string secret = "consistency-secret";
 
-/// Shopify's truth as its Admin API lists it: live products only.
-void load_catalog(test::admin_api_stand_in& shopify, const test::history& h) {
+/// Shopify's catalog as its Admin API lists it: live products only, but
+/// for `left_out`.
+void load_catalog(test::admin_api_stand_in& shopify, const test::history& h,
+                  const std::set<std::int64_t>& left_out = {}) {
   shopify.clear_catalog();
   for (const auto& [id, p] : h.final_truth) {
-    if (p.deleted) {
+    if (p.deleted || left_out.count(id) != 0) {
       continue;
     }
     auto mapped = model::map_product_webhook(model::product_topic::update, test::product_body(p));
@@ -34,42 +41,55 @@ void load_catalog(test::admin_api_stand_in& shopify, const test::history& h) {
   }
 }
 
-/// What the mirror must hold after a full reconcile: every live product as
-/// Shopify has it; every deleted one that ever reached the mirror as a
-/// tombstone (its content is whatever last arrived: Shopify no longer has
-/// it to give); deleted ones that never reached it, nothing.
-std::map<std::int64_t, test::product_truth> after_reconcile(const test::history& h) {
-  std::set<std::int64_t> reached;
-  for (const auto& ev : h.events) {
-    if (!ev.dropped) {
-      reached.insert(ev.after.id);
-    }
-  }
-  std::map<std::int64_t, test::product_truth> expected;
-  for (auto [id, p] : h.final_truth) {
-    if (p.deleted) {
-      if (reached.count(id) == 0) {
-        continue;
-      }
-      p.title.clear(); // content unknown: only the tombstone is checked
-    }
-    expected[id] = p;
-  }
-  return expected;
+struct run_result {
+  std::string status;
+  std::string output;
+};
+
+run_result reconcile(const test::environment& env, std::vector<std::string> args = {}) {
+  args.insert(args.begin(), {test::shopmirror_binary(), "reconcile"});
+  test::child_process command(args, env);
+  const auto status = command.wait(120s);
+  REQUIRE(status);
+  const std::string out = command.output();
+  const auto at = out.find("\"status\":\"");
+  REQUIRE_MESSAGE(at != std::string::npos, out);
+  return {out.substr(at + 10, out.find('"', at + 10) - at - 10), out};
 }
+
+/// Waits until every refresh request (a stub's product to fetch) is done.
+void wait_for_refreshes(const test::test_database& db) {
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (db.scalar("select count(*) from shopify.product_refresh_requests") != "0") {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, "refresh requests left undone");
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+/// What the property put to work, over every seed.
+struct coverage {
+  std::size_t events = 0;
+  std::size_t dropped = 0;
+  std::size_t same_second = 0;
+  std::size_t inventory = 0;
+  std::size_t trimmed = 0;
+  std::size_t stubs = 0;
+  std::size_t second_subscription = 0;
+  std::size_t heavy = 0;
+  std::size_t replays = 0;
+  std::size_t equal_updated_at_drift = 0;
+  std::size_t revived = 0;
+  std::size_t held = 0;
+  int seeds_with_drift = 0;
+};
 
 } // namespace
 
 TEST_SUITE("e2e") {
 
 TEST_CASE("for many seeds the mirror is exactly what was delivered and after a reconcile exactly the truth") {
-  test::test_database db;
-  test::service_process service(db.url(), {secret});
-  test::admin_api_stand_in shopify;
-  int seeds_with_drift = 0;
-  std::size_t dropped_total = 0;
-  std::size_t events_total = 0;
   constexpr int seeds = 12;
+  coverage seen;
   for (int seed = 1; seed <= seeds; ++seed) {
     CAPTURE(seed);
     test::history_options options;
@@ -79,61 +99,201 @@ TEST_CASE("for many seeds the mirror is exactly what was delivered and after a r
     options.events = 150;
     options.drop_share = 0.12;
     options.duplicate_share = 0.15;
-    options.delete_share = 0.1;
+    options.delete_share = 0.08;
+    options.same_second_share = 0.1;
+    options.inventory_share = 0.1;
+    options.second_subscription_share = 0.3;
+    options.trimmed_share = 0.5;
+    options.stub_share = 0.05;
+    options.heavy_variants = seed % 4 == 0 ? 2048 : 0;
     const auto h = test::make_history(options);
-    events_total += h.events.size();
-    for (const auto& ev : h.events) {
-      dropped_total += ev.dropped ? 1 : 0;
-    }
+    seen.events += h.events.size();
+    seen.heavy += options.heavy_variants > 0 ? 1 : 0;
+
+    test::test_database db;
+    test::admin_api_settings is;
+    is.shop_domain = options.shop;
+    test::admin_api_stand_in shopify(is);
+    load_catalog(shopify, h); // stubs are fetched from Shopify's final truth
+    const test::environment env = {{"SHOPMIRROR_DATABASE_URL", db.url()},
+                                   {"SHOPMIRROR_SHOP", options.shop},
+                                   {"SHOPMIRROR_ADMIN_TOKEN", shopify.access_token()},
+                                   {"SHOPMIRROR_ADMIN_API_URL", shopify.base_url()},
+                                   {"SHOPMIRROR_RECONCILE_AT", "off"},
+                                   {"SHOPMIRROR_REFRESH_INTERVAL_MS", "50"},
+                                   {"SHOPMIRROR_RECONCILE_MODE",
+                                    seed % 2 == 0 ? "paginated" : "bulk"}};
+    test::service_process service(db.url(), {secret}, env);
 
     test::delivery_simulator simulator(h, secret);
-    simulator.deliver([&] { return test::local_client(service.port()); }, 4, 10,
-                      std::chrono::milliseconds(20));
-    // Every event not dropped was acknowledged in the end (retries
-    // included), so what the mirror must hold is the truth minus exactly
-    // what was dropped.
+    simulator.deliver([&] { return test::local_client(service.port(), 30s); }, 4, 10, 20ms);
+    // Every delivery not dropped was acknowledged in the end (retries
+    // included), so what the mirror must hold is the rule applied to
+    // exactly what was not dropped.
     CHECK(simulator.undelivered().empty());
-    const auto report = test::check_deliveries(h, simulator.attempts(), db);
+    wait_for_refreshes(db);
+    std::set<std::size_t> acknowledged;
+    for (const auto& a : simulator.attempts()) {
+      if (a.status == 200) {
+        acknowledged.insert(a.delivery);
+      }
+    }
+    for (std::size_t i = 0; i < h.deliveries.size(); ++i) {
+      const auto& d = h.deliveries[i];
+      const auto kind = h.events[d.event].kind;
+      seen.dropped += d.dropped ? 1 : 0;
+      if (acknowledged.count(i) == 0) {
+        continue;
+      }
+      seen.same_second += kind == test::event_kind::same_second ? 1 : 0;
+      seen.inventory += kind == test::event_kind::inventory ? 1 : 0;
+      seen.trimmed += d.kind == test::body_kind::trimmed ? 1 : 0;
+      seen.stubs += d.kind == test::body_kind::stub ? 1 : 0;
+      seen.second_subscription += d.webhook_id.back() == 'b' ? 1 : 0;
+    }
+
+    // Replays under another topic (the topic header is not signed): a
+    // captured product state under products/delete is a dead letter; a
+    // captured stub under products/delete is indistinguishable from a
+    // delete, and tombstones the product until a listing shows it live.
+    test::later_effects later;
+    later.stubs_fetched = true;
+    auto client = test::local_client(service.port());
+    for (const auto& [id, p] : h.final_truth) {
+      if (p.deleted || test::read_mirror(options.shop, db).count(id) == 0) {
+        continue;
+      }
+      test::signed_delivery replay;
+      replay.topic = "products/delete";
+      replay.shop = options.shop;
+      replay.secret = secret;
+      replay.webhook_id = "replay-state-" + std::to_string(id);
+      replay.body = test::product_body(p);
+      const auto state = test::post_webhook(client, replay);
+      CHECK(state.status == 200);
+      CHECK(state.body.find("dead_letter") != std::string::npos);
+      replay.webhook_id = "replay-stub-" + std::to_string(id);
+      replay.body = test::delete_json(id);
+      CHECK(test::post_webhook(client, replay).status == 200);
+      later.replayed_deletes.insert(id);
+      seen.replays += 2;
+      break;
+    }
+
+    const auto report = test::check_deliveries(h, simulator.attempts(), db, later);
     INFO(report.summary());
     CHECK(report.ok());
-    const bool drifted = !test::compare_mirror(after_reconcile(h), options.shop, db).empty();
-    seeds_with_drift += drifted ? 1 : 0;
 
-    // A full reconcile against Shopify's final truth repairs the rest.
-    load_catalog(shopify, h);
-    shopify.set_shop_domain(options.shop);
-    const test::environment env = {
-        {"SHOPMIRROR_DATABASE_URL", db.url()},
-        {"SHOPMIRROR_SHOP", options.shop},
-        {"SHOPMIRROR_ADMIN_TOKEN", shopify.access_token()},
-        {"SHOPMIRROR_ADMIN_API_URL", shopify.base_url()},
-        {"SHOPMIRROR_RECONCILE_MODE", seed % 2 == 0 ? "paginated" : "bulk"}};
-    test::child_process reconcile({test::shopmirror_binary(), "reconcile"}, env);
-    const auto status = reconcile.wait(std::chrono::seconds(60));
-    REQUIRE(status);
-    if (reconcile.output().find("\"status\":\"held\"") != std::string::npos) {
-      // Every product was deleted, or most: the sweep is held, and an
-      // operator who knows the catalog is right confirms it.
-      const auto id = db.scalar("select max(id) from shopify.reconcile_runs where status = 'held'");
-      test::child_process confirm({test::shopmirror_binary(), "reconcile", "--confirm-sweep", id},
-                                  env);
-      const auto confirmed = confirm.wait(std::chrono::seconds(60));
-      REQUIRE(confirmed);
-      CHECK_MESSAGE(*confirmed == 0, confirm.output());
-    } else {
-      CHECK_MESSAGE(*status == 0, reconcile.output());
+    // What a full reconcile must end in, and how far from it the mirror is.
+    std::set<std::int64_t> reached;
+    const auto before = test::read_mirror(options.shop, db);
+    for (const auto& [id, row] : before) {
+      reached.insert(id);
     }
-    const auto wrong = test::compare_mirror(after_reconcile(h), options.shop, db);
+    const auto truth = test::truth_after_reconcile(h, reached);
+    seen.seeds_with_drift += test::compare_mirror(truth, options.shop, db).empty() ? 0 : 1;
+    for (const auto& [id, expected] : truth) {
+      const auto row = before.find(id);
+      if (row == before.end()) {
+        continue;
+      }
+      // Live in Shopify, tombstoned here: the final listing revives it.
+      seen.revived += !expected.deleted && row->second.deleted ? 1 : 0;
+      // The same updated_at as Shopify's, other content: only a content
+      // comparison sees it.
+      const auto updated = [](const std::string& columns) {
+        std::size_t at = 0;
+        for (int i = 0; i < 3; ++i) {
+          at = columns.find(" | ", at) + 3;
+        }
+        return columns.substr(at, columns.find(" | ", at) - at);
+      };
+      if (!expected.deleted && !row->second.deleted &&
+          updated(row->second.columns) == updated(expected.columns) &&
+          (row->second.columns != expected.columns || row->second.variants != expected.variants)) {
+        ++seen.equal_updated_at_drift;
+      }
+    }
+
+    if (seed % 3 == 1) {
+      // A listing that lacks a live product: the sweep tombstones it (a
+      // wrong sweep, which the next listing undoes).
+      std::int64_t left_out = 0;
+      for (const auto& [id, p] : h.final_truth) {
+        if (!p.deleted && reached.count(id) != 0) {
+          left_out = id;
+        }
+      }
+      load_catalog(shopify, h, {left_out});
+      const auto wrong = reconcile(env);
+      CHECK_MESSAGE((wrong.status == "succeeded" || wrong.status == "held"), wrong.output);
+      if (wrong.status == "succeeded") {
+        CHECK(db.scalar("select deleted_at is not null from shopify.products where product_id = " +
+                        std::to_string(left_out)) == "t");
+      }
+    } else if (seed % 3 == 2) {
+      // An empty listing against a populated mirror: held, nothing swept.
+      const std::string live = db.scalar("select count(*) from shopify.live_products");
+      shopify.clear_catalog();
+      const auto empty = reconcile(env);
+      if (live != "0") {
+        CHECK_MESSAGE(empty.status == "held", empty.output);
+        CHECK(empty.output.find("the listing was empty") != std::string::npos);
+        ++seen.held;
+      }
+      CHECK(db.scalar("select count(*) from shopify.live_products") == live);
+    }
+
+    // The full reconcile against Shopify's final truth repairs the rest.
+    load_catalog(shopify, h);
+    const auto final_run = reconcile(env);
+    if (final_run.status == "held") {
+      // Most products were deleted in Shopify: the sweep waits for an
+      // operator who knows the catalog is right.
+      ++seen.held;
+      const auto id = db.scalar("select max(id) from shopify.reconcile_runs where status = 'held'");
+      CHECK(reconcile(env, {"--confirm-sweep", id}).status == "succeeded");
+    } else {
+      CHECK_MESSAGE(final_run.status == "succeeded", final_run.output);
+    }
+    const auto wrong = test::compare_mirror(truth, options.shop, db);
     for (const auto& line : wrong) {
       INFO(line);
     }
     CHECK_MESSAGE(wrong.empty(), (wrong.empty() ? "" : wrong.front()));
+    if (seed <= 3) {
+      // Repaired, the next run finds nothing to do: content is compared by
+      // fingerprint, and equal content is unchanged.
+      const auto again = reconcile(env);
+      CHECK(again.status == "succeeded");
+      CHECK(again.output.find("\"inserted\":0,\"updated\":0,") != std::string::npos);
+      CHECK(again.output.find("\"revived\":0,\"failed\":0,\"tombstoned\":0") != std::string::npos);
+    }
   }
-  MESSAGE(events_total << " events over " << seeds << " seeds, " << dropped_total
-                       << " dropped; " << seeds_with_drift << " seeds drifted before reconcile");
-  // The property was put to work: drops happened and left drift to repair.
-  CHECK(dropped_total > 0);
-  CHECK(seeds_with_drift >= seeds / 2);
+  MESSAGE(seen.events << " events over " << seeds << " seeds: " << seen.dropped
+                      << " deliveries dropped, " << seen.same_second
+                      << " same-second edits and " << seen.inventory
+                      << " inventory changes delivered, " << seen.second_subscription
+                      << " to a second subscription (" << seen.trimmed << " trimmed), "
+                      << seen.stubs << " stubs, " << seen.replays << " replays, " << seen.heavy
+                      << " seeds with a 2,048-variant product; before the final reconcile "
+                      << seen.seeds_with_drift << " seeds drifted, "
+                      << seen.equal_updated_at_drift << " products with Shopify's updated_at "
+                      << "but other content, " << seen.revived << " to revive; "
+                      << seen.held << " held sweeps");
+  // The property was put to work: every case it is about happened.
+  CHECK(seen.dropped > 0);
+  CHECK(seen.same_second > 0);
+  CHECK(seen.inventory > 0);
+  CHECK(seen.trimmed > 0);
+  CHECK(seen.stubs > 0);
+  CHECK(seen.second_subscription > 0);
+  CHECK(seen.replays > 0);
+  CHECK(seen.heavy > 0);
+  CHECK(seen.equal_updated_at_drift > 0);
+  CHECK(seen.revived > 0);
+  CHECK(seen.held > 0);
+  CHECK(seen.seeds_with_drift >= seeds / 2);
 }
 
 } // TEST_SUITE

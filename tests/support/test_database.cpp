@@ -1,6 +1,7 @@
 #include "tests/support/test_database.hpp"
 
 #include "db/migrate.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/pg_cluster.hpp"
 
 #include <pqxx/pqxx>
@@ -50,9 +51,20 @@ void test_database::create(const std::string& admin_url, bool migrated) {
     tx.exec("create database " + name_);
   }
   url_ = replace_dbname(admin_url_, name_);
-  if (migrated) {
-    db::migrate(settings());
+  if (!migrated) {
+    return;
   }
+  if (const char* other = std::getenv("SHOPMIRROR_TEST_BINARY"); other != nullptr && *other != '\0') {
+    // Tests run against another build (child_process.hpp): its schema, by
+    // its own migrations, not this build's.
+    child_process migrate({other, "migrate"}, {{"SHOPMIRROR_DATABASE_URL", url_}});
+    const auto status = migrate.wait(std::chrono::seconds(60));
+    if (!status || *status != 0) {
+      throw std::runtime_error("the binary under test did not migrate:\n" + migrate.output());
+    }
+    return;
+  }
+  db::migrate(settings());
 }
 
 test_database::~test_database() {
