@@ -118,6 +118,34 @@ TEST_CASE("a run repairs what webhooks missed and counts the drift") {
   }
 }
 
+TEST_CASE("a product the database refuses is isolated and recorded and never swept") {
+  test::test_database db;
+  webhook(db, 2, "2026-01-01T00:00:00Z", "two", "w2");
+  db::reconcile_store store(db.settings());
+  const auto run = store.try_begin(full_run());
+  REQUIRE(run);
+  auto refused = listed(2, "2026-02-01T00:00:00Z", "two, changed");
+  refused.source = "{not json"; // jsonb refuses it: the batch fails as a whole
+  const std::vector<db::listed_product> batch = {listed(1, "2026-01-01T00:00:00Z", "one"), refused,
+                                                 listed(3, "2026-01-01T00:00:00Z", "three")};
+  const db::drift drift = store.apply(*run, batch, model::now());
+  CHECK(drift.listed == 3);
+  CHECK(drift.inserted == 2);
+  CHECK(drift.failed == 1);
+  const db::run_record done = store.finish(*run, drift);
+  CHECK(done.status == "succeeded");
+  CHECK(done.failed == 1);
+  CHECK(done.tombstoned == 0); // listed, though it could not be applied
+  CHECK(title_of(db, 1) == "one");
+  CHECK(title_of(db, 2) == "two");
+  CHECK(title_of(db, 3) == "three");
+  CHECK_FALSE(is_tombstoned(db, 2));
+  const auto failures = db::run_failures(db.settings(), run->id, 10);
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0].product_id == std::optional<std::int64_t>(2));
+  CHECK(failures[0].reason.find("refused by the database") == 0);
+}
+
 TEST_CASE("a failed run tombstones nothing") {
   test::test_database db;
   webhook(db, 1, "2026-01-01T00:00:00Z", "one", "w1");

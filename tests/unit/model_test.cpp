@@ -1,3 +1,4 @@
+#include "model/fingerprint.hpp"
 #include "model/json_fields.hpp"
 #include "model/timestamp.hpp"
 #include "model/webhook_payload.hpp"
@@ -9,6 +10,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <functional>
 #include <random>
 
 using namespace shopmirror;
@@ -316,3 +318,60 @@ TEST_CASE("a null variants list keeps the stored variants") {
 }
 
 }
+
+TEST_SUITE("model") {
+
+TEST_CASE("a content fingerprint sees every typed field and nothing else") {
+  const auto state = [](const std::string& body) {
+    return as_state(model::map_product_webhook(product_topic::update, body));
+  };
+  test::product_spec p{9, "Mug", "2026-01-02T03:04:05Z", "b, a", "active",
+                       {{7, "9.50", "MUG-1", 1, 3}, {8, "10.00", "MUG-2", 2, 4}}};
+  const auto base = model::content_fingerprint(state(test::product_json(p)));
+  CHECK(base.size() == 16);
+  CHECK(model::is_whole(state(test::product_json(p))));
+
+  // The same content, written otherwise: prices as numbers, tags and
+  // variants in another order.
+  auto same = p;
+  same.tags = "a,b";
+  same.variants[0].price = "9.5";
+  same.variants[1].price = "010.000";
+  std::swap(same.variants[0], same.variants[1]);
+  CHECK(model::content_fingerprint(state(test::product_json(same))) == base);
+
+  // Any change a consumer could see, even with updated_at as it was.
+  const auto differs = [&](const std::function<void(test::product_spec&)>& change) {
+    auto changed = p;
+    change(changed);
+    return model::content_fingerprint(state(test::product_json(changed))) != base;
+  };
+  CHECK(differs([](auto& c) { c.title = "Mug!"; }));
+  CHECK(differs([](auto& c) { c.variants[0].inventory = 4; }));
+  CHECK(differs([](auto& c) { c.variants[1].price = "10.01"; }));
+  CHECK(differs([](auto& c) { c.variants.pop_back(); }));
+  CHECK(differs([](auto& c) { c.variants[0].sku = "MUG-9"; }));
+  CHECK(differs([](auto& c) { c.updated_at = "2026-01-02T03:04:06Z"; }));
+  CHECK(differs([](auto& c) { c.status = "draft"; }));
+  CHECK(differs([](auto& c) { c.tags = "a"; }));
+
+  // A trimmed state is not whole: it has no fingerprint of its own.
+  CHECK_FALSE(model::is_whole(state(R"({"id":9,"title":"Mug","updated_at":"2026-01-02T03:04:05Z"})")));
+  CHECK_FALSE(model::is_whole(state(
+      R"({"id":9,"title":"x","handle":"h","vendor":"v","product_type":"t","status":"active","tags":"",)"
+      R"("body_html":"","created_at":null,"published_at":null,"updated_at":"2026-01-02T03:04:05Z",)"
+      R"("variants":[{"id":7,"price":"1.00"}]})")));
+}
+
+TEST_CASE("decimals in their shortest form") {
+  CHECK(model::normalized_decimal("19.90") == "19.9");
+  CHECK(model::normalized_decimal("19.00") == "19");
+  CHECK(model::normalized_decimal("0019.5") == "19.5");
+  CHECK(model::normalized_decimal("0.0") == "0");
+  CHECK(model::normalized_decimal("-0.00") == "0");
+  CHECK(model::normalized_decimal("-1.10") == "-1.1");
+  CHECK(model::normalized_decimal("100") == "100");
+  CHECK(model::normalized_decimal("0.05") == "0.05");
+}
+
+} // TEST_SUITE

@@ -155,6 +155,31 @@ TEST_CASE("other topics and stubs and deletes and dead letters") {
             .reason.find("no product id") != std::string::npos);
 }
 
+TEST_CASE("a product state under products/delete and a stub nobody can fetch are dead letters") {
+  // The topic header is not signed: a signed product body replayed under
+  // products/delete is not a delete.
+  const auto replayed = classify(shopify_headers(product, "products/delete"), product);
+  const auto& not_delete = std::get<model::dead_letter>(delivery(replayed).action);
+  CHECK(not_delete.kind == model::dead_letter_kind::not_a_delete);
+  CHECK(not_delete.product_id == std::optional<std::int64_t>(42));
+  CHECK(not_delete.body == product);
+  CHECK(not_delete.reason.find("not a delete") != std::string::npos);
+  // Shopify's delete body, or one with a key that is no product field, is a delete.
+  const std::string extra = R"({"id":42,"shop_id":7})";
+  CHECK(std::holds_alternative<model::delete_product>(
+      delivery(classify(shopify_headers(extra, "products/delete"), extra)).action));
+
+  // A stub for a shop without Admin API access here: kept, not dropped.
+  const std::string stub = R"({"id":42})";
+  auto other = shopify_headers(stub, "products/update");
+  other.set("X-Shopify-Shop-Domain", "other.myshopify.com");
+  const auto verdict = classify(other, stub);
+  const auto& unfetchable = std::get<model::dead_letter>(delivery(verdict).action);
+  CHECK(unfetchable.kind == model::dead_letter_kind::unfetchable_stub);
+  CHECK(unfetchable.product_id == std::optional<std::int64_t>(42));
+  CHECK(unfetchable.body == stub);
+}
+
 TEST_CASE("an unreadable triggered-at falls back to the received time") {
   auto h = shopify_headers(product);
   h.set("X-Shopify-Triggered-At", "yesterday");
