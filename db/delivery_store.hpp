@@ -21,7 +21,7 @@ std::vector<std::string> apply_parameters(std::span<const model::delivery_item> 
 const char* apply_statement_sql() noexcept;
 
 /// Applies batches of deliveries over one connection of its own: the apply
-/// path of DESIGN.md. Not thread-safe: one store per thread.
+/// path (docs/ARCHITECTURE.md). Not thread-safe: one store per thread.
 class delivery_store {
 public:
   explicit delivery_store(db_settings settings);

@@ -4,7 +4,7 @@
 
 namespace shopmirror::ingest {
 
-/// The service's metric families, registered once (see README, Metrics).
+/// The service's metric families, registered once (README, Operations: What to watch).
 struct service_metrics {
   explicit service_metrics(telemetry::registry& registry);
 

@@ -31,9 +31,10 @@ std::optional<http_response> webhook_answer_from_header(const http_header& heade
                                                         std::uint64_t max_body_bytes);
 
 /// The part of `POST /webhooks/shopify` that needs neither sockets nor the
-/// database, in the order of DESIGN.md's table: method, size, signature (on
-/// the raw bytes, before anything parses them), the headers, then the
-/// payload. Either an answer to send now, or a delivery to apply. Pure.
+/// database, in the order of the table in docs/ARCHITECTURE.md: method,
+/// size, signature (on the raw bytes, before anything parses them), the
+/// headers, then the payload. Either an answer to send now, or a delivery
+/// to apply. Pure.
 /// `can_fetch` says whether shopmirror has Admin API access to a shop, to
 /// fetch the product of a stub payload (else the stub is a dead letter).
 webhook_verdict classify_webhook(http::verb method, const http::fields& headers,

@@ -4,7 +4,7 @@
 
 namespace shopmirror::reconcile {
 
-/// The reconcile's metric families (README, Metrics).
+/// The reconcile's metric families (README, Operations: What to watch).
 struct reconcile_metrics {
   explicit reconcile_metrics(telemetry::registry& registry);
 

@@ -1,6 +1,6 @@
 -- The apply path, in the database so that a whole batch of deliveries is one
 -- round trip and one transaction. The service sends parallel arrays, one
--- element per delivery (d_*, p_*) or per variant (v_*); db/apply.cpp builds
+-- element per delivery (d_*, p_*) or per variant (v_*); db/delivery_store.cpp builds
 -- them and must change together with these signatures.
 --
 -- Each statement inside a plpgsql function takes a fresh snapshot, which the

@@ -2,7 +2,7 @@
 // under a valid signature, every malformed signature header, hostile headers
 // and methods, and replayed captures. Each input has the answer it must get,
 // and each is followed by a look at what it wrote: nothing, or, for signed
-// garbage, exactly one dead letter (DESIGN.md's table). Bytes go over raw
+// garbage, exactly one dead letter (docs/ARCHITECTURE.md's table). Bytes go over raw
 // loopback sockets so that nothing between the test and the server tidies
 // them up.
 

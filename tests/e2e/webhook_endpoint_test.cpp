@@ -1,5 +1,5 @@
 // The real binary on an ephemeral port, real HTTP, a real PostgreSQL: one
-// test per row of DESIGN.md's table, and the HTTP behaviour around it.
+// test per row of docs/ARCHITECTURE.md's table, and the HTTP behaviour around it.
 
 #include "crypto/hmac.hpp"
 #include "tests/support/child_process.hpp"
