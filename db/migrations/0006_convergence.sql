@@ -1081,9 +1081,9 @@ begin
   if outcome <> 'held' then
     delete from shopify.reconcile_seen where run_id = r_run;
   end if;
-  if not run.dry_run then
-    -- A held sweep of an earlier run is stale once this one has ended: its
-    -- listing no longer describes the catalog.
+  if not run.dry_run and run.mode <> 'since' then
+    -- A held sweep of an earlier run is stale once a later whole listing
+    -- has ended: its own no longer describes the catalog.
     with superseded as (
       update shopify.reconcile_runs
       set status = 'superseded', error = format('superseded by run %s', r_run)
