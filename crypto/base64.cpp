@@ -87,4 +87,31 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+std::string base64url_encode(std::string_view bytes) {
+  std::string out = base64_encode(std::span<const unsigned char>(
+      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()));
+  while (!out.empty() && out.back() == '=') {
+    out.pop_back();
+  }
+  for (char& c : out) {
+    c = c == '+' ? '-' : c == '/' ? '_' : c;
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  std::string standard;
+  standard.reserve(text.size() + 3);
+  for (const char c : text) {
+    if (c == '+' || c == '/' || c == '=') {
+      return std::nullopt; // the other alphabet, or padding
+    }
+    standard += c == '-' ? '+' : c == '_' ? '/' : c;
+  }
+  while (standard.size() % 4 != 0) {
+    standard += '=';
+  }
+  return base64_decode(standard);
+}
+
 } // namespace shopmirror::crypto

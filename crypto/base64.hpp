@@ -16,4 +16,10 @@ std::string base64_encode(std::span<const unsigned char> bytes);
 /// so one signature has exactly one accepted spelling.
 std::optional<std::string> base64_decode(std::string_view text);
 
+/// base64url without padding (RFC 4648 section 5), as JSON Web Tokens use.
+std::string base64url_encode(std::string_view bytes);
+
+/// Decodes unpadded base64url; std::nullopt for anything else.
+std::optional<std::string> base64url_decode(std::string_view text);
+
 } // namespace shopmirror::crypto

@@ -24,6 +24,10 @@ int run_dead_letters(const config& settings, const std::vector<std::string>& arg
 /// each run as a JSON line. `args` are the words after `reconcile`.
 int run_reconcile(const config& settings, const std::vector<std::string>& args);
 
+/// `shopmirror credentials import|status|keygen|jwk`: the Admin API
+/// credentials that renew themselves. `args` are the words after it.
+int run_credentials(const config& settings, const std::vector<std::string>& args);
+
 /// `shopmirror send [options] FILE`: signs a payload and posts it the way
 /// Shopify does. `args` are the words after `send`.
 int run_send(const config& settings, const std::vector<std::string>& args);

@@ -16,6 +16,8 @@ constexpr const char* usage =
     "  migrate    bring the database schema up to date, then exit\n"
     "  reconcile  [--since TIME] [--dry-run] [--mode bulk|paginated] [--shop DOMAIN]\n"
     "             repair the mirror from the Admin API now, then exit\n"
+    "  credentials import --shop DOMAIN | status | keygen --out FILE | jwk --key FILE\n"
+    "             Admin API credentials that renew themselves (see credentials --help)\n"
     "  send       sign a payload file and post it like Shopify (see send --help)\n"
     "  prune      delete delivery-log rows older than SHOPMIRROR_DELIVERY_RETENTION\n"
     "  dead-letters list [--all] | replay [ID...]\n"
@@ -69,6 +71,9 @@ int main(int argc, char** argv) {
     }
     if (command == "reconcile") {
       return ingest::run_reconcile(settings, rest);
+    }
+    if (command == "credentials") {
+      return ingest::run_credentials(settings, rest);
     }
     if (command == "send") {
       return ingest::run_send(settings, rest);

@@ -1,8 +1,11 @@
-// The shops a deployment serves and how they are reconciled: one shop from
-// SHOPMIRROR_SHOP / SHOPMIRROR_ADMIN_TOKEN, or several from the
-// SHOPMIRROR_CONFIG file (README, "Many shops").
+// The shops a deployment serves, how shopmirror signs in to each one's Admin
+// API, and how they are reconciled: one shop from SHOPMIRROR_SHOP and its
+// settings, or several from the SHOPMIRROR_CONFIG file (README, "Many
+// shops", "Admin API credentials").
 
 #include "ingest/config.hpp"
+#include "crypto/jws.hpp"
+#include "crypto/sealed.hpp"
 #include "ingest/config_values.hpp"
 
 #include <rapidjson/document.h>
@@ -49,8 +52,121 @@ void check_url(const std::string& where, const std::string& url) {
   }
 }
 
-/// `{"shops": [{"domain", "admin_token" | "admin_token_file", "admin_api_url"?,
-/// "webhook_secrets"?}]}`; every key is checked, so a typo is an error.
+/// A shop's settings as written (in the environment, or an entry of the
+/// SHOPMIRROR_CONFIG file), and the name each one has there, for messages.
+struct shop_fields {
+  struct field {
+    std::string name;
+    std::optional<std::string> value;
+  };
+  std::string where; ///< "" for the environment, else the file entry
+  field domain, auth, token, token_file, client_id, client_secret, client_secret_file,
+      private_key_file, key_id, api_url;
+  std::vector<std::string> webhook_secrets;
+
+  std::string named(const field& f) const { return where.empty() ? f.name : where + "." + f.name; }
+};
+
+/// The secret in `value` or in the file `file` names, or nothing.
+std::optional<std::string> secret(const shop_fields& s, const shop_fields::field& value,
+                                  const shop_fields::field& file) {
+  if (value.value && file.value) {
+    throw config_error(s.named(value) + " and " + s.named(file) + " are both set; set one");
+  }
+  if (file.value) {
+    return read_secret_file(s.named(file), trim(*file.value));
+  }
+  if (value.value && trim(*value.value).empty()) {
+    throw config_error(s.named(value) + " is empty");
+  }
+  return value.value ? std::optional(trim(*value.value)) : std::nullopt;
+}
+
+/// Checks what a shop's credential kind needs, and only that, is set.
+reconcile::shop_settings finish_shop(const shop_fields& f) {
+  reconcile::shop_settings shop;
+  shop.domain = trim(f.domain.value.value_or(""));
+  if (!is_shop_domain(shop.domain)) {
+    throw config_error(f.named(f.domain) + "=\"" + f.domain.value.value_or("") +
+                       "\" is not a shop domain such as name.myshopify.com");
+  }
+  if (f.auth.value) {
+    const auto kind = reconcile::parse_auth_kind(trim(*f.auth.value));
+    if (!kind) {
+      throw config_error(f.named(f.auth) + "=\"" + *f.auth.value +
+                         "\" is not one of static, client_credentials, application_only, "
+                         "expiring_offline");
+    }
+    shop.auth = *kind;
+  }
+  const std::string kind_text = f.named(f.auth) + "=" + std::string(to_string(shop.auth));
+  const auto forbid = [&](const shop_fields::field& field) {
+    if (field.value) {
+      throw config_error(f.named(field) + " is set, but " + kind_text + " does not use it");
+    }
+  };
+  const auto require = [&](const std::optional<std::string>& value, const std::string& what) {
+    if (!value || value->empty()) {
+      throw config_error(kind_text + " needs " + what);
+    }
+    return *value;
+  };
+  const auto token = secret(f, f.token, f.token_file);
+  const auto client_secret = secret(f, f.client_secret, f.client_secret_file);
+  switch (shop.auth) {
+  case reconcile::auth_kind::static_token:
+    if (!token) {
+      throw config_error(shop.domain + " has no Admin API access token: set " + f.named(f.token) +
+                         " (or " + f.named(f.token_file) + "), or credentials that renew "
+                         "themselves with " + f.named(f.auth));
+    }
+    shop.admin_token = *token;
+    forbid(f.client_id);
+    forbid(f.client_secret);
+    forbid(f.client_secret_file);
+    forbid(f.private_key_file);
+    break;
+  case reconcile::auth_kind::client_credentials:
+  case reconcile::auth_kind::expiring_offline:
+    forbid(f.token);
+    forbid(f.token_file);
+    forbid(f.private_key_file);
+    shop.client_id = require(f.client_id.value, f.named(f.client_id));
+    shop.client_secret = require(client_secret, f.named(f.client_secret) + " (or " +
+                                                    f.named(f.client_secret_file) + ")");
+    break;
+  case reconcile::auth_kind::application_only: {
+    forbid(f.token);
+    forbid(f.token_file);
+    forbid(f.client_secret);
+    forbid(f.client_secret_file);
+    shop.client_id = require(f.client_id.value, f.named(f.client_id));
+    const std::string path = require(f.private_key_file.value, f.named(f.private_key_file));
+    shop.private_key_pem = read_file(f.named(f.private_key_file), trim(path));
+    try {
+      (void)crypto::signing_key::from_pem(shop.private_key_pem);
+    } catch (const std::exception& e) {
+      throw config_error(f.named(f.private_key_file) + "=\"" + path + "\": " + e.what());
+    }
+    shop.key_id = trim(f.key_id.value.value_or(""));
+    break;
+  }
+  }
+  if (shop.auth != reconcile::auth_kind::application_only) {
+    forbid(f.key_id);
+  }
+  if (f.api_url.value) {
+    shop.admin_api_url = trim(*f.api_url.value);
+    check_url(f.named(f.api_url), shop.admin_api_url);
+  }
+  shop.webhook_secrets = f.webhook_secrets;
+  return shop;
+}
+
+/// `{"shops": [{"domain", "auth"?, "admin_token" | "admin_token_file",
+/// "client_id"?, "client_secret" | "client_secret_file", "private_key_file"?,
+/// "key_id"?, "admin_api_url"?, "webhook_secrets"?}]}`; every key is
+/// checked, so a typo is an error.
 std::vector<reconcile::shop_settings> parse_config_file(const std::string& path) {
   const std::string name = "SHOPMIRROR_CONFIG";
   const std::string text = read_file(name, path);
@@ -74,58 +190,54 @@ std::vector<reconcile::shop_settings> parse_config_file(const std::string& path)
   std::set<std::string> seen;
   std::size_t index = 0;
   for (const auto& entry : doc["shops"].GetArray()) {
-    const std::string at = where + ": shops[" + std::to_string(index++) + "]";
+    shop_fields f;
+    f.where = where + ": shops[" + std::to_string(index++) + "]";
     if (!entry.IsObject()) {
-      throw config_error(at + " is not an object");
+      throw config_error(f.where + " is not an object");
     }
-    reconcile::shop_settings shop;
-    std::string token_file;
+    f.domain.name = "domain";
+    f.auth.name = "auth";
+    f.token.name = "admin_token";
+    f.token_file.name = "admin_token_file";
+    f.client_id.name = "client_id";
+    f.client_secret.name = "client_secret";
+    f.client_secret_file.name = "client_secret_file";
+    f.private_key_file.name = "private_key_file";
+    f.key_id.name = "key_id";
+    f.api_url.name = "admin_api_url";
     for (const auto& member : entry.GetObject()) {
       const std::string key = member.name.GetString();
-      const auto text_value = [&]() {
-        if (!member.value.IsString()) {
-          throw config_error(at + "." + key + " is not a string");
-        }
-        return std::string(member.value.GetString(), member.value.GetStringLength());
-      };
-      if (key == "domain") {
-        shop.domain = text_value();
-      } else if (key == "admin_token") {
-        shop.admin_token = text_value();
-      } else if (key == "admin_token_file") {
-        token_file = text_value();
-      } else if (key == "admin_api_url") {
-        shop.admin_api_url = text_value();
-        check_url(at + ".admin_api_url", shop.admin_api_url);
-      } else if (key == "webhook_secrets") {
+      if (key == "webhook_secrets") {
         if (!member.value.IsArray()) {
-          throw config_error(at + ".webhook_secrets is not a list of strings");
+          throw config_error(f.where + ".webhook_secrets is not a list of strings");
         }
-        for (const auto& secret : member.value.GetArray()) {
-          if (!secret.IsString() || secret.GetStringLength() == 0) {
-            throw config_error(at + ".webhook_secrets holds an empty or non-string secret");
+        for (const auto& s : member.value.GetArray()) {
+          if (!s.IsString() || s.GetStringLength() == 0) {
+            throw config_error(f.where + ".webhook_secrets holds an empty or non-string secret");
           }
-          shop.webhook_secrets.emplace_back(secret.GetString(), secret.GetStringLength());
+          f.webhook_secrets.emplace_back(s.GetString(), s.GetStringLength());
         }
-      } else {
-        throw config_error(at + ": unknown key \"" + key + "\"");
+        continue;
       }
+      shop_fields::field* target = nullptr;
+      for (auto* candidate : {&f.domain, &f.auth, &f.token, &f.token_file, &f.client_id,
+                              &f.client_secret, &f.client_secret_file, &f.private_key_file,
+                              &f.key_id, &f.api_url}) {
+        if (candidate->name == key) {
+          target = candidate;
+        }
+      }
+      if (target == nullptr) {
+        throw config_error(f.where + ": unknown key \"" + key + "\"");
+      }
+      if (!member.value.IsString()) {
+        throw config_error(f.where + "." + key + " is not a string");
+      }
+      target->value = std::string(member.value.GetString(), member.value.GetStringLength());
     }
-    if (!is_shop_domain(shop.domain)) {
-      throw config_error(at + ".domain=\"" + shop.domain +
-                         "\" is not a shop domain such as name.myshopify.com");
-    }
+    reconcile::shop_settings shop = finish_shop(f);
     if (!seen.insert(shop.domain).second) {
-      throw config_error(at + ".domain=\"" + shop.domain + "\" is listed twice");
-    }
-    if (!token_file.empty()) {
-      if (!shop.admin_token.empty()) {
-        throw config_error(at + " has both admin_token and admin_token_file; set one");
-      }
-      shop.admin_token = read_secret_file(at + ".admin_token_file", token_file);
-    }
-    if (shop.admin_token.empty()) {
-      throw config_error(at + " has no admin_token (or admin_token_file)");
+      throw config_error(f.named(f.domain) + "=\"" + shop.domain + "\" is listed twice");
     }
     shops.push_back(std::move(shop));
   }
@@ -151,46 +263,69 @@ std::optional<int> parse_daily_time(const std::string& name, const std::string& 
 } // namespace
 
 void load_shop_config(const env_lookup& lookup, config& c) {
-  const auto shop = lookup("SHOPMIRROR_SHOP");
+  // The environment's names for one shop's settings.
+  shop_fields f;
+  const auto from_env = [&](shop_fields::field& field, const char* name) {
+    field.name = name;
+    field.value = lookup(name);
+  };
+  from_env(f.domain, "SHOPMIRROR_SHOP");
+  from_env(f.auth, "SHOPMIRROR_ADMIN_AUTH");
+  from_env(f.token, "SHOPMIRROR_ADMIN_TOKEN");
+  from_env(f.token_file, "SHOPMIRROR_ADMIN_TOKEN_FILE");
+  from_env(f.client_id, "SHOPMIRROR_CLIENT_ID");
+  from_env(f.client_secret, "SHOPMIRROR_CLIENT_SECRET");
+  from_env(f.client_secret_file, "SHOPMIRROR_CLIENT_SECRET_FILE");
+  from_env(f.private_key_file, "SHOPMIRROR_APP_PRIVATE_KEY_FILE");
+  from_env(f.key_id, "SHOPMIRROR_APP_KEY_ID");
+  from_env(f.api_url, "SHOPMIRROR_ADMIN_API_URL");
   const auto file = lookup("SHOPMIRROR_CONFIG");
-  const auto token = lookup("SHOPMIRROR_ADMIN_TOKEN");
-  const auto token_file = lookup("SHOPMIRROR_ADMIN_TOKEN_FILE");
-  const auto api_url = lookup("SHOPMIRROR_ADMIN_API_URL");
+  const std::vector<const shop_fields::field*> per_shop = {
+      &f.auth, &f.token, &f.token_file, &f.client_id, &f.client_secret, &f.client_secret_file,
+      &f.private_key_file, &f.key_id, &f.api_url};
   if (file) {
-    if (shop || token || token_file || api_url) {
-      throw config_error("SHOPMIRROR_CONFIG names the shops; SHOPMIRROR_SHOP, "
-                         "SHOPMIRROR_ADMIN_TOKEN(_FILE) and SHOPMIRROR_ADMIN_API_URL must not "
-                         "be set with it");
+    for (const auto* field : per_shop) {
+      if (f.domain.value || field->value) {
+        throw config_error("SHOPMIRROR_CONFIG names the shops and their credentials; " +
+                           (f.domain.value ? f.domain.name : field->name) +
+                           " must not be set with it");
+      }
     }
     c.shops = parse_config_file(trim(*file));
-  } else if (shop) {
-    reconcile::shop_settings s;
-    s.domain = trim(*shop);
-    if (!is_shop_domain(s.domain)) {
-      throw config_error("SHOPMIRROR_SHOP=\"" + *shop +
-                         "\" is not a shop domain such as name.myshopify.com");
+  } else if (f.domain.value) {
+    c.shops.push_back(finish_shop(f));
+  } else {
+    for (const auto* field : per_shop) {
+      if (field->value) {
+        throw config_error(field->name + " needs SHOPMIRROR_SHOP (the shop it belongs to)");
+      }
     }
-    if (token && token_file) {
-      throw config_error("SHOPMIRROR_ADMIN_TOKEN and SHOPMIRROR_ADMIN_TOKEN_FILE are both set; "
-                         "set one");
+  }
+
+  const auto key = lookup("SHOPMIRROR_CREDENTIALS_KEY");
+  const auto key_file = lookup("SHOPMIRROR_CREDENTIALS_KEY_FILE");
+  if (key && key_file) {
+    throw config_error("SHOPMIRROR_CREDENTIALS_KEY and SHOPMIRROR_CREDENTIALS_KEY_FILE are both "
+                       "set; set one");
+  }
+  if (key || key_file) {
+    const std::string text = key ? trim(*key)
+                                 : read_secret_file("SHOPMIRROR_CREDENTIALS_KEY_FILE",
+                                                    trim(*key_file));
+    c.reconcile.credentials_key = crypto::parse_sealing_key(text);
+    if (!c.reconcile.credentials_key) {
+      // The value is a secret: the message never repeats it.
+      throw config_error(std::string(key ? "SHOPMIRROR_CREDENTIALS_KEY" :
+                                           "SHOPMIRROR_CREDENTIALS_KEY_FILE") +
+                         " is not 32 bytes in base64 (make one with: openssl rand -base64 32)");
     }
-    if (token) {
-      s.admin_token = trim(*token);
-    } else if (token_file) {
-      s.admin_token = read_secret_file("SHOPMIRROR_ADMIN_TOKEN_FILE", trim(*token_file));
+  }
+  for (const auto& shop : c.shops) {
+    if (shop.auth != reconcile::auth_kind::static_token && !c.reconcile.credentials_key) {
+      throw config_error(shop.domain + " uses " + std::string(to_string(shop.auth)) +
+                         " credentials, which are stored sealed: set SHOPMIRROR_CREDENTIALS_KEY "
+                         "(or _FILE; make one with: openssl rand -base64 32)");
     }
-    if (s.admin_token.empty()) {
-      throw config_error("SHOPMIRROR_SHOP is set but SHOPMIRROR_ADMIN_TOKEN is not (the Admin "
-                         "API access token of the shop's app)");
-    }
-    if (api_url) {
-      s.admin_api_url = trim(*api_url);
-      check_url("SHOPMIRROR_ADMIN_API_URL", s.admin_api_url);
-    }
-    c.shops.push_back(std::move(s));
-  } else if (token || token_file || api_url) {
-    throw config_error("SHOPMIRROR_ADMIN_TOKEN and SHOPMIRROR_ADMIN_API_URL need "
-                       "SHOPMIRROR_SHOP (the shop they belong to)");
   }
 
   reconcile::reconcile_settings& r = c.reconcile;

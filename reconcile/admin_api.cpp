@@ -100,9 +100,9 @@ std::string excerpt(std::string_view body) {
 
 } // namespace
 
-admin_api::admin_api(const shop_settings& shop, const reconcile_settings& settings,
-                     cancel_token& cancel)
-    : shop_(shop.domain), settings_(settings), cancel_(cancel), token_(shop.admin_token),
+admin_api::admin_api(const shop_settings& shop, admin_credentials& credentials,
+                     const reconcile_settings& settings, cancel_token& cancel)
+    : shop_(shop.domain), settings_(settings), cancel_(cancel), credentials_(credentials),
       client_settings_(client_settings_of(settings)),
       client_(parse_base(shop.base_url(), shop.domain), client_settings_) {
   auto base = parse_base(shop.base_url(), shop.domain).target;
@@ -128,10 +128,17 @@ rapidjson::Document admin_api::graphql(std::string_view query, std::string_view 
   body += "\",\"variables\":";
   body += variables.empty() ? std::string_view("{}") : variables;
   body += "}";
-  const net::header_list headers{{"Content-Type", "application/json"},
-                                 {"Accept", "application/json"},
-                                 {"X-Shopify-Access-Token", token_},
-                                 {"User-Agent", "shopmirror"}};
+  std::string token;
+  try {
+    token = credentials_.token(cancel_);
+  } catch (const credentials_error& e) {
+    throw admin_api_error(e.what());
+  }
+  net::header_list headers{{"Content-Type", "application/json"},
+                           {"Accept", "application/json"},
+                           {"X-Shopify-Access-Token", token},
+                           {"User-Agent", "shopmirror"}};
+  bool renewed = false;
   int failures = 0;
   int throttle_waits = 0;
   std::string last_error;
@@ -182,9 +189,23 @@ rapidjson::Document admin_api::graphql(std::string_view query, std::string_view 
       failed("HTTP " + std::to_string(response.status) + ": " + excerpt(response.body));
       continue;
     }
+    if (response.status == 401 && !renewed) {
+      // Expired early, or revoked: renew once, then the same request again.
+      renewed = true;
+      try {
+        token = credentials_.renew(token, cancel_);
+      } catch (const credentials_error& e) {
+        throw admin_api_error(e.what());
+      }
+      headers[2].second = token;
+      continue;
+    }
     if (response.status == 401 || response.status == 403) {
-      throw admin_api_error("the Admin API of " + shop_ + " refused the access token (HTTP " +
-                            std::to_string(response.status) + ")");
+      throw admin_api_error("the Admin API of " + shop_ + " refused the " +
+                            std::string(to_string(credentials_.kind())) + " credentials (HTTP " +
+                            std::to_string(response.status) + ")" +
+                            (renewed ? " after they were renewed" : "") + ": " +
+                            excerpt(response.body));
     }
     if (response.status != 200) {
       throw admin_api_error("the Admin API of " + shop_ + " answered HTTP " +

@@ -3,6 +3,7 @@
 #include "net/http_client.hpp"
 #include "reconcile/cancel.hpp"
 #include "reconcile/cost_bucket.hpp"
+#include "reconcile/credentials.hpp"
 #include "reconcile/settings.hpp"
 
 #include <rapidjson/document.h>
@@ -26,11 +27,13 @@ public:
 /// request that would not fit), waits out THROTTLED errors and 429s
 /// (Retry-After), and retries 5xx answers and lost connections with
 /// exponential backoff and jitter up to settings.max_attempts; then it
-/// throws admin_api_error. Not thread-safe.
+/// throws admin_api_error. A 401 renews the credentials once and tries
+/// again; a second 401 fails with a reason that names the shop and the
+/// credential kind. Not thread-safe.
 class admin_api {
 public:
-  admin_api(const shop_settings& shop, const reconcile_settings& settings,
-            cancel_token& cancel);
+  admin_api(const shop_settings& shop, admin_credentials& credentials,
+            const reconcile_settings& settings, cancel_token& cancel);
 
   /// Sends a GraphQL document with its variables (a JSON object's text)
   /// and returns the response, which holds `data`. `requested_cost` is the
@@ -54,7 +57,7 @@ private:
   const reconcile_settings& settings_;
   cancel_token& cancel_;
   std::string target_;
-  std::string token_;
+  admin_credentials& credentials_;
   net::client_settings client_settings_;
   net::http_client client_;
   cost_bucket bucket_;

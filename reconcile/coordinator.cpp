@@ -36,7 +36,15 @@ std::int64_t next_daily_run(std::int64_t now, int minute) {
 coordinator::coordinator(std::vector<shop_settings> shops, reconcile_settings settings,
                          db::db_settings database, reconcile_metrics* metrics)
     : shops_(std::move(shops)), settings_(std::move(settings)),
-      database_(for_reconcile(std::move(database))), metrics_(metrics) {}
+      database_(for_reconcile(std::move(database))), metrics_(metrics) {
+  for (const auto& shop : shops_) {
+    credentials_[shop.domain] = make_credentials(shop, settings_, database_);
+  }
+}
+
+admin_credentials& coordinator::credentials_of(const shop_settings& shop) const {
+  return *credentials_.at(shop.domain);
+}
 
 coordinator::~coordinator() { stop(); }
 
@@ -81,7 +89,8 @@ trigger_result coordinator::trigger(db::run_request request) {
     auto done = std::make_shared<std::atomic<bool>>(false);
     std::thread thread([this, shop, done, store = std::move(store),
                         started = std::move(*run)]() mutable {
-      record_end(execute_run(*shop, settings_, database_, *store, std::move(started), cancel_));
+      record_end(execute_run(*shop, credentials_of(*shop), settings_, database_, *store,
+                             std::move(started), cancel_));
       store.reset();
       done->store(true);
     });
@@ -109,7 +118,8 @@ db::run_record coordinator::run(db::run_request request) {
       out.error = "a run of " + request.shop + " is already in progress";
       return out;
     }
-    out = execute_run(*shop, settings_, database_, store, std::move(*run), cancel_);
+    out = execute_run(*shop, credentials_of(*shop), settings_, database_, store, std::move(*run),
+                      cancel_);
     record_end(out);
   } catch (const std::exception& e) {
     out.error = e.what();
@@ -299,7 +309,7 @@ void coordinator::refresh_once(db::reconcile_store& store) {
         if (shop == nullptr) {
           throw admin_api_error("no Admin API credentials for " + request.shop);
         }
-        admin_api api(*shop, settings_, cancel_);
+        admin_api api(*shop, credentials_of(*shop), settings_, cancel_);
         const model::timestamp observed = model::now();
         if (auto product = fetch_product(api, request.product_id)) {
           store.apply_single(request.shop, *product, observed);

@@ -3,6 +3,7 @@
 #include "db/reconcile_store.hpp"
 #include "db/settings.hpp"
 #include "reconcile/cancel.hpp"
+#include "reconcile/credentials.hpp"
 #include "reconcile/metrics.hpp"
 #include "reconcile/settings.hpp"
 
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -62,6 +64,8 @@ public:
   void stop();
 
   const std::vector<shop_settings>& shops() const noexcept { return shops_; }
+  /// The shop's credentials (one per shop, shared by its runs and refreshes).
+  admin_credentials& credentials_of(const shop_settings& shop) const;
   const shop_settings* find_shop(std::string_view domain) const;
   const reconcile_settings& settings() const noexcept { return settings_; }
 
@@ -73,6 +77,7 @@ private:
   void publish_refresh_backlog(db::reconcile_store& store);
 
   std::vector<shop_settings> shops_;
+  std::map<std::string, std::shared_ptr<admin_credentials>> credentials_;
   reconcile_settings settings_;
   db::db_settings database_;
   reconcile_metrics* metrics_;

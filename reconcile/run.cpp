@@ -198,9 +198,9 @@ private:
 
 } // namespace
 
-db::run_record execute_run(const shop_settings& shop, const reconcile_settings& settings,
-                           const db::db_settings& database, db::reconcile_store& store,
-                           db::run_record run, cancel_token& cancel) {
+db::run_record execute_run(const shop_settings& shop, admin_credentials& credentials,
+                           const reconcile_settings& settings, const db::db_settings& database,
+                           db::reconcile_store& store, db::run_record run, cancel_token& cancel) {
   log_event(level::info, "reconcile_started")
       .field("shop", run.shop)
       .field("run_id", run.id)
@@ -208,7 +208,7 @@ db::run_record execute_run(const shop_settings& shop, const reconcile_settings& 
       .field("trigger", run.trigger)
       .field("dry_run", run.dry_run);
   try {
-    admin_api api(shop, settings, cancel);
+    admin_api api(shop, credentials, settings, cancel);
     // Before anything is applied: a listing of another store would be
     // applied under this one, and its sweep would tombstone this one's.
     verify_shop(api, shop.domain);

@@ -2,6 +2,7 @@
 
 #include "db/reconcile_store.hpp"
 #include "reconcile/cancel.hpp"
+#include "reconcile/credentials.hpp"
 #include "reconcile/settings.hpp"
 
 namespace shopmirror::reconcile {
@@ -13,8 +14,8 @@ namespace shopmirror::reconcile {
 /// listing is complete, sweeps and records success. Any failure records the
 /// run as failed, sweeping nothing. Returns the run as recorded at its end.
 /// Never throws.
-db::run_record execute_run(const shop_settings& shop, const reconcile_settings& settings,
-                           const db::db_settings& database, db::reconcile_store& store,
-                           db::run_record run, cancel_token& cancel);
+db::run_record execute_run(const shop_settings& shop, admin_credentials& credentials,
+                           const reconcile_settings& settings, const db::db_settings& database,
+                           db::reconcile_store& store, db::run_record run, cancel_token& cancel);
 
 } // namespace shopmirror::reconcile

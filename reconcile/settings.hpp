@@ -1,5 +1,7 @@
 #pragma once
 
+#include "crypto/sealed.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -8,11 +10,29 @@
 
 namespace shopmirror::reconcile {
 
+/// How shopmirror gets an Admin API access token for a shop.
+enum class auth_kind {
+  static_token,       ///< a token that does not expire (admin-built custom apps)
+  client_credentials, ///< client id and secret for a 24-hour token (apps of one's own organisation)
+  application_only,   ///< a signed client assertion for a token of up to an hour (public apps)
+  expiring_offline,   ///< a one-hour token, renewed with a rotating refresh token
+};
+
+std::string_view to_string(auth_kind kind) noexcept;
+std::optional<auth_kind> parse_auth_kind(std::string_view text) noexcept;
+
 /// One store the deployment serves: where its Admin API is and how to
 /// sign in, plus signing keys of its own for its webhook notifications.
 struct shop_settings {
   std::string domain;      ///< name.myshopify.com
-  std::string admin_token; ///< X-Shopify-Access-Token
+  auth_kind auth = auth_kind::static_token;
+  std::string admin_token; ///< X-Shopify-Access-Token (static_token)
+  std::string client_id;     ///< the app's client id (every renewable kind)
+  std::string client_secret; ///< client_credentials, expiring_offline
+  /// application_only: the private key (PEM) that signs client assertions,
+  /// and the id of its public key in the Dev Dashboard, if it has one.
+  std::string private_key_pem;
+  std::string key_id;
   /// Replaces https://{domain} (a proxy, or the test suite's stand-in).
   std::string admin_api_url;
   std::vector<std::string> webhook_secrets;
@@ -59,6 +79,9 @@ struct reconcile_settings {
   std::chrono::milliseconds refresh_interval{5000};
   /// Verify Admin API certificates (off only in tests with self-signed ones).
   bool verify_tls = true;
+  /// Seals stored tokens (SHOPMIRROR_CREDENTIALS_KEY); required as soon as
+  /// one shop's credentials renew themselves.
+  std::optional<crypto::sealing_key> credentials_key;
 };
 
 } // namespace shopmirror::reconcile

@@ -504,7 +504,9 @@ struct admin_api_stand_in::impl {
   tcp::acceptor acceptor{io};
   std::thread thread;
 
-  explicit impl(admin_api_settings s) : settings(std::move(s)) {
+  token_authority oauth;
+
+  explicit impl(admin_api_settings s) : settings(std::move(s)), oauth(settings.oauth) {
     available = settings.maximum_available;
   }
 
@@ -952,7 +954,7 @@ struct admin_api_stand_in::impl {
 
   answer answer_graphql(const graphql_request& r, std::string_view token) {
     std::lock_guard lock(mutex);
-    if (token != settings.access_token) {
+    if (token != settings.access_token && !oauth.accepts(token)) {
       ++counters.unauthorized;
       return json_answer(
           401,
@@ -1086,6 +1088,7 @@ struct admin_api_stand_in::impl {
 
       const auto version = graphql_version(path);
       const auto download = bulk_download_id(path);
+      const bool token_endpoint = path == "/admin/oauth/access_token";
       graphql_request graphql;
       std::string operation;
       if (version) {
@@ -1093,6 +1096,8 @@ struct admin_api_stand_in::impl {
         operation = graphql.operation;
       } else if (download) {
         operation = "bulk_download";
+      } else if (token_endpoint) {
+        operation = "access_token";
       }
       const fault f = admit(operation, version);
       // A hook that throws (a failed REQUIRE in a test) must not take the
@@ -1138,6 +1143,16 @@ struct admin_api_stand_in::impl {
             }
           } else if (download && request.method() == http::verb::get) {
             a = answer_download(*download);
+          } else if (token_endpoint && request.method() == http::verb::post) {
+            const auto granted = oauth.grant(request.body());
+            if (granted.drop) {
+              // Granted, and the answer lost on the way.
+              beast::error_code ignored;
+              stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+              stream.socket().close(ignored);
+              co_return;
+            }
+            a = json_answer(granted.status, granted.body);
           } else {
             a = json_answer(404, R"({"errors":"Not Found"})");
           }
@@ -1298,6 +1313,8 @@ void admin_api_stand_in::set_bulk_complete_at_start(bool immediately) {
   std::lock_guard lock(impl_->mutex);
   impl_->settings.bulk_complete_at_start = immediately;
 }
+
+token_authority& admin_api_stand_in::oauth() { return impl_->oauth; }
 
 void admin_api_stand_in::set_shop_domain(std::string domain) {
   std::lock_guard lock(impl_->mutex);

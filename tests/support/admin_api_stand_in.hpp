@@ -16,9 +16,12 @@
 //   BulkOperationStatus($id)              node(id) ... on BulkOperation
 //   ShopIdentity                          shop { myshopifyDomain }: the shop the token is for
 // and GET /bulk/<id>.jsonl (no token, like the signed storage URL it stands
-// for), streamed in chunks.
+// for), streamed in chunks; and POST /admin/oauth/access_token, the token
+// endpoint (tests/support/token_authority.hpp), whose tokens the GraphQL
+// endpoint accepts beside the static `access_token`.
 
 #include "model/product_state.hpp"
+#include "tests/support/token_authority.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -47,6 +50,8 @@ struct admin_api_settings {
   int bulk_running_polls = 1;
   /// Complete (and snapshot) a bulk operation as it starts.
   bool bulk_complete_at_start = false;
+  /// The token endpoint.
+  token_authority_settings oauth;
 };
 
 /// What the stand-in has seen and done, for tests to assert on.
@@ -142,6 +147,9 @@ public:
   void set_throttled_status(unsigned status);
   /// Empties the bucket (it refills at the restore rate from now).
   void drain_bucket();
+
+  /// The token endpoint: its knobs and what it granted.
+  token_authority& oauth();
 
   admin_api_counters counters() const;
   void reset_counters();

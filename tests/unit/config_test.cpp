@@ -161,7 +161,7 @@ TEST_CASE("bad reconcile settings name their variable") {
             .find("SHOPMIRROR_SHOP=") == 0);
   CHECK(error_of({{"SHOPMIRROR_SHOP", "demo.myshopify.com"}}).find("SHOPMIRROR_ADMIN_TOKEN") !=
         std::string::npos);
-  CHECK(error_of({{"SHOPMIRROR_ADMIN_TOKEN", "t"}}).find("need SHOPMIRROR_SHOP") !=
+  CHECK(error_of({{"SHOPMIRROR_ADMIN_TOKEN", "t"}}).find("needs SHOPMIRROR_SHOP") !=
         std::string::npos);
   CHECK(error_of({{"SHOPMIRROR_RECONCILE_AT", "25:00"}}).find("SHOPMIRROR_RECONCILE_AT=") == 0);
   CHECK(error_of({{"SHOPMIRROR_RECONCILE_MODE", "rest"}}).find("SHOPMIRROR_RECONCILE_MODE=") == 0);
@@ -171,6 +171,66 @@ TEST_CASE("bad reconcile settings name their variable") {
                   {"SHOPMIRROR_ADMIN_TOKEN", "t"},
                   {"SHOPMIRROR_ADMIN_API_URL", "ftp://x"}})
             .find("SHOPMIRROR_ADMIN_API_URL=") == 0);
+}
+
+TEST_CASE("credentials that renew themselves: each kind takes what it needs and names what is missing") {
+  const std::string key = "q1Jd8m6uQ5GYmBw1iVYbq2cL0y3f2d6m9N0kYzP3r8E=";
+  const std::string shop = "demo.myshopify.com";
+  const auto with = [&](std::map<std::string, std::string> extra) {
+    extra["SHOPMIRROR_SHOP"] = shop;
+    extra["SHOPMIRROR_CREDENTIALS_KEY"] = key;
+    return extra;
+  };
+  const auto cc = load(with({{"SHOPMIRROR_ADMIN_AUTH", "client_credentials"},
+                             {"SHOPMIRROR_CLIENT_ID", "id"},
+                             {"SHOPMIRROR_CLIENT_SECRET", "secret"}}));
+  REQUIRE(cc.shops.size() == 1);
+  CHECK(cc.shops[0].auth == reconcile::auth_kind::client_credentials);
+  CHECK(cc.shops[0].client_secret == "secret");
+  CHECK(cc.reconcile.credentials_key.has_value());
+
+  CHECK(error_of(with({{"SHOPMIRROR_ADMIN_AUTH", "client_credentials"},
+                       {"SHOPMIRROR_CLIENT_ID", "id"}}))
+            .find("SHOPMIRROR_ADMIN_AUTH=client_credentials needs SHOPMIRROR_CLIENT_SECRET") == 0);
+  CHECK(error_of(with({{"SHOPMIRROR_ADMIN_AUTH", "expiring_offline"},
+                       {"SHOPMIRROR_CLIENT_SECRET", "s"}}))
+            .find("needs SHOPMIRROR_CLIENT_ID") != std::string::npos);
+  CHECK(error_of(with({{"SHOPMIRROR_ADMIN_AUTH", "client_credentials"},
+                       {"SHOPMIRROR_CLIENT_ID", "id"},
+                       {"SHOPMIRROR_CLIENT_SECRET", "s"},
+                       {"SHOPMIRROR_ADMIN_TOKEN", "t"}}))
+            .find("SHOPMIRROR_ADMIN_TOKEN is set, but SHOPMIRROR_ADMIN_AUTH=client_credentials "
+                  "does not use it") == 0);
+  CHECK(error_of(with({{"SHOPMIRROR_ADMIN_AUTH", "application_only"},
+                       {"SHOPMIRROR_CLIENT_ID", "id"}}))
+            .find("needs SHOPMIRROR_APP_PRIVATE_KEY_FILE") != std::string::npos);
+  const std::string not_a_key = write_temp("not a key");
+  CHECK(error_of(with({{"SHOPMIRROR_ADMIN_AUTH", "application_only"},
+                       {"SHOPMIRROR_CLIENT_ID", "id"},
+                       {"SHOPMIRROR_APP_PRIVATE_KEY_FILE", not_a_key}}))
+            .find("SHOPMIRROR_APP_PRIVATE_KEY_FILE=\"" + not_a_key + "\": not a PEM private key") ==
+        0);
+  std::remove(not_a_key.c_str());
+  CHECK(error_of(with({{"SHOPMIRROR_ADMIN_AUTH", "oauth"}}))
+            .find("SHOPMIRROR_ADMIN_AUTH=\"oauth\" is not one of") == 0);
+  // Stored tokens are sealed: no key, no start; a bad key is named, never shown.
+  CHECK(error_of({{"SHOPMIRROR_SHOP", shop},
+                  {"SHOPMIRROR_ADMIN_AUTH", "client_credentials"},
+                  {"SHOPMIRROR_CLIENT_ID", "id"},
+                  {"SHOPMIRROR_CLIENT_SECRET", "s"}})
+            .find("set SHOPMIRROR_CREDENTIALS_KEY") != std::string::npos);
+  const auto bad_key = error_of({{"SHOPMIRROR_CREDENTIALS_KEY", "dG9vIHNob3J0"}});
+  CHECK(bad_key.find("SHOPMIRROR_CREDENTIALS_KEY is not 32 bytes in base64") == 0);
+  CHECK(bad_key.find("dG9vIHNob3J0") == std::string::npos);
+  // The default stays a static token.
+  CHECK(load({{"SHOPMIRROR_SHOP", shop}, {"SHOPMIRROR_ADMIN_TOKEN", "t"}}).shops[0].auth ==
+        reconcile::auth_kind::static_token);
+  // In the file, the same keys under their own names.
+  const std::string path = write_temp(R"({"shops": [{"domain": "one.myshopify.com",
+    "auth": "expiring_offline", "client_id": "id"}]})");
+  CHECK(error_of({{"SHOPMIRROR_CONFIG", path}, {"SHOPMIRROR_CREDENTIALS_KEY", key}})
+            .find("shops[0].auth=expiring_offline needs SHOPMIRROR_CONFIG") != std::string::npos);
+  std::remove(path.c_str());
 }
 
 TEST_CASE("several shops come from the SHOPMIRROR_CONFIG file") {
@@ -202,8 +262,8 @@ TEST_CASE("a bad SHOPMIRROR_CONFIG file is refused with the place of the mistake
   CHECK(error_for(R"({"shop": []})").find("no \"shops\" list") != std::string::npos);
   CHECK(error_for(R"({"shops": [{"domain": "x.myshopify.com", "admin_tokn": "t"}]})")
             .find("shops[0]: unknown key \"admin_tokn\"") != std::string::npos);
-  CHECK(error_for(R"({"shops": [{"domain": "x.myshopify.com"}]})").find("no admin_token") !=
-        std::string::npos);
+  CHECK(error_for(R"({"shops": [{"domain": "x.myshopify.com"}]})")
+            .find("has no Admin API access token: set SHOPMIRROR_CONFIG") != std::string::npos);
   CHECK(error_for(R"({"shops": [{"domain": "x.myshopify.com", "admin_token": "t"},
                                 {"domain": "x.myshopify.com", "admin_token": "u"}]})")
             .find("shops[1].domain=\"x.myshopify.com\" is listed twice") != std::string::npos);

@@ -1,6 +1,8 @@
 #include "crypto/base64.hpp"
 #include "crypto/constant_time.hpp"
 #include "crypto/hmac.hpp"
+#include "crypto/jws.hpp"
+#include "crypto/sealed.hpp"
 #include "crypto/signature.hpp"
 #include "tests/support/webhooks.hpp"
 
@@ -210,6 +212,69 @@ TEST_CASE("secret comparison") {
   CHECK(crypto::constant_time_equal("abc", "abc"));
   CHECK_FALSE(crypto::constant_time_equal("abc", "abd"));
   CHECK_FALSE(crypto::constant_time_equal("abc", "ab"));
+}
+
+TEST_CASE("sealed secrets open with their key and context only") {
+  const auto key = crypto::parse_sealing_key("q1Jd8m6uQ5GYmBw1iVYbq2cL0y3f2d6m9N0kYzP3r8E=");
+  REQUIRE(key);
+  // The URL alphabet, unpadded, is the same key.
+  CHECK(crypto::parse_sealing_key("q1Jd8m6uQ5GYmBw1iVYbq2cL0y3f2d6m9N0kYzP3r8E").has_value());
+  CHECK_FALSE(crypto::parse_sealing_key("c2hvcnQ=").has_value()); // 5 bytes
+  CHECK_FALSE(crypto::parse_sealing_key("not base64 at all!").has_value());
+
+  const std::string sealed = crypto::seal(*key, "shpat_secret", "shop-a/access");
+  CHECK(sealed.size() == 12 + 12 + 16);
+  CHECK(sealed.find("shpat_secret") == std::string::npos);
+  CHECK(crypto::open(*key, sealed, "shop-a/access") == std::optional<std::string>("shpat_secret"));
+  // Sealed twice, two ciphertexts (a fresh nonce each time).
+  CHECK(crypto::seal(*key, "shpat_secret", "shop-a/access") != sealed);
+  // Another row, another kind of secret, another key, a flipped bit: nothing.
+  CHECK_FALSE(crypto::open(*key, sealed, "shop-b/access"));
+  CHECK_FALSE(crypto::open(*key, sealed, "shop-a/refresh"));
+  auto other = *key;
+  other.bytes[0] ^= 1;
+  CHECK_FALSE(crypto::open(other, sealed, "shop-a/access"));
+  for (std::size_t i = 0; i < sealed.size(); ++i) {
+    std::string tampered = sealed;
+    tampered[i] = static_cast<char>(tampered[i] ^ 0x40);
+    CHECK_FALSE(crypto::open(*key, tampered, "shop-a/access"));
+  }
+  CHECK_FALSE(crypto::open(*key, sealed.substr(0, 20), "shop-a/access"));
+}
+
+TEST_CASE("client assertions are signed and verified as JWS, RS256 and ES256") {
+  for (const std::string algorithm : {"ES256", "RS256"}) {
+    CAPTURE(algorithm);
+    const auto key = crypto::signing_key::generate(algorithm);
+    CHECK(key.algorithm() == algorithm);
+    const auto again = crypto::signing_key::from_pem(key.private_pem());
+    const std::string claims = R"({"iss":"client","aud":"https://x.myshopify.com"})";
+    const std::string token = again.sign_jwt(claims, "key-1");
+    const auto verified = crypto::verify_jwt(token, key.public_pem());
+    REQUIRE(verified);
+    CHECK(verified->claims == claims);
+    CHECK(verified->header == R"({"alg":")" + algorithm + R"(","typ":"JWT","kid":"key-1"})");
+    CHECK(key.public_jwk("key-1").find(algorithm == "ES256" ? R"("kty":"EC","crv":"P-256")"
+                                                              : R"("kty":"RSA","n":")") == 1);
+
+    // Another key, changed claims, a changed signature: refused.
+    const auto stranger = crypto::signing_key::generate(algorithm);
+    CHECK_FALSE(crypto::verify_jwt(token, stranger.public_pem()));
+    const auto dot = token.find('.');
+    const std::string forged = token.substr(0, dot + 1) +
+                               crypto::base64url_encode(R"({"iss":"someone else"})") +
+                               token.substr(token.rfind('.'));
+    CHECK_FALSE(crypto::verify_jwt(forged, key.public_pem()));
+    std::string flipped = token;
+    flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
+    CHECK_FALSE(crypto::verify_jwt(flipped, key.public_pem()));
+    // The key decides the algorithm: "none", or the other one, never verifies.
+    const std::string unsigned_token = crypto::base64url_encode(R"({"alg":"none"})") + "." +
+                                       crypto::base64url_encode(claims) + ".";
+    CHECK_FALSE(crypto::verify_jwt(unsigned_token, key.public_pem()));
+  }
+  CHECK_THROWS_AS(crypto::signing_key::from_pem("-----BEGIN PRIVATE KEY-----\nnope\n"),
+                  std::invalid_argument);
 }
 
 }
