@@ -1030,9 +1030,7 @@ struct admin_api_stand_in::impl {
     }
   }
 
-  // `root` is the field the answer is under: bulkOperation, or node for
-  // the node(id:) query clients used before 2026-01.
-  answer bulk_operation_by_id(const graphql_request& r, const char* root = "bulkOperation") {
+  answer bulk_operation_by_id(const graphql_request& r) {
     if (auto refused = charge(bulk_status_cost)) {
       return std::move(*refused);
     }
@@ -1057,7 +1055,7 @@ struct admin_api_stand_in::impl {
     w.StartObject();
     write_key(w, "data");
     w.StartObject();
-    write_key(w, root);
+    write_key(w, "bulkOperation");
     if (op == nullptr) {
       w.Null();
     } else {
@@ -1192,9 +1190,6 @@ struct admin_api_stand_in::impl {
     }
     if (r.operation == "BulkOperationById") {
       return bulk_operation_by_id(r);
-    }
-    if (r.operation == "BulkOperationStatus") {
-      return bulk_operation_by_id(r, "node");
     }
     if (r.operation == "BulkOperations") {
       return bulk_operations(r);

@@ -14,7 +14,6 @@
 //   ProductById($id)                      one product or null
 //   StartBulkProducts($query)             bulkOperationRunQuery(query:, groupObjects:)
 //   BulkOperationById($id)                bulkOperation(id:), or null
-//   BulkOperationStatus($id)              node(id) ... on BulkOperation (before 2026-01)
 //   BulkOperations($first, $query)        bulkOperations(first:, query:), newest first;
 //                                         the query filters on operation_type and status
 //   ShopIdentity                          shop { myshopifyDomain }: the shop the token is for
