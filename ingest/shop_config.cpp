@@ -357,6 +357,8 @@ void load_shop_config(const env_lookup& lookup, config& c) {
   r.backoff_base = millis(lookup, "SHOPMIRROR_RECONCILE_RETRY_BASE_MS", r.backoff_base, 1, 600000);
   r.refresh_interval =
       millis(lookup, "SHOPMIRROR_REFRESH_INTERVAL_MS", r.refresh_interval, 10, 3600000);
+  r.bulk_timeout = duration(lookup, "SHOPMIRROR_RECONCILE_BULK_TIMEOUT", r.bulk_timeout,
+                            std::chrono::seconds(1));
 }
 
 } // namespace shopmirror::ingest

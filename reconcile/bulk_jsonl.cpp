@@ -69,6 +69,7 @@ void bulk_jsonl_reader::line(std::string_view raw) {
   // be one that jsonb stores as it reads here.
   rapidjson::Document document;
   if (const std::string reason = model::json::parse_object(document, text); !reason.empty()) {
+    ++unreadable_;
     // It may have been a variant of the product being read: that product
     // is not known whole.
     if (current_) {
@@ -78,6 +79,7 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     return;
   }
   if (!document.HasMember("__parentId")) {
+    ++roots_;
     flush();
     orphan_gid_.clear();
     current_.emplace();

@@ -39,6 +39,14 @@ public:
   /// Every non-empty line read: what Shopify's objectCount counts.
   std::size_t lines() const noexcept { return lines_; }
 
+  /// The lines read as products (parsed, without `__parentId`), readable
+  /// by the mapping or not: what Shopify's rootObjectCount counts.
+  std::size_t roots() const noexcept { return roots_; }
+
+  /// The lines that could not be parsed at all: products or variants, no
+  /// one can tell.
+  std::size_t unreadable() const noexcept { return unreadable_; }
+
 private:
   void line(std::string_view text);
   void flush();
@@ -56,6 +64,8 @@ private:
   /// variants are not reported again.
   std::string orphan_gid_;
   std::size_t lines_ = 0;
+  std::size_t roots_ = 0;
+  std::size_t unreadable_ = 0;
 };
 
 } // namespace shopmirror::reconcile

@@ -4,6 +4,7 @@
 #include "model/json_fields.hpp"
 #include "model/webhook_payload.hpp"
 #include "reconcile/bulk_jsonl.hpp"
+#include "reconcile/bulk_operation.hpp"
 #include "telemetry/log.hpp"
 
 #include <rapidjson/stringbuffer.h>
@@ -11,7 +12,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <variant>
+#include <vector>
 
 namespace shopmirror::reconcile {
 namespace {
@@ -50,11 +53,13 @@ constexpr const char* product_query =
     " } pageInfo { hasNextPage endCursor } } } }";
 
 // groupObjects: each product's variants follow it, so the JSONL can be
-// joined one product at a time.
+// joined one product at a time. Passed explicitly: it defaults to false
+// since 2026-01, and ungrouped output may put a product's variants anywhere
+// after it.
 constexpr const char* bulk_start_query =
     "mutation StartBulkProducts($query: String!) { "
     "bulkOperationRunQuery(query: $query, groupObjects: true) { "
-    "bulkOperation { id status } userErrors { field message } } }";
+    "bulkOperation { id status createdAt } userErrors { field message code } } }";
 
 constexpr const char* bulk_products_query =
     "{ products { edges { node { " SHOPMIRROR_PRODUCT_FIELDS
@@ -62,9 +67,29 @@ constexpr const char* bulk_products_query =
 
 constexpr const char* shop_identity_query = "query ShopIdentity { shop { myshopifyDomain } }";
 
+// bulkOperation(id:): since 2026-01 the query for one operation (node(id:)
+// was used before; currentBulkOperation, deprecated, sees only the latest).
 constexpr const char* bulk_status_query =
-    "query BulkOperationStatus($id: ID!) { node(id: $id) { ... on BulkOperation { "
-    "id status errorCode objectCount url partialDataUrl } } }";
+    "query BulkOperationById($id: ID!) { bulkOperation(id: $id) { "
+    "id status errorCode createdAt completedAt objectCount rootObjectCount url partialDataUrl } }";
+
+// The app's bulk queries that are running (the filter keys are the
+// reference's `operation_type` and `status`), for a refusal that does not
+// name the operation in progress.
+constexpr const char* running_bulk_queries_query =
+    "query BulkOperations($first: Int!, $query: String!) { "
+    "bulkOperations(first: $first, query: $query) { nodes { id status createdAt } } }";
+constexpr int running_bulk_queries_first = 5;
+constexpr const char* running_bulk_queries_filter = "operation_type:query status:running";
+
+constexpr double bulk_start_cost = 10;
+constexpr double bulk_status_cost = 1;
+constexpr double running_bulk_queries_cost = 2 + running_bulk_queries_first;
+
+// Attempts to start the operation, in all, while other bulk queries of the
+// app are in progress: before each further one, those are waited for (all
+// within one bulk timeout).
+constexpr int max_bulk_starts = 3;
 
 std::string json_string(std::string_view text) {
   std::string out = "\"";
@@ -155,57 +180,164 @@ mapped_node map_node(admin_api& api, rapidjson::Value& node,
   return db::listed_product{std::move(std::get<model::product_state>(mapped)), serialize(node)};
 }
 
-struct bulk_status {
-  std::string status;
-  std::string error_code;
-  std::string url;
-  std::string partial_url;
-  std::string object_count;
+/// One poll of a bulk operation; nullopt if the Admin API knows no such
+/// operation of this app.
+std::optional<bulk_operation_state> poll_bulk(admin_api& api, const std::string& id) {
+  const auto doc =
+      api.graphql(bulk_status_query, "{\"id\":" + json_string(id) + "}", bulk_status_cost);
+  const rapidjson::Value* node = member(data_of(doc), "bulkOperation");
+  if (node == nullptr || !node->IsObject()) {
+    return std::nullopt;
+  }
+  return read_bulk_operation(*node);
+}
+
+std::string seconds_text(std::chrono::seconds s) {
+  return std::to_string(s.count()) + " s";
+}
+
+/// The ids of this app's bulk queries that are running.
+std::vector<std::string> running_bulk_queries(admin_api& api) {
+  const auto doc = api.graphql(running_bulk_queries_query,
+                               "{\"first\":" + std::to_string(running_bulk_queries_first) +
+                                   ",\"query\":" + json_string(running_bulk_queries_filter) + "}",
+                               running_bulk_queries_cost);
+  const rapidjson::Value* list = member(data_of(doc), "bulkOperations");
+  const rapidjson::Value* nodes = list != nullptr ? member(*list, "nodes") : nullptr;
+  std::vector<std::string> ids;
+  if (nodes != nullptr && nodes->IsArray()) {
+    for (const auto& node : nodes->GetArray()) {
+      const auto operation = read_bulk_operation(node);
+      if (!operation.id.empty() && !operation.ended()) {
+        ids.push_back(operation.id);
+      }
+    }
+  }
+  return ids;
+}
+
+/// Polls another operation of this app until it has ended (or is no longer
+/// known), by `give_up` at the latest; past it, throws bulk_not_started.
+void wait_for_end(admin_api& api, const reconcile_settings& settings, cancel_token& cancel,
+                  const std::string& id, std::chrono::steady_clock::time_point give_up) {
+  auto pause = std::chrono::milliseconds(250);
+  for (;;) {
+    const auto operation = poll_bulk(api, id);
+    if (!operation || operation->ended()) {
+      telemetry::log_event(telemetry::level::info, "bulk_operation_in_progress_ended")
+          .field("shop", api.shop())
+          .field("operation", id)
+          .field("status", operation ? operation->status : "unknown");
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= give_up) {
+      throw bulk_not_started("another bulk query of this app (" + id + ", " + operation->status +
+                             (operation->created_at
+                                  ? ", created " + model::format_rfc3339(*operation->created_at)
+                                  : std::string()) +
+                             ") was still in progress after the bulk timeout of " +
+                             seconds_text(settings.bulk_timeout));
+    }
+    cancel.sleep_for(
+        std::min(pause, std::chrono::duration_cast<std::chrono::milliseconds>(give_up - now)));
+    pause = std::min(pause * 2, settings.bulk_poll_cap);
+  }
+}
+
+struct started_bulk {
+  std::string id;
+  /// No later than Shopify began producing the result.
+  model::timestamp observed;
 };
 
-bulk_status poll_bulk(admin_api& api, const std::string& id) {
-  const auto doc = api.graphql(bulk_status_query, "{\"id\":" + json_string(id) + "}", 1);
-  const rapidjson::Value* node = member(data_of(doc), "node");
-  if (node == nullptr || !node->IsObject()) {
-    throw admin_api_error("the bulk operation " + id + " is unknown to the Admin API");
+/// Starts the products query. Bulk operations are per app and shop, so an
+/// operation in progress that refuses the start is this app's own: one a
+/// replica left running when it died, or a run the advisory lock should
+/// have kept out. It is waited for (polled by id, within the bulk timeout)
+/// and the start tried again, max_bulk_starts times in all. Any other
+/// refusal, or one that outlasts that, throws bulk_not_started.
+started_bulk start_bulk(admin_api& api, const reconcile_settings& settings, cancel_token& cancel) {
+  const auto give_up = std::chrono::steady_clock::now() + settings.bulk_timeout;
+  for (int attempt = 1;; ++attempt) {
+    // A product's state is observed no earlier than the operation's start.
+    const model::timestamp asked = model::now();
+    const auto doc = api.graphql(
+        bulk_start_query, "{\"query\":" + json_string(bulk_products_query) + "}", bulk_start_cost);
+    const rapidjson::Value* result = member(data_of(doc), "bulkOperationRunQuery");
+    const rapidjson::Value* operation = result ? member(*result, "bulkOperation") : nullptr;
+    if (operation != nullptr && operation->IsObject()) {
+      const auto started = read_bulk_operation(*operation);
+      // By either clock: Shopify's own record of the start, or ours.
+      const model::timestamp observed =
+          started.created_at ? std::min(asked, *started.created_at) : asked;
+      telemetry::log_event(telemetry::level::info, "bulk_operation_started")
+          .field("shop", api.shop())
+          .field("operation", started.id)
+          .field("attempt", static_cast<std::int64_t>(attempt));
+      return {started.id, observed};
+    }
+    const bulk_start_refusal refusal = read_bulk_start_refusal(result);
+    if (!refusal.in_progress) {
+      throw bulk_not_started("the bulk operation did not start: " + refusal.message);
+    }
+    if (attempt >= max_bulk_starts) {
+      throw bulk_not_started("the bulk operation did not start in " +
+                             std::to_string(max_bulk_starts) +
+                             " attempts, each refused because another bulk query of this app "
+                             "was in progress; last: " +
+                             refusal.message);
+    }
+    const std::vector<std::string> running = refusal.running_id
+                                                 ? std::vector<std::string>{*refusal.running_id}
+                                                 : running_bulk_queries(api);
+    std::string names;
+    for (const auto& id : running) {
+      names += (names.empty() ? "" : ",") + id;
+    }
+    telemetry::log_event(telemetry::level::warn, "bulk_operation_waiting")
+        .field("shop", api.shop())
+        .field("attempt", static_cast<std::int64_t>(attempt))
+        .field("in_progress", names.empty() ? "none running now" : names)
+        .field("refusal", refusal.message);
+    for (const auto& id : running) {
+      wait_for_end(api, settings, cancel, id, give_up);
+    }
+    if (running.empty()) {
+      // Ended meanwhile, or not running yet (CREATED): try again shortly.
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= give_up) {
+        throw bulk_not_started("another bulk query of this app was still in progress after "
+                               "the bulk timeout of " +
+                               seconds_text(settings.bulk_timeout) + ": " + refusal.message);
+      }
+      cancel.sleep_for(
+          std::min(std::chrono::milliseconds(1000),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(give_up - now)));
+    }
   }
-  return {text_of(member(*node, "status")), text_of(member(*node, "errorCode")),
-          text_of(member(*node, "url")), text_of(member(*node, "partialDataUrl")),
-          text_of(member(*node, "objectCount"))};
 }
 
 } // namespace
 
 void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
                             cancel_token& cancel, const listing_sink& sink) {
-  // A product's state is observed no earlier than the operation's start.
-  const model::timestamp observed = model::now();
-  const auto started = api.graphql(bulk_start_query,
-                                   "{\"query\":" + json_string(bulk_products_query) + "}", 10);
-  const rapidjson::Value* result = member(data_of(started), "bulkOperationRunQuery");
-  const rapidjson::Value* operation = result ? member(*result, "bulkOperation") : nullptr;
-  if (operation == nullptr || !operation->IsObject()) {
-    std::string why = "no operation returned";
-    if (const rapidjson::Value* errors = result ? member(*result, "userErrors") : nullptr;
-        errors != nullptr && errors->IsArray() && !errors->Empty()) {
-      why = text_of(member((*errors)[0], "message"));
-    }
-    throw bulk_not_started("the bulk operation did not start: " + why);
-  }
-  const std::string id = text_of(member(*operation, "id"));
-  telemetry::log_event(telemetry::level::info, "bulk_operation_started")
-      .field("shop", api.shop())
-      .field("operation", id);
+  const started_bulk started = start_bulk(api, settings, cancel);
+  const std::string& id = started.id;
 
   const auto give_up = std::chrono::steady_clock::now() + settings.bulk_timeout;
   auto pause = std::chrono::milliseconds(250);
-  bulk_status status;
+  bulk_operation_state status;
   for (;;) {
-    status = poll_bulk(api, id);
+    auto polled = poll_bulk(api, id);
+    if (!polled) {
+      throw admin_api_error("the bulk operation " + id + " is unknown to the Admin API");
+    }
+    status = std::move(*polled);
     if (status.status == "COMPLETED") {
       break;
     }
-    if (status.status == "FAILED" || status.status == "CANCELED" || status.status == "EXPIRED") {
+    if (status.ended()) {
       // A partial result is never applied: a run that did not see the
       // whole catalog must not sweep, and half a listing is no repair.
       throw admin_api_error("the bulk operation " + id + " ended " + status.status +
@@ -217,30 +349,38 @@ void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
     cancel.sleep_for(pause);
     pause = std::min(pause * 2, settings.bulk_poll_cap);
   }
+  const auto count_field = [](const std::optional<std::uint64_t>& count) {
+    return count ? static_cast<std::int64_t>(*count) : std::int64_t{-1};
+  };
   telemetry::log_event(telemetry::level::info, "bulk_operation_completed")
       .field("shop", api.shop())
       .field("operation", id)
-      .field("objects", status.object_count);
+      .field("objects", count_field(status.object_count))
+      .field("products", count_field(status.root_object_count))
+      .field("created_at", status.created_at ? model::format_rfc3339(*status.created_at) : "")
+      .field("completed_at",
+             status.completed_at ? model::format_rfc3339(*status.completed_at) : "");
   // An empty listing sweeps every product of the shop: believe one only
   // when Shopify counted no objects, and a file only when it holds exactly
-  // the objects Shopify counted.
+  // the objects and the products Shopify counted.
   if (status.url.empty()) {
-    if (status.object_count == "0") {
+    if (status.object_count == 0u && status.root_object_count.value_or(0) == 0) {
       return; // Shopify gives no file for an empty result
     }
     throw admin_api_error("the bulk operation " + id + " completed with " +
-                          (status.object_count.empty() ? "no" : status.object_count) +
+                          (status.object_count ? std::to_string(*status.object_count) : "no") +
                           " objects but no result URL");
   }
+  const model::timestamp observed = started.observed;
   bulk_jsonl_reader reader(
       [&](db::listed_product product) { sink.product(std::move(product), observed); },
       [&](db::failed_product failed) { sink.failed(std::move(failed)); });
   api.download(status.url, [&](std::string_view piece) { reader.feed(piece); });
   reader.finish();
-  if (std::to_string(reader.lines()) != status.object_count) {
-    throw admin_api_error("the bulk result of " + id + " holds " +
-                          std::to_string(reader.lines()) + " objects, Shopify counted " +
-                          (status.object_count.empty() ? "none" : status.object_count));
+  if (const std::string mismatch =
+          bulk_count_mismatch(status, reader.lines(), reader.roots(), reader.unreadable());
+      !mismatch.empty()) {
+    throw admin_api_error(mismatch);
   }
 }
 

@@ -22,16 +22,22 @@ struct listing_sink {
   std::function<void(db::failed_product)> failed;
 };
 
-/// A bulk operation could not be started (another one is running, or the
-/// API refused it): the caller may list by pages instead.
+/// A bulk operation could not be started (the API refused it, or another
+/// bulk query of this app stayed in progress past the bulk timeout): the
+/// caller may list by pages instead. The message says why.
 class bulk_not_started : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
 };
 
-/// Lists every product with a bulk operation: starts it, polls it to
-/// completion, streams and joins its JSONL. Throws bulk_not_started, or
-/// admin_api_error if the operation failed, was cancelled or expired.
+/// Lists every product with a bulk operation: starts it (grouped output;
+/// a start refused because another bulk query of this app is in progress
+/// waits for that one to end, within settings.bulk_timeout, and tries
+/// again), polls it with bulkOperation(id:) to completion, streams and
+/// joins its JSONL, and checks that the JSONL holds the objects and the
+/// products Shopify counted. Throws bulk_not_started, or admin_api_error if
+/// the operation failed, was cancelled or expired, or its result does not
+/// hold what Shopify counted.
 void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
                             cancel_token& cancel, const listing_sink& sink);
 

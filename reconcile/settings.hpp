@@ -73,7 +73,9 @@ struct reconcile_settings {
   std::chrono::milliseconds connect_timeout{10000};
   /// How often a running bulk operation is polled, at most.
   std::chrono::milliseconds bulk_poll_cap{5000};
-  /// How long a bulk operation may take before the run gives up.
+  /// How long a bulk operation may take before the run gives up; also how
+  /// long a run waits for another bulk query of the app that is in progress
+  /// before it lists by pages instead.
   std::chrono::seconds bulk_timeout{6 * 3600};
   /// How often refresh requests (stub payloads) are looked for.
   std::chrono::milliseconds refresh_interval{5000};

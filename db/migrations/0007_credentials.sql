@@ -13,6 +13,10 @@ begin
   if to_regnamespace('shopmirror') is null then
     create schema shopmirror;
   end if;
+exception when insufficient_privilege then
+  raise exception 'schema shopmirror is missing, and % may not create it: run the '
+                  '"shopmirror" part of deploy/postgres/roles.sql as a superuser first',
+                  current_user;
 end
 $$;
 

@@ -4,10 +4,12 @@
 --   psql -v owner_password="$OWNER_PW" -v app_password="$APP_PW" \
 --        -d shopmirror -f deploy/postgres/roles.sql
 --
---   shopmirror_owner   owns the schema; `shopmirror migrate` runs as it.
+--   shopmirror_owner   owns the schemas; `shopmirror migrate` runs as it.
 --   shopmirror_app     what `shopmirror serve` runs as: reads and writes the
---                      mirror's rows, and nothing else (no DDL, no other schema).
---   shopmirror_reader  for the applications that consume the mirror: read only.
+--                      mirror's rows and its own Admin API credentials, and
+--                      nothing else (no DDL, no other schema).
+--   shopmirror_reader  for the applications that consume the mirror: read only,
+--                      and nothing of schema shopmirror (the credentials).
 
 create role shopmirror_owner login password :'owner_password';
 create role shopmirror_app login password :'app_password';
@@ -28,3 +30,11 @@ alter default privileges for role shopmirror_owner in schema shopify
   revoke execute on functions from public;
 alter default privileges for role shopmirror_owner in schema shopify
   grant execute on functions to shopmirror_app;
+
+-- shopmirror's own state that is not the mirror: the Admin API credentials
+-- (sealed tokens; migration 0007). Readers of the mirror get nothing here.
+create schema shopmirror authorization shopmirror_owner;
+revoke all on schema shopmirror from public;
+grant usage on schema shopmirror to shopmirror_app;
+alter default privileges for role shopmirror_owner in schema shopmirror
+  grant select, insert, update, delete on tables to shopmirror_app;

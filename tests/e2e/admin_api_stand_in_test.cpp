@@ -97,16 +97,30 @@ struct admin_client {
             "}");
   }
 
-  rapidjson::Document start_bulk() {
-    return call("mutation StartBulkProducts($query: String!) { bulkOperationRunQuery(query: "
-                "$query) { bulkOperation { id status } userErrors { field message } } }",
-                R"({"query":"{ products { edges { node { id } } } }"})");
+  // `group_objects` is the argument's text ("true", "false", "$group"), or
+  // empty to leave it out.
+  rapidjson::Document start_bulk(const std::string& group_objects = "true",
+                                 const std::string& more_variables = "") {
+    const std::string argument = group_objects.empty() ? "" : ", groupObjects: " + group_objects;
+    return call("mutation StartBulkProducts($query: String!, $group: Boolean) { "
+                "bulkOperationRunQuery(query: $query" +
+                    argument +
+                    ") { bulkOperation { id status createdAt } userErrors { field message code "
+                    "} } }",
+                R"({"query":"{ products { edges { node { id } } } }")" + more_variables + "}");
   }
 
   rapidjson::Document bulk_status(const std::string& id) {
-    return call("query BulkOperationStatus($id: ID!) { node(id: $id) { ... on BulkOperation { id "
-                "status errorCode objectCount url partialDataUrl } } }",
+    return call("query BulkOperationById($id: ID!) { bulkOperation(id: $id) { id status "
+                "errorCode createdAt completedAt objectCount rootObjectCount url partialDataUrl "
+                "} }",
                 R"({"id":")" + id + R"("})");
+  }
+
+  rapidjson::Document bulk_operations(int first, const std::string& filter) {
+    return call("query BulkOperations($first: Int!, $query: String!) { bulkOperations(first: "
+                "$first, query: $query) { nodes { id status createdAt } } }",
+                R"({"first":)" + std::to_string(first) + R"(,"query":")" + filter + R"("})");
   }
 };
 
@@ -133,7 +147,7 @@ std::string poll_until_done(admin_client& client, const std::string& id,
                             rapidjson::Document& last) {
   for (int i = 0; i < 10; ++i) {
     last = client.bulk_status(id);
-    const std::string status = text(last["data"]["node"]["status"]);
+    const std::string status = text(last["data"]["bulkOperation"]["status"]);
     if (status != "CREATED" && status != "RUNNING") {
       return status;
     }
@@ -275,20 +289,36 @@ TEST_SUITE("e2e") {
     CHECK(again["data"]["bulkOperationRunQuery"]["bulkOperation"].IsNull());
     CHECK(text(again["data"]["bulkOperationRunQuery"]["userErrors"][0]["message"]) ==
           "A bulk query operation for this app and shop is already in progress: " + id + ".");
+    CHECK(text(again["data"]["bulkOperationRunQuery"]["userErrors"][0]["code"]) ==
+          "OPERATION_IN_PROGRESS");
+    CHECK(api.counters().bulk_in_progress == 1);
+    CHECK(api.counters().bulk_started == 1);
 
     const auto running = client.bulk_status(id);
-    CHECK(text(running["data"]["node"]["status"]) == "RUNNING");
-    CHECK(running["data"]["node"]["url"].IsNull());
+    CHECK(text(running["data"]["bulkOperation"]["status"]) == "RUNNING");
+    CHECK(running["data"]["bulkOperation"]["url"].IsNull());
+    CHECK(text(running["data"]["bulkOperation"]["objectCount"]) == "0");
+    CHECK(text(running["data"]["bulkOperation"]["rootObjectCount"]) == "0");
+    CHECK(running["data"]["bulkOperation"]["completedAt"].IsNull());
+    const auto created = model::parse_rfc3339(text(running["data"]["bulkOperation"]["createdAt"]));
+    REQUIRE(created);
+    CHECK(text(run["bulkOperation"]["createdAt"]) ==
+          text(running["data"]["bulkOperation"]["createdAt"]));
 
     // Changed while it runs: the result shows the catalog as it completes.
     api.remove_product(2);
     api.put_product(make_product(9, 2));
     rapidjson::Document done;
     REQUIRE(poll_until_done(client, id, done) == "COMPLETED");
-    const auto& node = done["data"]["node"];
+    const auto& node = done["data"]["bulkOperation"];
     CHECK(node["errorCode"].IsNull());
+    // Strings (UnsignedInt64): every object, and the products alone.
     CHECK(text(node["objectCount"]) == std::to_string(4 + (1 + 3 + 4 + 2)));
+    CHECK(text(node["rootObjectCount"]) == "4");
     CHECK(node["partialDataUrl"].IsNull());
+    const auto completed = model::parse_rfc3339(text(node["completedAt"]));
+    REQUIRE(completed);
+    CHECK(*completed >= *created);
 
     // Later changes do not touch a completed result.
     api.remove_product(1);
@@ -316,7 +346,7 @@ TEST_SUITE("e2e") {
     int hooked = 0;
     api.on_request([&](std::string_view operation) {
       ++hooked;
-      if (operation == "BulkOperationStatus") {
+      if (operation == "BulkOperationById") {
         api.put_product(make_product(20, 1));
       }
     });
@@ -325,7 +355,7 @@ TEST_SUITE("e2e") {
         text(second["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]);
     CHECK(second_id != id);
     REQUIRE(poll_until_done(client, second_id, done) == "COMPLETED");
-    CHECK(download(text(done["data"]["node"]["url"])).size() == 4 + (3 + 4 + 2 + 1));
+    CHECK(download(text(done["data"]["bulkOperation"]["url"])).size() == 4 + (3 + 4 + 2 + 1));
     CHECK(hooked >= 3);
     api.on_request({});
   }
@@ -346,7 +376,7 @@ TEST_SUITE("e2e") {
     api.set_bulk_complete_at_start(true);
     const auto at_once = client.start_bulk();
     const std::string id = text(at_once["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]);
-    CHECK(text(client.bulk_status(id)["data"]["node"]["status"]) == "COMPLETED");
+    CHECK(text(client.bulk_status(id)["data"]["bulkOperation"]["status"]) == "COMPLETED");
     api.set_bulk_complete_at_start(false);
 
     api.set_bulk_running_polls(3);
@@ -355,16 +385,16 @@ TEST_SUITE("e2e") {
     const std::string failing_id =
         text(failing["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]);
     for (int i = 0; i < 3; ++i) {
-      CHECK(text(client.bulk_status(failing_id)["data"]["node"]["status"]) == "RUNNING");
+      CHECK(text(client.bulk_status(failing_id)["data"]["bulkOperation"]["status"]) == "RUNNING");
     }
     const auto failed = client.bulk_status(failing_id);
-    const auto& node = failed["data"]["node"];
+    const auto& node = failed["data"]["bulkOperation"];
     CHECK(text(node["status"]) == "FAILED");
     CHECK(text(node["errorCode"]) == "INTERNAL_SERVER_ERROR");
     CHECK(node["url"].IsNull());
     CHECK(text(node["objectCount"]) == "6");
     CHECK(download(text(node["partialDataUrl"])).size() == 6);
-    CHECK(client.bulk_status("gid://shopify/BulkOperation/999")["data"]["node"].IsNull());
+    CHECK(client.bulk_status("gid://shopify/BulkOperation/999")["data"]["bulkOperation"].IsNull());
   }
 
   TEST_CASE("stand-in throttles when the bucket is short and serves again after the restore") {
@@ -490,7 +520,7 @@ TEST_SUITE("e2e") {
     const auto started = client.start_bulk();
     const auto status =
         client.bulk_status(text(started["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]));
-    const auto& node = status["data"]["node"];
+    const auto& node = status["data"]["bulkOperation"];
     CHECK(text(node["objectCount"]) == std::to_string(products + variants));
     const auto lines = download(text(node["url"]));
     CHECK(lines.size() == products + variants);
@@ -526,6 +556,149 @@ TEST_SUITE("e2e") {
     CHECK(seen == products);
     CHECK(seen_variants == variants); // none has over 100
     CHECK(api.counters().throttled == 0);
+  }
+
+  TEST_CASE("stand-in groups bulk output only when groupObjects is true, the default false since "
+            "2026-01") {
+    test::admin_api_stand_in api;
+    for (std::int64_t id = 1; id <= 3; ++id) {
+      api.put_product(make_product(id, 2));
+    }
+    api.set_bulk_complete_at_start(true);
+    admin_client client(api);
+    // Whether each variant line follows its product's line or another
+    // variant of it: the grouped shape the reconcile reader needs.
+    const auto result_of = [&](const rapidjson::Document& started) {
+      const auto& run = started["data"]["bulkOperationRunQuery"];
+      REQUIRE_MESSAGE(run["bulkOperation"].IsObject(), "not started");
+      const auto done = client.bulk_status(text(run["bulkOperation"]["id"]));
+      CHECK(text(done["data"]["bulkOperation"]["objectCount"]) == "9");
+      CHECK(text(done["data"]["bulkOperation"]["rootObjectCount"]) == "3");
+      const auto lines = download(text(done["data"]["bulkOperation"]["url"]));
+      REQUIRE(lines.size() == 9);
+      std::string parent;
+      bool grouped = true;
+      std::set<std::string> seen_products;
+      for (const auto& line : lines) {
+        const auto d = parse(line);
+        if (d.HasMember("__parentId")) {
+          // Children always come after their parent, grouped or not.
+          CHECK(seen_products.count(text(d["__parentId"])) == 1);
+          grouped = grouped && text(d["__parentId"]) == parent;
+        } else {
+          parent = text(d["id"]);
+          seen_products.insert(parent);
+        }
+      }
+      return grouped;
+    };
+
+    CHECK(result_of(client.start_bulk("true")));
+    CHECK(api.counters().bulk_ungrouped == 0);
+    CHECK_FALSE(result_of(client.start_bulk("false")));
+    CHECK_FALSE(result_of(client.start_bulk(""))); // 2026-10: false unless given
+    CHECK(api.counters().bulk_ungrouped == 2);
+    CHECK(result_of(client.start_bulk("$group", R"(,"group":true)")));
+    CHECK_FALSE(result_of(client.start_bulk("$group", R"(,"group":false)")));
+    const auto missing = client.start_bulk("$group");
+    CHECK(text(missing["errors"][0]["message"]).find("$group") != std::string::npos);
+    client.version = "2025-10"; // before 2026-01, grouping was the default
+    CHECK(result_of(client.start_bulk("")));
+    CHECK(api.counters().bulk_ungrouped == 3);
+    CHECK(api.counters().bulk_started == 6);
+  }
+
+  TEST_CASE("stand-in bulk query started elsewhere refuses starts until it completes") {
+    test::admin_api_stand_in api;
+    api.put_product(make_product(1, 1));
+    admin_client client(api);
+    const std::string elsewhere = api.start_bulk_operation_elsewhere(2);
+    CHECK(elsewhere.rfind("gid://shopify/BulkOperation/", 0) == 0);
+
+    const auto refused = client.start_bulk();
+    const auto& run = refused["data"]["bulkOperationRunQuery"];
+    CHECK(run["bulkOperation"].IsNull());
+    CHECK(text(run["userErrors"][0]["code"]) == "OPERATION_IN_PROGRESS");
+    CHECK(text(run["userErrors"][0]["message"]) ==
+          "A bulk query operation for this app and shop is already in progress: " + elsewhere +
+              ".");
+    CHECK(run["userErrors"][0]["field"].IsNull());
+
+    // Found among the app's running bulk queries, newest first, and by id.
+    const auto listed = client.bulk_operations(5, "operation_type:query status:running");
+    REQUIRE(listed["data"]["bulkOperations"]["nodes"].Size() == 1);
+    CHECK(text(listed["data"]["bulkOperations"]["nodes"][0]["id"]) == elsewhere);
+    CHECK(listed["extensions"]["cost"]["requestedQueryCost"].GetInt() == 7);
+    const auto listed_under = [&](const std::string& filter) {
+      return client.bulk_operations(5, filter)["data"]["bulkOperations"]["nodes"].Size();
+    };
+    CHECK(listed_under("status:completed") == 0);
+    CHECK(listed_under("operation_type:mutation status:running") == 0);
+    const auto unsupported = client.bulk_operations(5, "type:QUERY");
+    CHECK(text(unsupported["errors"][0]["message"]).find("unsupported") != std::string::npos);
+
+    // Two polls answer RUNNING, the third completes it; then ours starts.
+    for (int i = 0; i < 2; ++i) {
+      CHECK(text(client.bulk_status(elsewhere)["data"]["bulkOperation"]["status"]) == "RUNNING");
+      CHECK(client.start_bulk()["data"]["bulkOperationRunQuery"]["bulkOperation"].IsNull());
+    }
+    const auto ended = client.bulk_status(elsewhere);
+    CHECK(text(ended["data"]["bulkOperation"]["status"]) == "COMPLETED");
+    CHECK(text(ended["data"]["bulkOperation"]["rootObjectCount"]) == "1");
+    const auto ours = client.start_bulk();
+    const auto& started = ours["data"]["bulkOperationRunQuery"];
+    CHECK(started["userErrors"].Size() == 0);
+    const std::string ours_id = text(started["bulkOperation"]["id"]);
+    CHECK(ours_id != elsewhere);
+    const auto now_running = client.bulk_operations(5, "operation_type:query status:created");
+    REQUIRE(now_running["data"]["bulkOperations"]["nodes"].Size() == 1);
+    CHECK(text(now_running["data"]["bulkOperations"]["nodes"][0]["id"]) == ours_id);
+    CHECK(client.bulk_operations(1, "")["data"]["bulkOperations"]["nodes"].Size() == 1);
+    CHECK(listed_under("") == 2);
+    const auto counters = api.counters();
+    CHECK(counters.bulk_in_progress == 3);
+    CHECK(counters.bulk_started == 1); // the one elsewhere is not ours
+    rapidjson::Document done;
+    REQUIRE(poll_until_done(client, ours_id, done) == "COMPLETED");
+
+    // A message without the operation's id, and one that never ends.
+    api.set_bulk_in_progress_names_operation(false);
+    const std::string stuck = api.start_bulk_operation_elsewhere(-1);
+    const auto unnamed = client.start_bulk();
+    CHECK(text(unnamed["data"]["bulkOperationRunQuery"]["userErrors"][0]["message"]) ==
+          "A bulk query operation for this app and shop is already in progress.");
+    for (int i = 0; i < 20; ++i) {
+      CHECK(text(client.bulk_status(stuck)["data"]["bulkOperation"]["status"]) == "RUNNING");
+    }
+    CHECK(client.start_bulk()["data"]["bulkOperationRunQuery"]["bulkOperation"].IsNull());
+  }
+
+  TEST_CASE("stand-in miscounts the root objects of the next bulk operation when asked") {
+    test::admin_api_stand_in api;
+    for (std::int64_t id = 1; id <= 3; ++id) {
+      api.put_product(make_product(id, 2));
+    }
+    api.set_bulk_complete_at_start(true);
+    admin_client client(api);
+    api.miscount_next_bulk_roots(1);
+    const auto first = client.start_bulk();
+    const auto miscounted =
+        client.bulk_status(text(first["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]));
+    CHECK(text(miscounted["data"]["bulkOperation"]["rootObjectCount"]) == "4");
+    CHECK(text(miscounted["data"]["bulkOperation"]["objectCount"]) == "9");
+    CHECK(download(text(miscounted["data"]["bulkOperation"]["url"])).size() == 9);
+    const auto second = client.start_bulk();
+    const auto counted =
+        client.bulk_status(text(second["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]));
+    CHECK(text(counted["data"]["bulkOperation"]["rootObjectCount"]) == "3");
+    // An empty result has no file.
+    api.clear_catalog();
+    const auto empty = client.start_bulk();
+    const auto none =
+        client.bulk_status(text(empty["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]));
+    CHECK(text(none["data"]["bulkOperation"]["status"]) == "COMPLETED");
+    CHECK(text(none["data"]["bulkOperation"]["objectCount"]) == "0");
+    CHECK(none["data"]["bulkOperation"]["url"].IsNull());
   }
 
   TEST_CASE("stand-in answers Expect 100-continue before the body") {

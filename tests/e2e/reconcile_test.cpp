@@ -247,7 +247,7 @@ TEST_CASE("webhooks during a run are neither overwritten nor swept") {
   const auto twenty = spec(20, "2026-06-01T00:00:00Z", "twenty, created during the run");
   bool sent = false;
   shopify.on_request([&](std::string_view operation) {
-    if (!sent && operation == "BulkOperationStatus") {
+    if (!sent && operation == "BulkOperationById") {
       sent = true;
       send(service.port(), "products/update", test::product_json(newer_two), "during-2");
       send(service.port(), "products/create", test::product_json(twenty), "during-20");
@@ -407,6 +407,96 @@ TEST_CASE("a bulk operation that does not start falls back to pages") {
   CHECK(field(run, "tombstoned") == "1");
   CHECK(shopify.counters().bulk_started == 0);
   CHECK(shopify.counters().of("ProductsPage") >= 1);
+  drifted.check_repaired(db);
+}
+
+TEST_CASE("a bulk query already in progress is waited for and the listing is then by bulk") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  bool names_it = true;
+  SUBCASE("the refusal names the operation in progress") {}
+  SUBCASE("the refusal does not name it: the running ones are looked up") {
+    names_it = false;
+    shopify.set_bulk_in_progress_names_operation(false);
+  }
+  // Another replica's, or one a replica left running when it died.
+  const std::string elsewhere = shopify.start_bulk_operation_elsewhere(3);
+  const auto result = reconcile_command(shopify, db);
+  CHECK(result.status == 0);
+  const std::string run = run_line(result.output);
+  CHECK(field(run, "status") == "succeeded");
+  CHECK(field(run, "mode") == "bulk");
+  CHECK(field(run, "tombstoned") == "1");
+  drifted.check_repaired(db);
+  CHECK(result.output.find("bulk_operation_waiting") != std::string::npos);
+  CHECK(result.output.find(elsewhere) != std::string::npos);
+  const auto counters = shopify.counters();
+  CHECK(counters.bulk_in_progress == 1);
+  CHECK(counters.of("StartBulkProducts") == 2);
+  CHECK(counters.bulk_started == 1);
+  CHECK(counters.bulk_ungrouped == 0);
+  CHECK(counters.of("BulkOperations") == (names_it ? 0 : 1));
+  CHECK(counters.of("BulkOperationById") >= 4 + 2); // the other to its end, then ours
+  CHECK(counters.of("bulk_download") == 1);         // ours only
+  CHECK(counters.of("ProductsPage") == 0);
+  CHECK(result.output.find("bulk_operation_refused") == std::string::npos);
+}
+
+TEST_CASE("a bulk query in progress that never ends makes the run list by pages within the bound") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  const std::string stuck = shopify.start_bulk_operation_elsewhere(-1);
+  const auto began = std::chrono::steady_clock::now();
+  const auto result =
+      reconcile_command(shopify, db, {}, "bulk", {{"SHOPMIRROR_RECONCILE_BULK_TIMEOUT", "3s"}});
+  const auto took = std::chrono::steady_clock::now() - began;
+  CHECK(result.status == 0);
+  const std::string run = run_line(result.output);
+  CHECK(field(run, "status") == "succeeded");
+  CHECK(field(run, "tombstoned") == "1");
+  drifted.check_repaired(db);
+  // It waited for the bound, not longer, and said why it gave up on bulk.
+  CHECK(took >= 3s);
+  CHECK(took < 15s);
+  const auto refused = result.output.find("bulk_operation_refused");
+  REQUIRE(refused != std::string::npos);
+  const std::string line =
+      result.output.substr(refused, result.output.find('\n', refused) - refused);
+  CHECK(line.find(stuck) != std::string::npos);
+  CHECK(line.find("still in progress after the bulk timeout of 3 s") != std::string::npos);
+  CHECK(line.find("\"fallback\":\"paginated\"") != std::string::npos);
+  const auto counters = shopify.counters();
+  CHECK(counters.bulk_started == 0);
+  CHECK(counters.of("StartBulkProducts") == 1);
+  CHECK(counters.of("BulkOperationById") >= 3); // polled while it waited
+  CHECK(counters.of("ProductsPage") >= 1);
+}
+
+TEST_CASE("a bulk result that holds other than the products Shopify counted fails the run") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  // Every object Shopify counted is in the file, but it counted a product
+  // more than the file holds: a listing that may lack a product, whose
+  // sweep would tombstone it.
+  shopify.miscount_next_bulk_roots(1);
+  const auto result = reconcile_command(shopify, db);
+  CHECK(result.status == 1);
+  const std::string run = run_line(result.output);
+  CHECK(field(run, "status") == "failed");
+  CHECK(field(run, "error").find("holds 5 products, Shopify counted 6") != std::string::npos);
+  CHECK(field(run, "tombstoned") == "0");
+  CHECK(mirror_row(db, 9) == expected_row(drifted.gone, false));
+  CHECK(db.scalar("select count(*) from shopify.products where deleted_at is not null") == "0");
+  CHECK(db.scalar("select count(*) from shopify.reconcile_seen") == "0");
+  CHECK(shopify.counters().of("bulk_download") == 1);
+
+  // Counted right, the next run repairs everything.
+  const auto again = reconcile_command(shopify, db);
+  CHECK(again.status == 0);
+  CHECK(field(run_line(again.output), "tombstoned") == "1");
   drifted.check_repaired(db);
 }
 

@@ -71,6 +71,10 @@ TEST_CASE("the service runs as a role that can write the mirror's rows and nothi
   // PostgreSQL 15 already refuses this to every role; kept so that a grant
   // added to roles.sql by mistake shows here.
   CHECK(refused(app, "create table public.intruder (x int)"));
+  // Its own credentials it may read and renew; it may not change their shape.
+  CHECK_FALSE(refused(app, "select count(*) from shopmirror.admin_credentials"));
+  CHECK_FALSE(refused(app, "update shopmirror.admin_credentials set renewals = renewals"));
+  CHECK(refused(app, "alter table shopmirror.admin_credentials add column x int"));
 
   const std::string reader = "host=" + cluster.directory() + " port=" + std::to_string(cluster.port()) +
                              " dbname=shopmirror user=postgres";
@@ -79,6 +83,8 @@ TEST_CASE("the service runs as a role that can write the mirror's rows and nothi
   tx.exec("create role crm login in role shopmirror_reader");
   CHECK_FALSE(refused(url("crm"), "select * from shopify.live_products"));
   CHECK(refused(url("crm"), "delete from shopify.products"));
+  // The Admin API tokens are no consumer's business, sealed or not.
+  CHECK(refused(url("crm"), "select * from shopmirror.admin_credentials"));
   CHECK(refused(url("crm"), "select * from shopify.apply_deliveries(null,null,null,null,null,null,"
                             "null,null,null,null,null,null,null,null,null,null,null,null,null,null,"
                             "null,null,null,null,null,null,null,null,null,null,null,null,null,null,"

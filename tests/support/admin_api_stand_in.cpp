@@ -52,6 +52,7 @@ constexpr int variants_page_cost = 253;
 constexpr int product_by_id_cost = 103;
 constexpr int bulk_start_cost = 10;
 constexpr int bulk_status_cost = 1;
+constexpr int bulk_list_fixed_cost = 2; // plus one a node asked for
 
 struct stored_product {
   model::product_state state;
@@ -65,10 +66,20 @@ struct bulk_operation {
   std::int64_t id = 0;
   std::string status = "CREATED";
   int polls = 0;
+  /// Status polls answered RUNNING before the one that completes it;
+  /// negative: it never completes.
+  int running_polls = 1;
+  bool grouped = true;
   bool fails = false;
   double partial_share = 0.5;
+  int root_difference = 0; // a miscounted rootObjectCount
   product_list data; // what /bulk/<id>.jsonl serves, from completion on
   std::size_t object_count = 0;
+  std::size_t root_object_count = 0;
+  model::timestamp created_at;
+  std::optional<model::timestamp> completed_at;
+
+  bool in_progress() const { return status == "CREATED" || status == "RUNNING"; }
 };
 
 // What the session sends: a complete body, or the JSONL of a product list.
@@ -77,6 +88,7 @@ struct answer {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   product_list stream;
+  bool grouped = true; // how `stream` is written
 };
 
 answer json_answer(unsigned status, std::string body) {
@@ -288,18 +300,20 @@ std::size_t write_product_node(json_writer& w, const stored_product& p) {
   return n;
 }
 
-// The JSONL lines of one product: the product, then each variant with
-// __parentId.
-void append_jsonl(std::string& out, const stored_product& p) {
+// The JSONL line of one product.
+void append_product_line(std::string& out, const stored_product& p) {
   rapidjson::StringBuffer buffer;
-  {
-    json_writer w(buffer);
-    w.StartObject();
-    write_product_fields(w, p);
-    w.EndObject();
-  }
+  json_writer w(buffer);
+  w.StartObject();
+  write_product_fields(w, p);
+  w.EndObject();
   out.append(buffer.GetString(), buffer.GetSize());
   out += '\n';
+}
+
+// The JSONL lines of one product's variants, each naming it in __parentId.
+void append_variant_lines(std::string& out, const stored_product& p) {
+  rapidjson::StringBuffer buffer;
   const std::string parent = std::string(product_gid) + std::to_string(p.state.id);
   for (const auto& v : p.state.variants) {
     buffer.Clear();
@@ -387,7 +401,9 @@ std::string errors_body(std::string_view message) {
 
 // A parsed GraphQL request.
 struct graphql_request {
+  std::string version; // the API version of the path
   std::string operation;
+  std::string query; // the document's text
   rapidjson::Document document;
   const rapidjson::Value* variables = nullptr;
 
@@ -420,11 +436,110 @@ void parse_graphql(const std::string& body, graphql_request& r) {
   if (query == r.document.MemberEnd() || !query->value.IsString()) {
     return;
   }
-  r.operation = operation_name({query->value.GetString(), query->value.GetStringLength()});
+  r.query.assign(query->value.GetString(), query->value.GetStringLength());
+  r.operation = operation_name(r.query);
   const auto variables = r.document.FindMember("variables");
   if (variables != r.document.MemberEnd()) {
     r.variables = &variables->value;
   }
+}
+
+// The groupObjects argument in a request's document: a literal, or a
+// Boolean variable. `value` is unset when the argument is not given;
+// `error` says why a value given cannot be read.
+struct boolean_argument {
+  std::optional<bool> value;
+  std::string error;
+};
+
+boolean_argument group_objects_argument(const graphql_request& r) {
+  constexpr std::string_view name = "groupObjects";
+  const std::string_view text = r.query;
+  for (std::size_t at = text.find(name); at != std::string_view::npos;
+       at = text.find(name, at + name.size())) {
+    if (at > 0 && text[at - 1] == '$') {
+      continue; // a variable's declaration or use, not the argument
+    }
+    std::string_view rest = text.substr(at + name.size());
+    const auto skip_space = [&] {
+      while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.front())) != 0) {
+        rest.remove_prefix(1);
+      }
+    };
+    skip_space();
+    if (rest.empty() || rest.front() != ':') {
+      continue;
+    }
+    rest.remove_prefix(1);
+    skip_space();
+    if (rest.substr(0, 4) == "true") {
+      return {true, {}};
+    }
+    if (rest.substr(0, 5) == "false") {
+      return {false, {}};
+    }
+    if (!rest.empty() && rest.front() == '$') {
+      std::size_t n = 1;
+      while (n < rest.size() &&
+             (std::isalnum(static_cast<unsigned char>(rest[n])) != 0 || rest[n] == '_')) {
+        ++n;
+      }
+      const std::string variable(rest.substr(1, n - 1));
+      const auto* value = r.variable(variable.c_str());
+      if (value == nullptr || !value->IsBool()) {
+        return {std::nullopt,
+                "Variable $" + variable + " of type Boolean! was provided invalid value"};
+      }
+      return {value->GetBool(), {}};
+    }
+    return {std::nullopt, "Argument 'groupObjects' on Field 'bulkOperationRunQuery' has an "
+                          "invalid value. Expected type 'Boolean!'."};
+  }
+  return {};
+}
+
+// A bulkOperations search: `operation_type:query status:running`, terms in
+// any order, values in any case.
+struct bulk_filter {
+  std::optional<std::string> operation_type;
+  std::optional<std::string> status;
+};
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+std::optional<bulk_filter> parse_bulk_filter(std::string_view query) {
+  bulk_filter filter;
+  std::size_t at = 0;
+  while (at < query.size()) {
+    if (std::isspace(static_cast<unsigned char>(query[at])) != 0) {
+      ++at;
+      continue;
+    }
+    std::size_t end = at;
+    while (end < query.size() && std::isspace(static_cast<unsigned char>(query[end])) == 0) {
+      ++end;
+    }
+    const std::string_view term = query.substr(at, end - at);
+    at = end;
+    const auto colon = term.find(':');
+    if (colon == std::string_view::npos) {
+      return std::nullopt;
+    }
+    const std::string key(term.substr(0, colon));
+    const std::string value = lower(std::string(term.substr(colon + 1)));
+    if (key == "operation_type" && (value == "query" || value == "mutation")) {
+      filter.operation_type = value;
+    } else if (key == "status" && !value.empty()) {
+      filter.status = value;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return filter;
 }
 
 // `/admin/api/{version}/graphql.json` -> version.
@@ -488,6 +603,7 @@ struct admin_api_stand_in::impl {
   std::int64_t next_bulk_id = 1;
   std::optional<std::string> fail_next_start;
   std::optional<double> fail_next_operation;
+  std::optional<int> miscount_next_roots;
 
   // Fault knobs: how many requests each still applies to.
   int drops_left = 0;
@@ -763,35 +879,77 @@ struct admin_api_stand_in::impl {
       op.status = "FAILED";
     } else {
       op.status = "COMPLETED";
+      op.completed_at = model::now();
     }
     op.object_count = 0;
     for (const auto& p : *data) {
       op.object_count += 1 + p->state.variants.size();
     }
+    op.root_object_count = data->size();
+    if (miscount_next_roots) {
+      op.root_difference = *miscount_next_roots;
+      miscount_next_roots.reset();
+    }
     op.data = std::move(data);
   }
 
+  // A new bulk query, CREATED now (mutex held).
+  bulk_operation& create_bulk(bool grouped, int running_polls) {
+    bulk_operation op;
+    op.id = next_bulk_id++;
+    op.grouped = grouped;
+    op.running_polls = running_polls;
+    op.created_at = model::now();
+    return bulk.emplace(op.id, std::move(op)).first->second;
+  }
+
+  void write_user_error(json_writer& w, const std::string& message, const char* code) const {
+    w.StartObject();
+    write_key(w, "field");
+    w.Null();
+    write_key(w, "message");
+    write_string(w, message);
+    write_key(w, "code");
+    if (code != nullptr) {
+      write_string(w, code);
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+  }
+
   answer start_bulk(const graphql_request& r) {
+    const boolean_argument group_objects = group_objects_argument(r);
+    if (!group_objects.error.empty()) {
+      return json_answer(200, errors_body(group_objects.error));
+    }
     if (auto refused = charge(bulk_start_cost)) {
       return std::move(*refused);
     }
+    // Shopify's default changed with 2026-01: grouped before, ungrouped since.
+    const bool grouped = group_objects.value.value_or(r.version < "2026-01");
     std::optional<std::string> user_error;
+    const char* code = nullptr;
     const bulk_operation* started = nullptr;
     if (fail_next_start) {
       user_error = std::move(*fail_next_start);
       fail_next_start.reset();
     } else if (const auto query = r.string_variable("query"); !query || query->empty()) {
       user_error = "Invalid bulk query: the query is empty.";
+      code = "INVALID";
     } else {
       for (const auto& [id, op] : bulk) {
-        if (op.status == "CREATED" || op.status == "RUNNING") {
-          user_error = "A bulk query operation for this app and shop is already in progress: " +
-                       std::string(bulk_gid) + std::to_string(id) + ".";
+        if (op.in_progress()) {
+          user_error = "A bulk query operation for this app and shop is already in progress" +
+                       (settings.bulk_in_progress_names_operation
+                            ? ": " + std::string(bulk_gid) + std::to_string(id) + "."
+                            : std::string("."));
+          code = "OPERATION_IN_PROGRESS";
+          ++counters.bulk_in_progress;
         }
       }
       if (!user_error) {
-        bulk_operation op;
-        op.id = next_bulk_id++;
+        bulk_operation& op = create_bulk(grouped, settings.bulk_running_polls);
         if (fail_next_operation) {
           op.fails = true;
           op.partial_share = *fail_next_operation;
@@ -801,7 +959,8 @@ struct admin_api_stand_in::impl {
           complete(op);
         }
         ++counters.bulk_started;
-        started = &bulk.emplace(op.id, std::move(op)).first->second;
+        counters.bulk_ungrouped += grouped ? 0 : 1;
+        started = &op;
       }
     }
     rapidjson::StringBuffer buffer;
@@ -818,6 +977,8 @@ struct admin_api_stand_in::impl {
       write_string(w, std::string(bulk_gid) + std::to_string(started->id));
       write_key(w, "status");
       write_string(w, started->status);
+      write_key(w, "createdAt");
+      write_string(w, format_time(started->created_at));
       w.EndObject();
     } else {
       w.Null();
@@ -825,12 +986,7 @@ struct admin_api_stand_in::impl {
     write_key(w, "userErrors");
     w.StartArray();
     if (user_error) {
-      w.StartObject();
-      write_key(w, "field");
-      w.Null();
-      write_key(w, "message");
-      write_string(w, *user_error);
-      w.EndObject();
+      write_user_error(w, *user_error, code);
     }
     w.EndArray();
     w.EndObject();
@@ -838,7 +994,45 @@ struct admin_api_stand_in::impl {
     return json_answer(200, finish(buffer, w, bulk_start_cost, bulk_start_cost));
   }
 
-  answer bulk_status(const graphql_request& r) {
+  // The BulkOperation fields, into an open object.
+  void write_bulk_operation(json_writer& w, const bulk_operation& op) const {
+    const bool ended = !op.in_progress();
+    write_key(w, "id");
+    write_string(w, std::string(bulk_gid) + std::to_string(op.id));
+    write_key(w, "type");
+    write_string(w, "QUERY");
+    write_key(w, "status");
+    write_string(w, op.status);
+    write_key(w, "errorCode");
+    if (op.status == "FAILED") {
+      write_string(w, "INTERNAL_SERVER_ERROR");
+    } else {
+      w.Null();
+    }
+    write_key(w, "createdAt");
+    write_string(w, format_time(op.created_at));
+    write_key(w, "completedAt");
+    write_optional_time(w, op.completed_at);
+    write_key(w, "objectCount");
+    write_string(w, std::to_string(ended ? op.object_count : 0));
+    write_key(w, "rootObjectCount");
+    const std::int64_t roots = static_cast<std::int64_t>(op.root_object_count) + op.root_difference;
+    write_string(w, std::to_string(ended ? roots : 0));
+    write_key(w, "url");
+    if (op.status == "COMPLETED" && op.object_count > 0) {
+      write_string(w, bulk_url(op.id));
+    } else {
+      w.Null(); // also for an empty result: Shopify gives no file
+    }
+    write_key(w, "partialDataUrl");
+    if (op.status == "FAILED") {
+      write_string(w, bulk_url(op.id));
+    } else {
+      w.Null();
+    }
+  }
+
+  answer bulk_operation_by_id(const graphql_request& r) {
     if (auto refused = charge(bulk_status_cost)) {
       return std::move(*refused);
     }
@@ -850,9 +1044,9 @@ struct admin_api_stand_in::impl {
         }
       }
     }
-    if (op != nullptr && (op->status == "CREATED" || op->status == "RUNNING")) {
+    if (op != nullptr && op->in_progress()) {
       ++op->polls;
-      if (op->polls > settings.bulk_running_polls) {
+      if (op->running_polls >= 0 && op->polls > op->running_polls) {
         complete(*op);
       } else {
         op->status = "RUNNING";
@@ -863,40 +1057,64 @@ struct admin_api_stand_in::impl {
     w.StartObject();
     write_key(w, "data");
     w.StartObject();
-    write_key(w, "node");
+    write_key(w, "bulkOperation");
     if (op == nullptr) {
       w.Null();
     } else {
-      const bool done = op->status == "COMPLETED" || op->status == "FAILED";
       w.StartObject();
-      write_key(w, "id");
-      write_string(w, std::string(bulk_gid) + std::to_string(op->id));
-      write_key(w, "status");
-      write_string(w, op->status);
-      write_key(w, "errorCode");
-      if (op->status == "FAILED") {
-        write_string(w, "INTERNAL_SERVER_ERROR");
-      } else {
-        w.Null();
-      }
-      write_key(w, "objectCount");
-      write_string(w, std::to_string(done ? op->object_count : 0));
-      write_key(w, "url");
-      if (op->status == "COMPLETED") {
-        write_string(w, bulk_url(op->id));
-      } else {
-        w.Null();
-      }
-      write_key(w, "partialDataUrl");
-      if (op->status == "FAILED") {
-        write_string(w, bulk_url(op->id));
-      } else {
-        w.Null();
-      }
+      write_bulk_operation(w, *op);
       w.EndObject();
     }
     w.EndObject();
     return json_answer(200, finish(buffer, w, bulk_status_cost, bulk_status_cost));
+  }
+
+  answer bulk_operations(const graphql_request& r) {
+    const auto* first_value = r.variable("first");
+    if (first_value == nullptr || !first_value->IsInt() || first_value->GetInt() < 1 ||
+        first_value->GetInt() > max_page_size) {
+      return json_answer(200, errors_body("$first must be an Int from 1 to 250"));
+    }
+    const int first = first_value->GetInt();
+    bulk_filter filter;
+    if (const auto query = r.string_variable("query"); query && !query->empty()) {
+      const auto parsed = parse_bulk_filter(*query);
+      if (!parsed) {
+        return json_answer(200, errors_body("stand-in: unsupported bulkOperations search: " +
+                                            std::string(*query)));
+      }
+      filter = *parsed;
+    }
+    const int requested = bulk_list_fixed_cost + first;
+    if (auto refused = charge(requested)) {
+      return std::move(*refused);
+    }
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartObject();
+    write_key(w, "data");
+    w.StartObject();
+    write_key(w, "bulkOperations");
+    w.StartObject();
+    write_key(w, "nodes");
+    w.StartArray();
+    int returned = 0;
+    // Newest first: ids grow with creation.
+    for (auto it = bulk.rbegin(); it != bulk.rend() && returned < first; ++it) {
+      const bulk_operation& op = it->second;
+      if ((filter.operation_type && *filter.operation_type != "query") ||
+          (filter.status && *filter.status != lower(op.status))) {
+        continue;
+      }
+      w.StartObject();
+      write_bulk_operation(w, op);
+      w.EndObject();
+      ++returned;
+    }
+    w.EndArray();
+    w.EndObject();
+    w.EndObject();
+    return json_answer(200, finish(buffer, w, requested, bulk_list_fixed_cost + returned));
   }
 
   answer shop_identity() {
@@ -972,8 +1190,11 @@ struct admin_api_stand_in::impl {
     if (r.operation == "StartBulkProducts") {
       return start_bulk(r);
     }
-    if (r.operation == "BulkOperationStatus") {
-      return bulk_status(r);
+    if (r.operation == "BulkOperationById") {
+      return bulk_operation_by_id(r);
+    }
+    if (r.operation == "BulkOperations") {
+      return bulk_operations(r);
     }
     if (r.operation == "ShopIdentity") {
       return shop_identity();
@@ -992,6 +1213,7 @@ struct admin_api_stand_in::impl {
     answer a;
     a.headers.emplace_back("Content-Type", "application/jsonl");
     a.stream = it->second.data;
+    a.grouped = it->second.grouped;
     return a;
   }
 
@@ -1028,7 +1250,9 @@ struct admin_api_stand_in::impl {
       auto [ec, n] = co_await http::async_write(stream, response, use_tuple);
       co_return !ec;
     }
-    // JSONL, generated a piece at a time as it is written.
+    // JSONL, generated a piece at a time as it is written: grouped, each
+    // product followed by its variants; else every product, then every
+    // variant.
     http::response<http::empty_body> response{http::status::ok, 11};
     for (const auto& [name, value] : a.headers) {
       response.set(name, value);
@@ -1042,11 +1266,19 @@ struct admin_api_stand_in::impl {
     constexpr std::size_t piece = 64 * 1024;
     std::string chunk;
     chunk.reserve(piece * 2);
-    for (std::size_t i = 0; i <= a.stream->size(); ++i) {
-      if (i < a.stream->size()) {
-        append_jsonl(chunk, *(*a.stream)[i]);
+    const std::size_t products = a.stream->size();
+    const std::size_t steps = a.grouped ? products : 2 * products;
+    for (std::size_t i = 0; i <= steps; ++i) {
+      if (i < steps) {
+        const stored_product& p = *(*a.stream)[i % products];
+        if (a.grouped || i < products) {
+          append_product_line(chunk, p);
+        }
+        if (a.grouped || i >= products) {
+          append_variant_lines(chunk, p);
+        }
       }
-      const bool last = i == a.stream->size();
+      const bool last = i == steps;
       if (chunk.size() >= piece || (last && !chunk.empty())) {
         stream.expires_after(std::chrono::seconds(60));
         auto [ec, n] =
@@ -1092,6 +1324,7 @@ struct admin_api_stand_in::impl {
       graphql_request graphql;
       std::string operation;
       if (version) {
+        graphql.version = *version;
         parse_graphql(request.body(), graphql);
         operation = graphql.operation;
       } else if (download) {
@@ -1299,6 +1532,18 @@ void admin_api_stand_in::fail_next_bulk_start(std::string message) {
   impl_->fail_next_start = std::move(message);
 }
 
+std::string admin_api_stand_in::start_bulk_operation_elsewhere(int polls) {
+  std::lock_guard lock(impl_->mutex);
+  bulk_operation& op = impl_->create_bulk(true, polls);
+  op.status = "RUNNING";
+  return std::string(bulk_gid) + std::to_string(op.id);
+}
+
+void admin_api_stand_in::miscount_next_bulk_roots(int difference) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->miscount_next_roots = difference;
+}
+
 void admin_api_stand_in::fail_next_bulk_operation(double share) {
   std::lock_guard lock(impl_->mutex);
   impl_->fail_next_operation = std::clamp(share, 0.0, 1.0);
@@ -1315,6 +1560,11 @@ void admin_api_stand_in::set_bulk_complete_at_start(bool immediately) {
 }
 
 token_authority& admin_api_stand_in::oauth() { return impl_->oauth; }
+
+void admin_api_stand_in::set_bulk_in_progress_names_operation(bool names) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->settings.bulk_in_progress_names_operation = names;
+}
 
 void admin_api_stand_in::set_shop_domain(std::string domain) {
   std::lock_guard lock(impl_->mutex);

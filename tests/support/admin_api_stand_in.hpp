@@ -1,10 +1,10 @@
 #pragma once
 
 // A stand-in for Shopify's Admin GraphQL API, as much of it as the reconcile
-// client speaks (shopify-facts.md section 5): a real HTTP/1.1 server on
-// 127.0.0.1 and a port of its own, with a product catalog a test controls,
-// the per-shop cost bucket, bulk operations with a JSONL download, and
-// faults on demand.
+// client speaks (shopify-facts.md section 5; bulk operations as of 2026-01,
+// shopify-2026.md): a real HTTP/1.1 server on 127.0.0.1 and a port of its
+// own, with a product catalog a test controls, the per-shop cost bucket,
+// bulk operations with a JSONL download, and faults on demand.
 //
 // The operations it answers, by GraphQL operation name (the identifier after
 // the leading `query` or `mutation`), at POST /admin/api/{version}/graphql.json
@@ -12,13 +12,26 @@
 //   ProductsPage($first, $after, $query)  products sorted by id, 100 variants each
 //   ProductVariantsPage($id, $after)      250 variants of one product
 //   ProductById($id)                      one product or null
-//   StartBulkProducts($query)             bulkOperationRunQuery
-//   BulkOperationStatus($id)              node(id) ... on BulkOperation
+//   StartBulkProducts($query)             bulkOperationRunQuery(query:, groupObjects:)
+//   BulkOperationById($id)                bulkOperation(id:), or null
+//   BulkOperations($first, $query)        bulkOperations(first:, query:), newest first;
+//                                         the query filters on operation_type and status
 //   ShopIdentity                          shop { myshopifyDomain }: the shop the token is for
 // and GET /bulk/<id>.jsonl (no token, like the signed storage URL it stands
 // for), streamed in chunks; and POST /admin/oauth/access_token, the token
 // endpoint (tests/support/token_authority.hpp), whose tokens the GraphQL
 // endpoint accepts beside the static `access_token`.
+//
+// Bulk operations as Shopify has them: `groupObjects` is read from the
+// mutation's text (a literal or a variable) and defaults to false from API
+// 2026-01 on (true before); grouped output puts each product's variants
+// right after it, ungrouped output all products first and then all
+// variants (each still naming its product in __parentId). One bulk query at
+// a time: a start while another bulk query of the app is CREATED or RUNNING
+// gets the userError OPERATION_IN_PROGRESS, whose message names that
+// operation. (Shopify's guide allows five from 2026-01, its reference pages
+// one; the stand-in keeps to one, which is what makes the error reachable.)
+// objectCount and rootObjectCount are strings, "0" until the operation ends.
 
 #include "model/product_state.hpp"
 #include "tests/support/token_authority.hpp"
@@ -52,6 +65,10 @@ struct admin_api_settings {
   bool bulk_complete_at_start = false;
   /// The token endpoint.
   token_authority_settings oauth;
+  /// Whether the OPERATION_IN_PROGRESS message names the operation in
+  /// progress (clients have seen it do so: "... already in progress:
+  /// gid://shopify/BulkOperation/N.").
+  bool bulk_in_progress_names_operation = true;
 };
 
 /// What the stand-in has seen and done, for tests to assert on.
@@ -68,6 +85,8 @@ struct admin_api_counters {
   int injected_drops = 0;
   int injected_delays = 0;
   int bulk_started = 0;
+  int bulk_ungrouped = 0;                ///< bulk operations started without groupObjects true
+  int bulk_in_progress = 0;              ///< starts refused with OPERATION_IN_PROGRESS
   std::vector<std::string> api_versions; ///< distinct, in the order first seen
 
   int of(const std::string& operation) const {
@@ -132,14 +151,25 @@ public:
   /// Answer `delay` later than otherwise (other connections are not held up).
   void delay_next(int count, std::chrono::milliseconds delay);
 
-  /// The next StartBulkProducts gets bulkOperation null and this userError.
+  /// The next StartBulkProducts gets bulkOperation null and this userError
+  /// (without a code).
   void fail_next_bulk_start(std::string message = "Bulk operations are temporarily unavailable.");
+  /// A bulk query of the same app started elsewhere (a replica's, or one a
+  /// replica that died left behind): RUNNING from now, so every start is
+  /// refused with OPERATION_IN_PROGRESS while it runs. It answers RUNNING to
+  /// `polls` status polls of it and completes at the next; never, if
+  /// `polls` is negative. Returns its gid.
+  std::string start_bulk_operation_elsewhere(int polls);
+  /// The next bulk operation to complete reports a rootObjectCount
+  /// `difference` off the products in its result (objectCount stays true).
+  void miscount_next_bulk_roots(int difference);
   /// The next bulk operation to complete ends FAILED (errorCode
   /// INTERNAL_SERVER_ERROR, url null) with a partialDataUrl holding only the
   /// first `share` of the catalog's products.
   void fail_next_bulk_operation(double share = 0.5);
   void set_bulk_running_polls(int polls);
   void set_bulk_complete_at_start(bool immediately);
+  void set_bulk_in_progress_names_operation(bool names);
   /// The shop the stand-in answers for from now on (a token of another store).
   void set_shop_domain(std::string domain);
   /// Replaces the bucket's size and rate; the bucket starts full again.

@@ -142,6 +142,7 @@ TEST_CASE("one shop comes from SHOPMIRROR_SHOP and SHOPMIRROR_ADMIN_TOKEN") {
                        {"SHOPMIRROR_ADMIN_API_URL", "http://127.0.0.1:9"},
                        {"SHOPMIRROR_RECONCILE_AT", "04:30"},
                        {"SHOPMIRROR_RECONCILE_MODE", "paginated"},
+                       {"SHOPMIRROR_RECONCILE_BULK_TIMEOUT", "90m"},
                        {"SHOPMIRROR_API_VERSION", "2026-07"}});
   REQUIRE(c.shops.size() == 1);
   CHECK(c.shops[0].domain == "demo.myshopify.com");
@@ -149,6 +150,8 @@ TEST_CASE("one shop comes from SHOPMIRROR_SHOP and SHOPMIRROR_ADMIN_TOKEN") {
   CHECK(c.reconcile.daily_at_minute == std::optional<int>(270));
   CHECK(c.reconcile.mode == "paginated");
   CHECK(c.reconcile.api_version == "2026-07");
+  CHECK(c.reconcile.bulk_timeout == std::chrono::minutes(90));
+  CHECK(load({}).reconcile.bulk_timeout == std::chrono::hours(6));
   CHECK(load({{"SHOPMIRROR_SHOP", "demo.myshopify.com"}, {"SHOPMIRROR_ADMIN_TOKEN", "t"}})
             .shops[0]
             .base_url() == "https://demo.myshopify.com");
@@ -165,6 +168,8 @@ TEST_CASE("bad reconcile settings name their variable") {
         std::string::npos);
   CHECK(error_of({{"SHOPMIRROR_RECONCILE_AT", "25:00"}}).find("SHOPMIRROR_RECONCILE_AT=") == 0);
   CHECK(error_of({{"SHOPMIRROR_RECONCILE_MODE", "rest"}}).find("SHOPMIRROR_RECONCILE_MODE=") == 0);
+  CHECK(error_of({{"SHOPMIRROR_RECONCILE_BULK_TIMEOUT", "0s"}})
+            .find("SHOPMIRROR_RECONCILE_BULK_TIMEOUT=") == 0);
   CHECK(error_of({{"SHOPMIRROR_RECONCILE_TOKEN", "short"}}).find("SHOPMIRROR_RECONCILE_TOKEN") ==
         0);
   CHECK(error_of({{"SHOPMIRROR_SHOP", "a.myshopify.com"},

@@ -1,6 +1,7 @@
 #include "model/graphql_product.hpp"
 #include "model/webhook_payload.hpp"
 #include "reconcile/bulk_jsonl.hpp"
+#include "reconcile/bulk_operation.hpp"
 #include "reconcile/coordinator.hpp"
 #include "reconcile/cost_bucket.hpp"
 #include "tests/support/webhooks.hpp"
@@ -48,6 +49,9 @@ const std::string bulk_result =
 struct bulk_read {
   std::vector<db::listed_product> products;
   std::vector<db::failed_product> failed;
+  std::size_t lines = 0;
+  std::size_t roots = 0;
+  std::size_t unreadable = 0;
 };
 
 bulk_read read_bulk(const std::string& text, std::size_t piece) {
@@ -59,6 +63,9 @@ bulk_read read_bulk(const std::string& text, std::size_t piece) {
     reader.feed(std::string_view(text).substr(at, piece));
   }
   reader.finish();
+  out.lines = reader.lines();
+  out.roots = reader.roots();
+  out.unreadable = reader.unreadable();
   return out;
 }
 
@@ -140,6 +147,10 @@ TEST_CASE("bulk JSONL joins variants to their product whatever the piece size") 
     REQUIRE_FALSE(source.HasParseError());
     CHECK(source["variants"]["nodes"].Size() == 2);
     CHECK(std::string(source["title"].GetString()) == "Big id");
+    const bulk_read counted = read_bulk(bulk_result, piece);
+    CHECK(counted.lines == 4);
+    CHECK(counted.roots == 2);
+    CHECK(counted.unreadable == 0);
   }
 }
 
@@ -181,6 +192,9 @@ TEST_CASE("bulk JSONL fails a product it cannot read and reads the others") {
   CHECK(read.failed[1].product_id == std::optional<std::int64_t>(1));
   REQUIRE(read.products.size() == 1);
   CHECK(read.products[0].state.id == 5);
+  CHECK(read.lines == 3);
+  CHECK(read.roots == 2);
+  CHECK(read.unreadable == 1);
   CHECK_FALSE(read_bulk("{not json}\n", 3).failed.at(0).product_id.has_value());
 }
 
@@ -218,6 +232,129 @@ TEST_CASE("bulk JSONL fails a line that jsonb would not store as read") {
   one_failure(read, "nests deeper");
   // The same lines without the damage read as one product with its variant.
   CHECK(read_in_pieces(product + variant + "\n", 4).at(0).state.variants.size() == 1);
+}
+
+namespace {
+
+rapidjson::Document json(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  return doc;
+}
+
+reconcile::bulk_start_refusal refusal_of(const std::string& payload) {
+  const auto doc = json(payload);
+  return reconcile::read_bulk_start_refusal(&doc);
+}
+
+} // namespace
+
+TEST_CASE("a BulkOperation is read with its counts as strings and its times") {
+  const auto doc = json(
+      R"({"id":"gid://shopify/BulkOperation/720918","status":"COMPLETED","errorCode":null,)"
+      R"("createdAt":"2026-11-28T03:00:01Z","completedAt":"2026-11-28T03:04:10Z",)"
+      R"("objectCount":"18446744073709551615","rootObjectCount":"57","url":"https://x/r.jsonl",)"
+      R"("partialDataUrl":null})");
+  const auto op = reconcile::read_bulk_operation(doc);
+  CHECK(op.id == "gid://shopify/BulkOperation/720918");
+  CHECK(op.status == "COMPLETED");
+  CHECK(op.ended());
+  CHECK(op.error_code.empty());
+  CHECK(op.object_count == std::optional<std::uint64_t>(18446744073709551615u));
+  CHECK(op.root_object_count == std::optional<std::uint64_t>(57));
+  CHECK(op.url == "https://x/r.jsonl");
+  CHECK(op.partial_data_url.empty());
+  REQUIRE(op.created_at);
+  REQUIRE(op.completed_at);
+  CHECK(op.completed_at->micros_since_epoch - op.created_at->micros_since_epoch == 249000000);
+
+  const auto odd = reconcile::read_bulk_operation(
+      json(R"({"status":"RUNNING","objectCount":12,"rootObjectCount":"12a","createdAt":"soon"})"));
+  CHECK_FALSE(odd.ended());
+  CHECK(odd.object_count == std::optional<std::uint64_t>(12));
+  CHECK_FALSE(odd.root_object_count.has_value());
+  CHECK_FALSE(odd.created_at.has_value());
+  CHECK_FALSE(odd.completed_at.has_value());
+  for (const char* status : {"CREATED", "RUNNING", "CANCELING"}) {
+    reconcile::bulk_operation_state s;
+    s.status = status;
+    CHECK_FALSE(s.ended());
+  }
+  for (const char* status : {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}) {
+    reconcile::bulk_operation_state s;
+    s.status = status;
+    CHECK(s.ended());
+  }
+}
+
+TEST_CASE("a start refused because a bulk query is in progress names the operation") {
+  const auto named = refusal_of(
+      R"({"bulkOperation":null,"userErrors":[{"field":null,"message":"A bulk query operation )"
+      R"(for this app and shop is already in progress: gid://shopify/BulkOperation/4039184154813.",)"
+      R"("code":"OPERATION_IN_PROGRESS"}]})");
+  CHECK(named.in_progress);
+  CHECK(named.running_id ==
+        std::optional<std::string>("gid://shopify/BulkOperation/4039184154813"));
+  CHECK(named.message.find("already in progress") != std::string::npos);
+
+  // The code alone, with Shopify's enum text: in progress, id unknown.
+  const auto unnamed = refusal_of(
+      R"({"userErrors":[{"field":["query"],"message":"Bulk query is invalid.","code":"INVALID"},)"
+      R"({"field":null,"message":"A bulk operation is already in progress.","code":"OPERATION_IN_PROGRESS"}]})");
+  CHECK(unnamed.in_progress);
+  CHECK_FALSE(unnamed.running_id.has_value());
+  CHECK(unnamed.message == "A bulk operation is already in progress.");
+
+  // The message without a code (the code not selected, or not sent).
+  CHECK(refusal_of(R"({"userErrors":[{"field":null,"message":"A bulk query operation for this )"
+                   R"(app and shop is already in progress: gid://shopify/BulkOperation/7."}]})")
+            .running_id == std::optional<std::string>("gid://shopify/BulkOperation/7"));
+
+  // Anything else is a refusal to give up on.
+  const std::string limit =
+      R"({"userErrors":[{"field":null,"message":"Bulk operations limit reached. Please try )"
+      R"(again later.","code":"LIMIT_REACHED"}]})";
+  const std::string other =
+      R"({"userErrors":[{"field":null,"message":"Access denied: already in progress?",)"
+      R"("code":"INVALID"}]})";
+  const std::string none = R"({"bulkOperation":null,"userErrors":[]})";
+  for (const std::string& payload : {limit, other, none}) {
+    CAPTURE(payload);
+    const auto refusal = refusal_of(payload);
+    CHECK_FALSE(refusal.in_progress);
+    CHECK_FALSE(refusal.message.empty());
+  }
+  CHECK(reconcile::read_bulk_start_refusal(nullptr).message == "no operation returned");
+  CHECK(refusal_of(R"({"userErrors":[{"message":"in progress: gid://shopify/BulkOperation/",)"
+                   R"("code":"OPERATION_IN_PROGRESS"}]})")
+            .running_id == std::nullopt);
+}
+
+TEST_CASE("a bulk result must hold the objects and the products Shopify counted") {
+  reconcile::bulk_operation_state op;
+  op.id = "gid://shopify/BulkOperation/1";
+  op.object_count = 10;
+  op.root_object_count = 4;
+  CHECK(reconcile::bulk_count_mismatch(op, 10, 4, 0).empty());
+  CHECK(reconcile::bulk_count_mismatch(op, 9, 4, 0) ==
+        "the bulk result of gid://shopify/BulkOperation/1 holds 9 objects, Shopify counted 10");
+  CHECK(reconcile::bulk_count_mismatch(op, 10, 3, 0) ==
+        "the bulk result of gid://shopify/BulkOperation/1 holds 3 products, Shopify counted 4");
+  CHECK(reconcile::bulk_count_mismatch(op, 10, 5, 0).find("holds 5 products") != std::string::npos);
+  // An unparseable line may have been a product or a variant.
+  CHECK(reconcile::bulk_count_mismatch(op, 10, 3, 1).empty());
+  CHECK(reconcile::bulk_count_mismatch(op, 10, 4, 1).empty());
+  CHECK(reconcile::bulk_count_mismatch(op, 10, 2, 1) ==
+        "the bulk result of gid://shopify/BulkOperation/1 holds 2 products (and 1 unreadable "
+        "lines), Shopify counted 4");
+  CHECK(reconcile::bulk_count_mismatch(op, 10, 5, 1).find("holds 5 products") != std::string::npos);
+  op.root_object_count.reset();
+  CHECK(reconcile::bulk_count_mismatch(op, 10, 4, 0).find("Shopify counted none") !=
+        std::string::npos);
+  op.object_count.reset();
+  CHECK(reconcile::bulk_count_mismatch(op, 10, 4, 0).find("10 objects, Shopify counted none") !=
+        std::string::npos);
 }
 
 TEST_CASE("the cost bucket waits only for what does not fit") {
