@@ -28,6 +28,10 @@ int run_reconcile(const config& settings, const std::vector<std::string>& args);
 /// credentials that renew themselves. `args` are the words after it.
 int run_credentials(const config& settings, const std::vector<std::string>& args);
 
+/// `shopmirror subscriptions check|sync [--shop D] [--dry-run]`: the webhook
+/// subscriptions the mirror needs. `args` are the words after it.
+int run_subscriptions(const config& settings, const std::vector<std::string>& args);
+
 /// `shopmirror send [options] FILE`: signs a payload and posts it the way
 /// Shopify does. `args` are the words after `send`.
 int run_send(const config& settings, const std::vector<std::string>& args);

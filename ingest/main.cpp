@@ -18,6 +18,8 @@ constexpr const char* usage =
     "             repair the mirror from the Admin API now, then exit\n"
     "  credentials import --shop DOMAIN | status | keygen --out FILE | jwk --key FILE\n"
     "             Admin API credentials that renew themselves (see credentials --help)\n"
+    "  subscriptions check | sync [--shop DOMAIN] [--dry-run]\n"
+    "             the webhook subscriptions the mirror needs, compared or made right\n"
     "  send       sign a payload file and post it like Shopify (see send --help)\n"
     "  prune      delete delivery-log rows older than SHOPMIRROR_DELIVERY_RETENTION\n"
     "  dead-letters list [--all] | replay [ID...]\n"
@@ -71,6 +73,9 @@ int main(int argc, char** argv) {
     }
     if (command == "reconcile") {
       return ingest::run_reconcile(settings, rest);
+    }
+    if (command == "subscriptions") {
+      return ingest::run_subscriptions(settings, rest);
     }
     if (command == "credentials") {
       return ingest::run_credentials(settings, rest);

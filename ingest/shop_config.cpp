@@ -348,6 +348,12 @@ void load_shop_config(const env_lookup& lookup, config& c) {
   // 9 products of 103 points is the most under Shopify's 1,000-point cap.
   r.page_size = static_cast<int>(integer(lookup, "SHOPMIRROR_RECONCILE_PAGE_SIZE",
                                          static_cast<std::uint64_t>(r.page_size), 1, 9));
+  if (const auto url = lookup("SHOPMIRROR_PUBLIC_URL")) {
+    r.public_url = trim(*url);
+    check_url("SHOPMIRROR_PUBLIC_URL", r.public_url);
+  }
+  r.subscription_check_interval = duration(lookup, "SHOPMIRROR_SUBSCRIPTION_CHECK_EVERY",
+                                           r.subscription_check_interval, std::chrono::seconds(1));
   if (const auto share = lookup("SHOPMIRROR_RECONCILE_MAX_SWEEP")) {
     r.max_sweep = parse_share("SHOPMIRROR_RECONCILE_MAX_SWEEP", *share);
   }

@@ -3,6 +3,7 @@
 #include "reconcile/admin_api.hpp"
 #include "reconcile/catalog.hpp"
 #include "reconcile/run.hpp"
+#include "reconcile/subscriptions.hpp"
 #include "telemetry/log.hpp"
 
 #include <random>
@@ -176,6 +177,9 @@ void coordinator::start_background() {
     schedule_thread_ = std::thread([this] { schedule_loop(); });
   }
   refresh_thread_ = std::thread([this] { refresh_loop(); });
+  if (!settings_.public_url.empty()) {
+    subscription_thread_ = std::thread([this] { subscription_loop(); });
+  }
 }
 
 void coordinator::nudge_refresh() {
@@ -190,14 +194,14 @@ void coordinator::stop() {
   {
     const std::lock_guard lock(mutex_);
     if (stopping_ && runs_.empty() && !schedule_thread_.joinable() &&
-        !refresh_thread_.joinable()) {
+        !refresh_thread_.joinable() && !subscription_thread_.joinable()) {
       return;
     }
     stopping_ = true;
   }
   cancel_.cancel();
   wake_.notify_all();
-  for (std::thread* t : {&schedule_thread_, &refresh_thread_}) {
+  for (std::thread* t : {&schedule_thread_, &refresh_thread_, &subscription_thread_}) {
     if (t->joinable()) {
       t->join();
     }
@@ -263,7 +267,7 @@ void coordinator::refresh_loop() {
     lock.unlock();
     try {
       refresh_once(store);
-      publish_refresh_backlog(store);
+      publish_gauges(store);
     } catch (const cancelled&) {
       return;
     } catch (const std::exception& e) {
@@ -276,9 +280,69 @@ void coordinator::refresh_loop() {
   }
 }
 
-void coordinator::publish_refresh_backlog(db::reconcile_store& store) {
+void coordinator::subscription_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    for (const auto& shop : shops_) {
+      try {
+        check_subscriptions(shop);
+      } catch (const cancelled&) {
+        return;
+      }
+    }
+    lock.lock();
+    wake_.wait_for(lock, settings_.subscription_check_interval, [this] { return stopping_; });
+  }
+}
+
+void coordinator::check_subscriptions(const shop_settings& shop) {
+  const double now = unix_seconds(model::now());
+  try {
+    admin_api api(shop, credentials_of(shop), settings_, cancel_);
+    const subscription_report report =
+        compare_subscriptions(list_subscriptions(api), settings_.public_url, settings_.api_version);
+    for (const auto& topic : report.topics) {
+      // A missing subscription is the early warning that Shopify removed
+      // one after failed deliveries.
+      log_event(topic.state == subscription_state::ok ? level::info : level::warn,
+                "webhook_subscription")
+          .field("shop", shop.domain)
+          .field("topic", topic.topic)
+          .field("state", to_string(topic.state));
+      if (metrics_ != nullptr) {
+        for (const auto state : {subscription_state::ok, subscription_state::missing,
+                                 subscription_state::wrong, subscription_state::duplicate}) {
+          metrics_->subscriptions.with({shop.domain, topic.topic, std::string(to_string(state))})
+              .set(state == topic.state ? 1 : 0);
+        }
+      }
+    }
+    if (metrics_ != nullptr) {
+      metrics_->subscriptions_checked.with({shop.domain, report.all_ok() ? "ok" : "attention"})
+          .set(now);
+    }
+  } catch (const cancelled&) {
+    throw;
+  } catch (const std::exception& e) {
+    log_event(level::warn, "webhook_subscriptions_unchecked")
+        .field("shop", shop.domain)
+        .field("error", e.what());
+    if (metrics_ != nullptr) {
+      metrics_->subscriptions_checked.with({shop.domain, "failed"}).set(now);
+    }
+  }
+}
+
+void coordinator::publish_gauges(db::reconcile_store& store) {
   if (metrics_ == nullptr) {
     return;
+  }
+  for (const auto& shop : shops_) {
+    if (const auto expires = credentials_of(shop).expires_at()) {
+      metrics_->credentials_expiry.with({shop.domain, std::string(to_string(shop.auth))})
+          .set(unix_seconds(*expires));
+    }
   }
   const auto backlogs = store.refresh_backlogs();
   for (const auto& shop : shops_) {

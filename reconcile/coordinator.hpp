@@ -74,7 +74,12 @@ private:
   void schedule_loop();
   void refresh_loop();
   void refresh_once(db::reconcile_store& store);
-  void publish_refresh_backlog(db::reconcile_store& store);
+  /// The refresh backlog and each shop's token expiry, on /metrics.
+  void publish_gauges(db::reconcile_store& store);
+  void subscription_loop();
+  /// Lists and compares the shop's webhook subscriptions: logged and on
+  /// /metrics. Never throws but `cancelled`.
+  void check_subscriptions(const shop_settings& shop);
 
   std::vector<shop_settings> shops_;
   std::map<std::string, std::shared_ptr<admin_credentials>> credentials_;
@@ -96,6 +101,7 @@ private:
   std::list<run_thread> runs_;
   std::thread schedule_thread_;
   std::thread refresh_thread_;
+  std::thread subscription_thread_;
 };
 
 /// The next daily run after `now` (unix seconds): the day's `minute` after

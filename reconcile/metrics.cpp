@@ -32,6 +32,22 @@ reconcile_metrics::reconcile_metrics(telemetry::registry& registry)
                                           "Refresh requests waiting in the database, by shop "
                                           "and state (due: not tried yet; failing: tried and "
                                           "failed at least once).",
-                                          {"shop", "state"})) {}
+                                          {"shop", "state"})),
+      subscriptions(registry.add_gauge("shopmirror_webhook_subscription_state",
+                                       "1 for the state each needed webhook subscription is in "
+                                       "(ok, missing, wrong: not JSON, trimmed or filtered; "
+                                       "duplicate: more than one at our address), 0 for the "
+                                       "others; from the last check.",
+                                       {"shop", "topic", "state"})),
+      subscriptions_checked(registry.add_gauge(
+          "shopmirror_webhook_subscriptions_checked_timestamp_seconds",
+          "When the webhook subscriptions of the shop were last checked, by outcome (ok: all as "
+          "needed; attention: not; failed: the check itself failed).",
+          {"shop", "outcome"})),
+      credentials_expiry(registry.add_gauge(
+          "shopmirror_admin_credentials_expiry_timestamp_seconds",
+          "When the Admin API token this process holds for the shop expires (renewed ahead of "
+          "it); absent for a static token.",
+          {"shop", "kind"})) {}
 
 } // namespace shopmirror::reconcile

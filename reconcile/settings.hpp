@@ -81,6 +81,12 @@ struct reconcile_settings {
   std::chrono::milliseconds refresh_interval{5000};
   /// Verify Admin API certificates (off only in tests with self-signed ones).
   bool verify_tls = true;
+  /// Where Shopify delivers webhooks to shopmirror (through nginx): what
+  /// the webhook subscriptions must point at (SHOPMIRROR_PUBLIC_URL). Empty:
+  /// subscriptions are not checked.
+  std::string public_url;
+  /// How often `serve` checks the webhook subscriptions (and once at start).
+  std::chrono::seconds subscription_check_interval{24 * 3600};
   /// Seals stored tokens (SHOPMIRROR_CREDENTIALS_KEY); required as soon as
   /// one shop's credentials renew themselves.
   std::optional<crypto::sealing_key> credentials_key;

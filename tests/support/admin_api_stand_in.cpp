@@ -621,6 +621,7 @@ struct admin_api_stand_in::impl {
   std::thread thread;
 
   token_authority oauth;
+  subscription_registry subscriptions;
 
   explicit impl(admin_api_settings s) : settings(std::move(s)), oauth(settings.oauth) {
     available = settings.maximum_available;
@@ -1199,6 +1200,21 @@ struct admin_api_stand_in::impl {
     if (r.operation == "ShopIdentity") {
       return shop_identity();
     }
+    if (r.operation.find("WebhookSubscription") != std::string::npos) {
+      // A list costs its page; a mutation 10.
+      const int cost = r.operation == "WebhookSubscriptions" ? 102 : 10;
+      if (auto refused = charge(cost)) {
+        return *refused;
+      }
+      if (const auto data = subscriptions.answer(r.operation, r.variables)) {
+        rapidjson::StringBuffer buffer;
+        json_writer w(buffer);
+        w.StartObject();
+        write_key(w, "data");
+        w.RawValue(data->c_str(), data->size(), rapidjson::kObjectType);
+        return json_answer(200, finish(buffer, w, cost, cost));
+      }
+    }
     return json_answer(200, errors_body(r.operation.empty()
                                             ? "Parse error: no query or operation name"
                                             : "stand-in: unknown operation " + r.operation));
@@ -1560,6 +1576,8 @@ void admin_api_stand_in::set_bulk_complete_at_start(bool immediately) {
 }
 
 token_authority& admin_api_stand_in::oauth() { return impl_->oauth; }
+
+subscription_registry& admin_api_stand_in::subscriptions() { return impl_->subscriptions; }
 
 void admin_api_stand_in::set_bulk_in_progress_names_operation(bool names) {
   std::lock_guard lock(impl_->mutex);

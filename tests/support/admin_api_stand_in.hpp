@@ -17,6 +17,8 @@
 //   BulkOperations($first, $query)        bulkOperations(first:, query:), newest first;
 //                                         the query filters on operation_type and status
 //   ShopIdentity                          shop { myshopifyDomain }: the shop the token is for
+//   WebhookSubscriptions($first, $after)  webhookSubscriptions (tests/support/subscription_registry.hpp)
+//   Create/Update/DeleteWebhookSubscription   webhookSubscriptionCreate / Update / Delete
 // and GET /bulk/<id>.jsonl (no token, like the signed storage URL it stands
 // for), streamed in chunks; and POST /admin/oauth/access_token, the token
 // endpoint (tests/support/token_authority.hpp), whose tokens the GraphQL
@@ -34,6 +36,7 @@
 // objectCount and rootObjectCount are strings, "0" until the operation ends.
 
 #include "model/product_state.hpp"
+#include "tests/support/subscription_registry.hpp"
 #include "tests/support/token_authority.hpp"
 
 #include <chrono>
@@ -180,6 +183,8 @@ public:
 
   /// The token endpoint: its knobs and what it granted.
   token_authority& oauth();
+  /// The shop's webhook subscriptions.
+  subscription_registry& subscriptions();
 
   admin_api_counters counters() const;
   void reset_counters();
