@@ -15,7 +15,7 @@ struct reconcile_metrics {
   telemetry::gauge_family& held_sweep;     // shop: what the latest run held back
   telemetry::gauge_family& running;        // shop: 1 while this process runs one
   telemetry::counter_family& refreshes;    // shop, outcome: applied, gone, failed
-  telemetry::gauge_family& refresh_requests; // shop, state: due, failing
+  telemetry::gauge_family& refresh_requests; // shop, state: due, failing, paused
 };
 
 } // namespace shopmirror::reconcile
