@@ -75,7 +75,7 @@ options parse(int argc, char** argv) {
 }
 
 model::upsert_product mapped(std::int64_t product, int variants) {
-  auto action = model::action_for(model::product_topic::update,
+  auto action = model::action_for(model::webhook_topic::products_update, "bench.myshopify.com",
                                   bench::product_body(product, 1, variants),
                                   model::stub_fetch::possible);
   auto* upsert = std::get_if<model::upsert_product>(&action);

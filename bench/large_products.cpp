@@ -125,7 +125,7 @@ model::delivery_item delivery(const std::string& topic, std::string body, const 
   meta.webhook_id = id;
   meta.topic = topic;
   meta.received_at = model::now();
-  return {meta, model::action_for(model::parse_topic(topic), std::move(body),
+  return {meta, model::action_for(model::parse_topic(topic), meta.shop_domain, std::move(body),
                                   model::stub_fetch::possible)};
 }
 

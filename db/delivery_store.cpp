@@ -10,6 +10,7 @@
 
 #include <array>
 #include <string>
+#include <variant>
 
 namespace shopmirror::db {
 namespace {
@@ -18,7 +19,8 @@ using model::apply_outcome;
 
 constexpr const char* apply_statement = "shopmirror_apply_deliveries";
 
-// Must match the signature of shopify.apply_deliveries (0006_convergence.sql).
+// Must match the signature of shopify.apply_deliveries (0006_convergence.sql,
+// redefined with the same signature by 0008_compliance.sql).
 constexpr const char* apply_sql =
     "select delivery_slot, delivery_outcome from shopify.apply_deliveries("
     "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
@@ -32,6 +34,36 @@ constexpr const char* apply_sql =
 
 constexpr std::size_t delivery_parameters = 12;
 constexpr std::size_t parameter_count = delivery_parameters + product_columns::count;
+
+// d_action: what shopify.apply_deliveries does with a delivery. Where one
+// changes, so must the function (0008_compliance.sql).
+const char* action_name(const model::delivery_action& action) {
+  struct name_of {
+    const char* operator()(const model::upsert_product&) const { return "upsert"; }
+    const char* operator()(const model::delete_product&) const { return "delete"; }
+    const char* operator()(const model::refresh_product&) const { return "refresh"; }
+    const char* operator()(const model::ignore_delivery&) const { return "ignore"; }
+    const char* operator()(const model::dead_letter&) const { return "dead_letter"; }
+    const char* operator()(const model::record_compliance_request&) const { return "compliance"; }
+    const char* operator()(const model::redact_shop&) const { return "redact_shop"; }
+    const char* operator()(const model::uninstall_app&) const { return "uninstall"; }
+  };
+  return std::visit(name_of{}, action);
+}
+
+// What is kept of a compliance or uninstall request, or null for the rest.
+const std::string* request_record(const model::delivery_action& action) {
+  if (const auto* request = std::get_if<model::record_compliance_request>(&action)) {
+    return &request->record;
+  }
+  if (const auto* redaction = std::get_if<model::redact_shop>(&action)) {
+    return &redaction->record;
+  }
+  if (const auto* uninstall = std::get_if<model::uninstall_app>(&action)) {
+    return &uninstall->record;
+  }
+  return nullptr;
+}
 
 // The columns of shopify.apply_deliveries, one array per parameter: the
 // delivery's own (d_*), then its product state's (p_*, v_*).
@@ -68,11 +100,7 @@ struct batch_arrays {
     const auto* refresh = std::get_if<model::refresh_product>(&item.action);
     const auto* dead = std::get_if<model::dead_letter>(&item.action);
 
-    c[7].add(upsert   ? "upsert"
-             : remove ? "delete"
-             : refresh ? "refresh"
-             : dead    ? "dead_letter"
-                       : "ignore");
+    c[7].add(action_name(item.action));
     std::optional<std::int64_t> product_id;
     if (upsert) {
       product_id = upsert->state.id;
@@ -84,10 +112,16 @@ struct batch_arrays {
       product_id = dead->product_id;
     }
     c[8].add(product_id);
+    // d_body is a dead letter's raw body, or what is kept of a compliance
+    // or uninstall request (shopify.apply_deliveries reads its ids).
     if (dead) {
       c[9].add(dead->reason);
       c[10].add(model::headers_json(meta));
       c[11].add(dead->body);
+    } else if (const std::string* record = request_record(item.action)) {
+      c[9].add_null();
+      c[10].add_null();
+      c[11].add(*record);
     } else {
       c[9].add_null();
       c[10].add_null();
@@ -115,6 +149,9 @@ std::size_t weight_of(const model::delivery_item& item) {
   if (const auto* dead = std::get_if<model::dead_letter>(&item.action)) {
     return dead->body.size();
   }
+  if (const std::string* record = request_record(item.action)) {
+    return record->size();
+  }
   return 0;
 }
 
@@ -137,6 +174,15 @@ apply_outcome parse_outcome(std::string_view text) {
   if (text == "refresh_requested") {
     return apply_outcome::refresh_requested;
   }
+  if (text == "recorded") {
+    return apply_outcome::recorded;
+  }
+  if (text == "redaction_requested") {
+    return apply_outcome::redaction_requested;
+  }
+  if (text == "uninstalled") {
+    return apply_outcome::uninstalled;
+  }
   return apply_outcome::failed;
 }
 
@@ -152,6 +198,10 @@ model::delivery_item as_dead_letter(const model::delivery_item& item, const std:
     dead = *earlier;
     dead.reason = "refused by the database: " + reason;
     dead.kind = model::dead_letter_kind::refused;
+  } else if (const std::string* record = request_record(item.action)) {
+    // What was kept of the request is itself a body of its topic: a replay
+    // of the dead letter records it.
+    dead.body = *record;
   }
   return {item.meta, std::move(dead)};
 }

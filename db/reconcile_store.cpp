@@ -39,6 +39,8 @@ constexpr const char* failures_sql =
     "on conflict do nothing";
 
 // One advisory-lock key space per purpose; the shop picks the key in it.
+// A shop's erasure (db/shop_erasure.cpp) takes the same lock: where one
+// changes, so must the other.
 constexpr const char* lock_sql =
     "select pg_try_advisory_lock(hashtext('shopmirror.reconcile'), hashtext($1))";
 constexpr const char* unlock_sql =
@@ -314,7 +316,8 @@ std::vector<refresh_request> reconcile_store::claim_refreshes(std::size_t limit)
     const pqxx::result rows = tx.exec_params(
         "with due as ("
         "  select shop_domain, product_id from shopify.product_refresh_requests "
-        "  where not_before <= now() order by requested_at limit $1 for update skip locked) "
+        "  where not_before <= now() and shopify.shop_installed(shop_domain) "
+        "  order by requested_at limit $1 for update skip locked) "
         "update shopify.product_refresh_requests r "
         "set not_before = now() + interval '60 seconds', attempts = r.attempts + 1 "
         "from due where r.shop_domain = due.shop_domain and r.product_id = due.product_id "
@@ -357,11 +360,18 @@ std::vector<refresh_backlog> reconcile_store::refresh_backlogs() {
   return wrap("counting refresh requests", [&] {
     pqxx::nontransaction tx(session_->connection());
     std::vector<refresh_backlog> out;
-    for (const auto& row : tx.exec("select shop_domain, count(*) filter (where last_error is null), "
-                                   "count(*) filter (where last_error is not null) "
-                                   "from shopify.product_refresh_requests group by shop_domain "
-                                   "order by shop_domain")) {
-      out.push_back({row[0].c_str(), row[1].as<std::int64_t>(), row[2].as<std::int64_t>()});
+    // A shop's requests wait, neither due nor failing, while the app is
+    // uninstalled from it.
+    for (const auto& row : tx.exec("select shop_domain, "
+                                   "count(*) filter (where installed and last_error is null), "
+                                   "count(*) filter (where installed and last_error is not null), "
+                                   "count(*) filter (where not installed) "
+                                   "from (select r.*, shopify.shop_installed(r.shop_domain) "
+                                   "      as installed "
+                                   "      from shopify.product_refresh_requests r) r "
+                                   "group by shop_domain order by shop_domain")) {
+      out.push_back({row[0].c_str(), row[1].as<std::int64_t>(), row[2].as<std::int64_t>(),
+                     row[3].as<std::int64_t>()});
     }
     return out;
   });

@@ -104,6 +104,7 @@ struct refresh_backlog {
   std::string shop;
   std::int64_t due = 0;     ///< not failed yet
   std::int64_t failing = 0; ///< failed at least once (last_error set)
+  std::int64_t paused = 0;  ///< the app is uninstalled from the shop: not fetched
 };
 
 /// A refresh request that has failed at least once.
@@ -164,7 +165,8 @@ public:
                     model::timestamp observed);
 
   /// Up to `limit` refresh requests that are due, leased for a while so
-  /// that other replicas skip them.
+  /// that other replicas skip them. Those of a shop the app is uninstalled
+  /// from are not due (shopify.shop_installed): they wait for a reinstall.
   std::vector<refresh_request> claim_refreshes(std::size_t limit);
   /// Done: removed unless a newer request for the product arrived meanwhile.
   void complete_refresh(const refresh_request& request);

@@ -1,7 +1,9 @@
 // A signed body of any shape through the webhook payload mapping: never a
 // crash, never an exception, and whatever maps to a product state keeps the
 // invariants the apply path relies on (positive ids, variants unique, tags
-// sorted and trimmed, a source document PostgreSQL can store).
+// sorted and trimmed, a source document PostgreSQL can store); what is kept
+// of a compliance or uninstall request is a JSON object naming the shop of
+// the header.
 
 #include "fuzz/fuzz_input.hpp"
 #include "model/json_fields.hpp"
@@ -15,15 +17,31 @@ using namespace shopmirror;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::input in(data, size);
-  static constexpr model::product_topic topics[] = {
-      model::product_topic::create, model::product_topic::update, model::product_topic::remove,
-      model::product_topic::other};
+  static constexpr model::webhook_topic topics[] = {
+      model::webhook_topic::products_create,        model::webhook_topic::products_update,
+      model::webhook_topic::products_delete,        model::webhook_topic::other,
+      model::webhook_topic::customers_data_request, model::webhook_topic::customers_redact,
+      model::webhook_topic::shop_redact,            model::webhook_topic::app_uninstalled};
   const std::uint8_t choice = in.byte();
-  const model::product_topic topic = topics[choice & 3U];
-  const auto fetch = (choice & 4U) != 0 ? model::stub_fetch::possible : model::stub_fetch::impossible;
+  const model::webhook_topic topic = topics[choice & 7U];
+  const auto fetch = (choice & 8U) != 0 ? model::stub_fetch::possible : model::stub_fetch::impossible;
+  const std::string shop = "fuzz.myshopify.com";
   const std::string body(in.rest());
 
-  const model::delivery_action action = model::action_for(topic, body, fetch);
+  // What is kept of a request must be a JSON object jsonb stores as read,
+  // and a compliance request's must name the header's shop.
+  const auto check_record = [&](const std::string& record, bool names_shop) {
+    rapidjson::Document kept;
+    if (!model::json::parse_object(kept, record).empty()) {
+      std::abort();
+    }
+    if (names_shop && (!kept.HasMember("shop_domain") || !kept["shop_domain"].IsString() ||
+                       model::json::to_view(kept["shop_domain"]) != shop)) {
+      std::abort();
+    }
+  };
+
+  const model::delivery_action action = model::action_for(topic, shop, body, fetch);
   if (const auto* upsert = std::get_if<model::upsert_product>(&action)) {
     const auto& state = upsert->state;
     if (state.id <= 0 || upsert->source != body) {
@@ -66,7 +84,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (dead->reason.empty() || dead->body != body) {
       std::abort();
     }
-  } else if (topic != model::product_topic::other) {
+  } else if (const auto* request = std::get_if<model::record_compliance_request>(&action)) {
+    if (request->shop_id <= 0 || request->customer_id <= 0) {
+      std::abort();
+    }
+    check_record(request->record, true);
+  } else if (const auto* redaction = std::get_if<model::redact_shop>(&action)) {
+    if (redaction->shop_id <= 0) {
+      std::abort();
+    }
+    check_record(redaction->record, true);
+  } else if (const auto* uninstall = std::get_if<model::uninstall_app>(&action)) {
+    check_record(uninstall->record, false);
+  } else if (topic != model::webhook_topic::other) {
     std::abort(); // only other topics are ignored
   }
   return 0;

@@ -62,7 +62,7 @@ std::string replay(db::delivery_store& store, const db::dead_letter_record& reco
       std::any_of(settings.shops.begin(), settings.shops.end(),
                   [&](const auto& shop) { return shop.domain == record.meta.shop_domain; });
   model::delivery_action action =
-      model::action_for(model::parse_topic(record.meta.topic), record.body,
+      model::action_for(model::parse_topic(record.meta.topic), record.meta.shop_domain, record.body,
                         can_fetch ? model::stub_fetch::possible : model::stub_fetch::impossible);
   if (const auto* still = std::get_if<model::dead_letter>(&action)) {
     return "dead_letter: " + still->reason;

@@ -28,7 +28,8 @@ const std::set<std::string>& known_names() {
       "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS", "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
       "SHOPMIRROR_MIGRATE_ON_START",     "SHOPMIRROR_API_VERSION",
       "SHOPMIRROR_LOG_LEVEL",            "SHOPMIRROR_DELIVERY_RETENTION",
-      "SHOPMIRROR_PRUNE_EVERY",
+      "SHOPMIRROR_PRUNE_EVERY",          "SHOPMIRROR_ERASE_BATCH",
+      "SHOPMIRROR_ERASE_INTERVAL_MS",
       "SHOPMIRROR_TRUSTED_PROXIES",      "SHOPMIRROR_SHOP",
       "SHOPMIRROR_ADMIN_TOKEN",          "SHOPMIRROR_ADMIN_TOKEN_FILE",
       "SHOPMIRROR_ADMIN_API_URL",        "SHOPMIRROR_CONFIG",
@@ -203,6 +204,10 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
   c.delivery_retention = duration(lookup, "SHOPMIRROR_DELIVERY_RETENTION", c.delivery_retention,
                                   std::chrono::hours(1));
   c.prune_every = duration(lookup, "SHOPMIRROR_PRUNE_EVERY", c.prune_every, std::chrono::seconds(1));
+  c.erasure.batch_rows =
+      integer(lookup, "SHOPMIRROR_ERASE_BATCH", c.erasure.batch_rows, 10, 100000);
+  c.erasure.interval =
+      millis(lookup, "SHOPMIRROR_ERASE_INTERVAL_MS", c.erasure.interval, 10, 3600000);
   if (const auto proxies = lookup("SHOPMIRROR_TRUSTED_PROXIES")) {
     c.trusted_proxies = split_list(*proxies, ',');
     for (const auto& address : c.trusted_proxies) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "db/settings.hpp"
+#include "db/shop_erasure.hpp"
 #include "db/writer.hpp"
 #include "reconcile/settings.hpp"
 
@@ -51,6 +52,9 @@ struct config {
   /// How often the service prunes the delivery log (the first time a minute
   /// after start, or sooner if this is shorter).
   std::chrono::seconds prune_every{3600};
+  /// How shop/redact erasures are carried out: rows per transaction, and
+  /// how often pending ones are looked for.
+  db::erasure_settings erasure;
   /// Peers whose X-Forwarded-For / X-Real-IP name the client (nginx).
   std::vector<std::string> trusted_proxies = {"127.0.0.1", "::1"};
   /// The shops served: from SHOPMIRROR_SHOP and SHOPMIRROR_ADMIN_TOKEN, or

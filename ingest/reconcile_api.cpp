@@ -164,6 +164,7 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
   std::string runs;
   std::string single;
   bool failed = false;
+  std::size_t uninstalled = 0;
   for (const auto& shop : shops) {
     db::run_request one = base;
     one.shop = shop;
@@ -173,10 +174,16 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
                         ",\"started\":" + (result.started ? "true" : "false");
     if (!result.error.empty()) {
       entry += ",\"error\":" + quoted(result.error);
-      failed = true;
+      if (result.uninstalled) {
+        entry += ",\"uninstalled\":true";
+        ++uninstalled;
+      } else {
+        failed = true;
+      }
     }
     entry += "}";
-    telemetry::log_event(result.error.empty() ? telemetry::level::info : telemetry::level::error,
+    telemetry::log_event(result.error.empty() || result.uninstalled ? telemetry::level::info
+                                                                    : telemetry::level::error,
                          "reconcile_triggered")
         .field("shop", shop)
         .field("trigger", "api")
@@ -190,13 +197,17 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
   std::string body = shops.size() == 1 ? single.substr(0, single.size() - 1) + ",\"runs\":[" +
                                              runs + "]}"
                                        : "{\"runs\":[" + runs + "]}";
-  // Nothing could be recorded (the database is down): Retry later.
-  auto response =
-      make_response(failed ? http::status::service_unavailable : http::status::accepted, body);
   if (failed) {
+    // Nothing could be recorded (the database is down): retry later.
+    auto response = make_response(http::status::service_unavailable, body);
     response.set(http::field::retry_after, "5");
+    return response;
   }
-  return response;
+  // Every shop asked for is uninstalled: retrying will not help, a
+  // reinstall will. Uninstalled shops among others are skipped.
+  return make_response(!shops.empty() && uninstalled == shops.size() ? http::status::conflict
+                                                                     : http::status::accepted,
+                       body);
 }
 
 http_response runs(const http_request& request, const db::db_settings& database) {

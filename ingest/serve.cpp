@@ -2,6 +2,7 @@
 #include "db/health.hpp"
 #include "db/writer.hpp"
 #include "ingest/commands.hpp"
+#include "ingest/erasure_worker.hpp"
 #include "ingest/housekeeping.hpp"
 #include "ingest/http_server.hpp"
 #include "ingest/service.hpp"
@@ -90,8 +91,11 @@ int run_serve(const config& settings) {
   db::readiness_monitor readiness(settings.database, settings.migrate_on_start);
   db::delivery_writer writer(settings.database, settings.writer,
                              {&metrics.db_commit_seconds.with({}), &metrics.db_batch_size.with({})});
-  service application(settings, verifier, writer, readiness, registry, metrics,
-                      reconciler.get());
+  // shop/redact requests are erased here, whether or not shops are
+  // configured for reconcile.
+  erasure_worker eraser(settings.database, settings.erasure, metrics);
+  service application(settings, verifier, writer, readiness, registry, metrics, reconciler.get(),
+                      &eraser);
 
   server_settings server_options;
   server_options.listen = settings.listen;
@@ -156,6 +160,8 @@ int run_serve(const config& settings) {
     // A run cut short ends failed and sweeps nothing; the next one repairs.
     reconciler->stop();
   }
+  // An erasure cut short is taken up again, here or by another replica.
+  eraser.stop();
   pruning.stop();
   writer.stop();
   readiness.stop();

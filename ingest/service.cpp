@@ -29,6 +29,24 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+/// Shopify's mandatory compliance topics and app/uninstalled: counted and
+/// logged as compliance requests.
+bool is_compliance_topic(model::webhook_topic topic) {
+  switch (topic) {
+  case model::webhook_topic::customers_data_request:
+  case model::webhook_topic::customers_redact:
+  case model::webhook_topic::shop_redact:
+  case model::webhook_topic::app_uninstalled:
+    return true;
+  case model::webhook_topic::products_create:
+  case model::webhook_topic::products_update:
+  case model::webhook_topic::products_delete:
+  case model::webhook_topic::other:
+    break;
+  }
+  return false;
+}
+
 } // namespace
 
 route route_of(std::string_view target) noexcept {
@@ -77,9 +95,9 @@ std::string_view to_string(route r) noexcept {
 service::service(const config& settings, const crypto::webhook_verifier& verifier,
                  db::delivery_writer& writer, db::readiness_monitor& readiness,
                  telemetry::registry& registry, service_metrics& metrics,
-                 reconcile::coordinator* reconciler)
+                 reconcile::coordinator* reconciler, erasure_worker* eraser)
     : settings_(settings), verifier_(verifier), writer_(writer), readiness_(readiness),
-      registry_(registry), metrics_(metrics), reconciler_(reconciler) {}
+      registry_(registry), metrics_(metrics), reconciler_(reconciler), eraser_(eraser) {}
 
 header_decision service::on_header(const http_header& header) {
   header_decision decision;
@@ -219,8 +237,17 @@ asio::awaitable<http_response> service::webhook(http_request request,
   if (outcome == model::apply_outcome::refresh_requested && reconciler_ != nullptr) {
     reconciler_->nudge_refresh();
   }
+  if (outcome == model::apply_outcome::redaction_requested && eraser_ != nullptr) {
+    eraser_->nudge();
+  }
   const bool durable = model::is_durable(outcome);
-  telemetry::log_event(durable ? telemetry::level::info : telemetry::level::warn, "delivery")
+  // Only the four known topics reach this label: its values are bounded.
+  const bool compliance = is_compliance_topic(model::parse_topic(meta.topic));
+  if (compliance && durable) {
+    metrics_.compliance_requests.with({meta.topic, model::to_string(outcome)}).inc();
+  }
+  telemetry::log_event(durable ? telemetry::level::info : telemetry::level::warn,
+                       compliance ? "compliance_request" : "delivery")
       .field("shop", meta.shop_domain)
       .field("topic", meta.topic)
       .field("webhook_id", meta.webhook_id)

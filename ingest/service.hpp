@@ -4,6 +4,7 @@
 #include "db/health.hpp"
 #include "db/writer.hpp"
 #include "ingest/config.hpp"
+#include "ingest/erasure_worker.hpp"
 #include "ingest/http_server.hpp"
 #include "ingest/service_metrics.hpp"
 #include "reconcile/coordinator.hpp"
@@ -24,13 +25,14 @@ std::string_view to_string(route r) noexcept;
 
 /// shopmirror's HTTP application: webhooks in, health and metrics out, and
 /// reconcile triggered and reported. Holds references only; everything it
-/// uses outlives it. `reconciler` may be null (no shop configured).
+/// uses outlives it. `reconciler` may be null (no shop configured), and so
+/// may `eraser` (shop/redact requests then wait for a worker's next look).
 class service : public http_application {
 public:
   service(const config& settings, const crypto::webhook_verifier& verifier,
           db::delivery_writer& writer, db::readiness_monitor& readiness,
           telemetry::registry& registry, service_metrics& metrics,
-          reconcile::coordinator* reconciler = nullptr);
+          reconcile::coordinator* reconciler = nullptr, erasure_worker* eraser = nullptr);
 
   header_decision on_header(const http_header& header) override;
   boost::asio::awaitable<http_response> handle(http_request request,
@@ -51,6 +53,7 @@ private:
   telemetry::registry& registry_;
   service_metrics& metrics_;
   reconcile::coordinator* reconciler_;
+  erasure_worker* eraser_;
   // Reconcile requests wait on the database: never on an I/O thread.
   boost::asio::thread_pool blocking_{1};
   telemetry::rate_limiter signature_warnings_{5, std::chrono::seconds(60)};

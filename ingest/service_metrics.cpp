@@ -46,6 +46,22 @@ service_metrics::service_metrics(telemetry::registry& r)
       http_in_flight(r.add_gauge("shopmirror_http_requests_in_flight",
                                  "Requests being handled.")),
       ready(r.add_gauge("shopmirror_ready",
-                        "1 when the database is reachable and its schema current.")) {}
+                        "1 when the database is reachable and its schema current.")),
+      compliance_requests(r.add_counter(
+          "shopmirror_compliance_requests_total",
+          "Signed deliveries of Shopify's compliance topics (customers/data_request, "
+          "customers/redact, shop/redact) and app/uninstalled, by topic and outcome "
+          "(recorded, redaction_requested, uninstalled, duplicate, dead_letter).",
+          {"topic", "outcome"})),
+      shop_erasures(r.add_counter("shopmirror_shop_erasures_total",
+                                  "Shop erasures (shop/redact) this process carried out, by "
+                                  "outcome: erased (finished), failed (an attempt that "
+                                  "stopped on an error; it is retried).",
+                                  {"outcome"})),
+      shop_erasures_pending(r.add_gauge("shopmirror_shop_erasures_pending",
+                                        "Shop erasures not finished, by state (due; failing: "
+                                        "an attempt failed, see shopify.shop_redactions."
+                                        "last_error), as this process last looked.",
+                                        {"state"})) {}
 
 } // namespace shopmirror::ingest

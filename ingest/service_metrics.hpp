@@ -22,6 +22,9 @@ struct service_metrics {
   telemetry::gauge_family& http_connections;
   telemetry::gauge_family& http_in_flight;
   telemetry::gauge_family& ready;
+  telemetry::counter_family& compliance_requests; // topic, outcome
+  telemetry::counter_family& shop_erasures;       // outcome: erased, failed
+  telemetry::gauge_family& shop_erasures_pending; // state: due, failing
 };
 
 } // namespace shopmirror::ingest

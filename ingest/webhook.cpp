@@ -120,7 +120,7 @@ webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
   meta.received_at = received_at;
 
   model::delivery_action action = model::action_for(
-      model::parse_topic(meta.topic), std::move(body),
+      model::parse_topic(meta.topic), meta.shop_domain, std::move(body),
       can_fetch(meta.shop_domain) ? model::stub_fetch::possible : model::stub_fetch::impossible);
   return model::delivery_item{std::move(meta), std::move(action)};
 }

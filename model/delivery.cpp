@@ -5,17 +5,42 @@
 
 namespace shopmirror::model {
 
-product_topic parse_topic(std::string_view topic) noexcept {
+webhook_topic parse_topic(std::string_view topic) noexcept {
   if (topic == "products/create") {
-    return product_topic::create;
+    return webhook_topic::products_create;
   }
   if (topic == "products/update") {
-    return product_topic::update;
+    return webhook_topic::products_update;
   }
   if (topic == "products/delete") {
-    return product_topic::remove;
+    return webhook_topic::products_delete;
   }
-  return product_topic::other;
+  if (topic == "customers/data_request") {
+    return webhook_topic::customers_data_request;
+  }
+  if (topic == "customers/redact") {
+    return webhook_topic::customers_redact;
+  }
+  if (topic == "shop/redact") {
+    return webhook_topic::shop_redact;
+  }
+  if (topic == "app/uninstalled") {
+    return webhook_topic::app_uninstalled;
+  }
+  return webhook_topic::other;
+}
+
+product_topic product_topic_of(webhook_topic topic) noexcept {
+  switch (topic) {
+  case webhook_topic::products_create:
+    return product_topic::create;
+  case webhook_topic::products_update:
+    return product_topic::update;
+  case webhook_topic::products_delete:
+    return product_topic::remove;
+  default:
+    return product_topic::other;
+  }
 }
 
 std::string headers_json(const delivery& meta) {
@@ -52,6 +77,10 @@ std::string_view to_string(dead_letter_kind kind) noexcept {
     return "unfetchable_stub";
   case dead_letter_kind::refused:
     return "refused";
+  case dead_letter_kind::wrong_topic:
+    return "wrong_topic";
+  case dead_letter_kind::shop_mismatch:
+    return "shop_mismatch";
   }
   return "malformed";
 }
@@ -70,6 +99,12 @@ std::string_view to_string(apply_outcome outcome) noexcept {
     return "dead_letter";
   case apply_outcome::refresh_requested:
     return "refresh_requested";
+  case apply_outcome::recorded:
+    return "recorded";
+  case apply_outcome::redaction_requested:
+    return "redaction_requested";
+  case apply_outcome::uninstalled:
+    return "uninstalled";
   case apply_outcome::retry_later:
     return "retry_later";
   case apply_outcome::failed:

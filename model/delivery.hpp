@@ -11,10 +11,27 @@
 
 namespace shopmirror::model {
 
-/// The topics shopmirror applies; anything else is logged as ignored.
+/// The topics of a product's state, as the product mapping reads them.
 enum class product_topic { create, update, remove, other };
 
-product_topic parse_topic(std::string_view topic) noexcept;
+/// Every topic shopmirror acts on (README, "What a webhook gets"): the
+/// product topics, Shopify's mandatory compliance topics and the app's
+/// uninstall. Anything else is logged as ignored.
+enum class webhook_topic {
+  products_create,
+  products_update,
+  products_delete,
+  customers_data_request,
+  customers_redact,
+  shop_redact,
+  app_uninstalled,
+  other,
+};
+
+webhook_topic parse_topic(std::string_view topic) noexcept;
+
+/// The product topic a webhook topic maps through (other for the rest).
+product_topic product_topic_of(webhook_topic topic) noexcept;
 
 /// What the headers of one signed delivery say about it.
 struct delivery {
@@ -60,6 +77,34 @@ struct refresh_product {
 /// A topic shopmirror does not handle: logged, nothing applied.
 struct ignore_delivery {};
 
+/// customers/data_request or customers/redact. The mirror holds no customer
+/// data, so the request is recorded (to show it was answered) and nothing
+/// else is done.
+struct record_compliance_request {
+  std::int64_t shop_id = 0;
+  std::int64_t customer_id = 0;
+  /// What is kept of the request, as JSON: the ids it names (shop, customer,
+  /// orders, data request) in the shape of Shopify's body, never the
+  /// customer's contact details. It is itself a valid body of its topic.
+  std::string record;
+};
+
+/// shop/redact: erase every row of the shop from the mirror. The request is
+/// recorded with the delivery; the erasure runs in the background.
+struct redact_shop {
+  std::int64_t shop_id = 0;
+  std::string record; ///< {"shop_id":…,"shop_domain":…}
+};
+
+/// app/uninstalled: the app lost access to the shop. No reconcile or stub
+/// refresh of it until a product webhook shows the app installed again.
+struct uninstall_app {
+  std::optional<std::int64_t> shop_id;
+  /// The Shop resource's id and myshopify_domain, where the body has them;
+  /// the rest of it (the owner's name, address, e-mail) is not kept.
+  std::string record;
+};
+
 /// Why a signed payload became a dead letter, as a closed set (a metric's
 /// label); the reason says it in words.
 enum class dead_letter_kind {
@@ -67,6 +112,8 @@ enum class dead_letter_kind {
   not_a_delete,     ///< a products/delete body that carries a product's fields
   unfetchable_stub, ///< a bare {"id"} stub, and no Admin API access to fetch it
   refused,          ///< the database refused its data
+  wrong_topic,      ///< a body of another topic under this topic header (not signed)
+  shop_mismatch,    ///< the body names another shop than the shop header (not signed)
 };
 
 std::string_view to_string(dead_letter_kind kind) noexcept;
@@ -80,7 +127,8 @@ struct dead_letter {
 };
 
 using delivery_action =
-    std::variant<upsert_product, delete_product, refresh_product, ignore_delivery, dead_letter>;
+    std::variant<upsert_product, delete_product, refresh_product, ignore_delivery, dead_letter,
+                 record_compliance_request, redact_shop, uninstall_app>;
 
 /// One signed delivery, ready for the apply path.
 struct delivery_item {
@@ -91,14 +139,17 @@ struct delivery_item {
 /// What applying one delivery came to. Every outcome but the last two is
 /// durable in PostgreSQL when reported.
 enum class apply_outcome {
-  applied,           ///< the state was newer and is now stored
-  stale,             ///< logged; an equal or newer version was already stored
-  duplicate,         ///< the webhook id was already in the delivery log
-  ignored,           ///< logged; topic not handled
-  dead_lettered,     ///< logged; the raw body is in shopify.dead_letters
-  refresh_requested, ///< logged; the product will be fetched from the Admin API
-  retry_later,       ///< nothing committed: the database is down, slow or busy
-  failed,            ///< nothing committed: an unexpected database error
+  applied,             ///< the state was newer and is now stored
+  stale,               ///< logged; an equal or newer version was already stored
+  duplicate,           ///< the webhook id was already in the delivery log
+  ignored,             ///< logged; topic not handled
+  dead_lettered,       ///< logged; the raw body is in shopify.dead_letters
+  refresh_requested,   ///< logged; the product will be fetched from the Admin API
+  recorded,            ///< logged; a customer's compliance request is kept
+  redaction_requested, ///< logged; the shop's erasure is queued
+  uninstalled,         ///< logged; the shop is marked uninstalled
+  retry_later,         ///< nothing committed: the database is down, slow or busy
+  failed,              ///< nothing committed: an unexpected database error
 };
 
 std::string_view to_string(apply_outcome outcome) noexcept;

@@ -1,5 +1,6 @@
 #include "model/webhook_payload.hpp"
 
+#include "model/compliance_payload.hpp"
 #include "model/json_fields.hpp"
 
 #include <algorithm>
@@ -232,11 +233,22 @@ product_payload map_product_webhook(product_topic topic, std::string_view body) 
   return payload_error{"not a product topic", id};
 }
 
-delivery_action action_for(product_topic topic, std::string body, stub_fetch fetch) {
-  if (topic == product_topic::other) {
+delivery_action action_for(webhook_topic topic, std::string_view shop_domain, std::string body,
+                           stub_fetch fetch) {
+  switch (topic) {
+  case webhook_topic::products_create:
+  case webhook_topic::products_update:
+  case webhook_topic::products_delete:
+    break;
+  case webhook_topic::customers_data_request:
+  case webhook_topic::customers_redact:
+  case webhook_topic::shop_redact:
+  case webhook_topic::app_uninstalled:
+    return map_compliance_webhook(topic, shop_domain, std::move(body));
+  case webhook_topic::other:
     return ignore_delivery{};
   }
-  product_payload payload = map_product_webhook(topic, body);
+  product_payload payload = map_product_webhook(product_topic_of(topic), body);
   if (auto* state = std::get_if<product_state>(&payload)) {
     return upsert_product{std::move(*state), std::move(body)};
   }

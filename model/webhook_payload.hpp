@@ -36,11 +36,16 @@ product_payload map_product_webhook(product_topic topic, std::string_view body);
 enum class stub_fetch { possible, impossible };
 
 /// What a signed delivery of `topic` with this body asks of the mirror: the
-/// mapping above, with the body kept as the source document or, if it cannot
-/// be applied, as a dead letter. Topics other than products are ignored. A
-/// stub that cannot be fetched is a dead letter, never acknowledged and
-/// dropped: replayed once the shop has credentials, it is fetched.
-delivery_action action_for(product_topic topic, std::string body, stub_fetch fetch);
+/// classifier's one entry point. Product topics go through the mapping
+/// above, with the body kept as the source document or, if it cannot be
+/// applied, as a dead letter; the compliance topics and app/uninstalled
+/// through map_compliance_webhook (model/compliance_payload.hpp), which
+/// checks the body against `shop_domain`, the delivery's shop header in
+/// lower case; other topics are ignored. A stub that cannot be fetched is a
+/// dead letter, never acknowledged and dropped: replayed once the shop has
+/// credentials, it is fetched. Pure.
+delivery_action action_for(webhook_topic topic, std::string_view shop_domain, std::string body,
+                           stub_fetch fetch);
 
 /// Sorts what has no meaningful order (tags; variants by position, then id)
 /// so that equal products compare equal whichever API they came from.

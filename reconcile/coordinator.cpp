@@ -1,5 +1,6 @@
 #include "reconcile/coordinator.hpp"
 
+#include "db/installations.hpp"
 #include "reconcile/admin_api.hpp"
 #include "reconcile/catalog.hpp"
 #include "reconcile/run.hpp"
@@ -24,6 +25,20 @@ db::db_settings for_reconcile(db::db_settings database) {
 }
 
 double unix_seconds(model::timestamp t) { return static_cast<double>(t.micros_since_epoch) / 1e6; }
+
+/// Why a shop may not be reconciled now, or nothing. Its Admin API access
+/// went with the app: a run would only fail, and after a shop/redact it
+/// would fill the erased mirror again.
+std::optional<std::string> uninstalled_reason(const db::db_settings& database,
+                                              const std::string& shop) {
+  const db::shop_installation installation = db::read_installation(database, shop);
+  if (installation.installed) {
+    return std::nullopt;
+  }
+  return "shop " + shop + " is uninstalled (app/uninstalled observed at " +
+         installation.uninstalled_at.value_or("?") +
+         "): no reconcile until a product webhook shows the app installed again";
+}
 
 } // namespace
 
@@ -64,6 +79,9 @@ trigger_result coordinator::trigger(db::run_request request) {
     return {std::nullopt, false, "no shop " + request.shop + " is configured"};
   }
   try {
+    if (auto reason = uninstalled_reason(database_, request.shop)) {
+      return {std::nullopt, false, std::move(*reason), true};
+    }
     auto store = std::make_unique<db::reconcile_store>(database_);
     std::optional<db::run_record> run = store->try_begin(request);
     if (!run) {
@@ -112,6 +130,10 @@ db::run_record coordinator::run(db::run_request request) {
     return out;
   }
   try {
+    if (auto reason = uninstalled_reason(database_, request.shop)) {
+      out.error = std::move(*reason);
+      return out;
+    }
     db::reconcile_store store(database_);
     std::optional<db::run_record> run = store.try_begin(request);
     if (!run) {
@@ -249,7 +271,9 @@ void coordinator::schedule_loop() {
       request.mode = settings_.mode;
       request.max_sweep = settings_.max_sweep;
       const trigger_result result = trigger(request);
-      log_event(result.error.empty() ? level::info : level::error, "reconcile_triggered")
+      // An uninstalled shop is skipped as expected, not an error.
+      log_event(result.error.empty() || result.uninstalled ? level::info : level::error,
+                "reconcile_triggered")
           .field("shop", shop.domain)
           .field("trigger", "schedule")
           .field("run_id", result.run_id.value_or(0))
@@ -346,16 +370,17 @@ void coordinator::publish_gauges(db::reconcile_store& store) {
   }
   const auto backlogs = store.refresh_backlogs();
   for (const auto& shop : shops_) {
-    std::int64_t due = 0;
-    std::int64_t failing = 0;
+    db::refresh_backlog backlog;
     for (const auto& b : backlogs) {
       if (b.shop == shop.domain) {
-        due = b.due;
-        failing = b.failing;
+        backlog = b;
       }
     }
-    metrics_->refresh_requests.with({shop.domain, "due"}).set(static_cast<double>(due));
-    metrics_->refresh_requests.with({shop.domain, "failing"}).set(static_cast<double>(failing));
+    metrics_->refresh_requests.with({shop.domain, "due"}).set(static_cast<double>(backlog.due));
+    metrics_->refresh_requests.with({shop.domain, "failing"})
+        .set(static_cast<double>(backlog.failing));
+    metrics_->refresh_requests.with({shop.domain, "paused"})
+        .set(static_cast<double>(backlog.paused));
   }
 }
 

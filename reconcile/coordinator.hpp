@@ -27,6 +27,9 @@ struct trigger_result {
   std::optional<std::int64_t> run_id; ///< the new run, or the one in progress
   bool started = false;               ///< false: a run was already in progress
   std::string error;                  ///< set when neither (unknown shop, database down)
+  /// The app is uninstalled from the shop (app/uninstalled): no run until a
+  /// webhook shows it installed again. `error` says so.
+  bool uninstalled = false;
 };
 
 /// Starts and tracks the reconcile runs of this process: on demand (the
@@ -42,18 +45,21 @@ public:
   coordinator& operator=(const coordinator&) = delete;
 
   /// Begins a run in the background, or finds the one in progress. Blocks
-  /// only while the run is recorded (a round trip to the database).
+  /// only while the run is recorded (a round trip to the database). Refused
+  /// for a shop the app is uninstalled from (db::shop_installed).
   trigger_result trigger(db::run_request request);
 
   /// Runs to the end in the calling thread (the command line). A run in
-  /// progress elsewhere is reported as a failure to start.
+  /// progress elsewhere is reported as a failure to start, and so is a shop
+  /// the app is uninstalled from.
   db::run_record run(db::run_request request);
 
   /// Carries out the sweep of a held run (an operator's confirmation). The
   /// run as recorded; on refusal, status "failed" with the reason in error.
   db::run_record confirm_sweep(std::int64_t run_id);
 
-  /// Starts the daily schedule and the refresh worker (serve).
+  /// Starts the daily schedule and the refresh worker (serve). Neither
+  /// reaches a shop the app is uninstalled from.
   void start_background();
 
   /// Wakes the refresh worker (a stub payload was just recorded).

@@ -31,7 +31,8 @@ reconcile_metrics::reconcile_metrics(telemetry::registry& registry)
       refresh_requests(registry.add_gauge("shopmirror_refresh_requests",
                                           "Refresh requests waiting in the database, by shop "
                                           "and state (due: not tried yet; failing: tried and "
-                                          "failed at least once).",
+                                          "failed at least once; paused: the app is "
+                                          "uninstalled from the shop).",
                                           {"shop", "state"})),
       subscriptions(registry.add_gauge("shopmirror_webhook_subscription_state",
                                        "1 for the state each needed webhook subscription is in "

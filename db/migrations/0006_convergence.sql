@@ -292,6 +292,7 @@ create function shopify.delete_unlisted_variants(p_items int[], p_shop text[],
 returns void language plpgsql
 set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
+set jit = off
 as $fn$
 declare
   shops text[];
@@ -356,9 +357,13 @@ language plpgsql
 -- a custom plan per call costs more than the call itself, and the generic
 -- plan is as good (measured: about twice the throughput at 10 to 64
 -- deliveries a batch; README, Performance). Sequential scans are off for
--- the reason 0004_key_plans.sql gives.
+-- the reason 0004_key_plans.sql gives, and so is JIT compilation: a
+-- statement left to scan a small table is costed at the disabled scan's
+-- penalty, above the JIT threshold, and compiling it took 50 to 70 ms a
+-- call (measured: a one-product batch went from 0.5 to 50 ms).
 set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
+set jit = off
 as $fn$
 #variable_conflict use_column
 declare
@@ -592,6 +597,7 @@ returns table (delivery_slot int, delivery_outcome text)
 language plpgsql
 set plan_cache_mode = force_generic_plan -- see put_products
 set enable_seqscan = off
+set jit = off
 as $fn$
 #variable_conflict use_column
 declare
@@ -807,6 +813,7 @@ returns table (inserted bigint, updated bigint, unchanged bigint, revived bigint
 language plpgsql
 set plan_cache_mode = force_generic_plan -- see put_products
 set enable_seqscan = off
+set jit = off
 as $fn$
 #variable_conflict use_column
 declare
