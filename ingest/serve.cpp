@@ -86,7 +86,7 @@ int run_serve(const config& settings) {
   } else {
     log_event(level::warn, "reconcile_disabled")
         .field("reason", "no shop configured (SHOPMIRROR_SHOP or SHOPMIRROR_CONFIG): no nightly "
-                         "reconcile, and stub payloads wait in shopify.product_refresh_requests");
+                         "reconcile, and stub payloads are kept as dead letters");
   }
   db::readiness_monitor readiness(settings.database, settings.migrate_on_start);
   db::delivery_writer writer(settings.database, settings.writer,
