@@ -23,6 +23,7 @@
 
 using namespace shopmirror;
 using namespace std::chrono_literals;
+using test::metric;
 using test::signed_delivery;
 
 namespace {
@@ -39,14 +40,6 @@ std::string customer_body(const std::string& domain, const std::string& orders_k
   return R"({"shop_id":954889,"shop_domain":")" + domain +
          R"(","customer":{"id":191167,"email":"john@example.com","phone":"555-625-1199"},")" +
          orders_key + R"(":[299938,280263]})";
-}
-
-std::string metric(const std::string& exposition, const std::string& series) {
-  const auto at = exposition.find(series + " ");
-  return at == std::string::npos
-             ? ""
-             : exposition.substr(at + series.size() + 1,
-                                 exposition.find('\n', at) - at - series.size() - 1);
 }
 
 void wait_until(const std::function<bool()>& done, const char* what,

@@ -16,6 +16,7 @@
 
 using namespace shopmirror;
 using namespace std::chrono_literals;
+using test::metric;
 using test::field;
 using test::mirror_row;
 using test::reconcile_command;
@@ -50,14 +51,6 @@ void mirror_of(test::admin_api_stand_in& shopify, const test::test_database& db,
 
 std::string live_count(const test::test_database& db) {
   return db.scalar("select count(*) from shopify.live_products");
-}
-
-std::string metric(const std::string& exposition, const std::string& series) {
-  const auto at = exposition.find(series + " ");
-  return at == std::string::npos
-             ? ""
-             : exposition.substr(at + series.size() + 1,
-                                 exposition.find('\n', at) - at - series.size() - 1);
 }
 
 void wait_until(const std::function<bool()>& done, const char* what) {

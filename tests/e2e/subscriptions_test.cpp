@@ -14,6 +14,7 @@
 
 using namespace shopmirror;
 using namespace std::chrono_literals;
+using test::metric;
 
 namespace {
 
@@ -37,14 +38,6 @@ command_output subscriptions(const test::admin_api_stand_in& shopify, const test
 
 bool has_line(const std::string& output, const std::string& line) {
   return output.find(line + "\n") != std::string::npos || output.find(line + "\t") != std::string::npos;
-}
-
-std::string metric(const std::string& exposition, const std::string& series) {
-  const auto at = exposition.find(series + " ");
-  return at == std::string::npos
-             ? ""
-             : exposition.substr(at + series.size() + 1,
-                                 exposition.find('\n', at) - at - series.size() - 1);
 }
 
 } // namespace

@@ -39,6 +39,14 @@ net::http_client local_client(std::uint16_t port, std::chrono::milliseconds time
   return net::http_client(origin, settings);
 }
 
+std::string metric(const std::string& exposition, const std::string& series) {
+  const auto at = exposition.find(series + " ");
+  return at == std::string::npos
+             ? ""
+             : exposition.substr(at + series.size() + 1,
+                                 exposition.find('\n', at) - at - series.size() - 1);
+}
+
 std::string product_json(const product_spec& p) {
   std::ostringstream out;
   out << "{\"id\":" << p.id << ",\"title\":\"" << p.title << "\",\"handle\":\"product-" << p.id

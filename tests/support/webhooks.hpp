@@ -28,6 +28,10 @@ net::client_response post_webhook(net::http_client& client, const signed_deliver
 net::http_client local_client(std::uint16_t port,
                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+/// The value of `series` (name and labels, exactly as exposed) in a
+/// Prometheus text exposition; "" when it is not there.
+std::string metric(const std::string& exposition, const std::string& series);
+
 struct variant_spec {
   std::int64_t id = 0;
   std::string price = "10.00";
