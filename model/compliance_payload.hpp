@@ -14,7 +14,7 @@ namespace shopmirror::model {
 ///
 /// Neither the topic header nor the shop header is signed: only the body is.
 /// So a body must be its topic's documented shape (Shopify's webhook
-/// reference; /work/notes section 6): `shop_id` and `shop_domain` for the
+/// reference, samples in tests/fixtures/shopify): `shop_id` and `shop_domain` for the
 /// compliance topics (and `customer.id` for the customers ones), the Shop
 /// resource for `app/uninstalled`; a body of another topic is a dead letter
 /// (`wrong_topic`: a customer's request replayed as `shop/redact` would

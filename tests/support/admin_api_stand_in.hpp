@@ -1,8 +1,8 @@
 #pragma once
 
 // A stand-in for Shopify's Admin GraphQL API, as much of it as the reconcile
-// client speaks (shopify-facts.md section 5; bulk operations as of 2026-01,
-// shopify-2026.md): a real HTTP/1.1 server on 127.0.0.1 and a port of its
+// client speaks (Shopify's GraphQL Admin API reference; bulk operations as
+// of API 2026-01, README "Reconcile"): a real HTTP/1.1 server on 127.0.0.1 and a port of its
 // own, with a product catalog a test controls, the per-shop cost bucket,
 // bulk operations with a JSONL download, and faults on demand.
 //
