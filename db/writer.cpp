@@ -77,6 +77,7 @@ void delivery_writer::run() {
   bool was_connected = false;
   std::vector<job> batch;
   std::vector<model::delivery_item> items;
+  std::vector<model::apply_outcome> outcomes;
   for (;;) {
     batch.clear();
     {
@@ -103,18 +104,17 @@ void delivery_writer::run() {
     // Shopify will send it again.
     const auto now = clock::now();
     items.clear();
+    outcomes.assign(batch.size(), model::apply_outcome::retry_later);
     std::vector<std::size_t> live;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].deadline <= now) {
-        batch[i].done(model::apply_outcome::retry_later);
-      } else {
+      if (batch[i].deadline > now) {
         items.push_back(std::move(batch[i].item));
         live.push_back(i);
       }
     }
     if (!items.empty()) {
       const auto started = clock::now();
-      const auto outcomes = store.apply(items);
+      const auto applied = store.apply(items);
       const std::chrono::duration<double> took = clock::now() - started;
       if (metrics_.commit_seconds != nullptr) {
         metrics_.commit_seconds->observe(took.count());
@@ -123,7 +123,7 @@ void delivery_writer::run() {
         metrics_.batch_size->observe(static_cast<double>(items.size()));
       }
       for (std::size_t k = 0; k < live.size(); ++k) {
-        batch[live[k]].done(outcomes[k]);
+        outcomes[live[k]] = applied[k];
       }
       completed_.fetch_add(items.size());
     }
@@ -137,6 +137,11 @@ void delivery_writer::run() {
       was_connected = is_connected;
     }
     busy_.fetch_sub(1);
+    // Answered last, so that whoever reads the gauges after an answer sees
+    // this batch finished.
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      batch[i].done(outcomes[i]);
+    }
   }
   if (was_connected) {
     connected_.fetch_sub(1);
