@@ -377,6 +377,34 @@ std::vector<refresh_backlog> reconcile_store::refresh_backlogs() {
   });
 }
 
+std::vector<latest_runs> reconcile_store::latest_runs_by_shop() {
+  return wrap("reading the latest reconcile runs", [&] {
+    pqxx::nontransaction tx(session_->connection());
+    std::vector<latest_runs> out;
+    const auto slot = [&](const std::string& shop) -> latest_runs& {
+      for (auto& shop_runs : out) {
+        if (shop_runs.shop == shop) {
+          return shop_runs;
+        }
+      }
+      return out.emplace_back(latest_runs{shop, {}, {}});
+    };
+    for (const auto& row :
+         tx.exec(std::string("select distinct on (shop_domain) ") + run_columns +
+                 " from shopify.reconcile_runs where not dry_run and status = 'succeeded'"
+                 " order by shop_domain, id desc")) {
+      slot(row[1].c_str()).succeeded = read_run(row);
+    }
+    for (const auto& row :
+         tx.exec(std::string("select distinct on (shop_domain) ") + run_columns +
+                 " from shopify.reconcile_runs where not dry_run"
+                 " and status in ('succeeded', 'held') order by shop_domain, id desc")) {
+      slot(row[1].c_str()).settled = read_run(row);
+    }
+    return out;
+  });
+}
+
 std::vector<failing_refresh> failing_refreshes(const db_settings& settings, std::size_t limit) {
   return wrap("listing failing refresh requests", [&] {
     pqxx::connection connection(connection_string(settings));

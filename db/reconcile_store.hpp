@@ -108,6 +108,12 @@ struct refresh_backlog {
 };
 
 /// A refresh request that has failed at least once.
+struct latest_runs {
+  std::string shop;
+  std::optional<run_record> succeeded;
+  std::optional<run_record> settled;
+};
+
 struct failing_refresh {
   std::string shop;
   std::int64_t product_id = 0;
@@ -174,6 +180,10 @@ public:
   void retry_refresh(const refresh_request& request, const std::string& error);
   /// What waits, per shop that has anything waiting.
   std::vector<refresh_backlog> refresh_backlogs();
+  /// Per shop, its latest run that was not a dry run and ended `succeeded`
+  /// (`succeeded`) and its latest that ended either way (`settled`, which
+  /// says whether a sweep is held now).
+  std::vector<latest_runs> latest_runs_by_shop();
 
 private:
   std::unique_ptr<pg_session> session_;

@@ -178,11 +178,18 @@ void coordinator::record_end(const db::run_record& run) {
   }
   metrics_->running.with({run.shop}).set(0);
   metrics_->runs.with({run.shop, run.status}).inc();
-  if (!run.dry_run && (run.status == "succeeded" || run.status == "held")) {
+  show_run(run);
+}
+
+void coordinator::show_run(const db::run_record& run) {
+  if (run.dry_run) {
+    return;
+  }
+  if (run.status == "succeeded" || run.status == "held") {
     // What the shop's latest run held back: 0 once a run sweeps.
     metrics_->held_sweep.with({run.shop}).set(static_cast<double>(run.held_sweep.value_or(0)));
   }
-  if (run.status == "succeeded" && !run.dry_run) {
+  if (run.status == "succeeded") {
     metrics_->last_success.with({run.shop})
         .set(unix_seconds(run.finished_at.value_or(model::now())));
     metrics_->last_drift.with({run.shop, "inserted"}).set(static_cast<double>(run.inserted));
@@ -366,6 +373,20 @@ void coordinator::publish_gauges(db::reconcile_store& store) {
     if (const auto expires = credentials_of(shop).expires_at()) {
       metrics_->credentials_expiry.with({shop.domain, std::string(to_string(shop.auth))})
           .set(unix_seconds(*expires));
+    }
+  }
+  // The runs as the database has them, so that every replica shows the
+  // same freshness and drift, runs other replicas made included, and a
+  // restarted replica does not start blind.
+  for (const auto& runs : store.latest_runs_by_shop()) {
+    if (find_shop(runs.shop) == nullptr) {
+      continue; // a shop no longer configured here
+    }
+    if (runs.succeeded) {
+      show_run(*runs.succeeded);
+    }
+    if (runs.settled) {
+      show_run(*runs.settled);
     }
   }
   const auto backlogs = store.refresh_backlogs();

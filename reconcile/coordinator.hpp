@@ -77,10 +77,14 @@ public:
 
 private:
   void record_end(const db::run_record& run);
+  /// Sets the gauges that show a run (the last success, its drift, a held
+  /// sweep); counts nothing.
+  void show_run(const db::run_record& run);
   void schedule_loop();
   void refresh_loop();
   void refresh_once(db::reconcile_store& store);
-  /// The refresh backlog and each shop's token expiry, on /metrics.
+  /// The refresh backlog, each shop's token expiry and its latest runs,
+  /// on /metrics.
   void publish_gauges(db::reconcile_store& store);
   void subscription_loop();
   /// Lists and compares the shop's webhook subscriptions: logged and on

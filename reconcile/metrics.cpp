@@ -9,13 +9,13 @@ reconcile_metrics::reconcile_metrics(telemetry::registry& registry)
                                 {"shop", "status"})),
       last_success(registry.add_gauge("shopmirror_reconcile_last_success_timestamp_seconds",
                                       "When the last successful reconcile run of the shop "
-                                      "ended (this process's runs).",
+                                      "ended, by any replica (read from the database).",
                                       {"shop"})),
       last_drift(registry.add_gauge("shopmirror_reconcile_last_drift",
                                     "What the last successful run repaired: products "
                                     "inserted, updated, revived and tombstoned, those "
                                     "unchanged, and those it could not read or apply "
-                                    "(failed).",
+                                    "(failed); read from the database.",
                                     {"shop", "kind"})),
       held_sweep(registry.add_gauge("shopmirror_reconcile_held_sweep",
                                     "Products the shop's latest run would have tombstoned "

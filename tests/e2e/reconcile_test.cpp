@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <future>
 #include <thread>
@@ -353,6 +354,40 @@ TEST_CASE("two simultaneous triggers start one run and the endpoint wants its to
                      "\",status=\"succeeded\"} 1") != std::string::npos);
   CHECK(metrics.find("shopmirror_reconcile_last_drift{shop=\"" + shop +
                      "\",kind=\"inserted\"} 1") != std::string::npos);
+}
+
+TEST_CASE("a replica shows the freshness and drift of runs it did not make, from the database") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  drifted_shop drifted(shopify, db);
+  // The run is made by the command, as another replica or a cron job would.
+  REQUIRE(reconcile_command(shopify, db, {}).status == 0);
+  const std::string finished =
+      db.scalar("select extract(epoch from finished_at)::bigint from shopify.reconcile_runs");
+
+  test::environment env = admin_env(shopify, db);
+  env.emplace_back("SHOPMIRROR_REFRESH_INTERVAL_MS", "100");
+  test::service_process service(db.url(), {secret}, env);
+  auto client = test::local_client(service.port());
+  const std::string success =
+      "shopmirror_reconcile_last_success_timestamp_seconds{shop=\"" + shop + "\"} ";
+  std::string metrics;
+  for (int i = 0; i < 100 && metrics.find(success) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+    metrics = client.request("GET", "/metrics", {}).body;
+  }
+  const auto at = metrics.find(success);
+  REQUIRE_MESSAGE(at != std::string::npos, metrics);
+  CHECK(std::llround(std::stod(metrics.substr(at + success.size()))) ==
+        std::stoll(finished));
+  const std::string drift = "shopmirror_reconcile_last_drift{shop=\"" + shop + "\",kind=";
+  CHECK(metrics.find(drift + "\"inserted\"} 2") != std::string::npos);
+  CHECK(metrics.find(drift + "\"updated\"} 1") != std::string::npos);
+  CHECK(metrics.find(drift + "\"tombstoned\"} 1") != std::string::npos);
+  CHECK(metrics.find("shopmirror_reconcile_held_sweep{shop=\"" + shop + "\"} 0") !=
+        std::string::npos);
+  // Counted by the process that made it, not by this one.
+  CHECK(metrics.find("shopmirror_reconcile_runs_total{shop=") == std::string::npos);
 }
 
 TEST_CASE("a stub payload ends as a full product row") {
