@@ -11,6 +11,7 @@
 #include "reconcile/metrics.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
+#include "telemetry/process_metrics.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -70,6 +71,7 @@ int run_serve(const config& settings) {
 
   telemetry::registry registry;
   service_metrics metrics(registry);
+  telemetry::add_process_metrics(registry, SHOPMIRROR_VERSION);
   std::map<std::string, std::vector<std::string>> shop_secrets;
   for (const auto& shop : settings.shops) {
     if (!shop.webhook_secrets.empty()) {

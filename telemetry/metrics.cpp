@@ -93,6 +93,15 @@ gauge_family& registry::add_gauge(std::string name, std::string help,
   return *gauges_.back();
 }
 
+gauge_family& registry::add_sampled_counter(std::string name, std::string help,
+                                           std::vector<std::string> label_names) {
+  std::lock_guard lock(mutex_);
+  sampled_counters_.push_back(std::make_unique<gauge_family>(
+      std::move(name), std::move(help), std::move(label_names),
+      [] { return std::make_unique<gauge>(); }));
+  return *sampled_counters_.back();
+}
+
 histogram_family& registry::add_histogram(std::string name, std::string help,
                                           std::vector<std::string> label_names,
                                           std::vector<double> bounds) {
@@ -122,13 +131,17 @@ std::string registry::expose() const {
              std::to_string(c.value()) + "\n";
     });
   }
-  for (const auto& f : gauges_) {
-    header(out, *f, "gauge");
-    f->for_each([&](const std::vector<std::string>& labels, const gauge& g) {
-      out += f->name() + close_labels(open_labels(f->label_names(), labels)) + " " +
-             format_value(g.value()) + "\n";
-    });
-  }
+  const auto expose_values = [&](const auto& families, std::string_view type) {
+    for (const auto& f : families) {
+      header(out, *f, type);
+      f->for_each([&](const std::vector<std::string>& labels, const gauge& g) {
+        out += f->name() + close_labels(open_labels(f->label_names(), labels)) + " " +
+               format_value(g.value()) + "\n";
+      });
+    }
+  };
+  expose_values(sampled_counters_, "counter");
+  expose_values(gauges_, "gauge");
   for (const auto& f : histograms_) {
     header(out, *f, "histogram");
     f->for_each([&](const std::vector<std::string>& labels, const histogram& h) {

@@ -109,6 +109,10 @@ public:
                               std::vector<std::string> label_names = {});
   gauge_family& add_gauge(std::string name, std::string help,
                           std::vector<std::string> label_names = {});
+  /// A counter kept elsewhere (the kernel's CPU time, say) and sampled
+  /// into the gauge by an on_collect refresher; exposed as a counter.
+  gauge_family& add_sampled_counter(std::string name, std::string help,
+                                    std::vector<std::string> label_names = {});
   histogram_family& add_histogram(std::string name, std::string help,
                                   std::vector<std::string> label_names,
                                   std::vector<double> bounds = latency_buckets());
@@ -122,6 +126,7 @@ private:
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<counter_family>> counters_;
   std::vector<std::unique_ptr<gauge_family>> gauges_;
+  std::vector<std::unique_ptr<gauge_family>> sampled_counters_;
   std::vector<std::unique_ptr<histogram_family>> histograms_;
   std::vector<std::function<void()>> refreshers_;
 };

@@ -1,5 +1,9 @@
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
+#include "telemetry/process_metrics.hpp"
+
+#include <cstdlib>
+#include <ctime>
 
 #include <doctest/doctest.h>
 
@@ -53,6 +57,50 @@ TEST_CASE("Prometheus exposition") {
   CHECK(text.find("t_latency_seconds_bucket{le=\"+Inf\"} 3") != std::string::npos);
   CHECK(text.find("t_latency_seconds_count 3") != std::string::npos);
   CHECK(text.find("t_depth 7") != std::string::npos);
+}
+
+TEST_CASE("/proc/self/stat is read past a command name with spaces and parentheses") {
+  // Fields 3.. of a real line, after a name that would break a naive split.
+  const std::string line =
+      "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 75 0 0 20 0 5 0 123456 "
+      "987654321 2048 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n";
+  const auto stat = telemetry::parse_proc_stat(line);
+  REQUIRE(stat.has_value());
+  CHECK(stat->utime_ticks == 250);
+  CHECK(stat->stime_ticks == 75);
+  CHECK(stat->start_ticks == 123456);
+  CHECK(stat->vsize_bytes == 987654321);
+  CHECK_FALSE(telemetry::parse_proc_stat("4242 no parentheses 1 2 3").has_value());
+  CHECK_FALSE(telemetry::parse_proc_stat("4242 (short) S 1 2").has_value());
+}
+
+TEST_CASE("process metrics describe this process") {
+  // Burn a little CPU so the count cannot be zero.
+  volatile double x = 0;
+  for (int i = 0; i < 20'000'000; ++i) {
+    x = x + 1;
+  }
+  const auto sample = telemetry::sample_process();
+  REQUIRE(sample.has_value());
+  CHECK(sample->cpu_seconds > 0);
+  CHECK(sample->resident_bytes > 1024 * 1024);
+  CHECK(sample->virtual_bytes >= sample->resident_bytes);
+  CHECK(sample->open_fds >= 3);
+  CHECK(sample->max_fds >= sample->open_fds);
+  // Started within the last hour (this test binary), and not in the future.
+  const double now = static_cast<double>(std::time(nullptr));
+  CHECK(sample->start_time_seconds <= now + 1);
+  CHECK(sample->start_time_seconds > now - 3600);
+
+  telemetry::registry registry;
+  telemetry::add_process_metrics(registry, "9.9.9");
+  const std::string text = registry.expose();
+  CHECK(text.find("# TYPE process_cpu_seconds_total counter") != std::string::npos);
+  CHECK(text.find("\nprocess_cpu_seconds_total ") != std::string::npos);
+  CHECK(text.find("# TYPE process_resident_memory_bytes gauge") != std::string::npos);
+  CHECK(text.find("\nprocess_open_fds ") != std::string::npos);
+  CHECK(text.find("\nprocess_start_time_seconds ") != std::string::npos);
+  CHECK(text.find("shopmirror_build_info{version=\"9.9.9\"} 1") != std::string::npos);
 }
 
 }
