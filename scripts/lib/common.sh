@@ -11,7 +11,7 @@ SERVER_PACKAGES=(postgresql-15 postgresql-client-15 acl)
 # What the test suite adds: a real nginx in front of the service, openssl
 # for its throwaway certificate, systemd-analyze for the unit file, clang
 # and its runtime (libFuzzer, sanitizers) for the fuzz targets.
-TEST_PACKAGES=(nginx openssl systemd clang libclang-rt-14-dev)
+TEST_PACKAGES=(nginx openssl systemd clang libclang-rt-14-dev prometheus)
 
 log() { printf '\033[1mshopmirror:\033[0m %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }

@@ -7,6 +7,8 @@
 
 #include <fstream>
 
+#include <unistd.h>
+
 using namespace shopmirror;
 
 TEST_SUITE("e2e") {
@@ -36,6 +38,25 @@ TEST_CASE("the systemd unit verifies and its sandbox rates as exposed at most 2 
   CHECK(security.wait(std::chrono::seconds(30)) == 0);
   std::remove(unit_path.c_str());
   ::rmdir(directory);
+}
+
+TEST_CASE("the shipped Prometheus rules load and every alert's unit tests pass") {
+  // promtool comes with Debian's prometheus package, which scripts/test
+  // installs: without it this fails rather than passing unchecked.
+  REQUIRE_MESSAGE(::access("/usr/bin/promtool", X_OK) == 0,
+                  "promtool is missing: apt-get install prometheus");
+  const std::string directory = std::string(SHOPMIRROR_SOURCE_DIR) + "/deploy/prometheus";
+  test::child_process check({"/usr/bin/promtool", "check", "rules", directory + "/alerts.yml"},
+                            {});
+  CHECK_MESSAGE(check.wait(std::chrono::seconds(60)) == 0, check.output());
+  // Relative to the test file, as rule_files is.
+  test::child_process rules({"/bin/sh", "-c", "cd \"$0\" && exec /usr/bin/promtool test rules alerts_test.yml",
+                             directory},
+                            {});
+  const auto status = rules.wait(std::chrono::seconds(120));
+  MESSAGE(rules.output());
+  CHECK(status == 0);
+  CHECK(rules.output().find("SUCCESS") != std::string::npos);
 }
 
 }
