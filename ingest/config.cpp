@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
 #include <set>
 #include <thread>
 
@@ -149,17 +148,7 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
       throw config_error("SHOPMIRROR_WEBHOOK_SECRETS holds no secret");
     }
   } else if (secrets_file) {
-    std::ifstream file(*secrets_file);
-    if (!file) {
-      throw config_error("SHOPMIRROR_WEBHOOK_SECRETS_FILE=\"" + *secrets_file +
-                         "\" cannot be read");
-    }
-    std::string line;
-    while (std::getline(file, line)) {
-      for (auto& secret : split_list(line, '\n')) {
-        c.webhook_secrets.push_back(std::move(secret));
-      }
-    }
+    c.webhook_secrets = split_list(read_file("SHOPMIRROR_WEBHOOK_SECRETS_FILE", *secrets_file), '\n');
     if (c.webhook_secrets.empty()) {
       throw config_error("SHOPMIRROR_WEBHOOK_SECRETS_FILE=\"" + *secrets_file +
                          "\" holds no secret (one a line)");

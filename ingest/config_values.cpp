@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace shopmirror::ingest {
 
@@ -113,6 +116,30 @@ double parse_share(const std::string& name, const std::string& value) {
                        "\" is not a share from 0 to 1 (a fraction such as 0.1, or 10%)");
   }
   return share;
+}
+
+std::string read_file(const std::string& variable, const std::string& path) {
+  std::string resolved = path;
+  const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
+  if (!path.empty() && path.front() != '/' && credentials != nullptr && *credentials != '\0') {
+    resolved = std::string(credentials) + "/" + path;
+  }
+  std::ifstream file(resolved);
+  if (!file) {
+    throw config_error(variable + "=\"" + path + "\" cannot be read" +
+                       (resolved == path ? "" : " (as " + resolved + ")"));
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string read_secret_file(const std::string& variable, const std::string& path) {
+  std::string secret = trim(read_file(variable, path));
+  if (secret.empty()) {
+    throw config_error(variable + "=\"" + path + "\" is empty");
+  }
+  return secret;
 }
 
 } // namespace shopmirror::ingest

@@ -33,6 +33,14 @@ bool boolean(const env_lookup& lookup, const std::string& name, bool fallback);
 /// ("0.1"); `name` names it in the error.
 double parse_share(const std::string& name, const std::string& value);
 
+/// The contents of the file a `*_FILE` setting names (`variable`, for the
+/// error). A relative path is taken inside $CREDENTIALS_DIRECTORY when
+/// that is set: systemd's LoadCredential= puts secrets there, readable by
+/// the service's dynamic user alone.
+std::string read_file(const std::string& variable, const std::string& path);
+/// read_file, trimmed; an empty file is an error.
+std::string read_secret_file(const std::string& variable, const std::string& path);
+
 /// Splits on `separator`, trimming items and dropping empty ones and those
 /// starting with '#'.
 std::vector<std::string> split_list(const std::string& text, char separator);

@@ -11,9 +11,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace shopmirror::ingest {
 namespace {
@@ -26,24 +24,6 @@ bool is_shop_domain(std::string_view domain) {
   const std::string_view name = domain.substr(0, domain.size() - suffix.size());
   return name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos &&
          name.front() != '-';
-}
-
-std::string read_file(const std::string& variable, const std::string& path) {
-  std::ifstream file(path);
-  if (!file) {
-    throw config_error(variable + "=\"" + path + "\" cannot be read");
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-std::string read_secret_file(const std::string& variable, const std::string& path) {
-  std::string secret = trim(read_file(variable, path));
-  if (secret.empty()) {
-    throw config_error(variable + "=\"" + path + "\" is empty");
-  }
-  return secret;
 }
 
 void check_url(const std::string& where, const std::string& url) {
