@@ -2,11 +2,18 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/nginx_process.hpp"
+#include "tests/support/test_database.hpp"
+#include "tests/support/webhooks.hpp"
 
 #include <doctest/doctest.h>
 
+#include <csignal>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace shopmirror;
@@ -57,6 +64,111 @@ TEST_CASE("the shipped Prometheus rules load and every alert's unit tests pass")
   MESSAGE(rules.output());
   CHECK(status == 0);
   CHECK(rules.output().find("SUCCESS") != std::string::npos);
+}
+
+TEST_CASE("secrets the unit hands over through LoadCredential reach the service") {
+  // As systemd does it: the credential in a directory of its own, named by
+  // $CREDENTIALS_DIRECTORY; the env file names it by a relative path.
+  char directory[] = "/tmp/shopmirror-credentials-XXXXXX";
+  REQUIRE(::mkdtemp(directory) != nullptr);
+  const std::string secret = "from-the-credentials-directory";
+  std::ofstream(std::string(directory) + "/webhook-secrets") << "# rotated 2026-12\n"
+                                                                << secret << "\n";
+  test::test_database db;
+  test::child_process service({test::shopmirror_binary(), "serve"},
+                              {{"SHOPMIRROR_DATABASE_URL", db.url()},
+                               {"SHOPMIRROR_WEBHOOK_SECRETS_FILE", "webhook-secrets"},
+                               {"CREDENTIALS_DIRECTORY", directory},
+                               {"SHOPMIRROR_LISTEN", "127.0.0.1:0"}});
+  const auto line = service.wait_for_line("\"event\":\"listening\"", std::chrono::seconds(20));
+  REQUIRE_MESSAGE(line.has_value(), service.output());
+  const auto port = static_cast<std::uint16_t>(std::stoi(line->substr(line->find("\"port\":") + 7)));
+  auto client = test::local_client(port);
+  test::signed_delivery delivery;
+  delivery.webhook_id = "w-credential";
+  delivery.body = test::product_json({77, "Seventy-seven", "2026-12-01T00:00:00Z", "", "active", {}});
+  delivery.secret = secret;
+  CHECK(test::post_webhook(client, delivery).status == 200);
+  delivery.secret = "not-the-secret";
+  delivery.webhook_id = "w-credential-forged";
+  CHECK(test::post_webhook(client, delivery).status == 401);
+
+  // A relative path without the directory is an error naming the setting.
+  test::child_process without({test::shopmirror_binary(), "serve"},
+                              {{"SHOPMIRROR_DATABASE_URL", db.url()},
+                               {"SHOPMIRROR_WEBHOOK_SECRETS_FILE", "webhook-secrets"},
+                               {"CREDENTIALS_DIRECTORY", ""},
+                               {"SHOPMIRROR_LISTEN", "127.0.0.1:0"}});
+  CHECK(without.wait(std::chrono::seconds(20)) != 0);
+  // In the JSON log line, the quotes are escaped.
+  CHECK(without.output().find(
+            R"(SHOPMIRROR_WEBHOOK_SECRETS_FILE=\"webhook-secrets\" cannot be read)") !=
+        std::string::npos);
+  service.send_signal(SIGTERM);
+  service.wait(std::chrono::seconds(20));
+  std::remove((std::string(directory) + "/webhook-secrets").c_str());
+  ::rmdir(directory);
+}
+
+TEST_CASE("the README's install steps run as written into a scratch root") {
+  std::ifstream readme(std::string(SHOPMIRROR_SOURCE_DIR) + "/README.md");
+  REQUIRE(readme);
+  std::string text((std::istreambuf_iterator<char>(readme)), std::istreambuf_iterator<char>());
+  const auto begin = text.find("<!-- install:begin -->");
+  const auto end = text.find("<!-- install:end -->");
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  const auto code = text.find("```sh\n", begin);
+  REQUIRE(code < end);
+  const auto close = text.find("```", code + 6);
+  const std::string block = text.substr(code + 6, close - code - 6);
+
+  char directory[] = "/tmp/shopmirror-root-XXXXXX";
+  REQUIRE(::mkdtemp(directory) != nullptr);
+  const std::string root = directory;
+  // Every absolute target moves below the scratch root; systemctl needs a
+  // running systemd, which is not here. The binary is the one just built.
+  std::string script = "set -eux\n";
+  std::istringstream lines(block);
+  int commands = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.rfind("systemctl ", 0) == 0) {
+      continue;
+    }
+    for (const std::string prefix : {" /usr/local/", " /etc/"}) {
+      for (auto at = line.find(prefix); at != std::string::npos;
+           at = line.find(prefix, at + root.size() + prefix.size())) {
+        line.insert(at + 1, root);
+      }
+    }
+    const std::string built = "build/release/ingest/shopmirror";
+    if (const auto at = line.find(built); at != std::string::npos) {
+      line.replace(at, built.size(), test::shopmirror_binary());
+    }
+    script += line + "\n";
+    ++commands;
+  }
+  REQUIRE(commands >= 4);
+  test::child_process install({"/bin/sh", "-c", "cd \"$0\" && " + script, SHOPMIRROR_SOURCE_DIR},
+                              {});
+  CHECK_MESSAGE(install.wait(std::chrono::seconds(60)) == 0, install.output());
+
+  struct stat info{};
+  REQUIRE(::stat((root + "/usr/local/bin/shopmirror").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0755);
+  REQUIRE(::stat((root + "/etc/shopmirror/env").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
+  REQUIRE(::stat((root + "/etc/shopmirror/webhook-secrets").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
+  const std::string unit = root + "/etc/systemd/system/shopmirror.service";
+  REQUIRE(::stat(unit.c_str(), &info) == 0);
+
+  // What landed is what the other tests check: the unit verified above.
+  std::ifstream installed(unit);
+  CHECK(std::string((std::istreambuf_iterator<char>(installed)), std::istreambuf_iterator<char>()) ==
+        test::deploy_file("systemd/shopmirror.service"));
+  test::child_process cleanup({"/bin/rm", "-rf", root}, {});
+  cleanup.wait(std::chrono::seconds(30));
 }
 
 }
