@@ -11,6 +11,8 @@
 #include <doctest/doctest.h>
 
 #include <regex>
+#include <sstream>
+#include <thread>
 
 using namespace shopmirror;
 
@@ -107,7 +109,25 @@ TEST_CASE_FIXTURE(behind_nginx, "shopmirror logs the client address and request 
   const auto line = service.process().wait_for_line("\"webhook_id\":\"n-client\"", std::chrono::seconds(5));
   REQUIRE(line);
   CHECK(line->find("\"client\":\"127.0.0.2\"") != std::string::npos);
-  CHECK(std::regex_search(*line, std::regex("\"request_id\":\"[0-9a-f]{32}\"")));
+  std::smatch id;
+  REQUIRE(std::regex_search(*line, id, std::regex("\"request_id\":\"([0-9a-f]{32})\"")));
+  // And nginx's access line for the same request carries the same id.
+  std::string access;
+  for (int i = 0; i < 50 && access.find("webhook_id=\"n-client\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    access = nginx.access_log();
+  }
+  std::string access_line;
+  std::istringstream lines(access);
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("webhook_id=\"n-client\"") != std::string::npos) {
+      access_line = l;
+    }
+  }
+  REQUIRE_MESSAGE(!access_line.empty(), access);
+  CHECK(access_line.find("request_id=" + id[1].str()) != std::string::npos);
+  CHECK(access_line.find(" 200 ") != std::string::npos);
+  CHECK(access_line.find("shop=\"") != std::string::npos);
 }
 
 TEST_CASE_FIXTURE(behind_nginx, "no redirects: other paths are 404 and GET is 405") {

@@ -120,10 +120,12 @@ nginx_process::nginx_process(const std::vector<std::uint16_t>& upstream_ports, m
              "master_process off;\ndaemon off;\nworker_processes 1;\npid " + d + "/nginx.pid;\n"
              "error_log " + d + "/error.log info;\n"
              "events { worker_connections 4096; }\n"
-             "http {\n  access_log " + d + "/access.log;\n"
+             "http {\n"
              "  client_body_temp_path " + d + "/body;\n  proxy_temp_path " + d + "/proxy;\n"
              "  fastcgi_temp_path " + d + "/fastcgi;\n  uwsgi_temp_path " + d + "/uwsgi;\n"
-             "  scgi_temp_path " + d + "/scgi;\n" + server_block + "}\n");
+             "  scgi_temp_path " + d + "/scgi;\n" + server_block +
+             // After server_block: the format is defined in upstream.conf.
+             "  access_log " + d + "/access.log shopmirror;\n}\n");
   process_ = std::make_unique<child_process>(
       std::vector<std::string>{"/usr/sbin/nginx", "-p", d, "-c", d + "/nginx.conf"},
       environment{});
@@ -147,8 +149,12 @@ nginx_process::~nginx_process() {
   std::system(("rm -rf " + directory_).c_str());
 }
 
-std::string nginx_process::error_log() const {
-  std::ifstream in(directory_ + "/error.log");
+std::string nginx_process::error_log() const { return read_log("/error.log"); }
+
+std::string nginx_process::access_log() const { return read_log("/access.log"); }
+
+std::string nginx_process::read_log(const std::string& name) const {
+  std::ifstream in(directory_ + name);
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();

@@ -27,8 +27,12 @@ public:
   /// In TLS mode, the CA that signed the site's certificate (for "localhost").
   std::string ca_file() const { return directory_ + "/ca.pem"; }
   std::string error_log() const;
+  /// In the shipped `shopmirror` format.
+  std::string access_log() const;
 
 private:
+  std::string read_log(const std::string& name) const;
+
   std::string directory_;
   std::uint16_t port_ = 0;
   std::unique_ptr<child_process> process_;
