@@ -50,6 +50,12 @@ std::string connection_string(const db_settings& settings) {
       2, std::chrono::duration_cast<std::chrono::seconds>(settings.connect_timeout).count());
   add_default(conninfo, uri, "connect_timeout", std::to_string(seconds));
   add_default(conninfo, uri, "application_name", settings.application_name);
+  add_default(conninfo, uri, "keepalives", "1");
+  add_default(conninfo, uri, "keepalives_idle", std::to_string(settings.keepalive_idle.count()));
+  add_default(conninfo, uri, "keepalives_interval",
+              std::to_string(settings.keepalive_interval.count()));
+  add_default(conninfo, uri, "keepalives_count", std::to_string(settings.keepalive_count));
+  add_default(conninfo, uri, "tcp_user_timeout", std::to_string(settings.tcp_user_timeout.count()));
   return conninfo;
 }
 

@@ -16,13 +16,23 @@ struct db_settings {
   /// Bounds waiting for a row lock held by another session.
   std::chrono::milliseconds lock_timeout{500};
   std::string application_name = "shopmirror";
+  /// TCP keepalives (libpq's keepalives_*): a connection that a network
+  /// device dropped without a word is noticed after idle + interval x
+  /// count, instead of the kernel's two hours. Unix sockets ignore them.
+  std::chrono::seconds keepalive_idle{5};
+  std::chrono::seconds keepalive_interval{2};
+  int keepalive_count = 3;
+  /// How long sent data may stay unacknowledged before the connection is
+  /// given up (libpq's tcp_user_timeout); 0 leaves the kernel's default.
+  std::chrono::milliseconds tcp_user_timeout{10000};
 };
 
 /// Why libpq would refuse this connection string, or nothing if it parses.
 std::optional<std::string> validate_url(const std::string& url);
 
 /// The connection string with shopmirror's defaults (connect timeout,
-/// application name) added where the URL does not set them itself.
+/// application name, keepalives) added where the URL does not set them
+/// itself. Multi-host strings pass through as they are.
 std::string connection_string(const db_settings& settings);
 
 } // namespace shopmirror::db

@@ -25,6 +25,8 @@ const std::set<std::string>& known_names() {
       "SHOPMIRROR_DB_BATCH_MAX",         "SHOPMIRROR_DB_BATCH_WAIT_US",
       "SHOPMIRROR_QUEUE_CAPACITY",       "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS",
       "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS", "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
+      "SHOPMIRROR_DB_KEEPALIVE_IDLE",    "SHOPMIRROR_DB_KEEPALIVE_INTERVAL",
+      "SHOPMIRROR_DB_KEEPALIVE_COUNT",   "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS",
       "SHOPMIRROR_MIGRATE_ON_START",     "SHOPMIRROR_API_VERSION",
       "SHOPMIRROR_LOG_LEVEL",            "SHOPMIRROR_DELIVERY_RETENTION",
       "SHOPMIRROR_PRUNE_EVERY",          "SHOPMIRROR_ERASE_BATCH",
@@ -131,6 +133,15 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
                                         c.database.statement_timeout, 100, 600000);
   c.database.lock_timeout =
       millis(lookup, "SHOPMIRROR_DB_LOCK_TIMEOUT_MS", c.database.lock_timeout, 10, 600000);
+  c.database.keepalive_idle = duration(lookup, "SHOPMIRROR_DB_KEEPALIVE_IDLE",
+                                       c.database.keepalive_idle, std::chrono::seconds(1));
+  c.database.keepalive_interval = duration(lookup, "SHOPMIRROR_DB_KEEPALIVE_INTERVAL",
+                                           c.database.keepalive_interval, std::chrono::seconds(1));
+  c.database.keepalive_count = static_cast<int>(
+      integer(lookup, "SHOPMIRROR_DB_KEEPALIVE_COUNT",
+              static_cast<std::uint64_t>(c.database.keepalive_count), 1, 100));
+  c.database.tcp_user_timeout = millis(lookup, "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS",
+                                       c.database.tcp_user_timeout, 0, 3600000);
 
   if (const auto listen = lookup("SHOPMIRROR_LISTEN")) {
     c.listen = parse_listen("SHOPMIRROR_LISTEN", *listen);

@@ -1,3 +1,4 @@
+#include "db/settings.hpp"
 #include "ingest/config.hpp"
 
 #include <doctest/doctest.h>
@@ -89,6 +90,43 @@ TEST_CASE("a bad value names its variable") {
     const std::string message = error_of(vars);
     CHECK(message.find(name) != std::string::npos);
   }
+}
+
+TEST_CASE("every database connection gets keepalives, and multi-host strings pass through") {
+  const auto settings = load({{"SHOPMIRROR_DATABASE_URL",
+                               "host=pg-a,pg-b port=5432,5433 dbname=shop "
+                               "target_session_attrs=read-write"},
+                              {"SHOPMIRROR_DB_KEEPALIVE_IDLE", "30s"},
+                              {"SHOPMIRROR_DB_KEEPALIVE_COUNT", "4"}})
+                            .database;
+  CHECK(settings.keepalive_idle == std::chrono::seconds(30));
+  CHECK(settings.keepalive_interval == std::chrono::seconds(2));
+  CHECK(settings.keepalive_count == 4);
+  CHECK(settings.tcp_user_timeout == std::chrono::milliseconds(10000));
+  const std::string conninfo = db::connection_string(settings);
+  CHECK(conninfo.find("host=pg-a,pg-b port=5432,5433") == 0);
+  CHECK(conninfo.find("target_session_attrs=read-write") != std::string::npos);
+  CHECK(conninfo.find("keepalives='1'") != std::string::npos);
+  CHECK(conninfo.find("keepalives_idle='30'") != std::string::npos);
+  CHECK(conninfo.find("keepalives_interval='2'") != std::string::npos);
+  CHECK(conninfo.find("keepalives_count='4'") != std::string::npos);
+  CHECK(conninfo.find("tcp_user_timeout='10000'") != std::string::npos);
+  CHECK_FALSE(db::validate_url(conninfo).has_value());
+
+  // The URI form, and a value the URL sets itself wins.
+  db::db_settings uri;
+  uri.url = "postgresql://app@pg-a:5432,pg-b:5433/shop?target_session_attrs=read-write"
+            "&keepalives_idle=60";
+  const std::string from_uri = db::connection_string(uri);
+  CHECK(from_uri.find("keepalives_idle=60") != std::string::npos);
+  CHECK(from_uri.find("keepalives_idle=5") == std::string::npos);
+  CHECK(from_uri.find("&keepalives=1") != std::string::npos);
+  CHECK(from_uri.find("&tcp_user_timeout=10000") != std::string::npos);
+  CHECK_FALSE(db::validate_url(from_uri).has_value());
+
+  CHECK(error_of({{"SHOPMIRROR_DATABASE_URL", "dbname=x"},
+                  {"SHOPMIRROR_DB_KEEPALIVE_INTERVAL", "soon"}})
+            .find("SHOPMIRROR_DB_KEEPALIVE_INTERVAL") != std::string::npos);
 }
 
 TEST_CASE("a database URL with a password is never echoed") {
