@@ -230,15 +230,22 @@ void reconcile_store::record_failures(const run_record& run,
   });
 }
 
-run_record reconcile_store::finish(const run_record& run, const drift& listed) {
-  return wrap("finishing a reconcile run", [&] {
+void reconcile_store::check_lock() {
+  wrap("checking the reconcile lock", [&] {
     pqxx::nontransaction tx(session_->connection());
     // The lock lives in the session that began the run: if the connection
     // was lost (and quietly reopened) meanwhile, another replica may have
-    // taken the shop, and this run must not sweep.
+    // taken the shop, and this run must not go on, let alone sweep.
     if (tx.exec1("select pg_backend_pid()")[0].as<int>() != lock_holder_) {
       throw std::runtime_error("the connection holding the shop's reconcile lock was lost");
     }
+  });
+}
+
+run_record reconcile_store::finish(const run_record& run, const drift& listed) {
+  check_lock();
+  return wrap("finishing a reconcile run", [&] {
+    pqxx::nontransaction tx(session_->connection());
     std::optional<std::string> hold;
     if (listed.unidentified > 0) {
       hold = std::to_string(listed.unidentified) +

@@ -152,6 +152,10 @@ public:
   /// Records products the listing could not map: failed, and seen.
   void record_failures(const run_record& run, std::span<const failed_product> failures);
 
+  /// Throws std::runtime_error when the connection that took the shop's
+  /// lock in try_begin is gone (another replica may hold the shop now).
+  void check_lock();
+
   /// The listing completed: sweeps what it did not list unless the sweep
   /// guard holds it (then the run ends `held`), records the counts, and
   /// releases the lock. Returns the run as recorded.

@@ -4,6 +4,7 @@
 #include "reconcile/catalog.hpp"
 #include "telemetry/log.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -216,11 +217,25 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
     {
       failure_log failures(store, run);
       apply_pipeline pipeline(database, run, settings);
+      // A run whose lock connection died (a failover, a network device
+      // dropping it) stops at the next product rather than at its end.
+      auto checked_at = std::chrono::steady_clock::now();
+      const auto check_lock = [&] {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - checked_at >= std::chrono::seconds(2)) {
+          store.check_lock();
+          checked_at = now;
+        }
+      };
       list(api, settings, run, cancel,
            listing_sink{[&](db::listed_product product, model::timestamp observed) {
+                          check_lock();
                           pipeline.add(std::move(product), observed);
                         },
-                        [&](db::failed_product failed) { failures.add(std::move(failed)); }});
+                        [&](db::failed_product failed) {
+                          check_lock();
+                          failures.add(std::move(failed));
+                        }});
       listed = pipeline.finish();
       listed += failures.finish();
     }

@@ -289,4 +289,29 @@ TEST_CASE("a run no longer marked running sweeps nothing") {
   CHECK(db.scalar("select status from shopify.reconcile_runs") == "interrupted");
 }
 
+TEST_CASE("a run whose lock connection died stops, sweeps nothing, and leaves the shop free") {
+  test::test_database db;
+  webhook(db, 1, "2026-01-01T00:00:00Z", "one", "w1");
+  webhook(db, 2, "2026-01-01T00:00:00Z", "two", "w2");
+  db::reconcile_store store(db.settings());
+  const auto run = store.try_begin(full_run());
+  REQUIRE(run);
+  store.check_lock(); // alive: no complaint
+  const std::vector<db::listed_product> half = {listed(1, "2026-01-01T00:00:00Z", "one")};
+  store.apply(*run, half, model::now());
+  // What a failover or a dropped connection does to the session that holds
+  // the shop's advisory lock.
+  db.execute("select pg_terminate_backend(pid) from pg_locks "
+             "where locktype = 'advisory' and granted and pid <> pg_backend_pid()");
+  CHECK_THROWS_AS(store.check_lock(), std::runtime_error);
+  // Even once the session has quietly reconnected, it is not the holder.
+  CHECK_THROWS_WITH_AS(store.finish(*run, db::drift{}), doctest::Contains("lock was lost"),
+                       std::runtime_error);
+  CHECK_FALSE(is_tombstoned(db, 2));
+  store.fail(*run, "the lock connection died");
+  // Another replica takes the shop at once.
+  db::reconcile_store other(db.settings());
+  CHECK(other.try_begin(full_run()).has_value());
+}
+
 } // TEST_SUITE
