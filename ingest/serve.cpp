@@ -94,8 +94,9 @@ int run_serve(const config& settings) {
   // shop/redact requests are erased here, whether or not shops are
   // configured for reconcile.
   erasure_worker eraser(settings.database, settings.erasure, metrics);
-  service application(settings, verifier, writer, readiness, registry, metrics, reconciler.get(),
-                      &eraser);
+  delivery_log deliveries;
+  service application(settings, verifier, writer, readiness, registry, metrics, deliveries,
+                      reconciler.get(), &eraser);
 
   server_settings server_options;
   server_options.listen = settings.listen;
@@ -165,6 +166,7 @@ int run_serve(const config& settings) {
   pruning.stop();
   writer.stop();
   readiness.stop();
+  deliveries.stop();
   log_event(level::info, "stopped");
   return 0;
 }
