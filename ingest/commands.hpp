@@ -1,5 +1,6 @@
 #pragma once
 
+#include "ingest/command_line.hpp"
 #include "ingest/config.hpp"
 
 #include <string>

@@ -25,6 +25,7 @@ constexpr const char* usage =
     "  dead-letters list [--all] | replay [ID...]\n"
     "             show stored dead letters, or run them through the apply path again\n"
     "  version    print the version\n"
+    "Each command answers --help with its own usage.\n"
     "Settings come from SHOPMIRROR_* environment variables (see deploy/env.example).\n";
 
 shopmirror::telemetry::level parse_level(const std::string& name) {
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
   }
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  // Help and mistakes are answered before any setting is read.
+  if (const auto answered = ingest::answer_usage(command, rest)) {
+    return *answered;
+  }
   if (command == "version" || command == "--version") {
     std::cout << "shopmirror " << SHOPMIRROR_VERSION << "\n";
     return 0;

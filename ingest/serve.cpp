@@ -56,6 +56,13 @@ void watch_drain(http_server& server, std::shared_ptr<asio::steady_timer> timer,
 
 } // namespace
 
+const command_spec serve_command{
+    .name = "serve",
+    .usage = "usage: shopmirror serve\n"
+             "  Receives Shopify webhooks and applies them to PostgreSQL until SIGTERM or SIGINT\n"
+             "  (settings: SHOPMIRROR_* environment variables, see deploy/env.example).\n",
+};
+
 int run_serve(const config& settings) {
   settings.require_database();
   settings.require_secrets();

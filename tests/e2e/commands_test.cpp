@@ -1,0 +1,176 @@
+// The commands as an operator meets them: --help and mistakes, send's
+// secret, run as the real binary.
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/test_database.hpp"
+#include "tests/support/webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+using namespace shopmirror;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::vector<std::string> all_commands = {
+    "serve", "migrate",       "reconcile", "credentials", "send",
+    "subscriptions", "prune", "dead-letters", "version"};
+
+struct command_output {
+  int status = -1;
+  std::string output;
+};
+
+// Runs `shopmirror <args>` with only stdout kept, or only stderr.
+enum class stream { stdout_only, stderr_only, both };
+
+command_output run(std::vector<std::string> args, const test::environment& env,
+                   stream kept = stream::both) {
+  args.insert(args.begin(), test::shopmirror_binary());
+  if (kept != stream::both) {
+    args.insert(args.begin(), {"/bin/sh", "-c",
+                               kept == stream::stdout_only ? "exec \"$0\" \"$@\" 2>/dev/null"
+                                                           : "exec \"$0\" \"$@\" >/dev/null"});
+  }
+  test::child_process process(args, env);
+  const auto status = process.wait(60s);
+  REQUIRE(status);
+  return {*status, process.output()};
+}
+
+bool has(const std::string& output, const std::string& text) {
+  return output.find(text) != std::string::npos;
+}
+
+/// A file of the test's own, removed at the end.
+class temp_file {
+public:
+  explicit temp_file(const std::string& content)
+      : path_("/tmp/shopmirror-commands-" + std::to_string(::getpid()) + "-" +
+              std::to_string(counter_++)) {
+    std::ofstream(path_) << content;
+  }
+  ~temp_file() { std::remove(path_.c_str()); }
+  temp_file(const temp_file&) = delete;
+  temp_file& operator=(const temp_file&) = delete;
+  const std::string& path() const { return path_; }
+
+private:
+  static inline int counter_ = 0;
+  std::string path_;
+};
+
+std::string schema_of(const test::test_database& db) {
+  return db.scalar("select count(*) from pg_namespace where nspname = 'shopify'");
+}
+
+} // namespace
+
+TEST_SUITE("e2e") {
+
+TEST_CASE("every command answers --help with its usage on stdout and touches nothing") {
+  test::test_database db(false);
+  // A setting that would stop any command: --help reads no setting.
+  const test::environment env = {{"SHOPMIRROR_DATABASE_URL", db.url()},
+                                 {"SHOPMIRROR_LOG_LEVEL", "loud"}};
+  for (const auto& command : all_commands) {
+    for (const std::string help : {"--help", "-h"}) {
+      CAPTURE(command);
+      CAPTURE(help);
+      const auto answer = run({command, help}, env, stream::stdout_only);
+      CHECK(answer.status == 0);
+      CHECK(answer.output.rfind("usage: shopmirror " + command, 0) == 0);
+      CHECK(run({command, help}, env, stream::stderr_only).output.empty());
+    }
+  }
+  // After a subcommand and beside other options too.
+  CHECK(run({"migrate", "--bogus", "--help"}, env).status == 0);
+  CHECK(run({"dead-letters", "replay", "-h"}, env).status == 0);
+  CHECK(run({"reconcile", "--dry-run", "--help"}, env).status == 0);
+  CHECK(run({"send", "--help"}, env).status == 0);
+  CHECK(schema_of(db) == "0"); // migrate --help did not migrate
+
+  const auto top = run({"--help"}, env, stream::stdout_only);
+  CHECK(top.status == 0);
+  CHECK(has(top.output, "Each command answers --help"));
+}
+
+TEST_CASE("an unknown option or a stray argument exits 2 with the usage on stderr, doing nothing") {
+  test::test_database db(false);
+  const test::environment env = {{"SHOPMIRROR_DATABASE_URL", db.url()},
+                                 {"SHOPMIRROR_WEBHOOK_SECRETS", "s"}};
+  for (const auto& command : all_commands) {
+    CAPTURE(command);
+    const auto refused = run({command, "--bogus"}, env, stream::stderr_only);
+    CHECK(refused.status == 2);
+    CHECK(has(refused.output, "unknown option \"--bogus\""));
+    CHECK(has(refused.output, "usage: shopmirror " + command));
+    CHECK(run({command, "--bogus"}, env, stream::stdout_only).output.empty());
+  }
+  const auto stray = run({"migrate", "now"}, env, stream::stderr_only);
+  CHECK(stray.status == 2);
+  CHECK(has(stray.output, "unexpected argument \"now\""));
+  CHECK(run({"version", "extra"}, env).status == 2);
+  CHECK(run({"serve", "--port", "1"}, env).status == 2);
+  CHECK(run({"prune", "all"}, env).status == 2);
+  CHECK(has(run({"dead-letters", "burn"}, env).output, "unknown subcommand \"burn\""));
+  CHECK(run({"dead-letters", "list", "7"}, env).status == 2);
+  CHECK(run({"dead-letters", "replay", "seven"}, env).status == 2);
+  CHECK(run({"reconcile", "--shop"}, env).status == 2);
+  CHECK(run({"send"}, env).status == 2); // no payload file
+  CHECK(run({"send", "a.json", "b.json"}, env).status == 2);
+  CHECK(schema_of(db) == "0");
+  // A known command still runs.
+  CHECK(run({"migrate"}, env).status == 0);
+  CHECK(schema_of(db) == "1");
+}
+
+TEST_CASE("send takes its secret from --secret-file, or the service's own settings") {
+  test::test_database db;
+  const std::string secret = "send-secret-0123";
+  test::service_process service(db.url(), {secret});
+  const temp_file payload(
+      test::product_json({801, "Sent", "2026-03-01T00:00:00Z", "", "active", {{8010, "1.00", "S", 1, 1}}}));
+  const temp_file secret_file(secret + "\nan-older-secret\n");
+  const temp_file wrong_file("not-the-secret\n");
+  const std::string url = service.base_url() + "/webhooks/shopify";
+
+  auto sent = run({"send", "--url", url, "--webhook-id", "s-file", "--secret-file",
+                   secret_file.path(), payload.path()},
+                  {});
+  CHECK_MESSAGE(sent.status == 0, sent.output);
+  CHECK(has(sent.output, "HTTP 200"));
+
+  sent = run({"send", "--url", url, "--webhook-id", "s-env", payload.path()},
+             {{"SHOPMIRROR_WEBHOOK_SECRETS", secret}});
+  CHECK_MESSAGE(sent.status == 0, sent.output);
+
+  sent = run({"send", "--url", url, "--webhook-id", "s-env-file", payload.path()},
+             {{"SHOPMIRROR_WEBHOOK_SECRETS_FILE", secret_file.path()}});
+  CHECK_MESSAGE(sent.status == 0, sent.output);
+
+  sent = run({"send", "--url", url, "--webhook-id", "s-wrong", "--secret-file", wrong_file.path(),
+              payload.path()},
+             {});
+  CHECK(sent.status == 1);
+  CHECK(has(sent.output, "HTTP 401"));
+
+  sent = run({"send", "--url", url, "--secret-file", "/nonexistent/secret", payload.path()}, {});
+  CHECK(sent.status == 2);
+  CHECK(has(sent.output, "--secret-file \"/nonexistent/secret\" cannot be read"));
+  sent = run({"send", "--url", url, "--secret", secret, "--secret-file", secret_file.path(),
+              payload.path()},
+             {});
+  CHECK(sent.status == 2);
+  CHECK(has(run({"send", "--help"}, {}).output, "other users of the\n"));
+
+  CHECK(db.scalar("select string_agg(webhook_id, ',' order by webhook_id) from "
+                  "shopify.webhook_deliveries") == "s-env,s-env-file,s-file");
+}
+
+} // TEST_SUITE
