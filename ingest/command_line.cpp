@@ -83,9 +83,10 @@ parse_outcome parse_arguments(const command_spec& spec, const std::vector<std::s
 }
 
 const command_spec* find_command(std::string_view name) {
-  static const std::array<const command_spec*, 9> all = {
-      &serve_command,       &migrate_command, &reconcile_command,    &credentials_command,
-      &subscriptions_command, &send_command,  &prune_command,        &dead_letters_command,
+  static const std::array<const command_spec*, 10> all = {
+      &serve_command,       &migrate_command,     &check_command,
+      &reconcile_command,   &credentials_command, &subscriptions_command,
+      &send_command,        &prune_command,       &dead_letters_command,
       &version_command,
   };
   for (const command_spec* spec : all) {

@@ -74,6 +74,7 @@ int misuse(const command_spec& spec, std::string_view message);
 // a new command is added there too.
 extern const command_spec serve_command;
 extern const command_spec migrate_command;
+extern const command_spec check_command;
 extern const command_spec reconcile_command;
 extern const command_spec credentials_command;
 extern const command_spec subscriptions_command;

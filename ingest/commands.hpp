@@ -14,6 +14,11 @@ int run_serve(const config& settings);
 /// `shopmirror migrate`: brings the schema up to date and exits.
 int run_migrate(const config& settings);
 
+/// `shopmirror check`: the settings, the database, its schema and each
+/// shop's Admin API and webhook subscriptions, one line each. Reads the
+/// settings itself, so that a bad one is a line of the report.
+int run_check();
+
 /// `shopmirror prune`: deletes delivery-log rows older than the retention.
 int run_prune(const config& settings);
 

@@ -14,6 +14,8 @@ constexpr const char* usage =
     "usage: shopmirror COMMAND [options]\n"
     "  serve      receive Shopify product webhooks and apply them to PostgreSQL\n"
     "  migrate    bring the database schema up to date, then exit\n"
+    "  check      check the settings, the database, its schema and each shop's Admin API\n"
+    "             and webhook subscriptions, one line each\n"
     "  reconcile  [--since TIME] [--dry-run] [--mode bulk|paginated] [--shop DOMAIN]\n"
     "             repair the mirror from the Admin API now, then exit\n"
     "  credentials import --shop DOMAIN | status | keygen --out FILE | jwk --key FILE\n"
@@ -60,6 +62,9 @@ int main(int argc, char** argv) {
   if (command == "version" || command == "--version") {
     std::cout << "shopmirror " << SHOPMIRROR_VERSION << "\n";
     return 0;
+  }
+  if (command == "check") {
+    return ingest::run_check();
   }
   try {
     const ingest::config settings = ingest::load_config_from_environment();

@@ -1,7 +1,10 @@
 // The commands as an operator meets them: --help and mistakes, send's
-// secret, run as the real binary.
+// secret, check, run as the real binary.
 
+#include "tests/support/admin_api_stand_in.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/pg_cluster.hpp"
+#include "tests/support/reconcile_runs.hpp"
 #include "tests/support/test_database.hpp"
 #include "tests/support/webhooks.hpp"
 
@@ -18,8 +21,8 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::vector<std::string> all_commands = {
-    "serve", "migrate",       "reconcile", "credentials", "send",
-    "subscriptions", "prune", "dead-letters", "version"};
+    "serve", "migrate",     "check",        "reconcile",    "credentials",
+    "send",  "subscriptions", "prune", "dead-letters", "version"};
 
 struct command_output {
   int status = -1;
@@ -97,7 +100,7 @@ TEST_CASE("every command answers --help with its usage on stdout and touches not
 
   const auto top = run({"--help"}, env, stream::stdout_only);
   CHECK(top.status == 0);
-  CHECK(has(top.output, "Each command answers --help"));
+  CHECK(has(top.output, "  check "));
 }
 
 TEST_CASE("an unknown option or a stray argument exits 2 with the usage on stderr, doing nothing") {
@@ -171,6 +174,82 @@ TEST_CASE("send takes its secret from --secret-file, or the service's own settin
 
   CHECK(db.scalar("select string_agg(webhook_id, ',' order by webhook_id) from "
                   "shopify.webhook_deliveries") == "s-env,s-env-file,s-file");
+}
+
+TEST_CASE("check: one line each, 0 when all pass, and each failure named") {
+  const std::string address = "https://mirror.example.com/webhooks/shopify";
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  for (const std::string topic : {"PRODUCTS_CREATE", "PRODUCTS_UPDATE", "PRODUCTS_DELETE"}) {
+    shopify.subscriptions().add({"", topic, address, "JSON", {}, ""});
+  }
+  test::environment env = test::admin_env(shopify, db);
+  env.emplace_back("SHOPMIRROR_PUBLIC_URL", address);
+  env.emplace_back("SHOPMIRROR_WEBHOOK_SECRETS", "check-secret");
+  const std::string shop = test::reconcile_shop;
+
+  const int mutations = shopify.subscriptions().mutations();
+  const auto passed = run({"check"}, env, stream::stdout_only);
+  CHECK_MESSAGE(passed.status == 0, passed.output);
+  CHECK(has(passed.output, "ok    settings\n"));
+  CHECK(has(passed.output, "ok    database answers\n"));
+  CHECK(has(passed.output, ", every migration applied\n"));
+  CHECK(has(passed.output, "ok    shop " + shop + ": the Admin API answers for it\n"));
+  CHECK(has(passed.output, "ok    shop " + shop + ": webhook subscriptions as needed\n"));
+  CHECK_FALSE(has(passed.output, "FAIL"));
+  CHECK(shopify.subscriptions().mutations() == mutations); // check only looks
+
+  SUBCASE("a bad setting is named") {
+    auto bad = env;
+    bad.emplace_back("SHOPMIRROR_ACK_TIMEOUT_MS", "soon");
+    const auto failed = run({"check"}, bad, stream::stdout_only);
+    CHECK(failed.status == 1);
+    CHECK(has(failed.output, "FAIL  settings: SHOPMIRROR_ACK_TIMEOUT_MS"));
+  }
+  SUBCASE("a database that is not there") {
+    auto wrong = env;
+    for (auto& [name, value] : wrong) {
+      if (name == "SHOPMIRROR_DATABASE_URL") {
+        value = "host=127.0.0.1 port=" + std::to_string(test::free_port()) +
+                " dbname=nothing connect_timeout=2";
+      }
+    }
+    const auto failed = run({"check"}, wrong, stream::stdout_only);
+    CHECK(failed.status == 1);
+    CHECK(has(failed.output, "FAIL  database: cannot read the schema version"));
+  }
+  SUBCASE("a migration not applied") {
+    db.execute("delete from shopify.schema_migrations "
+               "where version = (select max(version) from shopify.schema_migrations)");
+    const auto failed = run({"check"}, env, stream::stdout_only);
+    CHECK(failed.status == 1);
+    CHECK(has(failed.output, "FAIL  schema at version "));
+    CHECK(has(failed.output, "run shopmirror migrate"));
+    CHECK(has(failed.output, "ok    shop " + shop + ": webhook subscriptions as needed\n"));
+  }
+  SUBCASE("an Admin API that answers for another shop") {
+    test::admin_api_settings other;
+    other.shop_domain = "another-shop.myshopify.com";
+    test::admin_api_stand_in elsewhere(other);
+    auto wrong = test::admin_env(elsewhere, db);
+    wrong.emplace_back("SHOPMIRROR_PUBLIC_URL", address);
+    wrong.emplace_back("SHOPMIRROR_WEBHOOK_SECRETS", "check-secret");
+    const auto failed = run({"check"}, wrong, stream::stdout_only);
+    CHECK(failed.status == 1);
+    CHECK(has(failed.output, "FAIL  shop " + shop + ": the Admin API answers for "
+                             "another-shop.myshopify.com, not " + shop));
+  }
+  SUBCASE("a webhook subscription missing") {
+    for (const auto& s : shopify.subscriptions().list()) {
+      if (s.topic == "PRODUCTS_DELETE") {
+        shopify.subscriptions().remove(s.id);
+      }
+    }
+    const auto failed = run({"check"}, env, stream::stdout_only);
+    CHECK(failed.status == 1);
+    CHECK(has(failed.output, "FAIL  shop " + shop +
+                                 ": webhook subscriptions: PRODUCTS_DELETE missing"));
+  }
 }
 
 } // TEST_SUITE

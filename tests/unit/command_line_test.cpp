@@ -60,8 +60,8 @@ TEST_CASE("mistakes say what is wrong") {
 }
 
 TEST_CASE("every command has a spec whose usage starts with its own name") {
-  for (const char* name : {"serve", "migrate", "reconcile", "credentials", "subscriptions", "send",
-                           "prune", "dead-letters", "version"}) {
+  for (const char* name : {"serve", "migrate", "check", "reconcile", "credentials",
+                           "subscriptions", "send", "prune", "dead-letters", "version"}) {
     const command_spec* spec = find_command(name);
     REQUIRE_MESSAGE(spec != nullptr, name);
     CHECK(spec->usage.rfind("usage: shopmirror " + std::string(name), 0) == 0);
