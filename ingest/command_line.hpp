@@ -75,6 +75,7 @@ int misuse(const command_spec& spec, std::string_view message);
 extern const command_spec serve_command;
 extern const command_spec migrate_command;
 extern const command_spec check_command;
+extern const command_spec health_command;
 extern const command_spec reconcile_command;
 extern const command_spec credentials_command;
 extern const command_spec subscriptions_command;

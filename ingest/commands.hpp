@@ -19,6 +19,10 @@ int run_migrate(const config& settings);
 /// settings itself, so that a bad one is a line of the report.
 int run_check();
 
+/// `shopmirror health [--url URL]`: 0 when the service's /readyz answers
+/// ready, 1 otherwise. Reads no setting but SHOPMIRROR_LISTEN.
+int run_health(const std::vector<std::string>& args);
+
 /// `shopmirror prune`: deletes delivery-log rows older than the retention.
 int run_prune(const config& settings);
 

@@ -16,6 +16,7 @@ constexpr const char* usage =
     "  migrate    bring the database schema up to date, then exit\n"
     "  check      check the settings, the database, its schema and each shop's Admin API\n"
     "             and webhook subscriptions, one line each\n"
+    "  health     [--url URL]  exit 0 if the running service is ready (a container check)\n"
     "  reconcile  [--since TIME] [--dry-run] [--mode bulk|paginated] [--shop DOMAIN]\n"
     "             repair the mirror from the Admin API now, then exit\n"
     "  credentials import --shop DOMAIN | status | keygen --out FILE | jwk --key FILE\n"
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
   if (command == "version" || command == "--version") {
     std::cout << "shopmirror " << SHOPMIRROR_VERSION << "\n";
     return 0;
+  }
+  if (command == "health") {
+    return ingest::run_health(rest);
   }
   if (command == "check") {
     return ingest::run_check();

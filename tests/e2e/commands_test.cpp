@@ -1,5 +1,5 @@
 // The commands as an operator meets them: --help and mistakes, send's
-// secret, check, run as the real binary.
+// secret, check and health, run as the real binary.
 
 #include "tests/support/admin_api_stand_in.hpp"
 #include "tests/support/child_process.hpp"
@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::vector<std::string> all_commands = {
-    "serve", "migrate",     "check",        "reconcile",    "credentials",
+    "serve", "migrate",     "check",        "health",  "reconcile",    "credentials",
     "send",  "subscriptions", "prune", "dead-letters", "version"};
 
 struct command_output {
@@ -101,6 +101,7 @@ TEST_CASE("every command answers --help with its usage on stdout and touches not
   const auto top = run({"--help"}, env, stream::stdout_only);
   CHECK(top.status == 0);
   CHECK(has(top.output, "  check "));
+  CHECK(has(top.output, "  health "));
 }
 
 TEST_CASE("an unknown option or a stray argument exits 2 with the usage on stderr, doing nothing") {
@@ -174,6 +175,26 @@ TEST_CASE("send takes its secret from --secret-file, or the service's own settin
 
   CHECK(db.scalar("select string_agg(webhook_id, ',' order by webhook_id) from "
                   "shopify.webhook_deliveries") == "s-env,s-env-file,s-file");
+}
+
+TEST_CASE("health: 0 while the service is ready, 1 when nothing answers") {
+  test::test_database db;
+  test::service_process service(db.url(), {"health-secret"});
+  const auto ready = run({"health", "--url", service.base_url() + "/readyz"}, {});
+  CHECK_MESSAGE(ready.status == 0, ready.output);
+  CHECK(has(ready.output, "ready: HTTP 200"));
+  // The address from SHOPMIRROR_LISTEN, the wildcard asked on loopback.
+  CHECK(run({"health"}, {{"SHOPMIRROR_LISTEN", "0.0.0.0:" + std::to_string(service.port())}})
+            .status == 0);
+
+  const std::uint16_t closed = test::free_port();
+  const auto down = run({"health"}, {{"SHOPMIRROR_LISTEN", "127.0.0.1:" + std::to_string(closed)}});
+  CHECK(down.status == 1);
+  CHECK(has(down.output, "not ready"));
+  // An answer that is not 200 is not ready either.
+  const auto not_found = run({"health", "--url", service.base_url() + "/nothing"}, {});
+  CHECK(not_found.status == 1);
+  CHECK(has(not_found.output, "not ready: HTTP 404"));
 }
 
 TEST_CASE("check: one line each, 0 when all pass, and each failure named") {

@@ -60,7 +60,7 @@ TEST_CASE("mistakes say what is wrong") {
 }
 
 TEST_CASE("every command has a spec whose usage starts with its own name") {
-  for (const char* name : {"serve", "migrate", "check", "reconcile", "credentials",
+  for (const char* name : {"serve", "migrate", "check", "health", "reconcile", "credentials",
                            "subscriptions", "send", "prune", "dead-letters", "version"}) {
     const command_spec* spec = find_command(name);
     REQUIRE_MESSAGE(spec != nullptr, name);
