@@ -11,6 +11,7 @@
 #include "telemetry/log.hpp"
 
 #include <iostream>
+#include <memory>
 
 namespace shopmirror::ingest {
 
@@ -18,10 +19,11 @@ const command_spec check_command{
     .name = "check",
     .usage =
         "usage: shopmirror check\n"
-        "  Checks, one line each (ok or FAIL): the settings (as serve reads them), that\n"
-        "  PostgreSQL answers at SHOPMIRROR_DATABASE_URL, that its schema has every migration\n"
-        "  this binary knows, and for each configured shop that its Admin API answers for that\n"
-        "  shop and (with SHOPMIRROR_PUBLIC_URL) that its webhook subscriptions are as needed.\n"
+        "  Checks, one line each (ok, FAIL, or skip where nothing is configured to check):\n"
+        "  the settings (as serve reads them), that PostgreSQL answers at\n"
+        "  SHOPMIRROR_DATABASE_URL, that its schema has every migration this binary knows, and\n"
+        "  for each configured shop that its Admin API answers for that shop and (with\n"
+        "  SHOPMIRROR_PUBLIC_URL) that its webhook subscriptions are as needed.\n"
         "  Changes nothing. Exit status 0 when every check passes, 1 otherwise.\n",
 };
 
@@ -45,6 +47,7 @@ private:
 std::optional<config> check_settings(check_report& report) {
   try {
     config settings = load_config_from_environment();
+    // The report is on stdout; the clients' routine lines would bury it.
     telemetry::set_min_level(telemetry::level::warn);
     settings.require_database();
     settings.require_secrets();
@@ -102,12 +105,19 @@ void check_shops(check_report& report, const config& settings) {
     report.skip("Admin API: no shop configured (SHOPMIRROR_SHOP or SHOPMIRROR_CONFIG)");
     return;
   }
-  const reconcile::coordinator coordinator(settings.shops, settings.reconcile, settings.database);
+  std::unique_ptr<reconcile::coordinator> coordinator;
+  try {
+    coordinator = std::make_unique<reconcile::coordinator>(settings.shops, settings.reconcile,
+                                                           settings.database);
+  } catch (const std::exception& e) {
+    report.fail(std::string("Admin API: ") + e.what());
+    return;
+  }
   reconcile::cancel_token cancel;
-  for (const auto& shop : coordinator.shops()) {
+  for (const auto& shop : coordinator->shops()) {
     const std::string name = "shop " + shop.domain;
     try {
-      reconcile::admin_api api(shop, coordinator.credentials_of(shop), settings.reconcile, cancel);
+      reconcile::admin_api api(shop, coordinator->credentials_of(shop), settings.reconcile, cancel);
       reconcile::verify_shop(api, shop.domain);
       report.ok(name + ": the Admin API answers for it");
       if (settings.reconcile.public_url.empty()) {

@@ -67,7 +67,7 @@ int run_health(const std::vector<std::string>& words) {
     std::cout << (ready ? "ready" : "not ready") << ": HTTP " << response.status << " "
               << response.body << "\n";
     return ready ? 0 : 1;
-  } catch (const net::transport_error& e) {
+  } catch (const std::exception& e) {
     std::cout << "not ready: " << address << ": " << e.what() << "\n";
     return 1;
   }
