@@ -16,6 +16,18 @@ namespace shopmirror::ingest {
 using telemetry::level;
 using telemetry::log_event;
 
+const command_spec migrate_command{
+    .name = "migrate",
+    .usage = "usage: shopmirror migrate\n"
+             "  Brings the database schema (SHOPMIRROR_DATABASE_URL) up to date, then exits.\n",
+};
+
+const command_spec prune_command{
+    .name = "prune",
+    .usage = "usage: shopmirror prune\n"
+             "  Deletes delivery-log rows older than SHOPMIRROR_DELIVERY_RETENTION, then exits.\n",
+};
+
 int run_migrate(const config& settings) {
   settings.require_database();
   const db::migrate_result result = db::migrate(settings.database);
@@ -37,11 +49,17 @@ int run_prune(const config& settings) {
   return 0;
 }
 
-namespace {
+const command_spec dead_letters_command{
+    .name = "dead-letters",
+    .usage = "usage: shopmirror dead-letters list [--all] [--limit N]\n"
+             "       shopmirror dead-letters replay [ID...]   (no ID: every one not replayed yet)\n",
+    .flags = {"--all"},
+    .valued = {"--limit"},
+    .subcommands = {"list", "replay"},
+    .max_operands = any_number,
+};
 
-constexpr const char* dead_letters_usage =
-    "usage: shopmirror dead-letters list [--all] [--limit N]\n"
-    "       shopmirror dead-letters replay [ID...]   (no ID: every one not replayed yet)\n";
+namespace {
 
 std::string one_line(std::string text) {
   for (char& c : text) {
@@ -76,31 +94,23 @@ std::string replay(db::delivery_store& store, const db::dead_letter_record& reco
 
 } // namespace
 
-int run_dead_letters(const config& settings, const std::vector<std::string>& args) {
-  settings.require_database();
-  if (args.empty() || (args[0] != "list" && args[0] != "replay")) {
-    std::cerr << dead_letters_usage;
-    return 2;
-  }
-  if (args[0] == "list") {
-    bool all = false;
-    std::size_t limit = 100;
-    for (std::size_t i = 1; i < args.size(); ++i) {
-      if (args[i] == "--all") {
-        all = true;
-      } else if (args[i] == "--limit" && i + 1 < args.size()) {
-        const std::string& text = args[++i];
-        if (std::from_chars(text.data(), text.data() + text.size(), limit).ec != std::errc{}) {
-          std::cerr << dead_letters_usage;
-          return 2;
-        }
-      } else {
-        std::cerr << dead_letters_usage;
-        return 2;
-      }
+int run_dead_letters(const config& settings, const std::vector<std::string>& words) {
+  const arguments args = checked_arguments(dead_letters_command, words);
+  if (args.subcommand == "list") {
+    if (!args.operands.empty()) {
+      return misuse(dead_letters_command, "shopmirror dead-letters list: takes no ID");
     }
+    std::size_t limit = 100;
+    const std::string text = args.value_or("--limit", "100");
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+      return misuse(dead_letters_command, "shopmirror dead-letters: --limit \"" + text +
+                                              "\" is not a number");
+    }
+    settings.require_database();
     std::cout << "id\treceived_at\tshop\ttopic\twebhook_id\treason\treplayed\n";
-    for (const auto& r : db::load_dead_letters(settings.database, all, {}, limit)) {
+    for (const auto& r :
+         db::load_dead_letters(settings.database, args.has("--all"), {}, limit)) {
       std::cout << r.id << '\t' << model::format_rfc3339(r.meta.received_at) << '\t'
                 << r.meta.shop_domain << '\t' << r.meta.topic << '\t' << r.meta.webhook_id << '\t'
                 << one_line(r.reason) << '\t'
@@ -110,17 +120,20 @@ int run_dead_letters(const config& settings, const std::vector<std::string>& arg
     }
     return 0;
   }
+  if (args.has("--all") || args.has("--limit")) {
+    return misuse(dead_letters_command,
+                  "shopmirror dead-letters replay: --all and --limit are list's options");
+  }
   std::vector<std::int64_t> ids;
-  for (std::size_t i = 1; i < args.size(); ++i) {
+  for (const std::string& text : args.operands) {
     std::int64_t id = 0;
-    const std::string& text = args[i];
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
     if (ec != std::errc{} || end != text.data() + text.size()) {
-      std::cerr << "not a dead letter id: " << text << "\n" << dead_letters_usage;
-      return 2;
+      return misuse(dead_letters_command, "not a dead letter id: " + text);
     }
     ids.push_back(id);
   }
+  settings.require_database();
   db::delivery_store store(settings.database);
   int failures = 0;
   for (const auto& record : db::load_dead_letters(settings.database, false, ids, 100000)) {

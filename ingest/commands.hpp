@@ -1,5 +1,6 @@
 #pragma once
 
+#include "ingest/command_line.hpp"
 #include "ingest/config.hpp"
 
 #include <string>
@@ -12,6 +13,15 @@ int run_serve(const config& settings);
 
 /// `shopmirror migrate`: brings the schema up to date and exits.
 int run_migrate(const config& settings);
+
+/// `shopmirror check`: the settings, the database, its schema and each
+/// shop's Admin API and webhook subscriptions, one line each. Reads the
+/// settings itself, so that a bad one is a line of the report.
+int run_check();
+
+/// `shopmirror health [--url URL]`: 0 when the service's /readyz answers
+/// ready, 1 otherwise. Reads no setting but SHOPMIRROR_LISTEN.
+int run_health(const std::vector<std::string>& args);
 
 /// `shopmirror prune`: deletes delivery-log rows older than the retention.
 int run_prune(const config& settings);

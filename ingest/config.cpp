@@ -49,6 +49,8 @@ const std::set<std::string>& known_names() {
   return names;
 }
 
+} // namespace
+
 listen_address parse_listen(const std::string& name, const std::string& value) {
   const std::string text = trim(value);
   const auto colon = text.rfind(':');
@@ -75,8 +77,6 @@ listen_address parse_listen(const std::string& name, const std::string& value) {
   address.port = static_cast<std::uint16_t>(port);
   return address;
 }
-
-} // namespace
 
 void config::require_database() const {
   if (database.url.empty()) {

@@ -26,6 +26,10 @@ struct listen_address {
   std::uint16_t port = 8080;
 };
 
+/// Reads `value` (host:port, [v6]:port) of the variable `name`; throws
+/// config_error naming it when it is not one.
+listen_address parse_listen(const std::string& name, const std::string& value);
+
 /// Everything shopmirror reads from its environment (see deploy/env.example).
 struct config {
   db::db_settings database;

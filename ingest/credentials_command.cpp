@@ -16,9 +16,10 @@
 #include <sstream>
 
 namespace shopmirror::ingest {
-namespace {
 
-constexpr const char* usage =
+const command_spec credentials_command{
+    .name = "credentials",
+    .usage =
     "usage: shopmirror credentials import --shop DOMAIN [--file FILE]\n"
     "       shopmirror credentials status [--shop DOMAIN]\n"
     "       shopmirror credentials keygen --out FILE [--alg ES256|RS256] [--kid ID]\n"
@@ -32,7 +33,12 @@ constexpr const char* usage =
     "  status   each shop's credential kind, state, expiries and renewals (never a token)\n"
     "  keygen   a private key for application-only tokens, written to FILE (mode 0600);\n"
     "           prints its public JWK, to add to the app in the Dev Dashboard\n"
-    "  jwk      prints the public JWK of a private key file\n";
+    "  jwk      prints the public JWK of a private key file\n",
+    .valued = {"--shop", "--file", "--out", "--key", "--kid", "--alg"},
+    .subcommands = {"import", "status", "keygen", "jwk"},
+};
+
+namespace {
 
 std::string read_all(std::istream& in) {
   std::ostringstream text;
@@ -49,35 +55,13 @@ std::string read_path(const std::string& path) {
 }
 
 struct options {
-  std::string shop, file, out, key, kid, alg = "ES256";
-};
+  std::string shop, file, out, key, kid, alg;
 
-options parse(const std::vector<std::string>& args) {
-  options o;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (i + 1 >= args.size()) {
-      throw config_error("shopmirror credentials: " + arg + " needs a value\n" + usage);
-    }
-    const std::string& value = args[++i];
-    if (arg == "--shop") {
-      o.shop = value;
-    } else if (arg == "--file") {
-      o.file = value;
-    } else if (arg == "--out") {
-      o.out = value;
-    } else if (arg == "--key") {
-      o.key = value;
-    } else if (arg == "--kid") {
-      o.kid = value;
-    } else if (arg == "--alg") {
-      o.alg = value;
-    } else {
-      throw config_error("shopmirror credentials: unknown option \"" + arg + "\"\n" + usage);
-    }
-  }
-  return o;
-}
+  explicit options(const arguments& args)
+      : shop(args.value_or("--shop", "")), file(args.value_or("--file", "")),
+        out(args.value_or("--out", "")), key(args.value_or("--key", "")),
+        kid(args.value_or("--kid", "")), alg(args.value_or("--alg", "ES256")) {}
+};
 
 const reconcile::shop_settings& shop_named(const config& settings, const std::string& domain) {
   for (const auto& shop : settings.shops) {
@@ -140,25 +124,16 @@ int keygen(const options& o) {
 
 } // namespace
 
-int run_credentials(const config& settings, const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << usage;
-    return args.empty() ? 2 : 0;
-  }
-  for (const auto& arg : args) {
-    if (arg == "--help" || arg == "-h") {
-      std::cout << usage;
-      return 0;
-    }
-  }
-  const options o = parse(args);
-  if (args[0] == "status") {
+int run_credentials(const config& settings, const std::vector<std::string>& words) {
+  const arguments args = checked_arguments(credentials_command, words);
+  const options o(args);
+  if (args.subcommand == "status") {
     return status(settings, o);
   }
-  if (args[0] == "keygen") {
+  if (args.subcommand == "keygen") {
     return keygen(o);
   }
-  if (args[0] == "jwk") {
+  if (args.subcommand == "jwk") {
     if (o.key.empty()) {
       throw config_error("shopmirror credentials jwk needs --key FILE");
     }
@@ -169,7 +144,7 @@ int run_credentials(const config& settings, const std::vector<std::string>& args
     }
     return 0;
   }
-  if (args[0] == "import") {
+  if (args.subcommand == "import") {
     if (o.shop.empty()) {
       throw config_error("shopmirror credentials import needs --shop DOMAIN");
     }
@@ -191,8 +166,7 @@ int run_credentials(const config& settings, const std::vector<std::string>& args
               << "; shopmirror refreshes it from now on\n";
     return 0;
   }
-  std::cerr << "shopmirror credentials: unknown subcommand \"" << args[0] << "\"\n" << usage;
-  return 2;
+  return misuse(credentials_command, "shopmirror credentials: unknown subcommand");
 }
 
 } // namespace shopmirror::ingest

@@ -14,6 +14,9 @@ constexpr const char* usage =
     "usage: shopmirror COMMAND [options]\n"
     "  serve      receive Shopify product webhooks and apply them to PostgreSQL\n"
     "  migrate    bring the database schema up to date, then exit\n"
+    "  check      check the settings, the database, its schema and each shop's Admin API\n"
+    "             and webhook subscriptions, one line each\n"
+    "  health     [--url URL]  exit 0 if the running service is ready (a container check)\n"
     "  reconcile  [--since TIME] [--dry-run] [--mode bulk|paginated] [--shop DOMAIN]\n"
     "             repair the mirror from the Admin API now, then exit\n"
     "  credentials import --shop DOMAIN | status | keygen --out FILE | jwk --key FILE\n"
@@ -25,6 +28,7 @@ constexpr const char* usage =
     "  dead-letters list [--all] | replay [ID...]\n"
     "             show stored dead letters, or run them through the apply path again\n"
     "  version    print the version\n"
+    "Each command answers --help with its own usage.\n"
     "Settings come from SHOPMIRROR_* environment variables (see deploy/env.example).\n";
 
 shopmirror::telemetry::level parse_level(const std::string& name) {
@@ -52,9 +56,19 @@ int main(int argc, char** argv) {
   }
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  // Help and mistakes are answered before any setting is read.
+  if (const auto answered = ingest::answer_usage(command, rest)) {
+    return *answered;
+  }
   if (command == "version" || command == "--version") {
     std::cout << "shopmirror " << SHOPMIRROR_VERSION << "\n";
     return 0;
+  }
+  if (command == "health") {
+    return ingest::run_health(rest);
+  }
+  if (command == "check") {
+    return ingest::run_check();
   }
   try {
     const ingest::config settings = ingest::load_config_from_environment();

@@ -9,9 +9,10 @@
 #include <iostream>
 
 namespace shopmirror::ingest {
-namespace {
 
-constexpr const char* usage =
+const command_spec reconcile_command{
+    .name = "reconcile",
+    .usage =
     "usage: shopmirror reconcile [--since TIME] [--dry-run] [--mode bulk|paginated] "
     "[--shop DOMAIN] [--max-sweep SHARE]\n"
     "       shopmirror reconcile --confirm-sweep RUN_ID\n"
@@ -24,60 +25,43 @@ constexpr const char* usage =
     "  products (default 10%), or anything after an empty listing, is held: the run ends\n"
     "  \"held\" and tombstones nothing. --confirm-sweep RUN_ID carries out a held run's sweep;\n"
     "  --max-sweep SHARE (0.5, 50%) allows more for this run.\n"
-    "  Prints each run as a JSON line; exits 0 if every run succeeded.\n";
+    "  Prints each run as a JSON line; exits 0 if every run succeeded.\n",
+    .flags = {"--dry-run"},
+    .valued = {"--since", "--mode", "--shop", "--max-sweep", "--confirm-sweep"},
+};
 
-} // namespace
-
-int run_reconcile(const config& settings, const std::vector<std::string>& args) {
+int run_reconcile(const config& settings, const std::vector<std::string>& words) {
+  const arguments args = checked_arguments(reconcile_command, words);
   db::run_request base;
   base.trigger = "command";
-  base.mode = settings.reconcile.mode;
+  base.mode = args.value_or("--mode", settings.reconcile.mode);
   base.max_sweep = settings.reconcile.max_sweep;
-  std::string only_shop;
+  base.dry_run = args.has("--dry-run");
+  const std::string only_shop = args.value_or("--shop", "");
   std::optional<std::int64_t> confirm;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    const auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) {
-        throw config_error("shopmirror reconcile: " + arg + " needs a value");
-      }
-      return args[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::cout << usage;
-      return 0;
+  if (args.has("--since")) {
+    const std::string text = args.value_or("--since", "");
+    base.since = model::parse_rfc3339(text);
+    if (!base.since) {
+      throw config_error("shopmirror reconcile: --since \"" + text +
+                         "\" is not an RFC 3339 time such as 2026-11-28T03:00:00Z");
     }
-    if (arg == "--dry-run") {
-      base.dry_run = true;
-    } else if (arg == "--since") {
-      const std::string& text = value();
-      base.since = model::parse_rfc3339(text);
-      if (!base.since) {
-        throw config_error("shopmirror reconcile: --since \"" + text +
-                           "\" is not an RFC 3339 time such as 2026-11-28T03:00:00Z");
-      }
-    } else if (arg == "--mode") {
-      base.mode = value();
-      if (base.mode != "bulk" && base.mode != "paginated") {
-        throw config_error("shopmirror reconcile: --mode is bulk or paginated");
-      }
-    } else if (arg == "--shop") {
-      only_shop = value();
-    } else if (arg == "--max-sweep") {
-      base.max_sweep = parse_share("shopmirror reconcile --max-sweep", value());
-    } else if (arg == "--confirm-sweep") {
-      const std::string& text = value();
-      std::int64_t id = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-      if (ec != std::errc{} || end != text.data() + text.size() || id <= 0) {
-        throw config_error("shopmirror reconcile: --confirm-sweep \"" + text +
-                           "\" is not a run id");
-      }
-      confirm = id;
-    } else {
-      std::cerr << "shopmirror reconcile: unknown option \"" << arg << "\"\n" << usage;
-      return 2;
+  }
+  if (args.has("--mode") && base.mode != "bulk" && base.mode != "paginated") {
+    throw config_error("shopmirror reconcile: --mode is bulk or paginated");
+  }
+  if (args.has("--max-sweep")) {
+    base.max_sweep =
+        parse_share("shopmirror reconcile --max-sweep", args.value_or("--max-sweep", ""));
+  }
+  if (args.has("--confirm-sweep")) {
+    const std::string text = args.value_or("--confirm-sweep", "");
+    std::int64_t id = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc{} || end != text.data() + text.size() || id <= 0) {
+      throw config_error("shopmirror reconcile: --confirm-sweep \"" + text + "\" is not a run id");
     }
+    confirm = id;
   }
   if (base.since) {
     base.mode = "since";

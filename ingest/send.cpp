@@ -3,6 +3,7 @@
 
 #include "crypto/hmac.hpp"
 #include "ingest/commands.hpp"
+#include "ingest/config_values.hpp"
 #include "model/timestamp.hpp"
 #include "net/http_client.hpp"
 
@@ -13,6 +14,32 @@
 #include <sstream>
 
 namespace shopmirror::ingest {
+
+const command_spec send_command{
+    .name = "send",
+    .usage =
+        "usage: shopmirror send [options] FILE   (FILE '-' reads standard input)\n"
+        "  --url URL            where to post (default http://127.0.0.1:8080/webhooks/shopify)\n"
+        "  --secret-file PATH   signing secret: the first line of PATH\n"
+        "  --secret SECRET      signing secret, on the command line: other users of the\n"
+        "                       machine can read it (ps); prefer --secret-file\n"
+        "                       (neither given: the shop's own secret in SHOPMIRROR_CONFIG,\n"
+        "                       else the first of SHOPMIRROR_WEBHOOK_SECRETS or of\n"
+        "                       SHOPMIRROR_WEBHOOK_SECRETS_FILE, as the service reads them)\n"
+        "  --topic TOPIC        X-Shopify-Topic (default products/update)\n"
+        "  --shop DOMAIN        X-Shopify-Shop-Domain (default example.myshopify.com)\n"
+        "  --webhook-id ID      X-Shopify-Webhook-Id (default: a new random id)\n"
+        "  --event-id ID        X-Shopify-Event-Id (default: none)\n"
+        "  --api-version V      X-Shopify-API-Version (default: SHOPMIRROR_API_VERSION)\n"
+        "  --triggered-at TIME  X-Shopify-Triggered-At (default: now)\n"
+        "  --insecure           do not verify the server's TLS certificate\n",
+    .flags = {"--insecure"},
+    .valued = {"--url", "--secret", "--secret-file", "--topic", "--shop", "--webhook-id",
+               "--event-id", "--api-version", "--triggered-at"},
+    .min_operands = 1,
+    .max_operands = 1,
+};
+
 namespace {
 
 struct send_options {
@@ -27,18 +54,6 @@ struct send_options {
   bool insecure = false;
   std::string file;
 };
-
-constexpr const char* usage =
-    "usage: shopmirror send [options] FILE   (FILE '-' reads standard input)\n"
-    "  --url URL            where to post (default http://127.0.0.1:8080/webhooks/shopify)\n"
-    "  --secret SECRET      signing secret (default: the first of SHOPMIRROR_WEBHOOK_SECRETS)\n"
-    "  --topic TOPIC        X-Shopify-Topic (default products/update)\n"
-    "  --shop DOMAIN        X-Shopify-Shop-Domain (default example.myshopify.com)\n"
-    "  --webhook-id ID      X-Shopify-Webhook-Id (default: a new random id)\n"
-    "  --event-id ID        X-Shopify-Event-Id (default: none)\n"
-    "  --api-version V      X-Shopify-API-Version (default: SHOPMIRROR_API_VERSION)\n"
-    "  --triggered-at TIME  X-Shopify-Triggered-At (default: now)\n"
-    "  --insecure           do not verify the server's TLS certificate\n";
 
 std::string random_id() {
   std::random_device device;
@@ -57,52 +72,55 @@ std::string random_id() {
   return text;
 }
 
-send_options parse(const config& settings, const std::vector<std::string>& args) {
-  send_options options;
-  options.api_version = settings.api_version;
-  if (!settings.webhook_secrets.empty()) {
-    options.secret = settings.webhook_secrets.front();
+std::string first_line_of(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    throw std::invalid_argument("--secret-file \"" + path + "\" cannot be read");
   }
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) {
-        throw std::invalid_argument(arg + " needs a value");
-      }
-      return args[++i];
-    };
-    if (arg == "--url") {
-      options.url = value();
-    } else if (arg == "--secret") {
-      options.secret = value();
-    } else if (arg == "--topic") {
-      options.topic = value();
-    } else if (arg == "--shop") {
-      options.shop = value();
-    } else if (arg == "--webhook-id") {
-      options.webhook_id = value();
-    } else if (arg == "--event-id") {
-      options.event_id = value();
-    } else if (arg == "--api-version") {
-      options.api_version = value();
-    } else if (arg == "--triggered-at") {
-      options.triggered_at = value();
-    } else if (arg == "--insecure") {
-      options.insecure = true;
-    } else if (arg == "-h" || arg == "--help") {
-      throw std::invalid_argument("");
-    } else if (arg.rfind("--", 0) == 0 || !options.file.empty()) {
-      throw std::invalid_argument("unexpected argument " + arg);
-    } else {
-      options.file = arg;
+  line = trim(line);
+  if (line.empty()) {
+    throw std::invalid_argument("--secret-file \"" + path + "\" holds no secret on its first line");
+  }
+  return line;
+}
+
+// The secret: given, else the shop's own, else the app's current one.
+std::string secret_for(const config& settings, const arguments& args, const std::string& shop) {
+  if (args.has("--secret") && args.has("--secret-file")) {
+    throw std::invalid_argument("--secret and --secret-file: give one");
+  }
+  if (args.has("--secret")) {
+    return args.value_or("--secret", "");
+  }
+  if (args.has("--secret-file")) {
+    return first_line_of(args.value_or("--secret-file", ""));
+  }
+  for (const auto& configured : settings.shops) {
+    if (configured.domain == shop && !configured.webhook_secrets.empty()) {
+      return configured.webhook_secrets.front();
     }
   }
-  if (options.file.empty()) {
-    throw std::invalid_argument("no payload file given");
+  if (!settings.webhook_secrets.empty()) {
+    return settings.webhook_secrets.front();
   }
-  if (options.secret.empty()) {
-    throw std::invalid_argument("no secret: pass --secret or set SHOPMIRROR_WEBHOOK_SECRETS");
-  }
+  throw std::invalid_argument("no secret: pass --secret-file or set SHOPMIRROR_WEBHOOK_SECRETS "
+                              "(or SHOPMIRROR_WEBHOOK_SECRETS_FILE)");
+}
+
+send_options parse(const config& settings, const std::vector<std::string>& words) {
+  const arguments args = checked_arguments(send_command, words);
+  send_options options;
+  options.url = args.value_or("--url", options.url);
+  options.topic = args.value_or("--topic", options.topic);
+  options.shop = args.value_or("--shop", options.shop);
+  options.webhook_id = args.value_or("--webhook-id", "");
+  options.event_id = args.value_or("--event-id", "");
+  options.api_version = args.value_or("--api-version", settings.api_version);
+  options.triggered_at = args.value_or("--triggered-at", "");
+  options.insecure = args.has("--insecure");
+  options.file = args.operands.front();
+  options.secret = secret_for(settings, args, options.shop);
   return options;
 }
 
@@ -126,11 +144,7 @@ int run_send(const config& settings, const std::vector<std::string>& args) {
     options = parse(settings, args);
     body = read_payload(options.file);
   } catch (const std::invalid_argument& e) {
-    if (*e.what() != '\0') {
-      std::cerr << "shopmirror send: " << e.what() << "\n";
-    }
-    std::cerr << usage;
-    return 2;
+    return misuse(send_command, std::string("shopmirror send: ") + e.what());
   }
   const auto url = net::parse_url(options.url);
   if (!url) {

@@ -57,6 +57,13 @@ void watch_drain(http_server& server, std::shared_ptr<asio::steady_timer> timer,
 
 } // namespace
 
+const command_spec serve_command{
+    .name = "serve",
+    .usage = "usage: shopmirror serve\n"
+             "  Receives Shopify webhooks and applies them to PostgreSQL until SIGTERM or SIGINT\n"
+             "  (settings: SHOPMIRROR_* environment variables, see deploy/env.example).\n",
+};
+
 int run_serve(const config& settings) {
   settings.require_database();
   settings.require_secrets();
@@ -96,8 +103,9 @@ int run_serve(const config& settings) {
   // shop/redact requests are erased here, whether or not shops are
   // configured for reconcile.
   erasure_worker eraser(settings.database, settings.erasure, metrics);
-  service application(settings, verifier, writer, readiness, registry, metrics, reconciler.get(),
-                      &eraser);
+  delivery_log deliveries;
+  service application(settings, verifier, writer, readiness, registry, metrics, deliveries,
+                      reconciler.get(), &eraser);
 
   server_settings server_options;
   server_options.listen = settings.listen;
@@ -167,6 +175,7 @@ int run_serve(const config& settings) {
   pruning.stop();
   writer.stop();
   readiness.stop();
+  deliveries.stop();
   log_event(level::info, "stopped");
   return 0;
 }

@@ -95,9 +95,11 @@ std::string_view to_string(route r) noexcept {
 service::service(const config& settings, const crypto::webhook_verifier& verifier,
                  db::delivery_writer& writer, db::readiness_monitor& readiness,
                  telemetry::registry& registry, service_metrics& metrics,
-                 reconcile::coordinator* reconciler, erasure_worker* eraser)
+                 delivery_log& deliveries, reconcile::coordinator* reconciler,
+                 erasure_worker* eraser)
     : settings_(settings), verifier_(verifier), writer_(writer), readiness_(readiness),
-      registry_(registry), metrics_(metrics), reconciler_(reconciler), eraser_(eraser) {}
+      registry_(registry), metrics_(metrics), deliveries_(deliveries), reconciler_(reconciler),
+      eraser_(eraser) {}
 
 header_decision service::on_header(const http_header& header) {
   header_decision decision;
@@ -246,15 +248,12 @@ asio::awaitable<http_response> service::webhook(http_request request,
   if (compliance && durable) {
     metrics_.compliance_requests.with({meta.topic, model::to_string(outcome)}).inc();
   }
-  telemetry::log_event(durable ? telemetry::level::info : telemetry::level::warn,
-                       compliance ? "compliance_request" : "delivery")
-      .field("shop", meta.shop_domain)
-      .field("topic", meta.topic)
-      .field("webhook_id", meta.webhook_id)
-      .field("outcome", model::to_string(outcome))
-      .field("ms", seconds_since(context.started) * 1000.0)
-      .field("client", context.client_address)
-      .field("request_id", context.request_id);
+  deliveries_.record({.event = compliance ? "compliance_request" : "delivery",
+                      .meta = &meta,
+                      .outcome = outcome,
+                      .ms = seconds_since(context.started) * 1000.0,
+                      .client = context.client_address,
+                      .request_id = context.request_id});
   co_return answer_for(outcome);
 }
 

@@ -3,6 +3,7 @@
 #include "crypto/signature.hpp"
 #include "db/health.hpp"
 #include "db/writer.hpp"
+#include "ingest/delivery_log.hpp"
 #include "ingest/config.hpp"
 #include "ingest/erasure_worker.hpp"
 #include "ingest/http_server.hpp"
@@ -31,7 +32,7 @@ class service : public http_application {
 public:
   service(const config& settings, const crypto::webhook_verifier& verifier,
           db::delivery_writer& writer, db::readiness_monitor& readiness,
-          telemetry::registry& registry, service_metrics& metrics,
+          telemetry::registry& registry, service_metrics& metrics, delivery_log& deliveries,
           reconcile::coordinator* reconciler = nullptr, erasure_worker* eraser = nullptr);
 
   header_decision on_header(const http_header& header) override;
@@ -52,6 +53,7 @@ private:
   db::readiness_monitor& readiness_;
   telemetry::registry& registry_;
   service_metrics& metrics_;
+  delivery_log& deliveries_;
   reconcile::coordinator* reconciler_;
   erasure_worker* eraser_;
   // Reconcile requests wait on the database: never on an I/O thread.

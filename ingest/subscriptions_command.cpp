@@ -8,9 +8,10 @@
 #include <iostream>
 
 namespace shopmirror::ingest {
-namespace {
 
-constexpr const char* usage =
+const command_spec subscriptions_command{
+    .name = "subscriptions",
+    .usage =
     "usage: shopmirror subscriptions check|sync [--shop DOMAIN] [--dry-run]\n"
     "  check  lists each shop's webhook subscriptions and compares them with what the mirror\n"
     "         needs: products/create, products/update and products/delete, JSON, whole\n"
@@ -18,30 +19,16 @@ constexpr const char* usage =
     "  sync   creates what is missing and fixes what is not as needed (and, with --dry-run,\n"
     "         only says what it would do). Subscriptions for other addresses are never\n"
     "         touched. Subscriptions made in shopify.app.toml are not listed by the Admin\n"
-    "         API, so check reports them missing: use one or the other (README).\n";
+    "         API, so check reports them missing: use one or the other (README).\n",
+    .flags = {"--dry-run"},
+    .valued = {"--shop"},
+    .subcommands = {"check", "sync"},
+};
 
-} // namespace
-
-int run_subscriptions(const config& settings, const std::vector<std::string>& args) {
-  if (args.empty() || (args[0] != "check" && args[0] != "sync")) {
-    std::cout << usage;
-    return args.empty() || args[0] == "--help" || args[0] == "-h" ? (args.empty() ? 2 : 0) : 2;
-  }
-  bool dry_run = false;
-  std::string only_shop;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << usage;
-      return 0;
-    }
-    if (args[i] == "--dry-run") {
-      dry_run = true;
-    } else if (args[i] == "--shop" && i + 1 < args.size()) {
-      only_shop = args[++i];
-    } else {
-      throw config_error("shopmirror subscriptions: unknown option \"" + args[i] + "\"\n" + usage);
-    }
-  }
+int run_subscriptions(const config& settings, const std::vector<std::string>& words) {
+  const arguments args = checked_arguments(subscriptions_command, words);
+  const bool dry_run = args.has("--dry-run");
+  const std::string only_shop = args.value_or("--shop", "");
   settings.require_database();
   settings.require_shops();
   if (settings.reconcile.public_url.empty()) {
@@ -63,7 +50,7 @@ int run_subscriptions(const config& settings, const std::vector<std::string>& ar
       auto report = reconcile::compare_subscriptions(reconcile::list_subscriptions(api),
                                                      settings.reconcile.public_url,
                                                      settings.reconcile.api_version);
-      if (args[0] == "sync") {
+      if (args.subcommand == "sync") {
         const auto done = reconcile::sync_subscriptions(api, report, settings.reconcile.public_url,
                                                         dry_run);
         for (const auto& action : done.actions) {

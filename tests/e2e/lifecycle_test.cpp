@@ -12,6 +12,7 @@
 #include <atomic>
 #include <csignal>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -82,6 +83,70 @@ TEST_CASE("SIGTERM under load: every request answered or refused and every 200 d
     CHECK_MESSAGE(stored.count(id) == 1, id);
   }
   CHECK(service.process().output().find("\"event\":\"drained\"") != std::string::npos);
+}
+
+TEST_CASE("at info a burst is counted, not logged line by line; stale drops one by one, capped") {
+  test::test_database db;
+  const std::string secret = "summary-secret";
+  test::service_process service(db.url(), {secret});
+  auto client = test::local_client(service.port());
+  const auto deliver = [&](const std::string& id, int product, const std::string& updated_at) {
+    test::signed_delivery d;
+    d.secret = secret;
+    d.webhook_id = id;
+    d.body = test::product_json({product, "P", updated_at, "", "active", {}});
+    d.triggered_at = updated_at;
+    return test::post_webhook(client, d).status;
+  };
+  for (int n = 0; n < 300; ++n) {
+    REQUIRE(deliver("burst-" + std::to_string(n), 1000 + n, "2026-02-01T00:00:00Z") == 200);
+  }
+  // Older than what is stored: each one is dropped as stale.
+  for (int n = 0; n < 45; ++n) {
+    REQUIRE(deliver("old-" + std::to_string(n), 1000, "2026-01-01T00:00:00Z") == 200);
+  }
+  service.process().send_signal(SIGTERM);
+  REQUIRE(service.process().wait(std::chrono::seconds(15)) == 0);
+  const std::string log = service.process().output();
+  const auto lines_with = [&](const std::string& needle) {
+    int count = 0;
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);) {
+      count += line.find(needle) != std::string::npos ? 1 : 0;
+    }
+    return count;
+  };
+  CHECK(lines_with("\"webhook_id\":\"burst-") == 0);
+  CHECK(lines_with("\"event\":\"deliveries\"") >= 2);
+  // One summary or more (a 10 s interval may have ended during the burst):
+  // their counts add up.
+  // Summed over the lines of an event for one outcome (a 10 s interval may
+  // have ended during the burst, making two summaries).
+  const auto total = [&](const std::string& event, const std::string& outcome,
+                         const std::string& field) {
+    std::int64_t sum = 0;
+    std::istringstream in(log);
+    const std::regex number("\"" + field + "\":([0-9]+)");
+    for (std::string line; std::getline(in, line);) {
+      std::smatch match;
+      if (line.find("\"event\":\"" + event + "\"") != std::string::npos &&
+          line.find("\"outcome\":\"" + outcome + "\"") != std::string::npos &&
+          std::regex_search(line, match, number)) {
+        sum += std::stoll(match[1]);
+      }
+    }
+    return sum;
+  };
+  CHECK(total("deliveries", "applied", "count") == 300);
+  CHECK(total("deliveries", "stale", "count") == 45);
+  CHECK(log.find("\"shop\":\"test-shop.myshopify.com\",\"outcome\":\"applied\"") !=
+        std::string::npos);
+  // At most 20 stale lines in a 10 s interval: 45 within a second or two
+  // span two intervals at most, so some are left out and counted.
+  const int stale_lines = lines_with("\"webhook_id\":\"old-");
+  CHECK(stale_lines >= 20);
+  CHECK(stale_lines <= 40);
+  CHECK(total("delivery_lines_suppressed", "stale", "suppressed") == 45 - stale_lines);
 }
 
 TEST_CASE("the logs of a full run hold no secret - signature, token or body") {

@@ -22,7 +22,8 @@ const std::string secret = "nginx-secret";
 
 struct behind_nginx {
   test::test_database db;
-  test::service_process service{db.url(), {secret}};
+  // At debug level each delivery has a line of its own, with its client.
+  test::service_process service{db.url(), {secret}, {{"SHOPMIRROR_LOG_LEVEL", "debug"}}};
   test::nginx_process nginx{{service.port()}, test::nginx_process::mode::plain};
   net::http_client client = test::local_client(nginx.port(), std::chrono::seconds(20));
 

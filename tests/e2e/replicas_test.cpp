@@ -108,7 +108,8 @@ TEST_CASE("the same deliveries sent to two replicas at once apply once") {
 TEST_CASE("stopping one replica behind nginx loses nothing acknowledged") {
   test::test_database db;
   test::service_process first(db.url(), {secret});
-  test::service_process second(db.url(), {secret});
+  // At debug level, so that its log shows each delivery it applied.
+  test::service_process second(db.url(), {secret}, {{"SHOPMIRROR_LOG_LEVEL", "debug"}});
   test::nginx_process nginx({first.port(), second.port()}, test::nginx_process::mode::plain);
 
   std::mutex mutex;
