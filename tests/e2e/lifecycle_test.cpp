@@ -169,7 +169,9 @@ TEST_CASE("the logs of a full run hold no secret - signature, token or body") {
                                  {"SHOPMIRROR_ADMIN_TOKEN", shopify.access_token()},
                                  {"SHOPMIRROR_ADMIN_API_URL", shopify.base_url()},
                                  {"SHOPMIRROR_RECONCILE_TOKEN", bearer},
-                                 {"SHOPMIRROR_RECONCILE_AT", "off"}});
+                                 {"SHOPMIRROR_RECONCILE_AT", "off"},
+                                 // The most a log holds: a line per delivery.
+                                 {"SHOPMIRROR_LOG_LEVEL", "debug"}});
   auto client = test::local_client(service.port());
   CHECK(client.request("POST", "/reconcile", {{"Authorization", "Bearer " + guessed}}).status ==
         401);
