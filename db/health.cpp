@@ -5,6 +5,10 @@
 #include "db/pg_session.hpp"
 #include "telemetry/log.hpp"
 
+#include <pqxx/pqxx>
+
+#include <stdexcept>
+
 namespace shopmirror::db {
 
 readiness_monitor::readiness_monitor(db_settings settings, bool migrate,
@@ -37,11 +41,26 @@ readiness readiness_monitor::check_now() {
   readiness next;
   try {
     int version = 0;
+    bool read_only = false;
     try {
       version = read_schema_version(session_->connection());
+      // A standby (or a read-only default) takes connections and reads,
+      // but every delivery would be refused: not ready.
+      pqxx::nontransaction tx(session_->connection());
+      read_only = tx.exec1("select pg_is_in_recovery() or "
+                           "current_setting('transaction_read_only') = 'on'")[0]
+                      .as<bool>();
     } catch (...) {
       session_->reset();
       throw;
+    }
+    if (read_only) {
+      // Dropped, so that the next check connects again and a multi-host
+      // string can find the new primary.
+      session_->reset();
+      throw std::runtime_error("the database is read-only (a standby?): writes would be refused; "
+                               "name the primary, or add target_session_attrs=read-write to a "
+                               "multi-host SHOPMIRROR_DATABASE_URL");
     }
     if (version < latest_schema_version() && migrate_) {
       version = migrate(settings_).to_version;
