@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 
 namespace shopmirror::test {
@@ -36,7 +37,7 @@ std::uint16_t free_port() {
   return ntohs(address.sin_port);
 }
 
-pg_cluster::pg_cluster(bool tcp) : tcp_(tcp) {
+void pg_cluster::make_directory() {
   char pattern[] = "/tmp/shopmirror-pg-XXXXXX";
   const char* made = ::mkdtemp(pattern);
   if (made == nullptr) {
@@ -51,12 +52,49 @@ pg_cluster::pg_cluster(bool tcp) : tcp_(tcp) {
     }
   }
   port_ = free_port();
+}
+
+pg_cluster::pg_cluster(bool tcp) : tcp_(tcp) {
+  make_directory();
   if (run_as_postgres(pg_bin("initdb") + " -D " + directory_ +
                       "/data -A trust -U postgres -E UTF8 --locale=C.UTF-8 > " + directory_ +
                       "/initdb.log 2>&1") != 0) {
     throw std::runtime_error("initdb failed, see " + directory_ + "/initdb.log");
   }
   start();
+}
+
+pg_cluster::pg_cluster(const pg_cluster& primary, const std::string& name) {
+  make_directory();
+  if (run_as_postgres(pg_bin("pg_basebackup") + " -h " + primary.directory() + " -p " +
+                      std::to_string(primary.port()) + " -U postgres -D " + directory_ +
+                      "/data -X stream -c fast -R > " + directory_ + "/basebackup.log 2>&1") != 0) {
+    throw std::runtime_error("pg_basebackup failed, see " + directory_ + "/basebackup.log");
+  }
+  // The name the primary's synchronous_standby_names refers to (the last
+  // setting in the file wins over the one pg_basebackup -R wrote).
+  std::ofstream conf(directory_ + "/data/postgresql.auto.conf", std::ios::app);
+  conf << "primary_conninfo = 'host=" << primary.directory() << " port=" << primary.port()
+       << " user=postgres application_name=" << name << "'\n";
+  if (!conf.flush()) {
+    throw std::runtime_error("cannot configure the standby in " + directory_);
+  }
+  start();
+}
+
+void pg_cluster::kill() {
+  const std::string pid_file = directory_ + "/data/postmaster.pid";
+  run_as_postgres("pid=$(head -n 1 " + pid_file + ") && pkill -KILL -P $pid; kill -KILL $pid");
+  for (int i = 0; i < 100 && running(); ++i) {
+    ::usleep(20'000);
+  }
+}
+
+void pg_cluster::promote() {
+  if (run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data -w -t 30 promote > " +
+                      directory_ + "/promote.log 2>&1") != 0) {
+    throw std::runtime_error("pg_ctl promote failed, see " + directory_ + "/promote.log");
+  }
 }
 
 pg_cluster::~pg_cluster() {

@@ -12,6 +12,9 @@ namespace shopmirror::test {
 class pg_cluster {
 public:
   explicit pg_cluster(bool tcp = false);
+  /// A streaming standby of `primary`, copied with pg_basebackup and
+  /// connecting as `name` (what synchronous_standby_names lists).
+  pg_cluster(const pg_cluster& primary, const std::string& name);
   ~pg_cluster();
   pg_cluster(const pg_cluster&) = delete;
   pg_cluster& operator=(const pg_cluster&) = delete;
@@ -20,6 +23,11 @@ public:
   /// `pg_ctl stop -m immediate`: like a crash; recovery runs on the next start.
   void stop_immediate();
   void stop_fast();
+  /// SIGKILL to the postmaster and every process it started: no shutdown,
+  /// no goodbye to the clients or the standbys.
+  void kill();
+  /// Ends recovery on a standby (pg_ctl promote, waiting for it).
+  void promote();
   bool running() const;
 
   /// A libpq connection string for `database` as the superuser.
@@ -31,6 +39,8 @@ public:
   void psql(const std::string& database, const std::string& sql) const;
 
 private:
+  void make_directory();
+
   std::string directory_;
   std::uint16_t port_ = 0;
   bool tcp_ = false;

@@ -417,9 +417,9 @@ void delivery_simulator::deliver(const std::function<net::http_client()>& client
           a.status = 0;
           client.reset();
         }
-        a.latency_ms = std::chrono::duration<double, std::milli>(
-                           std::chrono::steady_clock::now() - started)
-                           .count();
+        a.answered_at = std::chrono::steady_clock::now();
+        a.latency_ms =
+            std::chrono::duration<double, std::milli>(a.answered_at - started).count();
         const bool ok = a.status >= 200 && a.status < 300;
         {
           std::lock_guard lock(mutex_);

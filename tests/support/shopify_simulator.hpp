@@ -89,6 +89,7 @@ struct attempt {
   int status = 0; ///< 0: no answer (timeout or connection error)
   std::string outcome;
   double latency_ms = 0;
+  std::chrono::steady_clock::time_point answered_at; ///< when the answer (or failure) came
 };
 
 struct history_options {

@@ -39,6 +39,10 @@ test_database::test_database(const pg_cluster& cluster, bool migrated) {
   create(cluster.url(), migrated);
 }
 
+test_database::test_database(const pg_cluster& cluster, existing database)
+    : admin_url_(cluster.url()), name_(std::move(database.name)),
+      url_(replace_dbname(admin_url_, name_)), owned_(false) {}
+
 void test_database::create(const std::string& admin_url, bool migrated) {
   static std::atomic<unsigned> counter{0};
   std::random_device random;
@@ -68,6 +72,9 @@ void test_database::create(const std::string& admin_url, bool migrated) {
 }
 
 test_database::~test_database() {
+  if (!owned_) {
+    return;
+  }
   try {
     pqxx::connection admin(admin_url_);
     pqxx::nontransaction tx(admin);

@@ -25,6 +25,12 @@ public:
   explicit test_database(bool migrated = true);
   /// A database on a server the test controls (a pg_cluster).
   test_database(const pg_cluster& cluster, bool migrated = true);
+  /// A database that exists on `cluster` already (a promoted standby's copy
+  /// of one): used as it is, and never dropped.
+  struct existing {
+    std::string name;
+  };
+  test_database(const pg_cluster& cluster, existing database);
   ~test_database();
   test_database(const test_database&) = delete;
   test_database& operator=(const test_database&) = delete;
@@ -44,6 +50,7 @@ private:
   std::string admin_url_;
   std::string name_;
   std::string url_;
+  bool owned_ = true;
 };
 
 } // namespace shopmirror::test
