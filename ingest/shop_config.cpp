@@ -345,6 +345,19 @@ void load_shop_config(const env_lookup& lookup, config& c) {
       throw config_error("SHOPMIRROR_RECONCILE_TOKEN is shorter than 16 characters");
     }
   }
+  const auto status = lookup("SHOPMIRROR_STATUS_TOKEN");
+  const auto status_file = lookup("SHOPMIRROR_STATUS_TOKEN_FILE");
+  if (status && status_file) {
+    throw config_error("SHOPMIRROR_STATUS_TOKEN and SHOPMIRROR_STATUS_TOKEN_FILE are both set; "
+                       "set one");
+  }
+  if (status || status_file) {
+    c.status_token = status ? trim(*status)
+                            : read_secret_file("SHOPMIRROR_STATUS_TOKEN_FILE", trim(*status_file));
+    if (c.status_token.size() < 16) {
+      throw config_error("SHOPMIRROR_STATUS_TOKEN is shorter than 16 characters");
+    }
+  }
   // 9 products of 103 points is the most under Shopify's 1,000-point cap.
   r.page_size = static_cast<int>(integer(lookup, "SHOPMIRROR_RECONCILE_PAGE_SIZE",
                                          static_cast<std::uint64_t>(r.page_size), 1, 9));
