@@ -2,10 +2,8 @@
 
 #include "crypto/base64.hpp"
 #include "crypto/constant_time.hpp"
+#include "ingest/json_writer.hpp"
 #include "ingest/reconcile_api.hpp"
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <numeric>
@@ -13,31 +11,9 @@
 namespace shopmirror::ingest {
 namespace {
 
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
 constexpr const char* subscriptions_note =
     "not recorded in the database: each replica's last check is in its /metrics "
     "(shopmirror_webhook_subscription_state), or run shopmirror subscriptions check";
-
-void write_string(json_writer& w, std::string_view text) {
-  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-}
-
-void write_time(json_writer& w, const std::optional<model::timestamp>& t) {
-  if (t) {
-    write_string(w, model::format_rfc3339(*t));
-  } else {
-    w.Null();
-  }
-}
-
-void write_text(json_writer& w, const std::optional<std::string>& text) {
-  if (text) {
-    write_string(w, *text);
-  } else {
-    w.Null();
-  }
-}
 
 std::int64_t total(const std::map<std::string, std::int64_t>& counts) {
   return std::accumulate(counts.begin(), counts.end(), std::int64_t{0},
