@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -31,7 +32,12 @@ using namespace shopmirror;
 
 namespace {
 
-const std::string chromium = "/usr/bin/chromium";
+/// Debian's chromium, or the one SHOPMIRROR_TEST_CHROMIUM names.
+std::string chromium_path() {
+  const char* other = std::getenv("SHOPMIRROR_TEST_CHROMIUM");
+  return other != nullptr && *other != '\0' ? other : "/usr/bin/chromium";
+}
+
 const std::string status_token = "status-token-0123456789abcdef";
 
 /// A directory of the test's own, removed when it goes.
@@ -62,7 +68,7 @@ private:
 /// browser and the renderers it started) is killed by the browser's pid.
 std::optional<std::string> run_chromium(const scratch_directory& profile,
                                         std::vector<std::string> args) {
-  std::vector<std::string> argv = {"/usr/bin/setsid", chromium, "--headless=new",
+  std::vector<std::string> argv = {"/usr/bin/setsid", chromium_path(), "--headless=new",
                                    // Chromium's sandbox refuses to run as root.
                                    "--no-sandbox", "--disable-gpu", "--no-first-run",
                                    "--disable-extensions", "--user-data-dir=" + profile.path()};
@@ -87,8 +93,8 @@ std::string artifacts_directory() {
 TEST_SUITE("browser") {
 
 TEST_CASE("the status page in headless Chromium shows each shop and marks the held sweep") {
-  if (::access(chromium.c_str(), X_OK) != 0) {
-    std::cout << "SKIPPED: " << chromium
+  if (::access(chromium_path().c_str(), X_OK) != 0) {
+    std::cout << "SKIPPED: " << chromium_path()
               << " is not installed (Debian package chromium, in TEST_PACKAGES)\n";
     return;
   }
