@@ -19,51 +19,70 @@ std::string utc(const std::string& column) {
 // $1 is the one shop asked for, or null for all. Each range on received_at
 // is what lets the planner use the BRIN index: the delivery log holds
 // millions of rows, every other table here a few per shop.
-const std::string last_hour_sql =
-    "select shop_domain, outcome, count(*), " + utc("max(received_at)") +
-    " from shopify.webhook_deliveries"
-    " where received_at > now() - interval '1 hour' and ($1::text is null or shop_domain = $1)"
-    " group by shop_domain, outcome";
+const std::string& last_hour_sql() {
+  static const std::string sql =
+      "select shop_domain, outcome, count(*), " + utc("max(received_at)") +
+      " from shopify.webhook_deliveries"
+      " where received_at > now() - interval '1 hour' and ($1::text is null or shop_domain = $1)"
+      " group by shop_domain, outcome";
+  return sql;
+}
 
-const std::string last_day_sql =
-    "select shop_domain, " + utc("max(received_at)") +
-    " from shopify.webhook_deliveries"
-    " where received_at > now() - make_interval(hours => $2)"
-    " and received_at <= now() - interval '1 hour' and ($1::text is null or shop_domain = $1)"
-    " group by shop_domain";
+const std::string& last_day_sql() {
+  static const std::string sql =
+      "select shop_domain, " + utc("max(received_at)") +
+      " from shopify.webhook_deliveries"
+      " where received_at > now() - make_interval(hours => $2)"
+      " and received_at <= now() - interval '1 hour' and ($1::text is null or shop_domain = $1)"
+      " group by shop_domain";
+  return sql;
+}
 
 // The newest runs of each shop, through reconcile_runs_by_shop.
-const std::string runs_sql =
-    std::string("select ") + run_columns +
-    " from (select r.* from (select distinct shop_domain from shopify.reconcile_runs"
-    "                        where $1::text is null or shop_domain = $1) s"
-    "       cross join lateral (select * from shopify.reconcile_runs r"
-    "                           where r.shop_domain = s.shop_domain"
-    "                           order by r.id desc limit $2) r) runs"
-    " order by shop_domain, id desc";
+const std::string& runs_sql() {
+  static const std::string sql =
+      std::string("select ") + run_columns +
+      " from (select r.* from (select distinct shop_domain from shopify.reconcile_runs"
+      "                        where $1::text is null or shop_domain = $1) s"
+      "       cross join lateral (select * from shopify.reconcile_runs r"
+      "                           where r.shop_domain = s.shop_domain"
+      "                           order by r.id desc limit $2) r) runs"
+      " order by shop_domain, id desc";
+  return sql;
+}
 
-const std::string dead_letters_sql =
-    "select shop_domain, count(*), " + utc("min(received_at)") +
-    " from shopify.dead_letters where replayed_at is null"
-    " and ($1::text is null or shop_domain = $1) group by shop_domain";
+const std::string& dead_letters_sql() {
+  static const std::string sql = "select shop_domain, count(*), " + utc("min(received_at)") +
+                                 " from shopify.dead_letters where replayed_at is null"
+                                 " and ($1::text is null or shop_domain = $1) group by shop_domain";
+  return sql;
+}
 
-const std::string refreshes_sql =
-    "select shop_domain, count(*) filter (where last_error is null),"
-    " count(*) filter (where last_error is not null)"
-    " from shopify.product_refresh_requests where $1::text is null or shop_domain = $1"
-    " group by shop_domain";
+const std::string& refreshes_sql() {
+  static const std::string sql =
+      "select shop_domain, count(*) filter (where last_error is null),"
+      " count(*) filter (where last_error is not null)"
+      " from shopify.product_refresh_requests where $1::text is null or shop_domain = $1"
+      " group by shop_domain";
+  return sql;
+}
 
 // shopify.shop_installed (0008_compliance.sql) turned around: the shops uninstalled now.
-const std::string uninstalled_sql =
-    "select shop_domain, " + utc("uninstalled_at") +
-    " from shopify.shop_installations where uninstalled_at is not null"
-    " and (reinstalled_at is null or reinstalled_at <= uninstalled_at)"
-    " and ($1::text is null or shop_domain = $1)";
+const std::string& uninstalled_sql() {
+  static const std::string sql = "select shop_domain, " + utc("uninstalled_at") +
+                                 " from shopify.shop_installations where uninstalled_at is not null"
+                                 " and (reinstalled_at is null or reinstalled_at <= uninstalled_at)"
+                                 " and ($1::text is null or shop_domain = $1)";
+  return sql;
+}
 
-const std::string credentials_sql =
-    "select shop_domain, kind, state, " + utc("access_expires_at") + ", " +
-    utc("refresh_expires_at") + ", " + utc("renewed_at") +
-    ", last_error from shopmirror.admin_credentials where $1::text is null or shop_domain = $1";
+const std::string& credentials_sql() {
+  static const std::string sql =
+      "select shop_domain, kind, state, " + utc("access_expires_at") + ", " +
+      utc("refresh_expires_at") + ", " + utc("renewed_at") +
+      ", last_error from shopmirror.admin_credentials where $1::text is null or shop_domain = $1";
+  return sql;
+}
 
 std::optional<std::string> text_of(const pqxx::field& f) {
   return f.is_null() ? std::nullopt : std::optional<std::string>(f.c_str());
@@ -99,7 +118,6 @@ status_report read_snapshot(const db_settings& settings, const std::vector<std::
   pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> tx(connection);
   tx.exec_params("select set_config('statement_timeout', $1, true)",
                  std::to_string(settings.statement_timeout.count()));
-  const std::optional<std::string> shop_filter = only;
 
   status_report report;
   report.as_of = optional_time(tx.exec1("select " + utc("now()"))[0]).value_or(model::timestamp{});
@@ -113,7 +131,7 @@ status_report read_snapshot(const db_settings& settings, const std::vector<std::
     shops[*only];
   }
 
-  for (const auto& row : tx.exec_params(last_hour_sql, shop_filter)) {
+  for (const auto& row : tx.exec_params(last_hour_sql(), only)) {
     auto& s = shops[row[0].c_str()];
     s.deliveries_last_hour[row[1].c_str()] = row[2].as<std::int64_t>();
     const auto newest = optional_time(row[3]);
@@ -121,30 +139,29 @@ status_report read_snapshot(const db_settings& settings, const std::vector<std::
       s.last_delivery_at = newest;
     }
   }
-  for (const auto& row :
-       tx.exec_params(runs_sql, shop_filter, static_cast<std::int64_t>(status_runs))) {
+  for (const auto& row : tx.exec_params(runs_sql(), only, static_cast<std::int64_t>(status_runs))) {
     run_record run = read_run(row);
     shops[run.shop].runs.push_back(std::move(run));
   }
-  for (const auto& row : tx.exec_params(dead_letters_sql, shop_filter)) {
+  for (const auto& row : tx.exec_params(dead_letters_sql(), only)) {
     auto& s = shops[row[0].c_str()];
     s.dead_letters_pending = row[1].as<std::int64_t>();
     s.oldest_dead_letter_at = optional_time(row[2]);
   }
-  for (const auto& row : tx.exec_params(refreshes_sql, shop_filter)) {
+  for (const auto& row : tx.exec_params(refreshes_sql(), only)) {
     auto& s = shops[row[0].c_str()];
     s.refreshes_due = row[1].as<std::int64_t>();
     s.refreshes_failing = row[2].as<std::int64_t>();
   }
-  for (const auto& row : tx.exec_params(uninstalled_sql, shop_filter)) {
+  for (const auto& row : tx.exec_params(uninstalled_sql(), only)) {
     shops[row[0].c_str()].uninstalled_at = optional_time(row[1]);
   }
   report.credentials_readable =
       tx.exec1("select has_schema_privilege('shopmirror', 'usage') and "
                "has_table_privilege('shopmirror.admin_credentials', 'select')")[0]
           .as<bool>();
-  for (const auto& row : report.credentials_readable ? tx.exec_params(credentials_sql, shop_filter)
-                                                     : pqxx::result{}) {
+  for (const auto& row :
+       report.credentials_readable ? tx.exec_params(credentials_sql(), only) : pqxx::result{}) {
     credentials_status c;
     c.kind = row[1].c_str();
     c.state = row[2].c_str();
@@ -160,7 +177,7 @@ status_report read_snapshot(const db_settings& settings, const std::vector<std::
   const bool any_quiet = std::any_of(report.shops.begin(), report.shops.end(),
                                      [](const shop_status& s) { return !s.last_delivery_at; });
   if (any_quiet) {
-    for (const auto& row : tx.exec_params(last_day_sql, shop_filter, status_lookback_hours)) {
+    for (const auto& row : tx.exec_params(last_day_sql(), only, status_lookback_hours)) {
       for (auto& s : report.shops) {
         if (s.shop == row[0].c_str() && !s.last_delivery_at) {
           s.last_delivery_at = optional_time(row[1]);
@@ -185,7 +202,7 @@ std::string when(const std::optional<model::timestamp>& t) {
 } // namespace
 
 std::vector<std::pair<std::string, std::string>> status_delivery_log_statements() {
-  return {{"last hour", last_hour_sql}, {"last day", last_day_sql}};
+  return {{"last hour", last_hour_sql()}, {"last day", last_day_sql()}};
 }
 
 std::vector<const run_record*> shop_status::held_runs() const {

@@ -68,10 +68,13 @@ std::string credentials_text(const db::status_report& report, const db::shop_sta
 
 /// The columns of the summary and of each shop's runs, shared by the
 /// terminal table and the page, so that both say the same.
-const std::vector<std::string> summary_header = {
-    "SHOP",     "STATE",        "DELIVERIES LAST HOUR",  "LAST DELIVERY",
-    "LAST RUN", "DEAD LETTERS", "REFRESHES DUE/FAILING", "CREDENTIALS",
-    "INSTALLED"};
+const std::vector<std::string>& summary_header() {
+  static const std::vector<std::string> names = {
+      "SHOP",     "STATE",        "DELIVERIES LAST HOUR",  "LAST DELIVERY",
+      "LAST RUN", "DEAD LETTERS", "REFRESHES DUE/FAILING", "CREDENTIALS",
+      "INSTALLED"};
+  return names;
+}
 
 std::vector<std::string> summary_row(const db::status_report& report, const db::shop_status& shop) {
   return {shop.shop,
@@ -87,9 +90,12 @@ std::vector<std::string> summary_row(const db::status_report& report, const db::
 }
 
 // A held run's sweep is in its status: HELD (sweep of N).
-const std::vector<std::string> runs_header = {"RUN",       "STATUS",  "TRIGGER/MODE", "STARTED",
-                                              "FINISHED",  "LISTED",  "INSERTED",     "UPDATED",
-                                              "UNCHANGED", "REVIVED", "FAILED",       "TOMBSTONED"};
+const std::vector<std::string>& runs_header() {
+  static const std::vector<std::string> names = {
+      "RUN",      "STATUS",  "TRIGGER/MODE", "STARTED", "FINISHED", "LISTED",
+      "INSERTED", "UPDATED", "UNCHANGED",    "REVIVED", "FAILED",   "TOMBSTONED"};
+  return names;
+}
 
 std::vector<std::string> runs_row(const db::run_record& run) {
   std::string status = run_text(run);
@@ -156,7 +162,8 @@ http_response status_error(http::status status, bool html, std::string_view mess
 }
 
 constexpr const char* page_style = R"css(
-body { font: 15px/1.45 system-ui, sans-serif; margin: 1.25rem 1.25rem; color: #1b1b1b; background: #fafafa; }
+body { font: 15px/1.45 system-ui, sans-serif; margin: 1.25rem; color: #1b1b1b;
+       background: #fafafa; }
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.15rem; margin: 1.75rem 0 .5rem; }
 p.as-of { color: #555; margin-top: 0; }
@@ -166,7 +173,8 @@ th { background: #eee; font-weight: 600; }
 td.shop, td.time, td.run, td.number { white-space: nowrap; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 td.state { font-weight: 700; }
-.badge { display: inline-block; padding: .05rem .5rem; border-radius: .6rem; font-size: .85rem; font-weight: 700; }
+.badge { display: inline-block; padding: .05rem .5rem; border-radius: .6rem; font-size: .85rem;
+         font-weight: 700; }
 .badge.ok { background: #d7f0dc; color: #145a26; }
 .badge.attention { background: #ffe3a3; color: #6b4300; }
 tr.held td { background: #fff1c7; }
@@ -388,7 +396,7 @@ std::string status_table(const db::status_report& report) {
     for (const auto& shop : report.shops) {
       rows.push_back(summary_row(report, shop));
     }
-    out += aligned(summary_header, rows, "");
+    out += aligned(summary_header(), rows, "");
   }
   for (const auto& shop : report.shops) {
     out += "\n" + shop.shop + "\n";
@@ -408,7 +416,7 @@ std::string status_table(const db::status_report& report) {
       for (const auto& run : shop.runs) {
         rows.push_back(runs_row(run));
       }
-      out += aligned(runs_header, rows, "  ");
+      out += aligned(runs_header(), rows, "  ");
     }
   }
   out += std::string("\nwebhook subscriptions: ") + subscriptions_note + "\n";
@@ -439,7 +447,7 @@ std::string status_html(const db::status_report& report) {
       }
       classes.push_back(cls);
     }
-    html_table(out, summary_header, rows, classes,
+    html_table(out, summary_header(), rows, classes,
                {"shop", "state", "", "time", "run", "number", "number", "", ""});
   }
   for (const auto& shop : report.shops) {
@@ -480,7 +488,7 @@ std::string status_html(const db::status_report& report) {
         rows.push_back(runs_row(run));
         classes.emplace_back(run.status == "held" ? "held" : is_failure(run) ? "failed" : "");
       }
-      html_table(out, runs_header, rows, classes,
+      html_table(out, runs_header(), rows, classes,
                  {"number", "run", "", "time", "time", "number", "number", "number", "number",
                   "number", "number", "number"});
     }

@@ -83,7 +83,7 @@ std::optional<std::string> run_chromium(const scratch_directory& profile,
 }
 
 std::string artifacts_directory() {
-  const std::string dir = SHOPMIRROR_TEST_ARTIFACTS;
+  std::string dir = SHOPMIRROR_TEST_ARTIFACTS;
   std::filesystem::create_directories(dir);
   return dir;
 }

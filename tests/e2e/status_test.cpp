@@ -130,7 +130,8 @@ TEST_CASE("shopmirror status --json is the document, for all shops or one") {
   CHECK_FALSE(quiet["installed"].GetBool());
   CHECK(quiet["credentials"].IsNull());
 
-  const auto [one_status, one] = run_command(db.url(), {"status", "--shop", shops.silent, "--json"});
+  const auto [one_status, one] =
+      run_command(db.url(), {"status", "--shop", shops.silent, "--json"});
   CHECK(one_status == 0);
   rapidjson::Document single;
   single.Parse(one.c_str());

@@ -3,7 +3,7 @@
 namespace shopmirror::test {
 
 status_shops seed_status_rows(const test_database& db) {
-  const status_shops s;
+  status_shops s;
   const auto delivery = [&](const std::string& shop, const std::string& id, const std::string& ago,
                             const std::string& outcome) {
     db.execute("insert into shopify.webhook_deliveries (shop_domain, webhook_id, topic, "

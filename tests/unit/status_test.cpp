@@ -58,7 +58,8 @@ TEST_CASE("the status opens with a bearer token or a Basic password, of either t
                                   tokens));
   CHECK_FALSE(ingest::status_authorized(with_authorization(""), tokens));
   CHECK_FALSE(ingest::status_authorized(with_authorization("Bearer "), tokens));
-  CHECK_FALSE(ingest::status_authorized(with_authorization("Bearer status-token-012345678"), tokens));
+  CHECK_FALSE(
+      ingest::status_authorized(with_authorization("Bearer status-token-012345678"), tokens));
   CHECK_FALSE(ingest::status_authorized(with_authorization(basic("status-token-0123456789")),
                                         tokens)); // no user:password
   CHECK_FALSE(ingest::status_authorized(with_authorization("Basic !!!"), tokens));
