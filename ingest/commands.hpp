@@ -42,6 +42,10 @@ int run_credentials(const config& settings, const std::vector<std::string>& args
 /// subscriptions the mirror needs. `args` are the words after it.
 int run_subscriptions(const config& settings, const std::vector<std::string>& args);
 
+/// `shopmirror status [--shop D] [--json]`: each shop's health from the
+/// database, as a table or JSON. `args` are the words after `status`.
+int run_status(const config& settings, const std::vector<std::string>& args);
+
 /// `shopmirror send [options] FILE`: signs a payload and posts it the way
 /// Shopify does. `args` are the words after `send`.
 int run_send(const config& settings, const std::vector<std::string>& args);

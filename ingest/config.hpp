@@ -65,6 +65,9 @@ struct config {
   /// from the SHOPMIRROR_CONFIG file (several shops). Needed for reconcile.
   std::vector<reconcile::shop_settings> shops;
   reconcile::reconcile_settings reconcile;
+  /// Bearer token of GET /status and /status/ (SHOPMIRROR_STATUS_TOKEN or
+  /// _FILE), which grants nothing else; the reconcile token opens them too.
+  std::string status_token;
   /// SHOPMIRROR_* variables that are not settings (typos, usually).
   std::vector<std::string> unknown_variables;
 

@@ -23,6 +23,8 @@ constexpr const char* usage =
     "             Admin API credentials that renew themselves (see credentials --help)\n"
     "  subscriptions check | sync [--shop DOMAIN] [--dry-run]\n"
     "             the webhook subscriptions the mirror needs, compared or made right\n"
+    "  status     [--shop DOMAIN] [--json]\n"
+    "             each shop's health from the database: webhooks, reconcile runs, backlogs\n"
     "  send       sign a payload file and post it like Shopify (see send --help)\n"
     "  prune      delete delivery-log rows older than SHOPMIRROR_DELIVERY_RETENTION\n"
     "  dead-letters list [--all] | replay [ID...]\n"
@@ -93,6 +95,9 @@ int main(int argc, char** argv) {
     }
     if (command == "credentials") {
       return ingest::run_credentials(settings, rest);
+    }
+    if (command == "status") {
+      return ingest::run_status(settings, rest);
     }
     if (command == "send") {
       return ingest::run_send(settings, rest);

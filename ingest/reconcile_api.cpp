@@ -1,11 +1,10 @@
 #include "ingest/reconcile_api.hpp"
 
 #include "crypto/constant_time.hpp"
+#include "ingest/json_writer.hpp"
 #include "telemetry/log.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <charconv>
 #include <map>
@@ -18,20 +17,6 @@ std::string quoted(std::string_view text) {
   telemetry::append_json_escaped(out, text);
   out += '"';
   return out;
-}
-
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void write_string(json_writer& w, std::string_view text) {
-  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-}
-
-void write_time(json_writer& w, const std::optional<model::timestamp>& t) {
-  if (t) {
-    write_string(w, model::format_rfc3339(*t));
-  } else {
-    w.Null();
-  }
 }
 
 void write_run(json_writer& w, const db::run_record& run) {
@@ -55,11 +40,7 @@ void write_run(json_writer& w, const db::run_record& run) {
   w.Key("status");
   write_string(w, run.status);
   w.Key("error");
-  if (run.error) {
-    write_string(w, *run.error);
-  } else {
-    w.Null();
-  }
+  write_text(w, run.error);
   const std::pair<const char*, std::int64_t> counts[] = {
       {"listed", run.listed},         {"inserted", run.inserted}, {"updated", run.updated},
       {"unchanged", run.unchanged},   {"revived", run.revived},   {"failed", run.failed},

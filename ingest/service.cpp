@@ -1,6 +1,7 @@
 #include "ingest/service.hpp"
 
 #include "ingest/reconcile_api.hpp"
+#include "ingest/status.hpp"
 #include "ingest/webhook.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -69,6 +70,9 @@ route route_of(std::string_view target) noexcept {
   if (path == "/reconcile/runs" || path.substr(0, 16) == "/reconcile/runs/") {
     return route::reconcile_runs;
   }
+  if (path == "/status" || path == "/status/") {
+    return route::status;
+  }
   return route::not_found;
 }
 
@@ -86,6 +90,8 @@ std::string_view to_string(route r) noexcept {
     return "reconcile";
   case route::reconcile_runs:
     return "reconcile_runs";
+  case route::status:
+    return "status";
   case route::not_found:
     return "not_found";
   }
@@ -130,6 +136,16 @@ header_decision service::on_header(const http_header& header) {
     }
     decision.body_limit = small_body_limit;
     break;
+  case route::status:
+    if (status_tokens().empty()) {
+      decision.early = make_response(http::status::not_found,
+                                     "{\"error\":\"status is not enabled here "
+                                     "(SHOPMIRROR_STATUS_TOKEN)\"}");
+    } else if (header.method() != http::verb::get) {
+      decision.early = method_not_allowed("GET");
+    }
+    decision.body_limit = small_body_limit;
+    break;
   case route::not_found:
     decision.early = make_response(http::status::not_found, "{\"error\":\"not found\"}");
     break;
@@ -163,6 +179,9 @@ asio::awaitable<http_response> service::handle(http_request request, request_con
   case route::reconcile_runs:
     response = co_await reconcile_request(std::move(request));
     break;
+  case route::status:
+    response = co_await status_request(std::move(request));
+    break;
   case route::not_found:
     response = make_response(http::status::not_found, "{\"error\":\"not found\"}");
     break;
@@ -193,6 +212,28 @@ asio::awaitable<http_response> service::reconcile_request(http_request request) 
   http_response response = answer_reconcile(request, *reconciler_, settings_.database);
   co_await asio::post(io, asio::use_awaitable);
   co_return response;
+}
+
+asio::awaitable<http_response> service::status_request(http_request request) {
+  const auto io = co_await asio::this_coro::executor;
+  co_await asio::post(blocking_, asio::use_awaitable);
+  std::vector<std::string> shops;
+  for (const auto& shop : settings_.shops) {
+    shops.push_back(shop.domain);
+  }
+  http_response response = answer_status(request, status_tokens(), settings_.database, shops);
+  co_await asio::post(io, asio::use_awaitable);
+  co_return response;
+}
+
+std::vector<std::string> service::status_tokens() const {
+  std::vector<std::string> tokens;
+  for (const auto* token : {&settings_.status_token, &settings_.reconcile.trigger_token}) {
+    if (!token->empty()) {
+      tokens.push_back(*token);
+    }
+  }
+  return tokens;
 }
 
 // request -> verify -> parse -> apply -> answer.

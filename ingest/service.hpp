@@ -19,7 +19,16 @@
 namespace shopmirror::ingest {
 
 /// The routes shopmirror serves.
-enum class route { webhook, healthz, readyz, metrics, reconcile, reconcile_runs, not_found };
+enum class route {
+  webhook,
+  healthz,
+  readyz,
+  metrics,
+  reconcile,
+  reconcile_runs,
+  status,
+  not_found
+};
 
 route route_of(std::string_view target) noexcept;
 std::string_view to_string(route r) noexcept;
@@ -46,6 +55,9 @@ private:
                                                      std::chrono::steady_clock::time_point deadline);
   http_response readyz() const;
   boost::asio::awaitable<http_response> reconcile_request(http_request request);
+  boost::asio::awaitable<http_response> status_request(http_request request);
+  /// The tokens that open /status: its own and the reconcile's, where set.
+  std::vector<std::string> status_tokens() const;
 
   const config& settings_;
   const crypto::webhook_verifier& verifier_;
@@ -56,7 +68,7 @@ private:
   delivery_log& deliveries_;
   reconcile::coordinator* reconciler_;
   erasure_worker* eraser_;
-  // Reconcile requests wait on the database: never on an I/O thread.
+  // Reconcile and status requests wait on the database: never on an I/O thread.
   boost::asio::thread_pool blocking_{1};
   telemetry::rate_limiter signature_warnings_{5, std::chrono::seconds(60)};
 };

@@ -26,6 +26,29 @@ bool is_shop_domain(std::string_view domain) {
          name.front() != '-';
 }
 
+/// A secret setting, from NAME or from the file NAME_FILE names, with the
+/// variable it came from (for messages, which never repeat the secret).
+struct secret_setting {
+  std::string text;
+  std::string variable;
+};
+
+std::optional<secret_setting> read_secret_setting(const env_lookup& lookup,
+                                                  const std::string& name) {
+  const auto value = lookup(name);
+  const auto file = lookup(name + "_FILE");
+  if (value && file) {
+    throw config_error(name + " and " + name + "_FILE are both set; set one");
+  }
+  if (value) {
+    return secret_setting{trim(*value), name};
+  }
+  if (file) {
+    return secret_setting{read_secret_file(name + "_FILE", trim(*file)), name + "_FILE"};
+  }
+  return std::nullopt;
+}
+
 void check_url(const std::string& where, const std::string& url) {
   if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
     throw config_error(where + "=\"" + url + "\" is not an http(s) URL");
@@ -282,21 +305,11 @@ void load_shop_config(const env_lookup& lookup, config& c) {
     }
   }
 
-  const auto key = lookup("SHOPMIRROR_CREDENTIALS_KEY");
-  const auto key_file = lookup("SHOPMIRROR_CREDENTIALS_KEY_FILE");
-  if (key && key_file) {
-    throw config_error("SHOPMIRROR_CREDENTIALS_KEY and SHOPMIRROR_CREDENTIALS_KEY_FILE are both "
-                       "set; set one");
-  }
-  if (key || key_file) {
-    const std::string text = key ? trim(*key)
-                                 : read_secret_file("SHOPMIRROR_CREDENTIALS_KEY_FILE",
-                                                    trim(*key_file));
-    c.reconcile.credentials_key = crypto::parse_sealing_key(text);
+  if (const auto key = read_secret_setting(lookup, "SHOPMIRROR_CREDENTIALS_KEY")) {
+    c.reconcile.credentials_key = crypto::parse_sealing_key(key->text);
     if (!c.reconcile.credentials_key) {
       // The value is a secret: the message never repeats it.
-      throw config_error(std::string(key ? "SHOPMIRROR_CREDENTIALS_KEY" :
-                                           "SHOPMIRROR_CREDENTIALS_KEY_FILE") +
+      throw config_error(key->variable +
                          " is not 32 bytes in base64 (make one with: openssl rand -base64 32)");
     }
   }
@@ -323,6 +336,12 @@ void load_shop_config(const env_lookup& lookup, config& c) {
     r.trigger_token = trim(*bearer);
     if (r.trigger_token.size() < 16) {
       throw config_error("SHOPMIRROR_RECONCILE_TOKEN is shorter than 16 characters");
+    }
+  }
+  if (const auto token = read_secret_setting(lookup, "SHOPMIRROR_STATUS_TOKEN")) {
+    c.status_token = token->text;
+    if (c.status_token.size() < 16) {
+      throw config_error(token->variable + " is shorter than 16 characters");
     }
   }
   // 9 products of 103 points is the most under Shopify's 1,000-point cap.

@@ -10,8 +10,10 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config libboost1.81-dev libpqxx-dev li
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 acl)
 # What the test suite adds: a real nginx in front of the service, openssl
 # for its throwaway certificate, systemd-analyze for the unit file, clang
-# and its runtime (libFuzzer, sanitizers) for the fuzz targets.
-TEST_PACKAGES=(nginx openssl systemd clang libclang-rt-14-dev prometheus)
+# and its runtime (libFuzzer, sanitizers) for the fuzz targets, chromium
+# (headless) for the status page as a browser shows it, and promtool (in
+# Debian's prometheus package) for the shipped alert rules.
+TEST_PACKAGES=(nginx openssl systemd clang libclang-rt-14-dev chromium prometheus)
 
 log() { printf '\033[1mshopmirror:\033[0m %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }

@@ -151,6 +151,27 @@ TEST_CASE("secrets from a file one a line and not from both sources") {
   std::remove(path);
 }
 
+TEST_CASE("the status token from the environment or a file, never short, never both") {
+  CHECK(load({}).status_token.empty());
+  CHECK(load({{"SHOPMIRROR_STATUS_TOKEN", " status-token-0123456789 "}}).status_token ==
+        "status-token-0123456789");
+  const auto short_token = error_of({{"SHOPMIRROR_STATUS_TOKEN", "short"}});
+  CHECK(short_token.find("SHOPMIRROR_STATUS_TOKEN is shorter than 16 characters") == 0);
+  CHECK(short_token.find("short\"") == std::string::npos);
+  char path[] = "/tmp/shopmirror-status-token-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  {
+    std::ofstream out(path);
+    out << "from-a-file-0123456789\n";
+  }
+  CHECK(load({{"SHOPMIRROR_STATUS_TOKEN_FILE", path}}).status_token == "from-a-file-0123456789");
+  CHECK(error_of({{"SHOPMIRROR_STATUS_TOKEN_FILE", path}, {"SHOPMIRROR_STATUS_TOKEN", "x"}})
+            .find("both set") != std::string::npos);
+  CHECK(load({{"SHOPMIRROR_STATUS_TOKEN_FILE", path}}).unknown_variables.empty());
+  std::remove(path);
+}
+
 TEST_CASE("unknown SHOPMIRROR_ variables are reported") {
   const auto c = load({{"SHOPMIRROR_LISTN", "127.0.0.1:1"}, {"OTHER", "x"}});
   CHECK(c.unknown_variables == std::vector<std::string>{"SHOPMIRROR_LISTN"});

@@ -218,6 +218,9 @@ TEST_CASE("routes") {
   CHECK(ingest::route_of("/healthz") == ingest::route::healthz);
   CHECK(ingest::route_of("/readyz") == ingest::route::readyz);
   CHECK(ingest::route_of("/metrics") == ingest::route::metrics);
+  CHECK(ingest::route_of("/status") == ingest::route::status);
+  CHECK(ingest::route_of("/status/") == ingest::route::status);
+  CHECK(ingest::route_of("/status/x") == ingest::route::not_found);
   CHECK(ingest::route_of("/") == ingest::route::not_found);
 }
 

@@ -1,0 +1,50 @@
+#include "db/run_rows.hpp"
+
+namespace shopmirror::db {
+
+const char* const run_columns =
+    "id, shop_domain, trigger, mode, "
+    "to_char(since at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), dry_run, "
+    "to_char(started_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "to_char(finished_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "status, error, listed, inserted, updated, unchanged, tombstoned, revived, failed, "
+    "max_sweep, held_sweep, "
+    "to_char(sweep_confirmed_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+std::optional<model::timestamp> optional_time(const pqxx::field& field) {
+  if (field.is_null()) {
+    return std::nullopt;
+  }
+  return model::parse_rfc3339(field.c_str());
+}
+
+run_record read_run(const pqxx::row& row) {
+  run_record r;
+  r.id = row[0].as<std::int64_t>();
+  r.shop = row[1].c_str();
+  r.trigger = row[2].c_str();
+  r.mode = row[3].c_str();
+  r.since = optional_time(row[4]);
+  r.dry_run = row[5].as<bool>();
+  r.started_at = optional_time(row[6]).value_or(model::timestamp{});
+  r.finished_at = optional_time(row[7]);
+  r.status = row[8].c_str();
+  if (!row[9].is_null()) {
+    r.error = row[9].c_str();
+  }
+  r.listed = row[10].as<std::int64_t>();
+  r.inserted = row[11].as<std::int64_t>();
+  r.updated = row[12].as<std::int64_t>();
+  r.unchanged = row[13].as<std::int64_t>();
+  r.tombstoned = row[14].as<std::int64_t>();
+  r.revived = row[15].as<std::int64_t>();
+  r.failed = row[16].as<std::int64_t>();
+  r.max_sweep = row[17].as<double>();
+  if (!row[18].is_null()) {
+    r.held_sweep = row[18].as<std::int64_t>();
+  }
+  r.sweep_confirmed_at = optional_time(row[19]);
+  return r;
+}
+
+} // namespace shopmirror::db

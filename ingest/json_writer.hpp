@@ -1,0 +1,41 @@
+#pragma once
+
+// Internal to ingest/: RapidJSON's Writer, and the values shopmirror's JSON
+// answers are made of.
+
+#include "model/timestamp.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace shopmirror::ingest {
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+inline void write_string(json_writer& w, std::string_view text) {
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+/// RFC 3339, or null.
+inline void write_time(json_writer& w, const std::optional<model::timestamp>& t) {
+  if (t) {
+    write_string(w, model::format_rfc3339(*t));
+  } else {
+    w.Null();
+  }
+}
+
+/// The text, or null.
+inline void write_text(json_writer& w, const std::optional<std::string>& text) {
+  if (text) {
+    write_string(w, *text);
+  } else {
+    w.Null();
+  }
+}
+
+} // namespace shopmirror::ingest
