@@ -83,11 +83,11 @@ parse_outcome parse_arguments(const command_spec& spec, const std::vector<std::s
 }
 
 const command_spec* find_command(std::string_view name) {
-  static const std::array<const command_spec*, 11> all = {
+  static const std::array<const command_spec*, 12> all = {
       &serve_command,       &migrate_command,     &check_command, &health_command,
       &reconcile_command,   &credentials_command, &subscriptions_command,
       &send_command,        &prune_command,       &dead_letters_command,
-      &version_command,
+      &status_command,      &version_command,
   };
   for (const command_spec* spec : all) {
     if (spec->name == name) {

@@ -82,6 +82,7 @@ extern const command_spec subscriptions_command;
 extern const command_spec send_command;
 extern const command_spec prune_command;
 extern const command_spec dead_letters_command;
+extern const command_spec status_command;
 extern const command_spec version_command;
 
 } // namespace shopmirror::ingest

@@ -1,41 +1,36 @@
 // `shopmirror status [--shop DOMAIN] [--json]`: every shop's health as the
 // database records it, the same document GET /status answers.
 
+#include "ingest/command_line.hpp"
 #include "ingest/commands.hpp"
 #include "ingest/status.hpp"
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
 
 namespace shopmirror::ingest {
-namespace {
 
-constexpr const char* usage =
+const command_spec status_command{
+    .name = "status",
+    .usage =
     "usage: shopmirror status [--shop DOMAIN] [--json]\n"
     "  Each shop's health, read from the database (so every replica shows the same):\n"
     "  webhooks of the last hour by outcome and the last one's time, the latest reconcile\n"
     "  runs (a held sweep is marked), dead letters and refresh requests waiting, and the\n"
     "  stored Admin API credentials. A table, or with --json the document GET /status\n"
     "  answers. Exit status 0 when nothing needs attention, 1 when something does, 3 when\n"
-    "  the database cannot be read.\n";
+    "  the database cannot be read.\n",
+    .flags = {"--json"},
+    .valued = {"--shop"},
+};
 
-} // namespace
-
-int run_status(const config& settings, const std::vector<std::string>& args) {
-  bool json = false;
+int run_status(const config& settings, const std::vector<std::string>& words) {
+  const arguments args = checked_arguments(status_command, words);
+  const bool json = args.has("--json");
   std::optional<std::string> only_shop;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << usage;
-      return 0;
-    }
-    if (args[i] == "--json") {
-      json = true;
-    } else if (args[i] == "--shop" && i + 1 < args.size()) {
-      only_shop = args[++i];
-    } else {
-      std::cerr << "shopmirror status: unknown option \"" << args[i] << "\"\n" << usage;
-      return 2;
-    }
+  if (args.has("--shop")) {
+    only_shop = args.value_or("--shop", "");
   }
   settings.require_database();
   std::vector<std::string> configured;

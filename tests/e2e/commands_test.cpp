@@ -22,7 +22,7 @@ namespace {
 
 const std::vector<std::string> all_commands = {
     "serve", "migrate",     "check",        "health",  "reconcile",    "credentials",
-    "send",  "subscriptions", "prune", "dead-letters", "version"};
+    "send",  "subscriptions", "prune", "dead-letters", "status", "version"};
 
 struct command_output {
   int status = -1;
