@@ -43,7 +43,7 @@ TEST_CASE("the status holds each shop's deliveries runs backlogs and credentials
   const auto shops = test::seed_status_rows(db);
   const std::string configured_only = "configured-only.myshopify.com";
   const auto reading = db::read_status(db.settings(), {configured_only, shops.busy});
-  REQUIRE(reading.failure == db::status_failure::none);
+  REQUIRE_MESSAGE(reading.failure == db::status_failure::none, reading.error);
   const auto& report = reading.report;
 
   // Every shop the database records, and the configured one that has nothing.
@@ -121,7 +121,7 @@ TEST_CASE("the status of one shop leaves the others out") {
   test::test_database db;
   const auto shops = test::seed_status_rows(db);
   const auto reading = db::read_status(db.settings(), {}, shops.quiet);
-  REQUIRE(reading.failure == db::status_failure::none);
+  REQUIRE_MESSAGE(reading.failure == db::status_failure::none, reading.error);
   REQUIRE(reading.report.shops.size() == 1);
   CHECK(reading.report.shops[0].shop == shops.quiet);
   CHECK(reading.report.shops[0].runs.size() == 1);
@@ -138,7 +138,7 @@ TEST_CASE("a role that may not read the credentials still reads the status") {
   settings.url += " user=" + role; // libpq: the last value of a keyword wins
   const auto reading = db::read_status(settings, {});
   db.execute("drop owned by " + role + "; drop role " + role);
-  REQUIRE(reading.failure == db::status_failure::none);
+  REQUIRE_MESSAGE(reading.failure == db::status_failure::none, reading.error);
   CHECK_FALSE(reading.report.credentials_readable);
   CHECK(find(reading.report, shops.busy).runs.size() == 2);
   CHECK_FALSE(find(reading.report, shops.busy).credentials);
