@@ -75,41 +75,47 @@ std::vector<double> latency_buckets() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 }
 
+namespace {
+
+// A new family at the end of `families`, whose series are made by `make`.
+template <class Metric, class Make>
+family<Metric>& append_family(std::vector<std::unique_ptr<family<Metric>>>& families,
+                              std::string name, std::string help,
+                              std::vector<std::string> label_names, Make make) {
+  families.push_back(std::make_unique<family<Metric>>(std::move(name), std::move(help),
+                                                      std::move(label_names), std::move(make)));
+  return *families.back();
+}
+
+} // namespace
+
 counter_family& registry::add_counter(std::string name, std::string help,
                                       std::vector<std::string> label_names) {
   std::lock_guard lock(mutex_);
-  counters_.push_back(std::make_unique<counter_family>(
-      std::move(name), std::move(help), std::move(label_names),
-      [] { return std::make_unique<counter>(); }));
-  return *counters_.back();
+  return append_family(counters_, std::move(name), std::move(help), std::move(label_names),
+                       [] { return std::make_unique<counter>(); });
 }
 
 gauge_family& registry::add_gauge(std::string name, std::string help,
                                   std::vector<std::string> label_names) {
   std::lock_guard lock(mutex_);
-  gauges_.push_back(std::make_unique<gauge_family>(std::move(name), std::move(help),
-                                                   std::move(label_names),
-                                                   [] { return std::make_unique<gauge>(); }));
-  return *gauges_.back();
+  return append_family(gauges_, std::move(name), std::move(help), std::move(label_names),
+                       [] { return std::make_unique<gauge>(); });
 }
 
 gauge_family& registry::add_sampled_counter(std::string name, std::string help,
                                            std::vector<std::string> label_names) {
   std::lock_guard lock(mutex_);
-  sampled_counters_.push_back(std::make_unique<gauge_family>(
-      std::move(name), std::move(help), std::move(label_names),
-      [] { return std::make_unique<gauge>(); }));
-  return *sampled_counters_.back();
+  return append_family(sampled_counters_, std::move(name), std::move(help),
+                       std::move(label_names), [] { return std::make_unique<gauge>(); });
 }
 
 histogram_family& registry::add_histogram(std::string name, std::string help,
                                           std::vector<std::string> label_names,
                                           std::vector<double> bounds) {
   std::lock_guard lock(mutex_);
-  histograms_.push_back(std::make_unique<histogram_family>(
-      std::move(name), std::move(help), std::move(label_names),
-      [bounds = std::move(bounds)] { return std::make_unique<histogram>(bounds); }));
-  return *histograms_.back();
+  return append_family(histograms_, std::move(name), std::move(help), std::move(label_names),
+                       [bounds = std::move(bounds)] { return std::make_unique<histogram>(bounds); });
 }
 
 void registry::on_collect(std::function<void()> refresh) {
