@@ -11,6 +11,19 @@
 
 namespace shopmirror::db {
 
+bool sessions_are_shared(const db_settings& settings) {
+  const std::string conninfo = connection_string(settings);
+  const auto backend = [&](pqxx::connection& connection) {
+    pqxx::nontransaction tx(connection);
+    return tx.exec1("select pg_backend_pid()")[0].as<int>();
+  };
+  pqxx::connection first(conninfo);
+  pqxx::connection second(conninfo);
+  const int a = backend(first);
+  const int b = backend(second);
+  return a == b;
+}
+
 readiness_monitor::readiness_monitor(db_settings settings, bool migrate,
                                      std::chrono::milliseconds interval)
     : settings_(std::move(settings)),
@@ -52,7 +65,19 @@ readiness readiness_monitor::check_now() {
                       .as<bool>();
     } catch (...) {
       session_->reset();
+      pooling_checked_ = false;
       throw;
+    }
+    if (!pooling_checked_) {
+      if (sessions_are_shared(settings_)) {
+        session_->reset();
+        throw std::runtime_error(
+            "two connections were served by one database session: SHOPMIRROR_DATABASE_URL leads "
+            "through a pooler in transaction mode (PgBouncer pool_mode=transaction), which hands "
+            "shopmirror's session state (the reconcile lock, timeouts, prepared statements) from "
+            "client to client; use session mode, or connect to PostgreSQL directly");
+      }
+      pooling_checked_ = true;
     }
     if (read_only) {
       // Dropped, so that the next check connects again and a multi-host

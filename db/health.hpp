@@ -21,6 +21,18 @@ struct readiness {
   std::string reason = "not checked yet";
 };
 
+/// Whether two connections to the database can be served by one server
+/// session, as behind a pooler in transaction mode (PgBouncer's
+/// pool_mode=transaction): shopmirror keeps state in its sessions (the
+/// reconcile's advisory lock, statement and lock timeouts, prepared
+/// statements), which such a pooler hands from client to client. Two
+/// connections ask for their backend's pid one after the other; a pooler
+/// in transaction mode hands the second the server connection the first
+/// just gave back. Never a false alarm (two open sessions cannot share a
+/// pid); a pooler that spreads queries round-robin may go unnoticed.
+/// Throws when the database cannot be reached.
+bool sessions_are_shared(const db_settings& settings);
+
 /// Watches the database from a thread of its own, so that /readyz answers
 /// from memory and a flood of probes costs the database nothing. With
 /// `migrate` set it also applies pending migrations as soon as the database
@@ -46,6 +58,7 @@ private:
   db_settings settings_;
   std::unique_ptr<pg_session> session_;
   bool migrate_;
+  bool pooling_checked_ = false; ///< sessions_are_shared() asked since the last connect
   std::chrono::milliseconds interval_;
   std::mutex check_mutex_; // one check at a time: the session is single-threaded
   mutable std::mutex mutex_;

@@ -2,6 +2,7 @@
 // it is started (or after a change), one line each, so a deployment learns
 // what is wrong from one command rather than from the first failed delivery.
 
+#include "db/health.hpp"
 #include "db/migrate.hpp"
 #include "db/migrations.hpp"
 #include "ingest/commands.hpp"
@@ -74,6 +75,16 @@ void check_schema(check_report& report, const config& settings) {
     return;
   }
   report.ok("database answers");
+  try {
+    if (db::sessions_are_shared(settings.database)) {
+      report.fail("database sessions are shared between connections: a pooler in transaction "
+                  "mode (PgBouncer pool_mode=transaction) is in the way; use session mode");
+    } else {
+      report.ok("each connection has a database session of its own");
+    }
+  } catch (const std::exception& e) {
+    report.fail(std::string("database: ") + e.what());
+  }
   const int needed = db::latest_schema_version();
   const std::string at = "schema at version " + std::to_string(version);
   if (version < needed) {

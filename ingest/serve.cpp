@@ -55,6 +55,25 @@ void watch_drain(http_server& server, std::shared_ptr<asio::steady_timer> timer,
   });
 }
 
+/// Behind a pooler in transaction mode, deliveries would apply with some
+/// answers 500 and the reconcile lock would not hold: refuse to start, as
+/// for a bad setting. A database not reachable yet is not refused; the
+/// readiness check makes the same test once it answers.
+void refuse_shared_sessions(const db::db_settings& database) {
+  bool shared = false;
+  try {
+    shared = db::sessions_are_shared(database);
+  } catch (const std::exception&) {
+    return;
+  }
+  if (shared) {
+    throw config_error("SHOPMIRROR_DATABASE_URL leads through a pooler in transaction mode "
+                       "(PgBouncer pool_mode=transaction): two connections were served by one "
+                       "database session; shopmirror needs a session per connection (use "
+                       "session mode, or connect to PostgreSQL directly)");
+  }
+}
+
 } // namespace
 
 const command_spec serve_command{
@@ -75,6 +94,7 @@ int run_serve(const config& settings) {
   if (!settings.reconcile.trigger_token.empty()) {
     settings.require_shops();
   }
+  refuse_shared_sessions(settings.database);
 
   telemetry::registry registry;
   service_metrics metrics(registry);

@@ -3,6 +3,7 @@
 #include "db/migrate.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/pg_cluster.hpp"
+#include "tests/support/pgbouncer_process.hpp"
 
 #include <pqxx/pqxx>
 
@@ -55,6 +56,12 @@ void test_database::create(const std::string& admin_url, bool migrated) {
     tx.exec("create database " + name_);
   }
   url_ = replace_dbname(admin_url_, name_);
+  if (const pgbouncer_process* bouncer = shared_pgbouncer();
+      bouncer != nullptr && admin_url == shared_server_url()) {
+    // Everything but creating and dropping goes through PgBouncer: the
+    // service, the commands, the migrations and the test's own queries.
+    url_ = bouncer->url(name_);
+  }
   if (!migrated) {
     return;
   }

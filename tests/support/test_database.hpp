@@ -19,7 +19,8 @@ using row = std::vector<std::optional<std::string>>;
 std::string shared_server_url();
 
 /// A database of one test's own on the shared server, migrated to the
-/// latest schema (unless `migrated` is false) and dropped at the end.
+/// latest schema (unless `migrated` is false) and dropped at the end. With
+/// SHOPMIRROR_TEST_PGBOUNCER set, its URL leads through PgBouncer.
 class test_database {
 public:
   explicit test_database(bool migrated = true);
