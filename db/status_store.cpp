@@ -236,11 +236,15 @@ std::vector<std::string> shop_status::attention() const {
                   std::to_string(finished->failed) + " products");
   }
   if (dead_letters_pending > 0) {
-    out.push_back(std::to_string(dead_letters_pending) +
-                  " dead letters wait for a replay (oldest " + when(oldest_dead_letter_at) + ")");
+    out.push_back(dead_letters_pending == 1
+                      ? "1 dead letter waits for a replay (since " + when(oldest_dead_letter_at) + ")"
+                      : std::to_string(dead_letters_pending) + " dead letters wait for a replay (oldest " +
+                            when(oldest_dead_letter_at) + ")");
   }
   if (refreshes_failing > 0) {
-    out.push_back(std::to_string(refreshes_failing) + " product refreshes are failing");
+    out.push_back(refreshes_failing == 1
+                      ? std::string("1 product refresh is failing")
+                      : std::to_string(refreshes_failing) + " product refreshes are failing");
   }
   if (uninstalled_at) {
     out.push_back("the app is uninstalled from the shop (since " + when(uninstalled_at) + ")");

@@ -86,7 +86,7 @@ TEST_CASE("the status holds each shop's deliveries runs backlogs and credentials
   CHECK(mentions(busy_attention, "reconcile run " + std::to_string(busy.runs[0].id) +
                                      " held a sweep of 40 products"));
   CHECK(mentions(busy_attention, "2 dead letters wait"));
-  CHECK(mentions(busy_attention, "1 product refreshes are failing"));
+  CHECK(mentions(busy_attention, "1 product refresh is failing"));
   CHECK(mentions(busy_attention, "credentials were refused: invalid_grant"));
 
   const auto& quiet = find(report, shops.quiet);
