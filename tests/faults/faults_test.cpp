@@ -26,6 +26,7 @@
 #include <set>
 #include <csignal>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -247,7 +248,9 @@ TEST_CASE("the disk under PostgreSQL full: never a 200 without a commit and reco
   REQUIRE(::mkdtemp(pattern) != nullptr);
   const std::string small = pattern;
   if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=24m,mode=0777") != 0) {
-    MESSAGE("not run: this machine does not allow mounting a small filesystem (" << std::strerror(errno) << ")");
+    // Reported to CTest as skipped (SKIP_REGULAR_EXPRESSION), never passed.
+    std::cout << "SKIPPED: this machine does not allow mounting a small filesystem ("
+              << std::strerror(errno) << ")" << std::endl;
     ::rmdir(small.c_str());
     return;
   }
