@@ -300,9 +300,12 @@ TEST_CASE("a run whose lock connection died stops, sweeps nothing, and leaves th
   const std::vector<db::listed_product> half = {listed(1, "2026-01-01T00:00:00Z", "one")};
   store.apply(*run, half, model::now());
   // What a failover or a dropped connection does to the session that holds
-  // the shop's advisory lock.
+  // the shop's advisory lock. Only this database's reconcile lock: tests run
+  // side by side on one cluster, and their migrations hold advisory locks too.
   db.execute("select pg_terminate_backend(pid) from pg_locks "
-             "where locktype = 'advisory' and granted and pid <> pg_backend_pid()");
+             "where locktype = 'advisory' and granted and pid <> pg_backend_pid() "
+             "and database = (select oid from pg_database where datname = current_database()) "
+             "and classid::int = hashtext('shopmirror.reconcile')");
   CHECK_THROWS_AS(store.check_lock(), std::runtime_error);
   // Even once the session has quietly reconnected, it is not the holder.
   CHECK_THROWS_WITH_AS(store.finish(*run, db::drift{}), doctest::Contains("lock was lost"),
