@@ -46,6 +46,7 @@ public:
       bits >>= 8U;
     }
   }
+  void tag(char value) { out_ += value; }
   const std::string& encoded() const noexcept { return out_; }
 
 private:
@@ -129,6 +130,16 @@ std::string content_fingerprint(const product_state& state) {
     e.text(v->barcode);
     e.number(v->inventory_quantity);
     e.time(v->updated_at);
+  }
+  // Fields added after fingerprints were first stored come last, and only
+  // when they hold something: a product without them keeps the fingerprint
+  // it had, so an upgrade does not make every stored one look stale. (The
+  // encoding before them is self-delimiting, so nothing is ambiguous.)
+  if (state.category) {
+    e.tag('\x01'); // the category
+    e.bytes(state.category->id);
+    e.bytes(state.category->name);
+    e.bytes(state.category->full_name);
   }
   const crypto::sha256_digest digest = crypto::sha256(e.encoded());
   return {reinterpret_cast<const char*>(digest.data()), 16};

@@ -134,6 +134,7 @@ std::variant<product_state, graphql_error> map_graphql_product(const rapidjson::
   json::read_string(node, "descriptionHtml", "descriptionHtml", state.body_html, error);
   json::read_timestamp(node, "createdAt", "createdAt", state.created_at, error);
   json::read_timestamp(node, "publishedAt", "publishedAt", state.published_at, error);
+  json::read_category(node, {"id", "fullName"}, state.category, error);
   if (!error) {
     read_tags(node, state, error);
   }

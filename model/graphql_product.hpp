@@ -20,7 +20,8 @@ struct graphql_error {
 
 /// Maps a Product node: `id` (a gid), title, handle, vendor, productType,
 /// status (an enum: ACTIVE), tags (an array), descriptionHtml, createdAt,
-/// updatedAt, publishedAt and, if the node has them, `variants.nodes`.
+/// updatedAt, publishedAt, category (`{id, name, fullName}` or null) and, if
+/// the node has them, `variants.nodes`.
 /// Every product field counts as present: the listing always asks for all.
 /// Variants are canonicalized; more may be appended with add_graphql_variant
 /// (bulk JSONL lines, further pages), then canonicalize() again.

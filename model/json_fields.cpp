@@ -159,6 +159,47 @@ bool read_string(const rapidjson::Value& object, std::string_view key, std::stri
                    });
 }
 
+bool read_category(const rapidjson::Value& object, const category_keys& keys,
+                   std::optional<product_category>& out, field_error& error) {
+  const rapidjson::Value* value = find(object, "category", error);
+  if (value == nullptr) {
+    return false;
+  }
+  if (value->IsNull()) {
+    out.reset();
+    return true;
+  }
+  if (!value->IsObject()) {
+    error.message = type_error("category", "an object");
+    return true;
+  }
+  product_category category;
+  const auto text = [&](std::string_view key, std::string& into) {
+    const rapidjson::Value* member = find(*value, key, error);
+    if (error) {
+      return;
+    }
+    if (member == nullptr || !member->IsString()) {
+      error.message = type_error("category." + std::string(key), "a string");
+      return;
+    }
+    into = std::string(to_view(*member));
+  };
+  text(keys.id, category.id);
+  text("name", category.name);
+  text(keys.full_name, category.full_name);
+  if (error) {
+    return true;
+  }
+  constexpr std::string_view gid_prefix = "gid://shopify/TaxonomyCategory/";
+  if (category.id.size() <= gid_prefix.size() || category.id.rfind(gid_prefix, 0) != 0) {
+    error.message = type_error("category." + std::string(keys.id), "a TaxonomyCategory gid");
+    return true;
+  }
+  out = std::move(category);
+  return true;
+}
+
 bool read_decimal(const rapidjson::Value& object, std::string_view key, std::string_view path,
                   std::optional<std::string>& out, field_error& error) {
   // A JSON fraction would already have been rounded through a double: only

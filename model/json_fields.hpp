@@ -5,6 +5,7 @@
 // reconcile's bulk JSONL reader shares (model/graphql_product.hpp already
 // takes RapidJSON values there).
 
+#include "model/product_state.hpp"
 #include "model/timestamp.hpp"
 
 #include <rapidjson/document.h>
@@ -64,6 +65,20 @@ bool read_int64(const rapidjson::Value& object, std::string_view key, std::strin
                 std::optional<std::int64_t>& out, field_error& error);
 bool read_int32(const rapidjson::Value& object, std::string_view key, std::string_view path,
                 std::optional<std::int32_t>& out, field_error& error);
+
+/// What a category's members are called in one API: the webhook's
+/// `admin_graphql_api_id` and `full_name`, GraphQL's `id` and `fullName`.
+struct category_keys {
+  std::string_view id;
+  std::string_view full_name;
+};
+
+/// Reads member "category" as read_string reads a string: absent is false,
+/// null clears `out`. A category is an object whose id is a
+/// TaxonomyCategory gid and whose names are strings; anything else sets
+/// `error`.
+bool read_category(const rapidjson::Value& object, const category_keys& keys,
+                   std::optional<product_category>& out, field_error& error);
 
 /// Parses `text` into `document` as a JSON object that PostgreSQL's jsonb
 /// can store exactly as given: no raw NUL byte (RapidJSON takes one for the

@@ -23,7 +23,8 @@ enum product_field : std::uint32_t {
   pf_created_at = 1U << 7,
   pf_published_at = 1U << 8,
   pf_variants = 1U << 9,
-  pf_all = (1U << 10) - 1,
+  pf_category = 1U << 10,
+  pf_all = (1U << 11) - 1,
 };
 
 enum variant_field : std::uint32_t {
@@ -61,6 +62,18 @@ struct variant_state {
   bool operator==(const variant_state&) const = default;
 };
 
+/// A product's category in Shopify's product taxonomy (in product
+/// webhooks since API 2024-10 as `{admin_graphql_api_id, name, full_name}`,
+/// in GraphQL as `{id, name, fullName}`): the global id
+/// (`gid://shopify/TaxonomyCategory/aa-2-14-3`) and both names.
+struct product_category {
+  std::string id;
+  std::string name;
+  std::string full_name;
+
+  bool operator==(const product_category&) const = default;
+};
+
 /// The canonical state of one product: what a webhook body and a GraphQL
 /// node of the same product both map to, and what the apply path writes.
 /// `updated_at` is Shopify's and is the first half of the version.
@@ -76,6 +89,7 @@ struct product_state {
   std::optional<timestamp> created_at;
   timestamp updated_at;
   std::optional<timestamp> published_at;
+  std::optional<product_category> category;
   std::vector<variant_state> variants;
   std::uint32_t present = pf_all;
 

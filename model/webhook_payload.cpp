@@ -112,6 +112,8 @@ product_payload map_product(const rapidjson::Value& product, std::int64_t id) {
        pf_created_at);
   mark(json::read_timestamp(product, "published_at", "published_at", state.published_at, error),
        pf_published_at);
+  mark(json::read_category(product, {"admin_graphql_api_id", "full_name"}, state.category, error),
+       pf_category);
   if (!error) {
     read_tags(product, state, error);
   }

@@ -47,14 +47,22 @@ std::string metric(const std::string& exposition, const std::string& series) {
                                  exposition.find('\n', at) - at - series.size() - 1);
 }
 
-std::string product_json(const product_spec& p) {
+std::string product_json(const product_spec& p, const std::string& category) {
   std::ostringstream out;
   out << "{\"id\":" << p.id << ",\"title\":\"" << p.title << "\",\"handle\":\"product-" << p.id
       << "\",\"vendor\":\"Acme\",\"product_type\":\"Shirts\",\"status\":\"" << p.status
       << "\",\"tags\":\"" << p.tags << "\",\"body_html\":\"<p>Body \\/ " << p.id
       << "<\\/p>\",\"created_at\":\"2025-01-01T00:00:00Z\",\"updated_at\":\"" << p.updated_at
       << "\",\"published_at\":null,\"admin_graphql_api_id\":\"gid://shopify/Product/" << p.id
-      << "\",\"variants\":[";
+      << "\",\"category\":";
+  if (category.empty()) {
+    out << "null";
+  } else {
+    out << "{\"admin_graphql_api_id\":\"gid://shopify/TaxonomyCategory/" << category
+        << "\",\"name\":\"Category " << category << "\",\"full_name\":\"Apparel > Category "
+        << category << "\"}";
+  }
+  out << ",\"variants\":[";
   for (std::size_t i = 0; i < p.variants.size(); ++i) {
     const auto& v = p.variants[i];
     out << (i ? "," : "") << "{\"id\":" << v.id << ",\"product_id\":" << p.id

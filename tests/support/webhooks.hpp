@@ -50,7 +50,9 @@ struct product_spec {
   std::vector<variant_spec> variants;
 };
 
-std::string product_json(const product_spec& product);
+/// `category` is a taxonomy category's id ("aa-1-13-8"); empty: none
+/// (`"category": null`, as Shopify sends for a product without one).
+std::string product_json(const product_spec& product, const std::string& category = "");
 std::string delete_json(std::int64_t id);
 
 /// Sends raw bytes to 127.0.0.1:`port` and returns everything the server

@@ -1,3 +1,4 @@
+#include "model/fingerprint.hpp"
 #include "model/graphql_product.hpp"
 #include "model/webhook_payload.hpp"
 #include "reconcile/bulk_jsonl.hpp"
@@ -103,6 +104,31 @@ TEST_CASE("a product from GraphQL maps to the same state as its webhook") {
   CHECK(from_graphql.status == std::optional<std::string>("active"));
   CHECK(from_graphql.variants.size() == 2);
   CHECK(from_graphql == from_webhook);
+}
+
+TEST_CASE("a product's taxonomy category reads the same from its webhook and from GraphQL") {
+  const auto webhook = model::map_product_webhook(
+      model::product_topic::update, test::fixture("shopify/products-update.with-category.json"));
+  REQUIRE(std::holds_alternative<model::product_state>(webhook));
+  const auto& from_webhook = std::get<model::product_state>(webhook);
+  REQUIRE(from_webhook.category);
+  CHECK(from_webhook.category->id == "gid://shopify/TaxonomyCategory/aa-2-14-3");
+  CHECK(from_webhook.category->name == "Hair Extensions");
+  CHECK(from_webhook.category->full_name ==
+        "Apparel & Accessories > Clothing Accessories > Hair Accessories > Hair Extensions");
+  CHECK(model::is_whole(from_webhook));
+  const model::product_state from_graphql =
+      graphql_state(test::fixture("shopify/graphql-product.with-category.json"));
+  CHECK(from_graphql == from_webhook);
+  CHECK(model::content_fingerprint(from_graphql) == model::content_fingerprint(from_webhook));
+
+  // A category in the wrong shape is refused, never stored half-read.
+  CHECK(graphql_error_of(R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z","category":{"id":"gid://shopify/TaxonomyCategory/aa-1","name":"Shirts"}})")
+            .find("category.fullName") != std::string::npos);
+  CHECK(graphql_error_of(R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z","category":{"id":"gid://shopify/Collection/1","name":"a","fullName":"a"}})")
+            .find("TaxonomyCategory") != std::string::npos);
+  CHECK(graphql_error_of(R"({"id":"gid://shopify/Product/1","updatedAt":"2026-01-01T00:00:00Z","category":"Shirts"})")
+            .find("category is not an object") != std::string::npos);
 }
 
 TEST_CASE("a GraphQL product without a Product gid or updatedAt is refused") {
