@@ -99,7 +99,8 @@ std::string product_body(std::int64_t id, int variants, int version, std::size_t
                      R"(","handle":"large-)" + std::to_string(id) +
                      R"(","vendor":"Acme","product_type":"Parts","status":"active",)"
                      R"("tags":"bulk, large","body_html":"<p>Many variants.</p>",)"
-                     R"("created_at":"2026-01-01T00:00:00Z","published_at":null,"updated_at":")" +
+                     R"("created_at":"2026-01-01T00:00:00Z","published_at":null,"category":null,)"
+                     R"("updated_at":")" +
                      updated + R"(","variants":[)";
   for (int v = 1; v <= variants; ++v) {
     const std::string n = std::to_string(v) + "-" + std::to_string(version) + "-";

@@ -19,8 +19,7 @@ using model::apply_outcome;
 
 constexpr const char* apply_statement = "shopmirror_apply_deliveries";
 
-// Must match the signature of shopify.apply_deliveries (0006_convergence.sql,
-// redefined with the same signature by 0008_compliance.sql).
+// Must match the signature of shopify.apply_deliveries (0009_category.sql).
 constexpr const char* apply_sql =
     "select delivery_slot, delivery_outcome from shopify.apply_deliveries("
     "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
@@ -28,9 +27,10 @@ constexpr const char* apply_sql =
     "$13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::int[], $17::text[], "
     "$18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], "
     "$24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $27::text[], $28::bytea[], "
-    "$29::int[], $30::int[], $31::bigint[], $32::text[], $33::text[], $34::text[]::numeric[], "
-    "$35::text[]::numeric[], $36::int[], $37::text[], $38::text[], $39::text[], $40::text[], "
-    "$41::bigint[], $42::timestamptz[])";
+    "$29::text[], $30::text[], $31::text[], "
+    "$32::int[], $33::int[], $34::bigint[], $35::text[], $36::text[], $37::text[]::numeric[], "
+    "$38::text[]::numeric[], $39::int[], $40::text[], $41::text[], $42::text[], $43::text[], "
+    "$44::bigint[], $45::timestamptz[])";
 
 constexpr std::size_t delivery_parameters = 12;
 constexpr std::size_t parameter_count = delivery_parameters + product_columns::count;

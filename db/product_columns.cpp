@@ -26,15 +26,22 @@ namespace {
 enum column : std::size_t {
   version_updated_at, observed_at, deleted_at, present, title, handle, vendor, product_type,
   status, tags, body_html, created_at, updated_at, published_at, source, fingerprint,
+  category_id, category_name, category_full_name,
   // The product columns end here; the variant columns follow.
   v_item, v_present, v_id, v_sku, v_title, v_price, v_compare_at_price, v_position, v_option1,
   v_option2, v_option3, v_barcode, v_inventory_quantity, v_updated_at,
 };
 static_assert(v_updated_at + 1 == product_columns::count);
 
-// Bit 10 of p_present: every variant carries every field (see
-// 0006_convergence.sql, put_products).
-constexpr std::uint32_t whole_variants_bit = 1U << 10;
+// The presence bits the database numbers (shopify.field_keys(),
+// 0006_convergence.sql): all but the category's, which a trimmed state
+// carries when its document has the key.
+constexpr std::uint32_t database_fields = model::pf_all & ~std::uint32_t{model::pf_category};
+static_assert(database_fields == (1U << 10) - 1);
+
+// Bit 10 of p_present: a whole state, every field of the product and of
+// each variant (see 0006_convergence.sql, put_products).
+constexpr std::uint32_t whole_state_bit = 1U << 10;
 
 } // namespace
 
@@ -45,7 +52,7 @@ void product_columns::add_state(const model::product_state& s, std::string_view 
   c[version_updated_at].add(s.updated_at);
   c[observed_at].add(observed);
   c[deleted_at].add_null();
-  c[present].add(std::int64_t{s.present | (whole ? whole_variants_bit : 0U)});
+  c[present].add(std::int64_t{(s.present & database_fields) | (whole ? whole_state_bit : 0U)});
   c[title].add(s.title);
   c[handle].add(s.handle);
   c[vendor].add(s.vendor);
@@ -61,6 +68,15 @@ void product_columns::add_state(const model::product_state& s, std::string_view 
     c[fingerprint].add(model::content_fingerprint(s));
   } else {
     c[fingerprint].add_null();
+  }
+  if (s.category) {
+    c[category_id].add(s.category->id);
+    c[category_name].add(s.category->name);
+    c[category_full_name].add(s.category->full_name);
+  } else {
+    c[category_id].add_null();
+    c[category_name].add_null();
+    c[category_full_name].add_null();
   }
   for (const model::variant_state& v : s.variants) {
     c[v_item].add(slot);
@@ -86,13 +102,13 @@ void product_columns::add_delete(model::timestamp observed) {
   column_[version_updated_at].add(observed);
   column_[observed_at].add(observed);
   column_[deleted_at].add(observed);
-  for (std::size_t i = present; i <= fingerprint; ++i) {
+  for (std::size_t i = present; i <= category_full_name; ++i) {
     column_[i].add_null();
   }
 }
 
 void product_columns::add_none() {
-  for (std::size_t i = version_updated_at; i <= fingerprint; ++i) {
+  for (std::size_t i = version_updated_at; i <= category_full_name; ++i) {
     column_[i].add_null();
   }
 }

@@ -18,7 +18,7 @@ namespace shopmirror::db {
 
 class product_columns {
 public:
-  static constexpr std::size_t count = 30;
+  static constexpr std::size_t count = 33;
 
   /// A live state observed at `observed`, from the document `source`.
   /// Its variants point at `slot`, the 1-based index of this product. A
@@ -54,6 +54,9 @@ private:
       pg_element::timestamptz, // p_published_at
       pg_element::text,        // p_source
       pg_element::bytea,       // p_fingerprint (whole states only)
+      pg_element::text,        // p_category_id
+      pg_element::text,        // p_category_name
+      pg_element::text,        // p_category_full_name
       pg_element::int4,        // v_item
       pg_element::int4,        // v_present
       pg_element::int8,        // v_id

@@ -14,7 +14,7 @@ namespace {
 
 constexpr const char* apply_statement = "shopmirror_reconcile_apply";
 
-// Must match the signature of shopify.reconcile_apply (0006_convergence.sql).
+// Must match the signature of shopify.reconcile_apply (0009_category.sql).
 // Run 0 stands for none (a refresh outside any run).
 constexpr const char* apply_sql =
     "select inserted, updated, unchanged, revived from shopify.reconcile_apply("
@@ -22,9 +22,10 @@ constexpr const char* apply_sql =
     "$5::timestamptz[], $6::timestamptz[], $7::timestamptz[], $8::int[], $9::text[], "
     "$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
     "$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], $20::bytea[], "
-    "$21::int[], $22::int[], $23::bigint[], $24::text[], $25::text[], "
-    "$26::text[]::numeric[], $27::text[]::numeric[], $28::int[], $29::text[], $30::text[], "
-    "$31::text[], $32::text[], $33::bigint[], $34::timestamptz[])";
+    "$21::text[], $22::text[], $23::text[], "
+    "$24::int[], $25::int[], $26::bigint[], $27::text[], $28::text[], "
+    "$29::text[]::numeric[], $30::text[]::numeric[], $31::int[], $32::text[], $33::text[], "
+    "$34::text[], $35::text[], $36::bigint[], $37::timestamptz[])";
 
 constexpr const char* failures_statement = "shopmirror_reconcile_failures";
 

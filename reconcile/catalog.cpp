@@ -23,7 +23,7 @@ namespace {
 // GraphQL names of the webhook's fields (model/graphql_product.hpp).
 #define SHOPMIRROR_PRODUCT_FIELDS                                                               \
   "id legacyResourceId title handle vendor productType status tags descriptionHtml createdAt "  \
-  "updatedAt publishedAt"
+  "updatedAt publishedAt category { id name fullName }"
 #define SHOPMIRROR_VARIANT_FIELDS                                                               \
   "id legacyResourceId sku title price compareAtPrice position selectedOptions { name value } " \
   "barcode inventoryQuantity updatedAt"
@@ -31,7 +31,7 @@ namespace {
 // Up-front costs as Shopify computes them (a connection: 2 plus its `first`
 // times the cost of a node).
 constexpr int variants_per_product_page = 100;
-constexpr double product_node_cost = 1 + 2 + variants_per_product_page;
+constexpr double product_node_cost = 1 + 1 + 2 + variants_per_product_page; // with its category
 constexpr double variants_page_cost = 1 + 2 + 250;
 // Shopify refuses a single query over 1,000 points (MAX_COST_EXCEEDED).
 constexpr int max_page_size = static_cast<int>((1000 - 2) / product_node_cost);

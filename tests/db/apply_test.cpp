@@ -430,6 +430,52 @@ TEST_CASE("every order of whole and trimmed states of neighbouring events ends i
   CHECK(row[0][4] == "1:40.00:2:S1 3:50.00:3:S3");
 }
 
+TEST_CASE("a category follows the ordering rule whichever order whole and trimmed states arrive in") {
+  // Event 1, whole, in category aa-1. Event 2 reaches a subscription whose
+  // include_fields has title and category only: aa-2. Event 3 reaches a
+  // subscription without the category. Then event 4, whole, without one.
+  const auto deliveries = [](std::int64_t id) {
+    const std::string i = std::to_string(id);
+    const std::string w1 = product_json({id, "one", "2026-03-01T10:00:00Z", "a", "draft",
+                                         {{id * 10 + 1, "10.00", "S1", 1, 1}}}, "aa-1");
+    const std::string t2 =
+        R"({"id":)" + i + R"(,"title":"two","updated_at":"2026-03-01T11:00:00Z",)"
+        R"("category":{"admin_graphql_api_id":"gid://shopify/TaxonomyCategory/aa-2",)"
+        R"("name":"Two","full_name":"Apparel > Two"}})";
+    const std::string t3 =
+        R"({"id":)" + i + R"(,"title":"three","updated_at":"2026-03-01T12:00:00Z"})";
+    return std::array<model::delivery_item, 3>{
+        item_from_body("products/create", w1, "w1-" + i, "2026-03-01T10:00:01Z"),
+        item_from_body("products/update", t2, "t2-" + i, "2026-03-01T11:00:01Z"),
+        item_from_body("products/update", t3, "t3-" + i, "2026-03-01T12:00:01Z")};
+  };
+  const auto category_of = [](const test::test_database& db, std::int64_t id) {
+    return db.scalar("select title || ' ' || coalesce(category_id, '-') || ' ' || "
+                     "coalesce(category_name, '-') || ' ' || coalesce(category_full_name, '-') "
+                     "from shopify.products where product_id = " + std::to_string(id));
+  };
+  test::test_database db;
+  db::delivery_store store(db.settings());
+  std::array<int, 3> order{0, 1, 2};
+  std::int64_t id = 3000;
+  do {
+    ++id;
+    CAPTURE(id);
+    const auto items = deliveries(id);
+    for (const int i : order) {
+      apply_one(store, items[static_cast<std::size_t>(i)]);
+    }
+    CHECK(category_of(db, id) == "three gid://shopify/TaxonomyCategory/aa-2 Two Apparel > Two");
+  } while (std::next_permutation(order.begin(), order.end()));
+
+  // A whole state without a category clears it.
+  apply_one(store, item_from_body("products/update",
+                                  product_json({id, "four", "2026-03-01T13:00:00Z", "a", "draft",
+                                                {{id * 10 + 1, "10.00", "S1", 1, 1}}}),
+                                  "w4", "2026-03-01T13:00:01Z"));
+  CHECK(category_of(db, id) == "four - - -");
+}
+
 TEST_CASE("a trimmed state that adds a variant before the whole state that has it") {
   // The whole state of event 2 is lost: variant 3 has the fields the
   // trimmed states carried, and nothing else, in either order.

@@ -118,6 +118,49 @@ TEST_CASE("a run repairs what webhooks missed and counts the drift") {
   }
 }
 
+TEST_CASE("a run repairs a category that changed while updated_at stayed as it was") {
+  test::test_database db;
+  webhook(db, 1, "2026-01-01T00:00:00Z", "one", "w1"); // no category
+  webhook(db, 2, "2026-01-01T00:00:00Z", "two", "w2");
+  const auto with_category = [](std::int64_t id, const std::string& title,
+                                const std::string& category) {
+    const std::string body = test::product_json(spec(id, "2026-01-01T00:00:00Z", title), category);
+    auto mapped = model::map_product_webhook(model::product_topic::update, body);
+    REQUIRE(std::holds_alternative<model::product_state>(mapped));
+    return db::listed_product{std::get<model::product_state>(mapped), body};
+  };
+  const auto category_of = [&](std::int64_t id) {
+    return db.scalar("select coalesce(category_id, '-') || ' | ' || coalesce(category_name, '-') "
+                     "|| ' | ' || coalesce(category_full_name, '-') from shopify.live_products "
+                     "where product_id = " + std::to_string(id));
+  };
+  db::reconcile_store store(db.settings());
+  const auto run_over = [&](const std::vector<db::listed_product>& batch) {
+    const auto run = store.try_begin(full_run());
+    REQUIRE(run);
+    return store.finish(*run, store.apply(*run, batch, model::now()));
+  };
+
+  // By the fingerprint: the webhooks' rows hold one.
+  auto done = run_over({with_category(1, "one", "aa-1-13-8"), with_category(2, "two", "")});
+  CHECK(done.updated == 1);
+  CHECK(done.unchanged == 1);
+  CHECK(category_of(1) == "gid://shopify/TaxonomyCategory/aa-1-13-8 | Category aa-1-13-8 | "
+                          "Apparel > Category aa-1-13-8");
+  CHECK(category_of(2) == "- | - | -");
+  done = run_over({with_category(1, "one", "aa-1-13-8"), with_category(2, "two", "")});
+  CHECK(done.updated == 0);
+  CHECK(done.unchanged == 2);
+
+  // By the columns themselves, where the fingerprint is unknown.
+  db.execute("update shopify.products set content_fingerprint = null");
+  done = run_over({with_category(1, "one", "aa-2"), with_category(2, "two", "")});
+  CHECK(done.updated == 1);
+  CHECK(done.unchanged == 1);
+  CHECK(category_of(1) == "gid://shopify/TaxonomyCategory/aa-2 | Category aa-2 | "
+                          "Apparel > Category aa-2");
+}
+
 TEST_CASE("a product the database refuses is isolated and recorded and never swept") {
   test::test_database db;
   webhook(db, 2, "2026-01-01T00:00:00Z", "two", "w2");

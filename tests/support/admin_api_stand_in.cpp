@@ -210,6 +210,19 @@ void write_product_fields(json_writer& w, const stored_product& stored) {
   write_string(w, format_time(p.updated_at));
   write_key(w, "publishedAt");
   write_optional_time(w, p.published_at);
+  write_key(w, "category");
+  if (p.category) {
+    w.StartObject();
+    write_key(w, "id");
+    write_string(w, p.category->id);
+    write_key(w, "name");
+    write_string(w, p.category->name);
+    write_key(w, "fullName");
+    write_string(w, p.category->full_name);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
 }
 
 // VARIANT_FIELDS. The object is left open for the caller.

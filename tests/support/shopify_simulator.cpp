@@ -49,7 +49,8 @@ struct stamp {
 
 const std::vector<std::string> product_keys = {"title",        "tags",      "status",
                                                "handle",       "vendor",    "product_type",
-                                               "body_html",    "created_at", "published_at"};
+                                               "body_html",    "created_at", "published_at",
+                                               "category"};
 const std::vector<std::string> variant_keys = {
     "price", "inventory_quantity", "position", "sku", "title", "compare_at_price",
     "option1", "option2", "option3", "barcode", "updated_at"};
@@ -79,6 +80,9 @@ std::string product_value(const product_truth& p, const std::string& key) {
   }
   if (key == "created_at") {
     return "-31536000"; // 2025-01-01, in seconds after the epoch
+  }
+  if (key == "category") {
+    return p.category.empty() ? "NULL" : "gid://shopify/TaxonomyCategory/" + p.category;
   }
   return "NULL"; // published_at
 }
@@ -170,7 +174,7 @@ public:
                   (content_ == stamp{} ? "NULL" : std::to_string(content_.updated)) + " | " +
                   value("handle") + " | " + value("vendor") + " | " + value("product_type") +
                   " | " + value("body_html") + " | " + value("created_at") + " | " +
-                  value("published_at");
+                  value("published_at") + " | " + value("category");
     std::vector<std::int64_t> ids = membership_.second;
     std::sort(ids.begin(), ids.end());
     for (const auto id : ids) {
@@ -209,7 +213,7 @@ std::string product_body(const product_truth& p) {
   for (const auto& v : p.variants) {
     spec.variants.push_back({v.id, v.price, "SKU-" + std::to_string(v.id), v.position, v.inventory});
   }
-  return product_json(spec);
+  return product_json(spec, p.category);
 }
 
 std::string version_time(int version) {
@@ -268,6 +272,9 @@ history make_history(const history_options& options) {
       }
     } else {
       p.title = "P" + std::to_string(p.id % 100000) + " e" + std::to_string(e);
+      // No random draw, so a seed's history stays as it was: a category
+      // that changes with the title, now and then to none.
+      p.category = e % 4 == 0 ? std::string() : "aa-1-" + std::to_string(e % 5);
       if (ev.kind != event_kind::same_second) {
         std::vector<std::string> tags;
         for (const auto& tag : tag_pool) {
@@ -486,7 +493,7 @@ std::map<std::int64_t, mirror_product> read_mirror(const std::string& shop,
            "array_to_string(tags, ','), " + text("status") + ", " + seconds("updated_at") + ", " +
            text("handle") + ", " + text("vendor") + ", " + text("product_type") + ", " +
            text("body_html") + ", " + seconds("created_at") + ", " + seconds("published_at") +
-           ") from shopify.products where shop_domain = '" + shop + "'")) {
+           ", " + text("category_id") + ") from shopify.products where shop_domain = '" + shop + "'")) {
     mirror_product& p = out[std::stoll(*r[0])];
     p.deleted = *r[1] == "t";
     p.columns = r[2].value_or("");

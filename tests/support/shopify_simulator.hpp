@@ -43,6 +43,7 @@ struct product_truth {
   std::string title;
   std::string tags; // sorted, comma-joined, as the mirror's text[] reads back
   std::string status;
+  std::string category; // a taxonomy category's id; empty: none
   int version = 0; // Shopify's updated_at, in seconds after a fixed start
   std::vector<variant_truth> variants;
 };

@@ -1,7 +1,10 @@
-// The reconcile benchmark's generated catalog: deterministic, and shaped
-// like a real store's.
+// The benchmarks' generated data: the load generator's webhook bodies, and
+// the reconcile's catalog, deterministic and shaped like a real store's.
 
 #include "bench/catalog.hpp"
+#include "bench/payloads.hpp"
+#include "model/fingerprint.hpp"
+#include "model/webhook_payload.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,6 +14,20 @@
 using namespace shopmirror;
 
 TEST_SUITE("bench") {
+
+  TEST_CASE("the load generator's bodies are whole states, as Shopify's are") {
+    // A body that lacked a field Shopify sends (the category, say) would be
+    // a trimmed state, and the benchmarks would measure the wrong path.
+    for (const int variants : {1, 5, 100}) {
+      CAPTURE(variants);
+      const auto mapped = model::map_product_webhook(model::product_topic::update,
+                                                     bench::product_body(42, 3, variants));
+      REQUIRE(std::holds_alternative<model::product_state>(mapped));
+      const auto& state = std::get<model::product_state>(mapped);
+      CHECK(model::is_whole(state));
+      CHECK(state.variants.size() == static_cast<std::size_t>(variants));
+    }
+  }
 
   TEST_CASE("generated catalog products are the same for the same seed and index") {
     CHECK(bench::catalog_product(42) == bench::catalog_product(42));
