@@ -169,7 +169,7 @@ apply_outcome parse_outcome(std::string_view text) {
     return apply_outcome::ignored;
   }
   if (text == "dead_letter") {
-    return apply_outcome::dead_lettered;
+    return apply_outcome::dead_letter;
   }
   if (text == "refresh_requested") {
     return apply_outcome::refresh_requested;

@@ -55,7 +55,7 @@ std::optional<telemetry::level> individual_level(model::apply_outcome outcome) {
   switch (outcome) {
   case model::apply_outcome::retry_later: // answered 503
   case model::apply_outcome::failed:
-  case model::apply_outcome::dead_lettered:
+  case model::apply_outcome::dead_letter:
     return telemetry::level::warn;
   case model::apply_outcome::stale:
     return telemetry::level::info;

@@ -274,7 +274,7 @@ asio::awaitable<http_response> service::webhook(http_request request,
   const model::apply_outcome outcome = co_await apply(std::move(item), deadline);
 
   metrics_.deliveries.with({meta.shop_domain, meta.topic, model::to_string(outcome)}).inc();
-  if (outcome == model::apply_outcome::dead_lettered) {
+  if (outcome == model::apply_outcome::dead_letter) {
     metrics_.dead_letters.with({meta.shop_domain, model::to_string(dead_kind)}).inc();
   }
   if (outcome == model::apply_outcome::refresh_requested && reconciler_ != nullptr) {

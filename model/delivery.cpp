@@ -95,7 +95,7 @@ std::string_view to_string(apply_outcome outcome) noexcept {
     return "duplicate";
   case apply_outcome::ignored:
     return "ignored";
-  case apply_outcome::dead_lettered:
+  case apply_outcome::dead_letter:
     return "dead_letter";
   case apply_outcome::refresh_requested:
     return "refresh_requested";

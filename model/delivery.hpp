@@ -143,7 +143,7 @@ enum class apply_outcome {
   stale,               ///< logged; an equal or newer version was already stored
   duplicate,           ///< the webhook id was already in the delivery log
   ignored,             ///< logged; topic not handled
-  dead_lettered,       ///< logged; the raw body is in shopify.dead_letters
+  dead_letter,         ///< logged; the raw body is in shopify.dead_letters
   refresh_requested,   ///< logged; the product will be fetched from the Admin API
   recorded,            ///< logged; a customer's compliance request is kept
   redaction_requested, ///< logged; the shop's erasure is queued

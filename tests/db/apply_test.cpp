@@ -279,7 +279,7 @@ TEST_CASE("one batch with duplicates and several states of a product and every a
   CHECK(outcomes[1] == apply_outcome::applied);
   CHECK(outcomes[2] == apply_outcome::duplicate);
   CHECK(outcomes[3] == apply_outcome::ignored);
-  CHECK(outcomes[4] == apply_outcome::dead_lettered);
+  CHECK(outcomes[4] == apply_outcome::dead_letter);
   CHECK(outcomes[5] == apply_outcome::refresh_requested);
   CHECK(outcomes[6] == apply_outcome::applied);
   CHECK(db.scalar("select title from shopify.products where product_id = 15") == "Newer");
@@ -296,7 +296,7 @@ TEST_CASE("dead letters keep the raw body and the reason") {
   db::delivery_store store(db.settings());
   const std::string body = "{\"id\":5,\"title\":\"\xff\xfe not UTF-8\"";
   CHECK(apply_one(store, item_from_body("products/update", body, "dl-1", std::nullopt)) ==
-        apply_outcome::dead_lettered);
+        apply_outcome::dead_letter);
   const auto rows = db.query("select encode(body, 'hex'), reason, topic, "
                              "headers->>'X-Shopify-Webhook-Id' from shopify.dead_letters");
   REQUIRE(rows.size() == 1);
@@ -326,7 +326,7 @@ TEST_CASE("an item the database refuses is isolated - its neighbours apply") {
   const std::vector<model::delivery_item> batch = {good1, bad, good2};
   const auto outcomes = store.apply(batch);
   CHECK(outcomes[0] == apply_outcome::applied);
-  CHECK(outcomes[1] == apply_outcome::dead_lettered);
+  CHECK(outcomes[1] == apply_outcome::dead_letter);
   CHECK(outcomes[2] == apply_outcome::applied);
   CHECK(db.scalar("select count(*) from shopify.live_products") == "2");
   CHECK(db.scalar("select reason like 'refused by the database:%' from shopify.dead_letters") == "t");

@@ -180,7 +180,7 @@ TEST_CASE("each compliance topic through the apply path: recorded once with its 
   // A malformed one is a dead letter, with its reason, and nothing else.
   const auto malformed = item_from_body("shop/redact", R"({"shop_domain":"gone.myshopify.com"})",
                                         "r-2", std::nullopt, erased_shop);
-  CHECK(apply_one(store, malformed) == apply_outcome::dead_lettered);
+  CHECK(apply_one(store, malformed) == apply_outcome::dead_letter);
   CHECK(db.scalar("select reason from shopify.dead_letters where webhook_id = 'r-2'")
             .find("shop_id") != std::string::npos);
   CHECK(db.scalar("select count(*) from shopify.shop_redactions") == "1");
@@ -209,7 +209,7 @@ TEST_CASE("a batch mixing every action applies each in one call") {
                                                apply_outcome::recorded,
                                                apply_outcome::uninstalled,
                                                apply_outcome::ignored,
-                                               apply_outcome::dead_lettered});
+                                               apply_outcome::dead_letter});
   CHECK(db.scalar("select count(*) from shopify.shop_installations where uninstalled_at is not "
                   "null") == "2");
 }

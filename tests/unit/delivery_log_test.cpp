@@ -39,7 +39,7 @@ TEST_CASE("lines one by one are capped per kind and interval, the rest counted a
   CHECK(tally.admit("retry_later", start + 1s));
   CHECK_FALSE(tally.admit("retry_later", start + 2s));
   CHECK_FALSE(tally.admit("retry_later", start + 3s));
-  CHECK(tally.admit("dead_lettered", start + 3s)); // each kind has its own allowance
+  CHECK(tally.admit("dead_letter", start + 3s)); // each kind has its own allowance
   CHECK(tally.admit("retry_later", start + 12s));  // a new interval
   const auto summary = tally.take(start + 12s);
   REQUIRE(summary);

@@ -203,7 +203,7 @@ TEST_CASE("a triggered-at later than the arrival is not believed") {
 TEST_CASE("answers once the database is done") {
   CHECK(ingest::answer_for(model::apply_outcome::applied).result() == http::status::ok);
   CHECK(ingest::answer_for(model::apply_outcome::duplicate).result() == http::status::ok);
-  CHECK(ingest::answer_for(model::apply_outcome::dead_lettered).result() == http::status::ok);
+  CHECK(ingest::answer_for(model::apply_outcome::dead_letter).result() == http::status::ok);
   const auto busy = ingest::answer_for(model::apply_outcome::retry_later);
   CHECK(busy.result() == http::status::service_unavailable);
   CHECK(busy[http::field::retry_after] == "1");
