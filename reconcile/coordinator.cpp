@@ -1,5 +1,6 @@
 #include "reconcile/coordinator.hpp"
 
+#include "db/errors.hpp"
 #include "db/installations.hpp"
 #include "reconcile/admin_api.hpp"
 #include "reconcile/catalog.hpp"
@@ -93,12 +94,13 @@ trigger_result coordinator::trigger(db::run_request request) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
-      return {std::nullopt, false, "a run of " + request.shop + " is starting elsewhere"};
+      return {std::nullopt, false, "a run of " + request.shop + " is starting elsewhere", false,
+              true};
     }
     const std::lock_guard lock(mutex_);
     if (stopping_) {
       store->fail(*run, "shopmirror is stopping");
-      return {std::nullopt, false, "shopmirror is stopping"};
+      return {std::nullopt, false, "shopmirror is stopping", false, true};
     }
     if (metrics_ != nullptr) {
       metrics_->running.with({request.shop}).set(1);
@@ -115,6 +117,8 @@ trigger_result coordinator::trigger(db::run_request request) {
     });
     runs_.push_back({std::move(thread), std::move(done)});
     return {id, true, {}};
+  } catch (const db::database_error& e) {
+    return {std::nullopt, false, e.what(), false, e.retry_later()};
   } catch (const std::exception& e) {
     return {std::nullopt, false, e.what()};
   }

@@ -30,6 +30,10 @@ struct trigger_result {
   /// The app is uninstalled from the shop (app/uninstalled): no run until a
   /// webhook shows it installed again. `error` says so.
   bool uninstalled = false;
+  /// `error` will pass (the database unreachable or too slow, the shop's
+  /// lock held elsewhere, the process stopping): the same trigger may start
+  /// a run later. False for a failure that would recur.
+  bool retry_later = false;
 };
 
 /// Starts and tracks the reconcile runs of this process: on demand (the
