@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include <exception>
+#include <utility>
 
 namespace shopmirror::db {
 namespace {
@@ -39,9 +40,46 @@ failure_kind kind_of(const std::string& state) {
 
 } // namespace
 
+bool retry_later(failure_kind kind) noexcept {
+  switch (kind) {
+  case failure_kind::connection_lost:
+  case failure_kind::transient:
+  case failure_kind::busy:
+  case failure_kind::row_locked:
+    return true;
+  case failure_kind::bad_item:
+  case failure_kind::bug:
+    break;
+  }
+  return false;
+}
+
+std::string_view to_string(failure_kind kind) noexcept {
+  switch (kind) {
+  case failure_kind::connection_lost:
+    return "connection_lost";
+  case failure_kind::transient:
+    return "transient";
+  case failure_kind::busy:
+    return "busy";
+  case failure_kind::row_locked:
+    return "row_locked";
+  case failure_kind::bad_item:
+    return "bad_item";
+  case failure_kind::bug:
+    break;
+  }
+  return "bug";
+}
+
+database_error::database_error(std::string_view doing, failure cause)
+    : std::runtime_error(std::string(doing) + ": " + cause.message), cause_(std::move(cause)) {}
+
 failure classify_current_exception() {
   try {
     throw;
+  } catch (const database_error& e) {
+    return e.cause();
   } catch (const pqxx::broken_connection& e) {
     return {failure_kind::connection_lost, "", trimmed(e.what())};
   } catch (const pqxx::in_doubt_error& e) {
@@ -63,6 +101,10 @@ failure classify_current_exception() {
   } catch (const std::exception& e) {
     return {failure_kind::bug, "", trimmed(e.what())};
   }
+}
+
+void rethrow_as_database_error(std::string_view doing) {
+  throw database_error(doing, classify_current_exception());
 }
 
 } // namespace shopmirror::db

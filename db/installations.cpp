@@ -1,15 +1,17 @@
 #include "db/installations.hpp"
 
-#include <pqxx/pqxx>
+#include "db/errors.hpp"
+#include "db/pg_session.hpp"
 
-#include <stdexcept>
+#include <pqxx/pqxx>
 
 namespace shopmirror::db {
 
 shop_installation read_installation(const db_settings& settings, const std::string& shop) {
   try {
-    pqxx::connection connection(connection_string(settings));
-    pqxx::nontransaction tx(connection);
+    // A trigger's request reads it: bounded like every store connection.
+    pg_session session(settings, {});
+    pqxx::nontransaction tx(session.connection());
     const pqxx::row row = tx.exec_params1(
         "select shopify.shop_installed($1), "
         "to_char(i.uninstalled_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
@@ -26,9 +28,8 @@ shop_installation read_installation(const db_settings& settings, const std::stri
       out.reinstalled_at = row[2].c_str();
     }
     return out;
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("reading whether the app is installed on ") + shop + ": " +
-                             e.what());
+  } catch (...) {
+    rethrow_as_database_error("reading whether the app is installed on " + shop);
   }
 }
 

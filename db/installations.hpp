@@ -22,8 +22,9 @@ struct shop_installation {
 /// The shop's installation state, read through shopify.shop_installed,
 /// the one definition the refresh worker's claim uses too. Reconcile runs
 /// and Admin API credentials check it before reaching the shop. Opens a
-/// connection of its own. Throws std::runtime_error (with the database's
-/// message) when the database cannot be read.
+/// connection of its own, with the store's statement and lock timeouts.
+/// Throws db::database_error (db/errors.hpp) when the database cannot be
+/// read.
 shop_installation read_installation(const db_settings& settings, const std::string& shop);
 
 /// read_installation(...).installed.

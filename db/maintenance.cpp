@@ -1,8 +1,8 @@
 #include "db/maintenance.hpp"
 
-#include <pqxx/pqxx>
+#include "db/errors.hpp"
 
-#include <stdexcept>
+#include <pqxx/pqxx>
 
 namespace shopmirror::db {
 namespace {
@@ -48,8 +48,8 @@ std::optional<std::uint64_t> prune_deliveries(const db_settings& settings,
     }
     tx.exec("select pg_advisory_unlock(hashtext('shopmirror.prune'))");
     return total;
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("pruning the delivery log failed: ") + e.what());
+  } catch (...) {
+    rethrow_as_database_error("pruning the delivery log failed");
   }
 }
 
@@ -94,8 +94,8 @@ std::vector<dead_letter_record> load_dead_letters(const db_settings& settings,
       out.push_back(std::move(r));
     }
     return out;
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("reading dead letters failed: ") + e.what());
+  } catch (...) {
+    rethrow_as_database_error("reading dead letters failed");
   }
 }
 
@@ -106,8 +106,8 @@ void mark_replayed(const db_settings& settings, std::int64_t id, std::string_vie
     tx.exec_params("update shopify.dead_letters set replayed_at = now(), replay_outcome = $2 "
                    "where id = $1",
                    id, std::string(outcome));
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("recording a replay failed: ") + e.what());
+  } catch (...) {
+    rethrow_as_database_error("recording a replay failed");
   }
 }
 

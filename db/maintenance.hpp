@@ -14,8 +14,8 @@ namespace shopmirror::db {
 /// Deletes delivery-log rows received more than `retention` ago, in batches
 /// so that no transaction grows large. Holds an advisory lock meanwhile, so
 /// replicas do not prune at the same time (one that finds it taken returns
-/// nullopt). Returns the number of rows deleted. Throws std::runtime_error
-/// when the database cannot be reached.
+/// nullopt). Returns the number of rows deleted. Throws db::database_error
+/// (db/errors.hpp) when the database cannot be reached or refuses.
 std::optional<std::uint64_t> prune_deliveries(const db_settings& settings,
                                               std::chrono::seconds retention);
 
@@ -28,6 +28,8 @@ struct dead_letter_record {
   std::optional<std::string> replayed_at;
   std::optional<std::string> replay_outcome;
 };
+
+// The functions below throw db::database_error like prune_deliveries.
 
 /// Dead letters, oldest first: all of them, or only those not replayed yet;
 /// with `ids`, just those.

@@ -1,12 +1,11 @@
 #include "db/migrate.hpp"
 
+#include "db/errors.hpp"
 #include "db/migrations.hpp"
 #include "db/pg_session.hpp"
 #include "telemetry/log.hpp"
 
 #include <pqxx/pqxx>
-
-#include <stdexcept>
 
 namespace shopmirror::db {
 namespace {
@@ -68,8 +67,8 @@ migrate_result migrate(const db_settings& settings) {
       tx.exec(unlock_sql);
     }
     return result;
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("migration failed: ") + e.what());
+  } catch (...) {
+    rethrow_as_database_error("migration failed");
   }
 }
 
@@ -77,8 +76,8 @@ int schema_version(const db_settings& settings) {
   try {
     pqxx::connection connection(connection_string(settings));
     return read_schema_version(connection);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("cannot read the schema version: ") + e.what());
+  } catch (...) {
+    rethrow_as_database_error("cannot read the schema version");
   }
 }
 

@@ -77,12 +77,30 @@ std::vector<std::string> apply_parameters(std::int64_t run_id, const std::string
   return values;
 }
 
-template <class F> auto wrap(const char* what, F&& f) -> decltype(f()) {
+/// Runs a database call; a failure goes on as a database_error saying what
+/// was being done, classified once (db/errors.hpp). A lost connection is
+/// dropped from the session, so that its next call reconnects.
+template <class F> auto wrap(const char* doing, pg_session& session, F&& f) -> decltype(f()) {
   try {
     return f();
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string(what) + ": " + e.what());
+  } catch (...) {
+    failure cause = classify_current_exception();
+    if (cause.kind == failure_kind::connection_lost) {
+      session.reset();
+    }
+    throw database_error(doing, std::move(cause));
   }
+}
+
+/// A read on a connection of its own, set up like every store connection
+/// (pg_session: statement and lock timeouts), since GET /reconcile/runs
+/// makes these reads on every request and must not wait on them unbounded.
+template <class F> auto read_apart(const char* doing, const db_settings& settings, F&& f) {
+  pg_session session(settings, {});
+  return wrap(doing, session, [&] {
+    pqxx::nontransaction tx(session.connection());
+    return f(tx);
+  });
 }
 
 } // namespace
@@ -96,7 +114,7 @@ reconcile_store::reconcile_store(db_settings settings)
 reconcile_store::~reconcile_store() = default;
 
 std::optional<run_record> reconcile_store::try_begin(const run_request& request) {
-  return wrap("starting a reconcile run", [&]() -> std::optional<run_record> {
+  return wrap("starting a reconcile run", *session_, [&]() -> std::optional<run_record> {
     pqxx::nontransaction tx(session_->connection());
     if (!tx.exec_params1(lock_sql, request.shop)[0].as<bool>()) {
       return std::nullopt;
@@ -148,7 +166,7 @@ drift reconcile_store::apply(const run_record& run, std::span<const listed_produ
       if (f.kind == failure_kind::connection_lost) {
         session_->reset();
       }
-      throw std::runtime_error("applying listed products: " + f.message);
+      throw database_error("applying listed products", f);
     }
     if (products.size() == 1) {
       const failed_product failed{products.front().state.id,
@@ -180,7 +198,7 @@ void reconcile_store::record_failures(const run_record& run,
     reasons.add(failure.reason);
   }
   const std::vector<std::string> values{binary_int8(run.id), ids.take(), reasons.take()};
-  wrap("recording products that failed", [&] {
+  wrap("recording products that failed", *session_, [&] {
     pqxx::nontransaction tx(session_->connection());
     exec_binary(tx, failures_statement, values);
     return 0;
@@ -188,20 +206,22 @@ void reconcile_store::record_failures(const run_record& run,
 }
 
 void reconcile_store::check_lock() {
-  wrap("checking the reconcile lock", [&] {
+  wrap("checking the reconcile lock", *session_, [&] {
     pqxx::nontransaction tx(session_->connection());
     // The lock lives in the session that began the run: if the connection
     // was lost (and quietly reopened) meanwhile, another replica may have
     // taken the shop, and this run must not go on, let alone sweep.
     if (tx.exec1("select pg_backend_pid()")[0].as<int>() != lock_holder_) {
-      throw std::runtime_error("the connection holding the shop's reconcile lock was lost");
+      throw database_error("checking the reconcile lock",
+                           {failure_kind::connection_lost, "",
+                            "the connection holding the shop's reconcile lock was lost"});
     }
   });
 }
 
 run_record reconcile_store::finish(const run_record& run, const drift& listed) {
   check_lock();
-  return wrap("finishing a reconcile run", [&] {
+  return wrap("finishing a reconcile run", *session_, [&] {
     pqxx::nontransaction tx(session_->connection());
     std::optional<std::string> hold;
     if (listed.unidentified > 0) {
@@ -266,7 +286,7 @@ void reconcile_store::fail(const run_record& run, const std::string& error) noex
 
 void reconcile_store::apply_single(const std::string& shop, const listed_product& product,
                                    model::timestamp observed) {
-  wrap("applying a refreshed product", [&] {
+  wrap("applying a refreshed product", *session_, [&] {
     const auto values = apply_parameters(0, shop, false, std::span(&product, 1), observed);
     pqxx::nontransaction tx(session_->connection());
     exec_binary(tx, apply_statement, values);
@@ -275,7 +295,7 @@ void reconcile_store::apply_single(const std::string& shop, const listed_product
 }
 
 std::vector<refresh_request> reconcile_store::claim_refreshes(std::size_t limit) {
-  return wrap("claiming refresh requests", [&] {
+  return wrap("claiming refresh requests", *session_, [&] {
     pqxx::work tx(session_->connection());
     const pqxx::result rows = tx.exec_params(
         "with due as ("
@@ -298,7 +318,7 @@ std::vector<refresh_request> reconcile_store::claim_refreshes(std::size_t limit)
 }
 
 void reconcile_store::complete_refresh(const refresh_request& request) {
-  wrap("completing a refresh request", [&] {
+  wrap("completing a refresh request", *session_, [&] {
     pqxx::nontransaction tx(session_->connection());
     tx.exec_params("delete from shopify.product_refresh_requests "
                    "where shop_domain = $1 and product_id = $2 and requested_at = $3::timestamptz",
@@ -308,7 +328,7 @@ void reconcile_store::complete_refresh(const refresh_request& request) {
 }
 
 void reconcile_store::retry_refresh(const refresh_request& request, const std::string& error) {
-  wrap("recording a failed refresh", [&] {
+  wrap("recording a failed refresh", *session_, [&] {
     pqxx::nontransaction tx(session_->connection());
     // 10 s, 20 s, 40 s ... up to an hour.
     tx.exec_params("update shopify.product_refresh_requests set last_error = $3, "
@@ -321,7 +341,7 @@ void reconcile_store::retry_refresh(const refresh_request& request, const std::s
 }
 
 std::vector<refresh_backlog> reconcile_store::refresh_backlogs() {
-  return wrap("counting refresh requests", [&] {
+  return wrap("counting refresh requests", *session_, [&] {
     pqxx::nontransaction tx(session_->connection());
     std::vector<refresh_backlog> out;
     // A shop's requests wait, neither due nor failing, while the app is
@@ -342,7 +362,7 @@ std::vector<refresh_backlog> reconcile_store::refresh_backlogs() {
 }
 
 std::vector<latest_runs> reconcile_store::latest_runs_by_shop() {
-  return wrap("reading the latest reconcile runs", [&] {
+  return wrap("reading the latest reconcile runs", *session_, [&] {
     pqxx::nontransaction tx(session_->connection());
     std::vector<latest_runs> out;
     const auto slot = [&](const std::string& shop) -> latest_runs& {
@@ -370,9 +390,7 @@ std::vector<latest_runs> reconcile_store::latest_runs_by_shop() {
 }
 
 std::vector<failing_refresh> failing_refreshes(const db_settings& settings, std::size_t limit) {
-  return wrap("listing failing refresh requests", [&] {
-    pqxx::connection connection(connection_string(settings));
-    pqxx::nontransaction tx(connection);
+  return read_apart("listing failing refresh requests", settings, [&](pqxx::nontransaction& tx) {
     std::vector<failing_refresh> out;
     for (const auto& row : tx.exec_params(
              "select shop_domain, product_id, to_char(requested_at at time zone 'UTC', "
@@ -388,24 +406,21 @@ std::vector<failing_refresh> failing_refreshes(const db_settings& settings, std:
 }
 
 std::optional<std::int64_t> running_run(const db_settings& settings, const std::string& shop) {
-  return wrap("reading the running run", [&]() -> std::optional<std::int64_t> {
-    pqxx::connection connection(connection_string(settings));
-    pqxx::nontransaction tx(connection);
-    const pqxx::result rows =
-        tx.exec_params("select id from shopify.reconcile_runs where shop_domain = $1 and "
-                       "status = 'running' order by id desc limit 1",
-                       shop);
-    if (rows.empty()) {
-      return std::nullopt;
-    }
-    return rows[0][0].as<std::int64_t>();
-  });
+  return read_apart("reading the running run", settings,
+                    [&](pqxx::nontransaction& tx) -> std::optional<std::int64_t> {
+                      const pqxx::result rows = tx.exec_params(
+                          "select id from shopify.reconcile_runs where shop_domain = $1 and "
+                          "status = 'running' order by id desc limit 1",
+                          shop);
+                      if (rows.empty()) {
+                        return std::nullopt;
+                      }
+                      return rows[0][0].as<std::int64_t>();
+                    });
 }
 
 std::vector<run_record> list_runs(const db_settings& settings, std::size_t limit) {
-  return wrap("listing reconcile runs", [&] {
-    pqxx::connection connection(connection_string(settings));
-    pqxx::nontransaction tx(connection);
+  return read_apart("listing reconcile runs", settings, [&](pqxx::nontransaction& tx) {
     std::vector<run_record> out;
     for (const auto& row :
          tx.exec_params(std::string("select ") + run_columns +
@@ -419,9 +434,7 @@ std::vector<run_record> list_runs(const db_settings& settings, std::size_t limit
 
 std::vector<failed_product> run_failures(const db_settings& settings, std::int64_t run_id,
                                          std::size_t limit) {
-  return wrap("reading a run's failed products", [&] {
-    pqxx::connection connection(connection_string(settings));
-    pqxx::nontransaction tx(connection);
+  return read_apart("reading a run's failed products", settings, [&](pqxx::nontransaction& tx) {
     std::vector<failed_product> out;
     for (const auto& row : tx.exec_params("select product_id, reason from "
                                           "shopify.reconcile_failures where run_id = $1 "
@@ -439,16 +452,17 @@ std::vector<failed_product> run_failures(const db_settings& settings, std::int64
 }
 
 std::optional<run_record> find_run(const db_settings& settings, std::int64_t id) {
-  return wrap("reading a reconcile run", [&]() -> std::optional<run_record> {
-    pqxx::connection connection(connection_string(settings));
-    pqxx::nontransaction tx(connection);
-    const pqxx::result rows = tx.exec_params(
-        std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1", id);
-    if (rows.empty()) {
-      return std::nullopt;
-    }
-    return read_run(rows[0]);
-  });
+  return read_apart("reading a reconcile run", settings,
+                    [&](pqxx::nontransaction& tx) -> std::optional<run_record> {
+                      const pqxx::result rows =
+                          tx.exec_params(std::string("select ") + run_columns +
+                                             " from shopify.reconcile_runs where id = $1",
+                                         id);
+                      if (rows.empty()) {
+                        return std::nullopt;
+                      }
+                      return read_run(rows[0]);
+                    });
 }
 
 } // namespace shopmirror::db

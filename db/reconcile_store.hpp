@@ -126,8 +126,8 @@ struct failing_refresh {
 /// The shop's reconcile lock is a session advisory lock on that connection,
 /// so one run per shop proceeds at a time across every replica, and a
 /// replica that dies mid-run releases it with its connection. Not
-/// thread-safe. Throws std::runtime_error (with the database's message) on
-/// database trouble.
+/// thread-safe. Throws db::database_error (db/errors.hpp: what it was
+/// doing, the SQLSTATE, and whether to retry later) on database trouble.
 class reconcile_store {
 public:
   explicit reconcile_store(db_settings settings);
@@ -193,6 +193,10 @@ private:
   std::unique_ptr<pg_session> session_;
   int lock_holder_ = 0; ///< the backend that took the lock (pg_backend_pid)
 };
+
+// The reads below each open a connection of their own, with the session
+// limits of every store connection (statement and lock timeouts), and throw
+// db::database_error like the store.
 
 /// The running run of a shop, if any (for a trigger that found the lock taken).
 std::optional<std::int64_t> running_run(const db_settings& settings, const std::string& shop);

@@ -264,9 +264,7 @@ status_reading read_status(const db_settings& settings, const std::vector<std::s
   } catch (...) {
     const failure f = classify_current_exception();
     reading.error = f.message;
-    reading.failure = f.kind == failure_kind::bug || f.kind == failure_kind::bad_item
-                          ? status_failure::error
-                          : status_failure::unavailable;
+    reading.failure = retry_later(f.kind) ? status_failure::unavailable : status_failure::error;
     telemetry::log_event(telemetry::level::warn, "status_unreadable")
         .field("sqlstate", f.sqlstate)
         .field("error", f.message);

@@ -1,5 +1,6 @@
 // shopmirror: a read-only mirror of a Shopify store's products in PostgreSQL.
 
+#include "db/errors.hpp"
 #include "ingest/commands.hpp"
 #include "ingest/config.hpp"
 #include "telemetry/log.hpp"
@@ -107,6 +108,15 @@ int main(int argc, char** argv) {
   } catch (const ingest::config_error& e) {
     telemetry::log_event(telemetry::level::error, "config_invalid").field("error", e.what());
     return 2;
+  } catch (const db::database_error& e) {
+    // Named apart: an unavailable database is worth another try later,
+    // any other database failure needs a person.
+    telemetry::log_event(telemetry::level::error,
+                         e.retry_later() ? "database_unavailable" : "database_failed")
+        .field("error", e.what())
+        .field("sqlstate", e.sqlstate())
+        .field("failure", db::to_string(e.kind()));
+    return 1;
   } catch (const std::exception& e) {
     telemetry::log_event(telemetry::level::error, "fatal").field("error", e.what());
     return 1;

@@ -1,6 +1,7 @@
 #include "ingest/reconcile_api.hpp"
 
 #include "crypto/constant_time.hpp"
+#include "db/errors.hpp"
 #include "ingest/json_writer.hpp"
 #include "telemetry/log.hpp"
 
@@ -145,6 +146,7 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
   std::string runs;
   std::string single;
   bool failed = false;
+  bool failed_for_good = false;
   std::size_t uninstalled = 0;
   for (const auto& shop : shops) {
     db::run_request one = base;
@@ -160,6 +162,7 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
         ++uninstalled;
       } else {
         failed = true;
+        failed_for_good = failed_for_good || !result.retry_later;
       }
     }
     entry += "}";
@@ -178,8 +181,12 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
   std::string body = shops.size() == 1 ? single.substr(0, single.size() - 1) + ",\"runs\":[" +
                                              runs + "]}"
                                        : "{\"runs\":[" + runs + "]}";
+  if (failed_for_good) {
+    // The database refused in a way a retry would meet again.
+    return make_response(http::status::internal_server_error, body);
+  }
   if (failed) {
-    // Nothing could be recorded (the database is down): retry later.
+    // Nothing could be recorded (the database is down or busy): retry later.
     auto response = make_response(http::status::service_unavailable, body);
     response.set(http::field::retry_after, "5");
     return response;
@@ -290,11 +297,20 @@ http_response answer_reconcile(const http_request& request, reconcile::coordinat
       return runs(request, database);
     }
     return trigger(request, coordinator);
-  } catch (const std::exception& e) {
-    telemetry::log_event(telemetry::level::error, "reconcile_api_failed").field("error", e.what());
+  } catch (const db::database_error& e) {
+    telemetry::log_event(telemetry::level::error, "reconcile_api_failed")
+        .field("error", e.what())
+        .field("sqlstate", e.sqlstate())
+        .field("failure", db::to_string(e.kind()));
+    if (!e.retry_later()) {
+      return error(http::status::internal_server_error, "the database failed");
+    }
     auto response = error(http::status::service_unavailable, "the database cannot be reached");
     response.set(http::field::retry_after, "5");
     return response;
+  } catch (const std::exception& e) {
+    telemetry::log_event(telemetry::level::error, "reconcile_api_failed").field("error", e.what());
+    return error(http::status::internal_server_error, "internal error");
   }
 }
 

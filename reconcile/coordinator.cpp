@@ -1,5 +1,6 @@
 #include "reconcile/coordinator.hpp"
 
+#include "db/errors.hpp"
 #include "db/installations.hpp"
 #include "reconcile/admin_api.hpp"
 #include "reconcile/catalog.hpp"
@@ -78,6 +79,38 @@ trigger_result coordinator::trigger(db::run_request request) {
   if (shop == nullptr) {
     return {std::nullopt, false, "no shop " + request.shop + " is configured"};
   }
+  // One trigger at a time records a shop's run in this process; one that
+  // comes meanwhile answers with that run once it is recorded.
+  auto mine = std::make_shared<run_begin>();
+  {
+    std::unique_lock lock(mutex_);
+    const auto deadline = std::chrono::steady_clock::now() + begin_wait;
+    for (auto it = beginning_.find(request.shop); it != beginning_.end();
+         it = beginning_.find(request.shop)) {
+      const std::shared_ptr<run_begin> theirs = it->second;
+      if (!begun_.wait_until(lock, deadline, [&] { return theirs->done; })) {
+        return {std::nullopt, false, "a run of " + request.shop + " is still being recorded", false,
+                true};
+      }
+      if (theirs->run_id) {
+        return {theirs->run_id, false, {}};
+      }
+      // It recorded nothing (the database failed it): this one tries anew.
+    }
+    beginning_.emplace(request.shop, mine);
+  }
+  trigger_result result = begin_run(*shop, request);
+  {
+    const std::lock_guard lock(mutex_);
+    mine->done = true;
+    mine->run_id = result.run_id;
+    beginning_.erase(request.shop);
+  }
+  begun_.notify_all();
+  return result;
+}
+
+trigger_result coordinator::begin_run(const shop_settings& shop, const db::run_request& request) {
   try {
     if (auto reason = uninstalled_reason(database_, request.shop)) {
       return {std::nullopt, false, std::move(*reason), true};
@@ -85,20 +118,22 @@ trigger_result coordinator::trigger(db::run_request request) {
     auto store = std::make_unique<db::reconcile_store>(database_);
     std::optional<db::run_record> run = store->try_begin(request);
     if (!run) {
-      // Another session holds the lock; its run row may be a moment from
-      // being written.
-      for (int attempt = 0; attempt < 20; ++attempt) {
-        if (const auto id = db::running_run(database_, request.shop)) {
-          return {id, false, {}};
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      // Another session holds the shop's lock: a run (its row is written
+      // right after the lock is taken), a sweep being confirmed or the
+      // shop's erasure. One look, no waiting: a run of this process was
+      // waited for above, and another replica's row shows on a retry.
+      if (const auto id = db::running_run(database_, request.shop)) {
+        return {id, false, {}};
       }
-      return {std::nullopt, false, "a run of " + request.shop + " is starting elsewhere"};
+      return {std::nullopt, false,
+              "the reconcile lock of " + request.shop +
+                  " is held elsewhere (a run starting, a sweep being confirmed, or an erasure)",
+              false, true};
     }
     const std::lock_guard lock(mutex_);
     if (stopping_) {
       store->fail(*run, "shopmirror is stopping");
-      return {std::nullopt, false, "shopmirror is stopping"};
+      return {std::nullopt, false, "shopmirror is stopping", false, true};
     }
     if (metrics_ != nullptr) {
       metrics_->running.with({request.shop}).set(1);
@@ -106,7 +141,7 @@ trigger_result coordinator::trigger(db::run_request request) {
     reap_finished_runs();
     const std::int64_t id = run->id;
     auto done = std::make_shared<std::atomic<bool>>(false);
-    std::thread thread([this, shop, done, store = std::move(store),
+    std::thread thread([this, shop = &shop, done, store = std::move(store),
                         started = std::move(*run)]() mutable {
       record_end(execute_run(*shop, credentials_of(*shop), settings_, database_, *store,
                              std::move(started), cancel_));
@@ -115,6 +150,8 @@ trigger_result coordinator::trigger(db::run_request request) {
     });
     runs_.push_back({std::move(thread), std::move(done)});
     return {id, true, {}};
+  } catch (const db::database_error& e) {
+    return {std::nullopt, false, e.what(), false, e.retry_later()};
   } catch (const std::exception& e) {
     return {std::nullopt, false, e.what()};
   }

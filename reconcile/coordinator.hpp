@@ -8,6 +8,7 @@
 #include "reconcile/settings.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <cstdint>
@@ -30,6 +31,10 @@ struct trigger_result {
   /// The app is uninstalled from the shop (app/uninstalled): no run until a
   /// webhook shows it installed again. `error` says so.
   bool uninstalled = false;
+  /// `error` will pass (the database unreachable or too slow, the shop's
+  /// lock held elsewhere, the process stopping): the same trigger may start
+  /// a run later. False for a failure that would recur.
+  bool retry_later = false;
 };
 
 /// Starts and tracks the reconcile runs of this process: on demand (the
@@ -45,9 +50,15 @@ public:
   coordinator& operator=(const coordinator&) = delete;
 
   /// Begins a run in the background, or finds the one in progress. Blocks
-  /// only while the run is recorded (a round trip to the database). Refused
-  /// for a shop the app is uninstalled from (db::shop_installed).
+  /// only while the run is recorded (a few round trips to the database), or
+  /// while another trigger of this process records the shop's run (at most
+  /// `begin_wait`: that run is then the answer). Refused for a shop the app
+  /// is uninstalled from (db::shop_installed).
   trigger_result trigger(db::run_request request);
+
+  /// How long a trigger waits for another trigger of this process to record
+  /// the same shop's run before it answers "retry later".
+  static constexpr std::chrono::seconds begin_wait{5};
 
   /// Runs to the end in the calling thread (the command line). A run in
   /// progress elsewhere is reported as a failure to start, and so is a shop
@@ -76,6 +87,9 @@ public:
   const reconcile_settings& settings() const noexcept { return settings_; }
 
 private:
+  /// A trigger's work once it is the shop's only one in this process: takes
+  /// the shop's lock and records the run, or finds the run holding it.
+  trigger_result begin_run(const shop_settings& shop, const db::run_request& request);
   void record_end(const db::run_record& run);
   /// Sets the gauges that show a run (the last success, its drift, a held
   /// sweep); counts nothing.
@@ -109,6 +123,15 @@ private:
   /// Joins the run threads that have ended. Call with mutex_ held.
   void reap_finished_runs();
   std::list<run_thread> runs_;
+  /// A trigger recording a shop's run, and what came of it once `done`.
+  struct run_begin {
+    bool done = false;
+    std::optional<std::int64_t> run_id;
+  };
+  /// The shops a trigger of this process is recording a run of, under
+  /// mutex_; `begun_` is signalled as each is done.
+  std::map<std::string, std::shared_ptr<run_begin>> beginning_;
+  std::condition_variable begun_;
   std::thread schedule_thread_;
   std::thread refresh_thread_;
   std::thread subscription_thread_;

@@ -1,8 +1,10 @@
 // The reconcile's side of the database against a real PostgreSQL: drift
 // counts, the sweep and what it must never tombstone, dry runs, the
-// single-flight lock, and refresh requests.
+// single-flight lock, refresh requests, and how the store's failures are
+// classified and bounded.
 
 #include "db/delivery_store.hpp"
+#include "db/errors.hpp"
 #include "db/reconcile_store.hpp"
 #include "model/webhook_payload.hpp"
 #include "tests/support/deliveries.hpp"
@@ -10,7 +12,9 @@
 #include "tests/support/webhooks.hpp"
 
 #include <doctest/doctest.h>
+#include <pqxx/pqxx>
 
+#include <functional>
 #include <thread>
 
 using namespace shopmirror;
@@ -358,6 +362,79 @@ TEST_CASE("a run whose lock connection died stops, sweeps nothing, and leaves th
   // Another replica takes the shop at once.
   db::reconcile_store other(db.settings());
   CHECK(other.try_begin(full_run()).has_value());
+}
+
+TEST_CASE("a store failure carries its SQLSTATE and whether a retry may pass") {
+  test::test_database db;
+  db::reconcile_store store(db.settings());
+  const auto run = store.try_begin(full_run());
+  REQUIRE(run);
+
+  SUBCASE("a refusal that would recur is not to be retried") {
+    // A schema this binary does not expect: every try fails the same way.
+    db.execute("alter table shopify.reconcile_runs rename column status to run_status");
+    for (const auto& read : std::vector<std::function<void()>>{
+             [&] { db::list_runs(db.settings(), 10); },
+             [&] { db::find_run(db.settings(), run->id); },
+             [&] { db::running_run(db.settings(), shop); },
+             [&] { store.finish(*run, db::drift{}); }}) {
+      try {
+        read();
+        FAIL("the read did not fail");
+      } catch (const db::database_error& e) {
+        CHECK(e.sqlstate() == "42703"); // undefined_column
+        CHECK(e.kind() == db::failure_kind::bug);
+        CHECK_FALSE(e.retry_later());
+      }
+    }
+  }
+  SUBCASE("a database that cannot be reached is to be retried later") {
+    db::db_settings gone = db.settings();
+    gone.url = "host=/nonexistent-socket-dir port=1 user=nobody dbname=none";
+    try {
+      db::list_runs(gone, 10);
+      FAIL("the read did not fail");
+    } catch (const db::database_error& e) {
+      CHECK(e.kind() == db::failure_kind::connection_lost);
+      CHECK(e.retry_later());
+      CHECK(std::string(e.what()).find("listing reconcile runs: ") == 0);
+    }
+  }
+}
+
+TEST_CASE("the run reads give up at the statement timeout instead of waiting on a lock") {
+  test::test_database db;
+  db::reconcile_store store(db.settings());
+  const auto run = store.try_begin(full_run());
+  REQUIRE(run);
+
+  // Another session holds the tables the reads need. It lets go by itself
+  // after 5 s, so a read without a statement timeout waits that out and
+  // succeeds (and the test fails) instead of hanging.
+  pqxx::connection holder(db.url());
+  pqxx::work hold(holder);
+  hold.exec("set local idle_in_transaction_session_timeout = '5s'");
+  hold.exec("lock table shopify.reconcile_runs, shopify.reconcile_failures, "
+            "shopify.product_refresh_requests in access exclusive mode");
+
+  db::db_settings settings = db.settings();
+  settings.statement_timeout = std::chrono::milliseconds(300);
+  settings.lock_timeout = std::chrono::minutes(1); // so that the statement timeout is what ends it
+  for (const auto& read : std::vector<std::function<void()>>{
+           [&] { db::list_runs(settings, 10); },
+           [&] { db::find_run(settings, run->id); },
+           [&] { db::running_run(settings, shop); },
+           [&] { db::run_failures(settings, run->id, 10); },
+           [&] { db::failing_refreshes(settings, 10); }}) {
+    try {
+      read();
+      FAIL("the read waited for the lock");
+    } catch (const db::database_error& e) {
+      CHECK(e.sqlstate() == "57014"); // query_canceled: the statement timeout
+      CHECK(e.kind() == db::failure_kind::busy);
+      CHECK(e.retry_later());
+    }
+  }
 }
 
 } // TEST_SUITE

@@ -9,6 +9,7 @@
 #include "tests/support/webhooks.hpp"
 
 #include <doctest/doctest.h>
+#include <pqxx/pqxx>
 
 #include <cmath>
 #include <cstdio>
@@ -354,6 +355,35 @@ TEST_CASE("two simultaneous triggers start one run and the endpoint wants its to
                      "\",status=\"succeeded\"} 1") != std::string::npos);
   CHECK(metrics.find("shopmirror_reconcile_last_drift{shop=\"" + shop +
                      "\",kind=\"inserted\"} 1") != std::string::npos);
+}
+
+TEST_CASE("a trigger while another session holds the shop's lock without a run answers retry later") {
+  test::test_database db;
+  test::admin_api_stand_in shopify;
+  shopify.put_product(state_of(spec(1, "2026-01-01T00:00:00Z", "one")));
+  test::environment env = admin_env(shopify, db);
+  env.emplace_back("SHOPMIRROR_RECONCILE_TOKEN", bearer);
+  test::service_process service(db.url(), {secret}, env);
+  auto client = test::local_client(service.port());
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "Bearer " + bearer}};
+
+  // What a sweep being confirmed, or the shop's erasure, holds: the lock
+  // and no running run to answer with.
+  pqxx::connection holder(db.url());
+  pqxx::nontransaction hold(holder);
+  hold.exec_params("select pg_advisory_lock(hashtext('shopmirror.reconcile'), hashtext($1))",
+                   shop);
+  const auto refused = client.request("POST", "/reconcile?shop=" + shop, auth);
+  CHECK(refused.status == 503);
+  CHECK(refused.header("Retry-After") == "5");
+  CHECK(field(refused.body, "error").find("reconcile lock of " + shop + " is held elsewhere") !=
+        std::string::npos);
+  CHECK(db.scalar("select count(*) from shopify.reconcile_runs") == "0");
+
+  hold.exec_params("select pg_advisory_unlock(hashtext('shopmirror.reconcile'), hashtext($1))",
+                   shop);
+  CHECK(client.request("POST", "/reconcile?shop=" + shop, auth).status == 202);
 }
 
 TEST_CASE("a replica shows the freshness and drift of runs it did not make, from the database") {
