@@ -1,5 +1,7 @@
 #include "model/json_fields.hpp"
 
+#include "text/utf8.hpp"
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
@@ -251,56 +253,6 @@ bool read_int32(const rapidjson::Value& object, std::string_view key, std::strin
 
 namespace {
 
-// Where `text` stops being UTF-8 (RFC 3629: no overlong forms, no
-// surrogates, nothing past U+10FFFF), or npos. Eight bytes at a time while
-// they are ASCII, which is nearly all of a product document.
-std::size_t invalid_utf8_at(std::string_view text) noexcept {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t size = text.size();
-  std::size_t i = 0;
-  while (i < size) {
-    if (i + 8 <= size) {
-      std::uint64_t word = 0;
-      std::memcpy(&word, bytes + i, 8);
-      if ((word & 0x8080808080808080ULL) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    const unsigned char b = bytes[i];
-    if (b < 0x80) {
-      ++i;
-      continue;
-    }
-    // The lead byte gives the length and the range of the second byte.
-    std::size_t length = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-      length = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      length = 3;
-      low = b == 0xE0 ? 0xA0 : 0x80;  // overlong
-      high = b == 0xED ? 0x9F : 0xBF; // surrogates
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      length = 4;
-      low = b == 0xF0 ? 0x90 : 0x80;  // overlong
-      high = b == 0xF4 ? 0x8F : 0xBF; // past U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + length > size || bytes[i + 1] < low || bytes[i + 1] > high) {
-      return i;
-    }
-    for (std::size_t k = 2; k < length; ++k) {
-      if (bytes[i + k] < 0x80 || bytes[i + k] > 0xBF) {
-        return i;
-      }
-    }
-    i += length;
-  }
-  return std::string_view::npos;
-}
 
 // Passes a parse's events on to the document being built, and stops the
 // parse at the first nesting beyond max_nesting or string holding a NUL:
@@ -373,7 +325,7 @@ std::string parse_object(rapidjson::Document& document, std::string_view text) {
     return "malformed JSON: a NUL byte at offset " +
            std::to_string(static_cast<const char*>(nul) - text.data());
   }
-  if (const std::size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+  if (const std::size_t bad = shopmirror::text::invalid_utf8_at(text); bad != std::string_view::npos) {
     return "malformed JSON: invalid UTF-8 at offset " + std::to_string(bad);
   }
   // The encoding is checked above, faster than the parser checks it; the

@@ -1,5 +1,7 @@
 #include "telemetry/log.hpp"
 
+#include "text/utf8.hpp"
+
 #include <unistd.h>
 
 #include <cinttypes>
@@ -24,43 +26,6 @@ std::string_view name(level lvl) {
     return "error";
   }
   return "info";
-}
-
-// Length of the valid UTF-8 sequence starting at text[i], or 0 if invalid.
-std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t length = 0;
-  std::uint32_t code = 0;
-  if (lead < 0x80) {
-    return 1;
-  } else if ((lead & 0xe0) == 0xc0) {
-    length = 2;
-    code = lead & 0x1fU;
-  } else if ((lead & 0xf0) == 0xe0) {
-    length = 3;
-    code = lead & 0x0fU;
-  } else if ((lead & 0xf8) == 0xf0) {
-    length = 4;
-    code = lead & 0x07U;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) {
-    return 0;
-  }
-  for (std::size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) {
-      return 0;
-    }
-    code = (code << 6) | (byte(i + k) & 0x3fU);
-  }
-  // Overlong forms, surrogates and values past U+10FFFF are invalid.
-  constexpr std::uint32_t minimum[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (code < minimum[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
-    return 0;
-  }
-  return length;
 }
 
 } // namespace
@@ -93,7 +58,7 @@ void append_json_escaped(std::string& out, std::string_view text) {
     } else if (c < 0x80) {
       out += static_cast<char>(c);
       ++i;
-    } else if (const std::size_t length = utf8_sequence_length(text, i); length != 0) {
+    } else if (const std::size_t length = shopmirror::text::utf8_sequence_length(text, i); length != 0) {
       out.append(text.substr(i, length));
       i += length;
     } else {
