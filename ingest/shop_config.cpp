@@ -7,6 +7,7 @@
 #include "crypto/jws.hpp"
 #include "crypto/sealed.hpp"
 #include "ingest/config_values.hpp"
+#include "model/delivery.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -15,16 +16,6 @@
 
 namespace shopmirror::ingest {
 namespace {
-
-bool is_shop_domain(std::string_view domain) {
-  constexpr std::string_view suffix = ".myshopify.com";
-  if (domain.size() <= suffix.size() || domain.substr(domain.size() - suffix.size()) != suffix) {
-    return false;
-  }
-  const std::string_view name = domain.substr(0, domain.size() - suffix.size());
-  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos &&
-         name.front() != '-';
-}
 
 /// A secret setting, from NAME or from the file NAME_FILE names, with the
 /// variable it came from (for messages, which never repeat the secret).
@@ -89,7 +80,7 @@ std::optional<std::string> secret(const shop_fields& s, const shop_fields::field
 reconcile::shop_settings finish_shop(const shop_fields& f) {
   reconcile::shop_settings shop;
   shop.domain = trim(f.domain.value.value_or(""));
-  if (!is_shop_domain(shop.domain)) {
+  if (!model::is_shop_domain(shop.domain)) {
     throw config_error(f.named(f.domain) + "=\"" + f.domain.value.value_or("") +
                        "\" is not a shop domain such as name.myshopify.com");
   }

@@ -19,14 +19,6 @@ bool is_plain(std::string_view value) {
          std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
-bool is_shop_domain(std::string_view value) {
-  return !value.empty() && value.size() <= 255 &&
-         std::all_of(value.begin(), value.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '-';
-         });
-}
-
 // The single plain value of a header, or nothing if it is absent, repeated
 // or not plain.
 std::optional<std::string> single_plain(const http::fields& headers, std::string_view name) {
@@ -97,8 +89,12 @@ webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
   if (!topic) {
     return reject(http::status::bad_request, "missing or invalid X-Shopify-Topic");
   }
+  // Shop domains are case-insensitive; one spelling keeps one key per shop.
   const auto shops = shopify_header(headers, "Shop-Domain");
-  if (shops.size() != 1 || !is_shop_domain(shops.front())) {
+  std::string shop_domain = shops.size() == 1 ? std::string(shops.front()) : std::string();
+  std::transform(shop_domain.begin(), shop_domain.end(), shop_domain.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!model::is_shop_domain(shop_domain)) {
     return reject(http::status::bad_request, "missing or invalid X-Shopify-Shop-Domain");
   }
   const auto webhook_id = single_plain(headers, "Webhook-Id");
@@ -106,10 +102,7 @@ webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
     return reject(http::status::bad_request, "missing or invalid X-Shopify-Webhook-Id");
   }
   meta.topic = *topic;
-  meta.shop_domain = std::string(shops.front());
-  // Shop domains are case-insensitive; one spelling keeps one key per shop.
-  std::transform(meta.shop_domain.begin(), meta.shop_domain.end(), meta.shop_domain.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  meta.shop_domain = std::move(shop_domain);
   meta.webhook_id = *webhook_id;
   meta.event_id = single_plain(headers, "Event-Id");
   meta.api_version = single_plain(headers, "API-Version");

@@ -85,6 +85,17 @@ std::string_view to_string(dead_letter_kind kind) noexcept {
   return "malformed";
 }
 
+bool is_shop_domain(std::string_view domain) noexcept {
+  constexpr std::string_view suffix = ".myshopify.com";
+  if (domain.size() <= suffix.size() || domain.size() > 255 ||
+      domain.substr(domain.size() - suffix.size()) != suffix) {
+    return false;
+  }
+  const std::string_view name = domain.substr(0, domain.size() - suffix.size());
+  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string_view::npos &&
+         name.front() != '-';
+}
+
 std::string_view to_string(apply_outcome outcome) noexcept {
   switch (outcome) {
   case apply_outcome::applied:

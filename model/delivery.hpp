@@ -33,6 +33,11 @@ webhook_topic parse_topic(std::string_view topic) noexcept;
 /// The product topic a webhook topic maps through (other for the rest).
 product_topic product_topic_of(webhook_topic topic) noexcept;
 
+/// True for a shop's permanent domain as Shopify names it, in lower case:
+/// `name.myshopify.com`, the name of letters, digits and hyphens. The one
+/// rule for a configured shop and a delivery's X-Shopify-Shop-Domain.
+bool is_shop_domain(std::string_view domain) noexcept;
+
 /// What the headers of one signed delivery say about it.
 struct delivery {
   std::string shop_domain;

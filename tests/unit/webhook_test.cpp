@@ -82,9 +82,17 @@ TEST_CASE("the DESIGN table in order: 405 then 413 then 401 then 400") {
     CHECK(r.status == http::status::bad_request);
     CHECK(r.body.find(header) != std::string::npos);
   }
-  auto bad_shop = shopify_headers(product);
-  bad_shop.set("X-Shopify-Shop-Domain", "evil shop/../x");
-  CHECK(rejection(classify(bad_shop, product)).status == http::status::bad_request);
+  // The configuration's rule: a shop's myshopify.com domain, in any case.
+  for (const char* bad : {"evil shop/../x", "shop.example.com", "-x.myshopify.com",
+                          ".myshopify.com", "a_b.myshopify.com", "myshopify.com"}) {
+    CAPTURE(bad);
+    auto bad_shop = shopify_headers(product);
+    bad_shop.set("X-Shopify-Shop-Domain", bad);
+    CHECK(rejection(classify(bad_shop, product)).status == http::status::bad_request);
+  }
+  auto mixed_case = shopify_headers(product);
+  mixed_case.set("X-Shopify-Shop-Domain", "Demo-2.MyShopify.com");
+  CHECK(delivery(classify(mixed_case, product)).meta.shop_domain == "demo-2.myshopify.com");
 }
 
 TEST_CASE("a signed product delivery becomes an upsert with its metadata") {
