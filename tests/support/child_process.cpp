@@ -6,12 +6,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -103,6 +107,60 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
 }
 
 bool child_process::running() { return !wait(std::chrono::milliseconds(0)).has_value(); }
+
+namespace {
+
+// The inodes of the sockets listening on TCP `port`, as /proc/<pid>/fd
+// names them ("socket:[inode]"), from the process's own network namespace.
+std::set<std::string> listening_sockets(pid_t pid, std::uint16_t port) {
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, ":%04X", static_cast<unsigned>(port));
+  std::set<std::string> inodes;
+  std::ifstream table("/proc/" + std::to_string(pid) + "/net/tcp");
+  std::string line;
+  std::getline(table, line); // the header
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >>
+        inode;
+    constexpr std::string_view listen_state = "0A";
+    if (state == listen_state && local.size() > 5 && local.compare(local.size() - 5, 5, suffix) == 0) {
+      inodes.insert("socket:[" + inode + "]");
+    }
+  }
+  return inodes;
+}
+
+bool holds_any(pid_t pid, const std::set<std::string>& sockets) {
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code unreadable;
+    if (sockets.count(std::filesystem::read_symlink(fd.path(), unreadable).string()) != 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+bool child_process::wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout) {
+  // Connecting would be answered by whoever holds the port, even when that
+  // is another test's server and this program failed to bind: so the
+  // listening socket is looked for among the program's own.
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (holds_any(pid_, listening_sockets(pid_, port))) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= until) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 std::string child_process::output() const {
   std::ifstream in(log_path_);

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,11 @@ public:
   /// The exit status (or 128 + signal), once it has exited within `timeout`.
   std::optional<int> wait(std::chrono::milliseconds timeout);
   bool running();
+
+  /// Whether this process itself (not another that took the port first)
+  /// listens on TCP `port`; waits up to `timeout` for it, and returns false
+  /// at once if the process has exited.
+  bool wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout);
 
   /// Everything it has written so far.
   std::string output() const;
