@@ -1,5 +1,7 @@
 #include "tests/support/child_process.hpp"
 
+#include "tests/support/json.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -211,16 +213,24 @@ environment service_environment(const std::string& database_url,
 
 } // namespace
 
+std::optional<std::uint16_t> listening_port(const child_process& serve,
+                                            std::chrono::milliseconds timeout) {
+  const auto line = serve.wait_for_line("\"event\":\"listening\"", timeout);
+  if (!line) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(std::stoi(field(*line, "port")));
+}
+
 service_process::service_process(const std::string& database_url,
                                  const std::vector<std::string>& secrets,
                                  const environment& extra)
     : process_({shopmirror_binary(), "serve"}, service_environment(database_url, secrets, extra)) {
-  const auto line = process_.wait_for_line("\"event\":\"listening\"", std::chrono::seconds(20));
-  if (!line) {
+  const auto port = listening_port(process_, std::chrono::seconds(20));
+  if (!port) {
     throw std::runtime_error("shopmirror serve did not start:\n" + process_.output());
   }
-  const auto at = line->find("\"port\":");
-  port_ = static_cast<std::uint16_t>(std::stoi(line->substr(at + 7)));
+  port_ = *port;
 }
 
 } // namespace shopmirror::test

@@ -51,6 +51,11 @@ private:
 /// The shopmirror binary under test.
 std::string shopmirror_binary();
 
+/// The port a `shopmirror serve` reports in its "listening" log line (it
+/// may have been told port 0); nullopt when it has not said so in `timeout`.
+std::optional<std::uint16_t> listening_port(const child_process& serve,
+                                            std::chrono::milliseconds timeout);
+
 /// A `shopmirror serve` on 127.0.0.1 and a port of its own.
 class service_process {
 public:
