@@ -73,7 +73,8 @@ struct running_server {
   std::uint16_t port = 0;
   std::thread thread;
 
-  running_server() : server(settings(), application) {
+  explicit running_server(ingest::server_settings settings = defaults())
+      : server(std::move(settings), application) {
     port = server.listen();
     thread = std::thread([this] { server.run(); });
   }
@@ -84,7 +85,7 @@ struct running_server {
   running_server(const running_server&) = delete;
   running_server& operator=(const running_server&) = delete;
 
-  static ingest::server_settings settings() {
+  static ingest::server_settings defaults() {
     ingest::server_settings s;
     s.listen = {"127.0.0.1", 0};
     s.io_threads = 1;
@@ -280,6 +281,19 @@ TEST_CASE("http_server: a request cut short by end of stream is not answered and
     CHECK(s.wait_until_no_connections());
     return;
   }
+  CHECK(s.application.handled().empty());
+  CHECK(s.wait_until_no_connections());
+}
+
+TEST_CASE("http_server: a request half sent and then held is closed unanswered at the read deadline") {
+  // The deadline is short so the test is quick; the wait for the close is
+  // bounded only by `stuck`, so a slow machine cannot fail it.
+  auto settings = running_server::defaults();
+  settings.read_timeout = 200ms;
+  running_server s(settings);
+  raw_client client(s.port);
+  client.send("POST /held HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc");
+  CHECK(client.read_until_closed().empty());
   CHECK(s.application.handled().empty());
   CHECK(s.wait_until_no_connections());
 }
