@@ -78,7 +78,8 @@ model::delivery_item numbered(int n) {
 // Another session holds the delivery log, so a writer that reaches it
 // blocks until release().
 struct delivery_log_lock {
-  explicit delivery_log_lock(const test::test_database& db) : connection(db.url()), hold(connection) {
+  explicit delivery_log_lock(const test::test_database& db)
+      : connection(db.url()), hold(connection) {
     hold.exec("lock table shopify.webhook_deliveries in access exclusive mode");
   }
   void release() { hold.abort(); }

@@ -142,7 +142,8 @@ public:
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           give_up - std::chrono::steady_clock::now());
       pollfd readable{fd_, POLLIN, 0};
-      REQUIRE_MESSAGE(left.count() > 0, "the server never closed the connection; so far: " << received);
+      REQUIRE_MESSAGE(left.count() > 0,
+                      "the server never closed the connection; so far: " << received);
       if (::poll(&readable, 1, static_cast<int>(left.count())) <= 0) {
         continue;
       }
@@ -176,9 +177,20 @@ std::vector<http::response<http::string_body>> parse_responses(const std::string
   return responses;
 }
 
+// The one answer to `bytes`, sent on a connection of their own that the
+// server then closes.
+http::response<http::string_body> sole_answer(std::uint16_t port, const std::string& bytes) {
+  raw_client client(port);
+  client.send(bytes);
+  auto responses = parse_responses(client.read_until_closed());
+  REQUIRE(responses.size() == 1);
+  return std::move(responses[0]);
+}
+
 std::string request(std::string_view method, std::string_view target, std::string_view body,
                     std::string_view extra_headers = "") {
-  std::string text = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n";
+  std::string text =
+      std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n";
   text += extra_headers;
   if (!body.empty()) {
     text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -214,30 +226,23 @@ TEST_CASE("http_server: a body over the route's limit is refused with 413 and ne
   running_server s;
   const std::string over(body_limit + 1, 'x');
   SUBCASE("with a Content-Length") {
-    raw_client client(s.port);
-    client.send(request("POST", "/big", over));
-    const auto responses = parse_responses(client.read_until_closed());
-    REQUIRE(responses.size() == 1);
-    CHECK(responses[0].result() == http::status::payload_too_large);
-    CHECK_FALSE(responses[0].keep_alive());
+    const auto answer = sole_answer(s.port, request("POST", "/big", over));
+    CHECK(answer.result() == http::status::payload_too_large);
+    CHECK_FALSE(answer.keep_alive());
   }
   SUBCASE("chunked") {
-    raw_client client(s.port);
     char size[16];
     std::snprintf(size, sizeof size, "%zx", over.size());
-    client.send("POST /big HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                std::string(size) + "\r\n" + over + "\r\n0\r\n\r\n");
-    const auto responses = parse_responses(client.read_until_closed());
-    REQUIRE(responses.size() == 1);
-    CHECK(responses[0].result() == http::status::payload_too_large);
-    CHECK_FALSE(responses[0].keep_alive());
+    const auto answer = sole_answer(
+        s.port, "POST /big HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                    std::string(size) + "\r\n" + over + "\r\n0\r\n\r\n");
+    CHECK(answer.result() == http::status::payload_too_large);
+    CHECK_FALSE(answer.keep_alive());
   }
   SUBCASE("a body at the limit is handled") {
-    raw_client client(s.port);
-    client.send(request("POST", "/fits", std::string(body_limit, 'x'), "Connection: close\r\n"));
-    const auto responses = parse_responses(client.read_until_closed());
-    REQUIRE(responses.size() == 1);
-    CHECK(responses[0].result() == http::status::ok);
+    const auto answer = sole_answer(
+        s.port, request("POST", "/fits", std::string(body_limit, 'x'), "Connection: close\r\n"));
+    CHECK(answer.result() == http::status::ok);
     CHECK(s.application.handled().size() == 1);
     return;
   }
@@ -246,13 +251,10 @@ TEST_CASE("http_server: a body over the route's limit is refused with 413 and ne
 
 TEST_CASE("http_server: a malformed request line is answered 400 and the connection closed") {
   running_server s;
-  raw_client client(s.port);
   // What follows the bad line must not be read as a request of its own.
-  client.send("NOT A REQUEST\r\n\r\n" + request("GET", "/after", ""));
-  const auto responses = parse_responses(client.read_until_closed());
-  REQUIRE(responses.size() == 1);
-  CHECK(responses[0].result() == http::status::bad_request);
-  CHECK_FALSE(responses[0].keep_alive());
+  const auto answer = sole_answer(s.port, "NOT A REQUEST\r\n\r\n" + request("GET", "/after", ""));
+  CHECK(answer.result() == http::status::bad_request);
+  CHECK_FALSE(answer.keep_alive());
   CHECK(s.application.handled().empty());
 }
 
@@ -275,7 +277,7 @@ TEST_CASE("http_server: a request cut short by end of stream is not answered and
     client.send(request("POST", "/whole", "abc") + "POST /cut HTTP/1.1\r\n");
     client.finish_sending();
     const auto responses = parse_responses(client.read_until_closed());
-    REQUIRE(responses.size() == 1);
+    REQUIRE(responses.size() == 1); // the first answered, the second not
     CHECK(responses[0].body() == "/whole:abc");
     CHECK(s.application.handled() == std::vector<std::string>{"/whole:abc"});
     CHECK(s.wait_until_no_connections());

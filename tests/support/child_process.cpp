@@ -124,10 +124,11 @@ std::set<std::string> listening_sockets(pid_t pid, std::uint16_t port) {
   while (std::getline(table, line)) {
     std::istringstream fields(line);
     std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
-    fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >>
-        inode;
+    fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+        timeout >> inode;
     constexpr std::string_view listen_state = "0A";
-    if (state == listen_state && local.size() > 5 && local.compare(local.size() - 5, 5, suffix) == 0) {
+    if (state == listen_state && local.size() > 5 &&
+        local.compare(local.size() - 5, 5, suffix) == 0) {
       inodes.insert("socket:[" + inode + "]");
     }
   }
@@ -136,7 +137,8 @@ std::set<std::string> listening_sockets(pid_t pid, std::uint16_t port) {
 
 bool holds_any(pid_t pid, const std::set<std::string>& sockets) {
   std::error_code ec;
-  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+  for (const auto& fd :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
     std::error_code unreadable;
     if (sockets.count(std::filesystem::read_symlink(fd.path(), unreadable).string()) != 0) {
       return true;

@@ -32,8 +32,9 @@ const rapidjson::Value& member(const rapidjson::Document& doc, const std::string
 rapidjson::Document parse_json(const std::string& text) {
   rapidjson::Document doc;
   doc.Parse(text.c_str(), text.size());
-  REQUIRE_MESSAGE(!doc.HasParseError(), "not JSON (" << rapidjson::GetParseError_En(doc.GetParseError())
-                                                     << " at " << doc.GetErrorOffset() << "): " << text);
+  REQUIRE_MESSAGE(!doc.HasParseError(), "not JSON ("
+                                            << rapidjson::GetParseError_En(doc.GetParseError())
+                                            << " at " << doc.GetErrorOffset() << "): " << text);
   return doc;
 }
 

@@ -47,9 +47,8 @@ pgbouncer_process::pgbouncer_process(const std::string& server, const std::strin
   const auto values = parse_conninfo(server);
   const std::string host = values.count("host") != 0 ? values.at("host") : "/var/run/postgresql";
   const std::string server_port = values.count("port") != 0 ? values.at("port") : "5432";
-  port_ = start_on_free_port([&](std::uint16_t port) {
-    launch(port, host, server_port, pool_mode, pool_size);
-  });
+  port_ = start_on_free_port(
+      [&](std::uint16_t port) { launch(port, host, server_port, pool_mode, pool_size); });
 }
 
 void pgbouncer_process::launch(std::uint16_t port, const std::string& host,
