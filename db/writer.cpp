@@ -5,8 +5,8 @@
 namespace shopmirror::db {
 
 delivery_writer::delivery_writer(db_settings settings, writer_settings options,
-                                 writer_metrics metrics)
-    : settings_(std::move(settings)), options_(options), metrics_(metrics) {
+                                 writer_metrics metrics, time_source now)
+    : settings_(std::move(settings)), options_(options), metrics_(metrics), now_(std::move(now)) {
   if (options_.connections == 0) {
     options_.connections = 1;
   }
@@ -25,7 +25,7 @@ void delivery_writer::submit(model::delivery_item item, clock::time_point deadli
                              completion done) {
   {
     std::lock_guard lock(mutex_);
-    const auto now = clock::now();
+    const auto now = now_();
     if (now - sampled_at_ >= std::chrono::milliseconds(100)) {
       const std::uint64_t completed = completed_.load();
       const double seconds = std::chrono::duration<double>(now - sampled_at_).count();
@@ -102,7 +102,7 @@ void delivery_writer::run() {
 
     // A delivery whose caller has already answered 503 is not applied:
     // Shopify will send it again.
-    const auto now = clock::now();
+    const auto now = now_();
     items.clear();
     outcomes.assign(batch.size(), model::apply_outcome::retry_later);
     std::vector<std::size_t> live;

@@ -48,8 +48,13 @@ public:
   /// Called exactly once per delivery, on a writer thread, or on the
   /// submitting thread when the delivery is refused.
   using completion = std::function<void(model::apply_outcome)>;
+  /// Where the writer reads the time for deadlines and the commit rate;
+  /// tests pass a clock they advance by hand, so no decision depends on
+  /// how fast the machine is.
+  using time_source = std::function<clock::time_point()>;
 
-  delivery_writer(db_settings settings, writer_settings options, writer_metrics metrics = {});
+  delivery_writer(db_settings settings, writer_settings options, writer_metrics metrics = {},
+                  time_source now = &clock::now);
   ~delivery_writer();
   delivery_writer(const delivery_writer&) = delete;
   delivery_writer& operator=(const delivery_writer&) = delete;
@@ -82,6 +87,7 @@ private:
   db_settings settings_;
   writer_settings options_;
   writer_metrics metrics_;
+  time_source now_;
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<job> queue_;

@@ -64,6 +64,10 @@ asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, beast::flat_bu
   }
 }
 
+http_response body_over_the_limit() {
+  return make_response(http::status::payload_too_large, "{\"error\":\"body over the limit\"}");
+}
+
 // What a client gets for a request that could not be read: a limit it broke
 // or a malformed message is answered; a timeout or a closed connection is not
 // (there is nobody left to read an answer).
@@ -73,7 +77,7 @@ std::optional<http_response> answer_for_read_error(const beast::error_code& ec) 
                          "{\"error\":\"headers too large\"}");
   }
   if (ec == http::error::body_limit) {
-    return make_response(http::status::payload_too_large, "{\"error\":\"body over the limit\"}");
+    return body_over_the_limit();
   }
   if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
       ec != http::error::end_of_stream && ec != http::error::partial_message) {
@@ -295,6 +299,14 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
       continue;
     }
     parser.body_limit(decision.body_limit);
+    // Beast compares a Content-Length with the limit only as the header
+    // ends, before the route had set one: without this, a declared length
+    // over the limit would be read (and its buffer reserved) in full.
+    if (parser.content_length().value_or(0) > decision.body_limit) {
+      co_await answer_and_close(stream, buffer, body_over_the_limit(), settings_.write_timeout,
+                                method);
+      break;
+    }
     if (iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> go_on{http::status::continue_, 11};
       auto [ec, n] = co_await http::async_write(stream, go_on, use_tuple);

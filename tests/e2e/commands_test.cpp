@@ -187,8 +187,10 @@ TEST_CASE("health: 0 while the service is ready, 1 when nothing answers") {
   CHECK(run({"health"}, {{"SHOPMIRROR_LISTEN", "0.0.0.0:" + std::to_string(service.port())}})
             .status == 0);
 
-  const std::uint16_t closed = test::free_port();
-  const auto down = run({"health"}, {{"SHOPMIRROR_LISTEN", "127.0.0.1:" + std::to_string(closed)}});
+  const test::refused_port closed;
+  REQUIRE(closed.port() != 0);
+  const auto down =
+      run({"health"}, {{"SHOPMIRROR_LISTEN", "127.0.0.1:" + std::to_string(closed.port())}});
   CHECK(down.status == 1);
   CHECK(has(down.output, "not ready"));
   // An answer that is not 200 is not ready either.
@@ -229,9 +231,10 @@ TEST_CASE("check: one line each, 0 when all pass, and each failure named") {
   }
   SUBCASE("a database that is not there") {
     auto wrong = env;
+    const test::refused_port closed;
     for (auto& [name, value] : wrong) {
       if (name == "SHOPMIRROR_DATABASE_URL") {
-        value = "host=127.0.0.1 port=" + std::to_string(test::free_port()) +
+        value = "host=127.0.0.1 port=" + std::to_string(closed.port()) +
                 " dbname=nothing connect_timeout=2";
       }
     }

@@ -10,6 +10,7 @@
 #include "model/webhook_payload.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/reconcile_runs.hpp"
 #include "tests/support/shopify_simulator.hpp"
 #include "tests/support/test_database.hpp"
 #include "tests/support/webhooks.hpp"
@@ -52,9 +53,7 @@ run_result reconcile(const test::environment& env, std::vector<std::string> args
   const auto status = command.wait(120s);
   REQUIRE(status);
   const std::string out = command.output();
-  const auto at = out.find("\"status\":\"");
-  REQUIRE_MESSAGE(at != std::string::npos, out);
-  return {out.substr(at + 10, out.find('"', at + 10) - at - 10), out};
+  return {test::field(test::run_line(out), "status"), out};
 }
 
 /// Waits until every refresh request (a stub's product to fetch) is done.
@@ -266,8 +265,11 @@ TEST_CASE("for many seeds the mirror is exactly what was delivered and after a r
       // fingerprint, and equal content is unchanged.
       const auto again = reconcile(env);
       CHECK(again.status == "succeeded");
-      CHECK(again.output.find("\"inserted\":0,\"updated\":0,") != std::string::npos);
-      CHECK(again.output.find("\"revived\":0,\"failed\":0,\"tombstoned\":0") != std::string::npos);
+      const std::string run = test::run_line(again.output);
+      for (const char* count : {"inserted", "updated", "revived", "failed", "tombstoned"}) {
+        CAPTURE(count);
+        CHECK(test::field(run, count) == "0");
+      }
     }
   }
   MESSAGE(seen.events << " events over " << seeds << " seeds: " << seen.dropped

@@ -311,16 +311,19 @@ TEST_CASE("refresh requests that keep failing are listed and counted") {
   auto client = test::local_client(service.port());
   test::send(service.port(), "products/update", test::delete_json(42), "stub-42");
   const net::header_list auth = {{"Authorization", "Bearer " + test::reconcile_bearer}};
-  std::string runs;
+  std::vector<std::string> failing;
   wait_until(
       [&] {
-        runs = client.request("GET", "/reconcile/runs", auth).body;
-        return runs.find("\"product_id\":42") != std::string::npos;
+        failing = test::elements(client.request("GET", "/reconcile/runs", auth).body,
+                                 "failing_refreshes");
+        return !failing.empty();
       },
       "the failing refresh was not listed");
-  CHECK(runs.find("\"failing_refreshes\":[{\"shop\":\"test-shop.myshopify.com\","
-                  "\"product_id\":42") != std::string::npos);
-  CHECK(runs.find("503") != std::string::npos);
+  REQUIRE(failing.size() == 1);
+  CHECK(field(failing[0], "shop") == "test-shop.myshopify.com");
+  CHECK(field(failing[0], "product_id") == "42");
+  CHECK(field(failing[0], "attempts") != "0");
+  CHECK(field(failing[0], "last_error").find("503") != std::string::npos);
   wait_until(
       [&] {
         return metric(client.request("GET", "/metrics", {}).body,

@@ -80,10 +80,9 @@ TEST_CASE("secrets the unit hands over through LoadCredential reach the service"
                                {"SHOPMIRROR_WEBHOOK_SECRETS_FILE", "webhook-secrets"},
                                {"CREDENTIALS_DIRECTORY", directory},
                                {"SHOPMIRROR_LISTEN", "127.0.0.1:0"}});
-  const auto line = service.wait_for_line("\"event\":\"listening\"", std::chrono::seconds(20));
-  REQUIRE_MESSAGE(line.has_value(), service.output());
-  const auto port = static_cast<std::uint16_t>(std::stoi(line->substr(line->find("\"port\":") + 7)));
-  auto client = test::local_client(port);
+  const auto port = test::listening_port(service, std::chrono::seconds(20));
+  REQUIRE_MESSAGE(port.has_value(), service.output());
+  auto client = test::local_client(*port);
   test::signed_delivery delivery;
   delivery.webhook_id = "w-credential";
   delivery.body = test::product_json({77, "Seventy-seven", "2026-12-01T00:00:00Z", "", "active", {}});

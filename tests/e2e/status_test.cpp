@@ -4,6 +4,7 @@
 
 #include "crypto/base64.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/json.hpp"
 #include "tests/support/pg_cluster.hpp"
 #include "tests/support/status_rows.hpp"
 #include "tests/support/test_database.hpp"
@@ -222,7 +223,9 @@ TEST_CASE("GET /status is 404 without a token configured, and opens with the rec
       client.request("GET", "/status", {{"Authorization", "Bearer " + reconcile_token}});
   REQUIRE(json.status == 200);
   // The configured shop is shown though the database has nothing of it.
-  CHECK(json.body.find("\"shop\":\"status-shop.myshopify.com\"") != std::string::npos);
+  const auto shops = test::elements(json.body, "shops");
+  REQUIRE(shops.size() == 1);
+  CHECK(test::field(shops[0], "shop") == "status-shop.myshopify.com");
 }
 
 TEST_CASE("GET /status answers 503 while the database is down, and recovers") {

@@ -96,9 +96,11 @@ TEST_CASE("a healthy run: the recorded history checks out") {
 
 TEST_CASE("kill -9 of shopmirror at random moments under load loses nothing acknowledged") {
   test::test_database db;
-  const std::uint16_t port = test::free_port();
-  const test::environment env = {{"SHOPMIRROR_LISTEN", "127.0.0.1:" + std::to_string(port)}};
-  auto service = std::make_unique<test::service_process>(db.url(), std::vector<std::string>{secret}, env);
+  auto service = std::make_unique<test::service_process>(db.url(), std::vector<std::string>{secret});
+  // Each restart listens on a port the kernel hands it (port 0), so no other
+  // test can take the port between a kill and the restart; clients follow.
+  std::atomic<std::uint16_t> port{service->port()};
+  std::string restart_failure;
   test::history_options options;
   options.events = 1500;
   options.products = 40;
@@ -125,20 +127,20 @@ TEST_CASE("kill -9 of shopmirror at random moments under load loses nothing ackn
       service->process().send_signal(SIGKILL);
       service->process().wait(std::chrono::seconds(5));
       ++kills;
-      for (int attempt = 0; attempt < 50; ++attempt) {
-        try {
-          service = std::make_unique<test::service_process>(db.url(), std::vector<std::string>{secret}, env);
-          break;
-        } catch (const std::exception&) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the port, still closing
-        }
+      try {
+        service = std::make_unique<test::service_process>(db.url(), std::vector<std::string>{secret});
+        port = service->port();
+      } catch (const std::exception& e) {
+        restart_failure = e.what();
+        break;
       }
     }
   });
-  simulator.deliver([&] { return test::local_client(port, std::chrono::seconds(5)); }, 4, 200,
-                    std::chrono::milliseconds(50));
+  simulator.deliver([&] { return test::local_client(port.load(), std::chrono::seconds(5)); }, 4,
+                    200, std::chrono::milliseconds(50));
   done = true;
   killer.join();
+  REQUIRE_MESSAGE(restart_failure.empty(), restart_failure);
   const auto report = test::check_deliveries(h, simulator.attempts(), db);
   MESSAGE("kill -9: " << kills << " kills; " << attempts_summary(simulator.attempts()) << "; "
                       << report.summary());

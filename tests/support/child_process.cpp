@@ -1,17 +1,23 @@
 #include "tests/support/child_process.hpp"
 
+#include "tests/support/json.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -104,6 +110,62 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
 
 bool child_process::running() { return !wait(std::chrono::milliseconds(0)).has_value(); }
 
+namespace {
+
+// The inodes of the sockets listening on TCP `port`, as /proc/<pid>/fd
+// names them ("socket:[inode]"), from the process's own network namespace.
+std::set<std::string> listening_sockets(pid_t pid, std::uint16_t port) {
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, ":%04X", static_cast<unsigned>(port));
+  std::set<std::string> inodes;
+  std::ifstream table("/proc/" + std::to_string(pid) + "/net/tcp");
+  std::string line;
+  std::getline(table, line); // the header
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+        timeout >> inode;
+    constexpr std::string_view listen_state = "0A";
+    if (state == listen_state && local.size() > 5 &&
+        local.compare(local.size() - 5, 5, suffix) == 0) {
+      inodes.insert("socket:[" + inode + "]");
+    }
+  }
+  return inodes;
+}
+
+bool holds_any(pid_t pid, const std::set<std::string>& sockets) {
+  std::error_code ec;
+  for (const auto& fd :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code unreadable;
+    if (sockets.count(std::filesystem::read_symlink(fd.path(), unreadable).string()) != 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+bool child_process::wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout) {
+  // Connecting would be answered by whoever holds the port, even when that
+  // is another test's server and this program failed to bind: so the
+  // listening socket is looked for among the program's own.
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (holds_any(pid_, listening_sockets(pid_, port))) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= until) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 std::string child_process::output() const {
   std::ifstream in(log_path_);
   std::stringstream text;
@@ -153,16 +215,24 @@ environment service_environment(const std::string& database_url,
 
 } // namespace
 
+std::optional<std::uint16_t> listening_port(const child_process& serve,
+                                            std::chrono::milliseconds timeout) {
+  const auto line = serve.wait_for_line("\"event\":\"listening\"", timeout);
+  if (!line) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(std::stoi(field(*line, "port")));
+}
+
 service_process::service_process(const std::string& database_url,
                                  const std::vector<std::string>& secrets,
                                  const environment& extra)
     : process_({shopmirror_binary(), "serve"}, service_environment(database_url, secrets, extra)) {
-  const auto line = process_.wait_for_line("\"event\":\"listening\"", std::chrono::seconds(20));
-  if (!line) {
+  const auto port = listening_port(process_, std::chrono::seconds(20));
+  if (!port) {
     throw std::runtime_error("shopmirror serve did not start:\n" + process_.output());
   }
-  const auto at = line->find("\"port\":");
-  port_ = static_cast<std::uint16_t>(std::stoi(line->substr(at + 7)));
+  port_ = *port;
 }
 
 } // namespace shopmirror::test

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,11 @@ public:
   std::optional<int> wait(std::chrono::milliseconds timeout);
   bool running();
 
+  /// Whether this process itself (not another that took the port first)
+  /// listens on TCP `port`; waits up to `timeout` for it, and returns false
+  /// at once if the process has exited.
+  bool wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout);
+
   /// Everything it has written so far.
   std::string output() const;
   /// Waits for a line containing `needle`; returns that line.
@@ -44,6 +50,11 @@ private:
 
 /// The shopmirror binary under test.
 std::string shopmirror_binary();
+
+/// The port a `shopmirror serve` reports in its "listening" log line (it
+/// may have been told port 0); nullopt when it has not said so in `timeout`.
+std::optional<std::uint16_t> listening_port(const child_process& serve,
+                                            std::chrono::milliseconds timeout);
 
 /// A `shopmirror serve` on 127.0.0.1 and a port of its own.
 class service_process {

@@ -2,16 +2,12 @@
 
 #include "tests/support/pg_cluster.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 namespace shopmirror::test {
 namespace {
@@ -32,17 +28,6 @@ void replace_required(std::string& text, const std::string& from, const std::str
     throw std::runtime_error("the shipped nginx configuration no longer contains: " + from);
   }
   text.replace(at, from.size(), to);
-}
-
-bool accepting(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return ok;
 }
 
 } // namespace
@@ -67,8 +52,13 @@ nginx_process::nginx_process(const std::vector<std::uint16_t>& upstream_ports, m
     throw std::runtime_error("mkdtemp failed");
   }
   directory_ = pattern;
-  port_ = free_port();
+  port_ = start_on_free_port([&](std::uint16_t port) {
+    port_ = port;
+    launch(upstream_ports, how);
+  });
+}
 
+void nginx_process::launch(const std::vector<std::uint16_t>& upstream_ports, mode how) {
   std::string upstream = deploy_file("nginx/shopmirror-upstream.conf");
   std::string servers;
   for (const auto port : upstream_ports) {
@@ -129,14 +119,8 @@ nginx_process::nginx_process(const std::vector<std::uint16_t>& upstream_ports, m
   process_ = std::make_unique<child_process>(
       std::vector<std::string>{"/usr/sbin/nginx", "-p", d, "-c", d + "/nginx.conf"},
       environment{});
-  for (int i = 0; i < 200 && !accepting(port_); ++i) {
-    if (!process_->running()) {
-      throw std::runtime_error("nginx did not start:\n" + process_->output() + error_log());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  if (!accepting(port_)) {
-    throw std::runtime_error("nginx is not listening:\n" + error_log());
+  if (!process_->wait_until_listening(port_, std::chrono::seconds(10))) {
+    throw std::runtime_error("nginx did not start:\n" + process_->output() + error_log());
   }
 }
 

@@ -31,6 +31,8 @@ public:
   std::string access_log() const;
 
 private:
+  /// Writes the configuration for port_ and starts nginx on it.
+  void launch(const std::vector<std::uint16_t>& upstream_ports, mode how);
   std::string read_log(const std::string& name) const;
 
   std::string directory_;

@@ -7,7 +7,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
+#include <string_view>
 
 namespace shopmirror::test {
 
@@ -24,18 +26,55 @@ int run_as_postgres(const std::string& command) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::uint16_t free_port() {
+namespace {
+
+// A socket bound to a port of the kernel's choosing on 127.0.0.1; the port
+// is written to `port`.
+int bind_loopback(std::uint16_t& port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    throw std::runtime_error("cannot bind a socket on 127.0.0.1");
+  }
+  port = ntohs(address.sin_port);
+  return fd;
 }
+
+std::uint16_t free_port() {
+  std::uint16_t port = 0;
+  ::close(bind_loopback(port));
+  return port;
+}
+
+} // namespace
+
+std::uint16_t start_on_free_port(const std::function<void(std::uint16_t)>& start) {
+  constexpr int attempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    const std::uint16_t port = free_port();
+    try {
+      start(port);
+      return port;
+    } catch (const std::runtime_error& e) {
+      if (attempt == attempts ||
+          std::string_view(e.what()).find("Address already in use") == std::string_view::npos) {
+        throw;
+      }
+    }
+  }
+}
+
+refused_port::refused_port() { fd_ = bind_loopback(port_); }
+
+refused_port::~refused_port() { ::close(fd_); }
 
 void pg_cluster::make_directory() {
   char pattern[] = "/tmp/shopmirror-pg-XXXXXX";
@@ -51,7 +90,9 @@ void pg_cluster::make_directory() {
       }
     }
   }
-  port_ = free_port();
+  // Without TCP the port only names the socket file in this cluster's own
+  // directory, so no other server can collide with it.
+  port_ = 5432;
 }
 
 pg_cluster::pg_cluster(bool tcp) : tcp_(tcp) {
@@ -61,7 +102,23 @@ pg_cluster::pg_cluster(bool tcp) : tcp_(tcp) {
                       "/initdb.log 2>&1") != 0) {
     throw std::runtime_error("initdb failed, see " + directory_ + "/initdb.log");
   }
-  start();
+  if (tcp_) {
+    // A restart later keeps this port: the clients know it.
+    port_ = start_on_free_port([this](std::uint16_t port) { start_listening_on(port); });
+  } else {
+    start();
+  }
+}
+
+void pg_cluster::start_listening_on(std::uint16_t port) {
+  port_ = port;
+  try {
+    start();
+  } catch (const std::runtime_error& e) {
+    std::ifstream log(directory_ + "/server.log");
+    throw std::runtime_error(e.what() + std::string(":\n") +
+                             std::string(std::istreambuf_iterator<char>(log), {}));
+  }
 }
 
 pg_cluster::pg_cluster(const pg_cluster& primary, const std::string& name) {

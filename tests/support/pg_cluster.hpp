@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace shopmirror::test {
@@ -40,6 +41,7 @@ public:
 
 private:
   void make_directory();
+  void start_listening_on(std::uint16_t port);
 
   std::string directory_;
   std::uint16_t port_ = 0;
@@ -53,7 +55,29 @@ int run_as_postgres(const std::string& command);
 /// Where Debian keeps the PostgreSQL 15 server programs.
 std::string pg_bin(const std::string& program);
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-std::uint16_t free_port();
+/// Starts a program that must be told its TCP port before it binds (PostgreSQL,
+/// PgBouncer, nginx): calls `start` with a port on 127.0.0.1 that was free a
+/// moment ago; `start` throws if the program did not come up, with its log
+/// in the message. Another process may bind the port between the choice and
+/// the program's own bind, so a failure that says "Address already in use"
+/// is tried again with a fresh port, up to five times. Returns the port the
+/// program got. Servers of our own listen on port 0 instead.
+std::uint16_t start_on_free_port(const std::function<void(std::uint16_t)>& start);
+
+/// A port on 127.0.0.1 that refuses connections: bound but not listening,
+/// so no other process can take it while this object lives.
+class refused_port {
+public:
+  refused_port();
+  ~refused_port();
+  refused_port(const refused_port&) = delete;
+  refused_port& operator=(const refused_port&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+
+private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
 
 } // namespace shopmirror::test

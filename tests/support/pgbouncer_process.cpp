@@ -5,17 +5,15 @@
 
 #include <libpq-fe.h>
 #include <pwd.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 
 namespace shopmirror::test {
 namespace {
@@ -37,17 +35,6 @@ std::map<std::string, std::string> parse_conninfo(const std::string& conninfo) {
   return out;
 }
 
-bool accepting(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return ok;
-}
-
 } // namespace
 
 pgbouncer_process::pgbouncer_process(const std::string& server, const std::string& pool_mode,
@@ -60,13 +47,20 @@ pgbouncer_process::pgbouncer_process(const std::string& server, const std::strin
   const auto values = parse_conninfo(server);
   const std::string host = values.count("host") != 0 ? values.at("host") : "/var/run/postgresql";
   const std::string server_port = values.count("port") != 0 ? values.at("port") : "5432";
-  port_ = free_port();
+  port_ = start_on_free_port(
+      [&](std::uint16_t port) { launch(port, host, server_port, pool_mode, pool_size); });
+}
+
+void pgbouncer_process::launch(std::uint16_t port, const std::string& host,
+                               const std::string& server_port, const std::string& pool_mode,
+                               int pool_size) {
+  std::remove((directory_ + "/pgbouncer.log").c_str()); // an earlier attempt's
   std::ofstream(directory_ + "/pgbouncer.ini")
       << "[databases]\n"
       << "* = host=" << host << " port=" << server_port << " user=postgres\n"
       << "[pgbouncer]\n"
       << "listen_addr = 127.0.0.1\n"
-      << "listen_port = " << port_ << "\n"
+      << "listen_port = " << port << "\n"
       << "unix_socket_dir =\n"
       << "auth_type = any\n"
       << "pool_mode = " << pool_mode << "\n"
@@ -86,13 +80,7 @@ pgbouncer_process::pgbouncer_process(const std::string& server, const std::strin
                                "--init-groups"});
   }
   process_ = std::make_unique<child_process>(argv, environment{});
-  for (int i = 0; i < 200 && !accepting(port_); ++i) {
-    if (!process_->running()) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  if (!accepting(port_)) {
+  if (!process_->wait_until_listening(port, std::chrono::seconds(10))) {
     std::ifstream log(directory_ + "/pgbouncer.log");
     std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
     throw std::runtime_error("pgbouncer did not start:\n" + process_->output() + text);

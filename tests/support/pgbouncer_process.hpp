@@ -25,6 +25,9 @@ public:
   std::string url(const std::string& database) const;
 
 private:
+  void launch(std::uint16_t port, const std::string& host, const std::string& server_port,
+              const std::string& pool_mode, int pool_size);
+
   std::string directory_;
   std::uint16_t port_ = 0;
   std::unique_ptr<child_process> process_;

@@ -63,19 +63,6 @@ std::string run_line(const std::string& output) {
   return output.substr(at, output.find('\n', at) - at);
 }
 
-std::string field(const std::string& json, const std::string& name) {
-  const std::string key = "\"" + name + "\":";
-  const auto at = json.find(key);
-  REQUIRE_MESSAGE(at != std::string::npos, name << " in " << json);
-  const auto start = at + key.size();
-  const auto end = json.find_first_of(",}", json[start] == '"' ? json.find('"', start + 1) : start);
-  std::string value = json.substr(start, end - start);
-  if (!value.empty() && value.front() == '"') {
-    value = value.substr(1, value.size() - 2);
-  }
-  return value;
-}
-
 /// One product as the mirror holds it, in the terms the catalog sets.
 std::string mirror_row(const test_database& db, std::int64_t id) {
   const auto rows = db.query(

@@ -8,6 +8,7 @@
 #include "net/http_client.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/json.hpp"
 #include "tests/support/test_database.hpp"
 #include "tests/support/webhooks.hpp"
 
@@ -45,9 +46,6 @@ command_result reconcile_command(const admin_api_stand_in& shopify, const test_d
 
 /// The run's JSON line in a command's output.
 std::string run_line(const std::string& output);
-
-/// A member's value in flat JSON, quotes removed.
-std::string field(const std::string& json, const std::string& name);
 
 /// One product as the mirror holds it, in the terms the catalog sets.
 std::string mirror_row(const test_database& db, std::int64_t id);
