@@ -39,8 +39,9 @@ std::vector<hmac_sha256_key> keys_of(const std::vector<std::string>& secrets) {
 
 } // namespace
 
-webhook_verifier::webhook_verifier(std::vector<std::string> secrets,
-                                   std::map<std::string, std::vector<std::string>> shop_secrets)
+webhook_verifier::webhook_verifier(
+    const std::vector<std::string>& secrets,
+    const std::map<std::string, std::vector<std::string>>& shop_secrets)
     : app_keys_(keys_of(secrets)) {
   for (const auto& [shop, list] : shop_secrets) {
     shop_keys_.emplace(shop, keys_of(list));

@@ -141,7 +141,7 @@ std::optional<stored_credentials> credential_store::renew_locked(
     // Whoever holds it may be talking to Shopify: a renewal takes seconds.
     tx.exec("set local lock_timeout = '120s'");
     tx.exec_params(lock_sql, shop);
-    const std::optional<stored_credentials> current = select_row(tx, shop);
+    std::optional<stored_credentials> current = select_row(tx, shop);
     std::optional<stored_credentials> next = renew(current);
     if (!next) {
       tx.commit();

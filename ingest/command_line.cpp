@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <initializer_list>
 #include <iostream>
 
 namespace shopmirror::ingest {
@@ -25,18 +26,23 @@ std::string joined(const std::vector<std::string_view>& names) {
 
 std::string arguments::value_or(std::string_view option, std::string fallback) const {
   const auto found = options.find(option);
-  return found == options.end() ? std::move(fallback) : found->second;
+  if (found == options.end()) {
+    return fallback;
+  }
+  return found->second;
 }
 
 parse_outcome parse_arguments(const command_spec& spec, const std::vector<std::string>& words) {
   parse_outcome out;
   // The first mistake is the one reported, but --help anywhere still wins.
-  const auto mistake = [&](std::string message) {
+  const auto mistake = [&](std::initializer_list<std::string_view> parts) {
     if (out.error.empty()) {
-      out.error = std::move(message);
+      out.error.append("shopmirror ").append(spec.name).append(": ");
+      for (const std::string_view part : parts) {
+        out.error.append(part);
+      }
     }
   };
-  const std::string prefix = "shopmirror " + std::string(spec.name) + ": ";
   bool options_end = false;
   for (std::size_t i = 0; i < words.size(); ++i) {
     const std::string& word = words[i];
@@ -55,29 +61,28 @@ parse_outcome parse_arguments(const command_spec& spec, const std::vector<std::s
         } else if (i + 1 < words.size() && !is_help(words[i + 1])) {
           out.args.options[name] = words[++i];
         } else {
-          mistake(prefix + name + " needs a value");
+          mistake({name, " needs a value"});
         }
       } else {
-        mistake(prefix + "unknown option \"" + word + "\"");
+        mistake({"unknown option \"", word, "\""});
       }
     } else if (!spec.subcommands.empty() && out.args.subcommand.empty()) {
       if (listed(spec.subcommands, word)) {
         out.args.subcommand = word;
       } else {
-        mistake(prefix + "unknown subcommand \"" + word + "\" (one of " +
-                joined(spec.subcommands) + ")");
+        mistake({"unknown subcommand \"", word, "\" (one of ", joined(spec.subcommands), ")"});
       }
     } else if (out.args.operands.size() < spec.max_operands) {
       out.args.operands.push_back(word);
     } else {
-      mistake(prefix + "unexpected argument \"" + word + "\"");
+      mistake({"unexpected argument \"", word, "\""});
     }
   }
   if (!spec.subcommands.empty() && out.args.subcommand.empty()) {
-    mistake(prefix + "needs a subcommand: " + joined(spec.subcommands));
+    mistake({"needs a subcommand: ", joined(spec.subcommands)});
   }
   if (out.args.operands.size() < spec.min_operands) {
-    mistake(prefix + "missing argument");
+    mistake({"missing argument"});
   }
   return out;
 }

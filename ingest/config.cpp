@@ -240,7 +240,8 @@ config load_config_from_environment() {
   }
   return load_config(
       [](const std::string& name) -> std::optional<std::string> {
-        const char* value = std::getenv(name.c_str());
+        // Read at start-up, before any thread; nothing here calls setenv.
+        const char* value = std::getenv(name.c_str()); // NOLINT(concurrency-mt-unsafe)
         if (value == nullptr) {
           return std::nullopt;
         }

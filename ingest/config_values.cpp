@@ -120,7 +120,8 @@ double parse_share(const std::string& name, const std::string& value) {
 
 std::string read_file(const std::string& variable, const std::string& path) {
   std::string resolved = path;
-  const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
+  // Read at start-up, before any thread; nothing here calls setenv.
+  const char* credentials = std::getenv("CREDENTIALS_DIRECTORY"); // NOLINT(concurrency-mt-unsafe)
   if (!path.empty() && path.front() != '/' && credentials != nullptr && *credentials != '\0') {
     resolved = std::string(credentials) + "/" + path;
   }

@@ -39,7 +39,8 @@ int run_health(const std::vector<std::string>& words) {
   std::string address = args.value_or("--url", "");
   if (address.empty()) {
     listen_address listen;
-    if (const char* text = std::getenv("SHOPMIRROR_LISTEN")) {
+    // A one-shot command: no other thread runs.
+    if (const char* text = std::getenv("SHOPMIRROR_LISTEN")) { // NOLINT(concurrency-mt-unsafe)
       try {
         listen = parse_listen("SHOPMIRROR_LISTEN", text);
       } catch (const config_error& e) {

@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 
+#include <cinttypes>
 #include <cstdio>
 
 namespace shopmirror::ingest {
@@ -212,7 +213,7 @@ asio::awaitable<void> http_server::accept_loop() {
     }
     auto executor = socket.get_executor();
     asio::co_spawn(executor, serve_connection(std::move(socket), state),
-                   [this, state](std::exception_ptr error) {
+                   [this, state](const std::exception_ptr& error) {
                      if (error) {
                        try {
                          std::rethrow_exception(error);
@@ -333,8 +334,7 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
       context.request_id = std::string(id);
     } else {
       char generated[24];
-      std::snprintf(generated, sizeof generated, "sm-%llx",
-                    static_cast<unsigned long long>(request_counter_.fetch_add(1) + 1));
+      std::snprintf(generated, sizeof generated, "sm-%" PRIx64, request_counter_.fetch_add(1) + 1);
       context.request_id = generated;
     }
 

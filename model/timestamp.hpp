@@ -14,7 +14,9 @@ namespace shopmirror::model {
 struct timestamp {
   std::int64_t micros_since_epoch = 0;
 
-  auto operator<=>(const timestamp&) const = default;
+  // clang-tidy 14 takes the comparison category's literal 0 for a null
+  // pointer here (modernize-use-nullptr): a false positive.
+  auto operator<=>(const timestamp&) const = default; // NOLINT(modernize-use-nullptr)
 
   static timestamp from_micros(std::int64_t micros) { return timestamp{micros}; }
 };

@@ -157,7 +157,7 @@ trigger_result coordinator::begin_run(const shop_settings& shop, const db::run_r
   }
 }
 
-db::run_record coordinator::run(db::run_request request) {
+db::run_record coordinator::run(const db::run_request& request) {
   const shop_settings* shop = find_shop(request.shop);
   db::run_record out;
   out.shop = request.shop;

@@ -63,7 +63,7 @@ public:
   /// Runs to the end in the calling thread (the command line). A run in
   /// progress elsewhere is reported as a failure to start, and so is a shop
   /// the app is uninstalled from.
-  db::run_record run(db::run_request request);
+  db::run_record run(const db::run_request& request);
 
   /// Carries out the sweep of a held run (an operator's confirmation). The
   /// run as recorded; on refusal, status "failed" with the reason in error.

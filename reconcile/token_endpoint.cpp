@@ -93,20 +93,22 @@ token_endpoint::token_endpoint(const shop_settings& shop, const reconcile_settin
     : shop_(shop), settings_(settings), cancel_(cancel) {}
 
 token_grant token_endpoint::client_credentials() {
-  const std::string body = json_object({{"client_id", shop_.client_id},
-                                        {"client_secret", shop_.client_secret},
-                                        {"grant_type", "client_credentials"}});
-  return post([&] { return body; });
+  return post([&] {
+    return json_object({{"client_id", shop_.client_id},
+                        {"client_secret", shop_.client_secret},
+                        {"grant_type", "client_credentials"}});
+  });
 }
 
 token_grant token_endpoint::refresh(const std::string& refresh_token) {
   // Sent again as it is after a lost answer: Shopify keeps this refresh
   // token valid until its successor is used.
-  const std::string body = json_object({{"client_id", shop_.client_id},
-                                        {"client_secret", shop_.client_secret},
-                                        {"grant_type", "refresh_token"},
-                                        {"refresh_token", refresh_token}});
-  return post([&] { return body; });
+  return post([&] {
+    return json_object({{"client_id", shop_.client_id},
+                        {"client_secret", shop_.client_secret},
+                        {"grant_type", "refresh_token"},
+                        {"refresh_token", refresh_token}});
+  });
 }
 
 token_grant token_endpoint::assertion(const std::function<std::string()>& sign) {

@@ -157,8 +157,8 @@ std::string registry::expose() const {
       for (std::size_t i = 0; i <= h.bounds().size(); ++i) {
         cumulative += h.bucket(i);
         const std::string le = i < h.bounds().size() ? format_value(h.bounds()[i]) : "+Inf";
-        out += f->name() + "_bucket" + prefix + "le=\"" + le + "\"} " +
-               std::to_string(cumulative) + "\n";
+        out.append(f->name()).append("_bucket").append(prefix).append("le=\"").append(le);
+        out.append("\"} ").append(std::to_string(cumulative)).append("\n");
       }
       out += f->name() + "_sum" + close_labels(open) + " " + format_value(h.sum()) + "\n";
       out += f->name() + "_count" + close_labels(open) + " " + std::to_string(cumulative) + "\n";
