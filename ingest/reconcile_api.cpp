@@ -9,15 +9,33 @@
 
 #include <charconv>
 #include <map>
+#include <vector>
 
 namespace shopmirror::ingest {
 namespace {
 
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  telemetry::append_json_escaped(out, text);
-  out += '"';
-  return out;
+// The members of one shop's answer to a trigger (the object is the
+// caller's to open and close).
+void write_trigger_members(json_writer& w, const std::string& shop,
+                           const reconcile::trigger_result& result) {
+  w.Key("shop");
+  write_string(w, shop);
+  w.Key("run_id");
+  if (result.run_id) {
+    w.Int64(*result.run_id);
+  } else {
+    w.Null();
+  }
+  w.Key("started");
+  w.Bool(result.started);
+  if (!result.error.empty()) {
+    w.Key("error");
+    write_string(w, result.error);
+    if (result.uninstalled) {
+      w.Key("uninstalled");
+      w.Bool(true);
+    }
+  }
 }
 
 void write_run(json_writer& w, const db::run_record& run) {
@@ -102,7 +120,13 @@ std::map<std::string, std::string, std::less<>> query_parameters(std::string_vie
 }
 
 http_response error(http::status status, std::string_view message) {
-  return make_response(status, "{\"error\":" + quoted(message) + "}");
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  w.Key("error");
+  write_string(w, message);
+  w.EndObject();
+  return make_response(status, std::string(buffer.GetString(), buffer.GetSize()));
 }
 
 http_response trigger(const http_request& request, reconcile::coordinator& coordinator) {
@@ -143,29 +167,22 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
       shops.push_back(configured.domain);
     }
   }
-  std::string runs;
-  std::string single;
+  std::vector<reconcile::trigger_result> results;
   bool failed = false;
   bool failed_for_good = false;
   std::size_t uninstalled = 0;
   for (const auto& shop : shops) {
     db::run_request one = base;
     one.shop = shop;
-    const reconcile::trigger_result result = coordinator.trigger(one);
-    std::string entry = "{\"shop\":" + quoted(shop) + ",\"run_id\":" +
-                        (result.run_id ? std::to_string(*result.run_id) : "null") +
-                        ",\"started\":" + (result.started ? "true" : "false");
+    const reconcile::trigger_result& result = results.emplace_back(coordinator.trigger(one));
     if (!result.error.empty()) {
-      entry += ",\"error\":" + quoted(result.error);
       if (result.uninstalled) {
-        entry += ",\"uninstalled\":true";
         ++uninstalled;
       } else {
         failed = true;
         failed_for_good = failed_for_good || !result.retry_later;
       }
     }
-    entry += "}";
     telemetry::log_event(result.error.empty() || result.uninstalled ? telemetry::level::info
                                                                     : telemetry::level::error,
                          "reconcile_triggered")
@@ -174,13 +191,25 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
         .field("run_id", result.run_id.value_or(0))
         .field("started", result.started)
         .field("error", result.error);
-    runs += runs.empty() ? "" : ",";
-    runs += entry;
-    single = entry;
   }
-  std::string body = shops.size() == 1 ? single.substr(0, single.size() - 1) + ",\"runs\":[" +
-                                             runs + "]}"
-                                       : "{\"runs\":[" + runs + "]}";
+  // {"runs": [one answer per shop]}; asked for one shop, that shop's answer
+  // is also the object's own members.
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  if (shops.size() == 1) {
+    write_trigger_members(w, shops.front(), results.front());
+  }
+  w.Key("runs");
+  w.StartArray();
+  for (std::size_t i = 0; i < shops.size(); ++i) {
+    w.StartObject();
+    write_trigger_members(w, shops[i], results[i]);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  const std::string body(buffer.GetString(), buffer.GetSize());
   if (failed_for_good) {
     // The database refused in a way a retry would meet again.
     return make_response(http::status::internal_server_error, body);
