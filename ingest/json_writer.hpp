@@ -38,4 +38,15 @@ inline void write_text(json_writer& w, const std::optional<std::string>& text) {
   }
 }
 
+/// The body of an error answer: {"error": message}.
+inline std::string json_error(std::string_view message) {
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  w.Key("error");
+  write_string(w, message);
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
 } // namespace shopmirror::ingest

@@ -120,13 +120,7 @@ std::map<std::string, std::string, std::less<>> query_parameters(std::string_vie
 }
 
 http_response error(http::status status, std::string_view message) {
-  rapidjson::StringBuffer buffer;
-  json_writer w(buffer);
-  w.StartObject();
-  w.Key("error");
-  write_string(w, message);
-  w.EndObject();
-  return make_response(status, std::string(buffer.GetString(), buffer.GetSize()));
+  return make_response(status, json_error(message));
 }
 
 http_response trigger(const http_request& request, reconcile::coordinator& coordinator) {

@@ -152,13 +152,7 @@ http_response status_error(http::status status, bool html, std::string_view mess
                              html_escaped(message) + "</p></body></html>\n",
                          "text/html; charset=utf-8");
   }
-  rapidjson::StringBuffer buffer;
-  json_writer w(buffer);
-  w.StartObject();
-  w.Key("error");
-  write_string(w, message);
-  w.EndObject();
-  return make_response(status, std::string(buffer.GetString(), buffer.GetSize()));
+  return make_response(status, json_error(message));
 }
 
 constexpr const char* page_style = R"css(
