@@ -6,6 +6,7 @@
 
 #include "db/reconcile_store.hpp"
 #include "model/timestamp.hpp"
+#include "model/variant_barcodes.hpp"
 #include "reconcile/admin_api.hpp"
 
 #include <functional>
@@ -20,6 +21,13 @@ namespace shopmirror::reconcile {
 struct listing_sink {
   std::function<void(db::listed_product, model::timestamp observed)> product;
   std::function<void(db::failed_product)> failed;
+};
+
+/// Where the barcodes listing puts each variant's barcodes, with when they
+/// were observed, and why a listed variant could not be read.
+struct barcodes_sink {
+  std::function<void(model::variant_barcodes, model::timestamp observed)> variant;
+  std::function<void(std::string reason)> failed;
 };
 
 /// A bulk operation could not be started (the API refused it, or another
@@ -44,6 +52,17 @@ void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
 /// Lists every product (or those updated at or after `since`) by pages.
 void list_by_pages(admin_api& api, const reconcile_settings& settings,
                    std::optional<model::timestamp> since, const listing_sink& sink);
+
+/// Lists every variant's barcodes (API 2026-10) with a bulk operation over
+/// productVariants, run, polled and checked as list_by_bulk_operation's;
+/// throws as that does.
+void list_barcodes_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
+                                     cancel_token& cancel, const barcodes_sink& sink);
+
+/// Lists every variant's barcodes (or those of variants updated at or after
+/// `since`) by productVariants pages.
+void list_barcodes_by_pages(admin_api& api, std::optional<model::timestamp> since,
+                            const barcodes_sink& sink);
 
 /// One product by id; nullopt if Shopify does not have it (deleted). Throws
 /// admin_api_error if it cannot be read.

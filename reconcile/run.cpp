@@ -1,6 +1,7 @@
 #include "reconcile/run.hpp"
 
 #include "reconcile/admin_api.hpp"
+#include "reconcile/barcodes.hpp"
 #include "reconcile/catalog.hpp"
 #include "telemetry/log.hpp"
 
@@ -239,6 +240,9 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
       listed = pipeline.finish();
       listed += failures.finish();
     }
+    // After the products, so that their variants are there; before the
+    // run finishes, so still under the shop's lock.
+    reconcile_barcodes(api, settings, database, run, cancel);
     cancel.check();
     db::run_record done = store.finish(run, listed);
     log_event(done.status == "succeeded" ? level::info : level::warn, "reconcile_finished")
