@@ -1681,7 +1681,7 @@ void admin_api_stand_in::put_product(model::product_state product,
 
 bool admin_api_stand_in::set_barcodes(std::int64_t product_id, std::int64_t variant_id,
                                       std::vector<model::barcode> barcodes,
-                                      model::timestamp updated_at) {
+                                      std::optional<model::timestamp> updated_at) {
   std::lock_guard lock(impl_->mutex);
   const auto it = impl_->catalog.find(product_id);
   if (it == impl_->catalog.end()) {
@@ -1691,7 +1691,9 @@ bool admin_api_stand_in::set_barcodes(std::int64_t product_id, std::int64_t vari
   for (auto& v : changed->state.variants) {
     if (v.id == variant_id) {
       v.barcode = barcodes.empty() ? std::nullopt : std::optional(barcodes.front().value);
-      v.updated_at = updated_at;
+      if (updated_at) {
+        v.updated_at = *updated_at;
+      }
       changed->barcodes[variant_id] = std::move(barcodes);
       it->second = std::move(changed);
       return true;

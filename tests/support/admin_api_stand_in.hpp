@@ -135,11 +135,12 @@ public:
   void put_product(model::product_state product, std::vector<std::string> option_names = {});
   /// Sets a variant's barcodes (API 2026-10), as productVariantsBulkUpdate
   /// does: its `barcode` becomes the first of them (null for none) and its
-  /// updatedAt `updated_at`. A variant without barcodes set has the one its
+  /// updatedAt `updated_at` (if given). A variant without barcodes set has the one its
   /// `barcode` names; put_product keeps a variant's barcodes while its
   /// `barcode` is still their first. False if there is no such variant.
   bool set_barcodes(std::int64_t product_id, std::int64_t variant_id,
-                    std::vector<model::barcode> barcodes, model::timestamp updated_at);
+                    std::vector<model::barcode> barcodes,
+                    std::optional<model::timestamp> updated_at);
   /// A deletion in Shopify: the product disappears from every later answer
   /// (a bulk operation that already completed keeps its snapshot).
   bool remove_product(std::int64_t id);
