@@ -94,7 +94,7 @@ void reconcile_barcodes(admin_api& api, const reconcile_settings& settings,
          barcodes_sink{[&](model::variant_barcodes variant, model::timestamp observed) {
                          batches.add(std::move(variant), observed);
                        },
-                       [&](std::string reason) { batches.failed(reason); }});
+                       [&](const std::string& reason) { batches.failed(reason); }});
     const db::barcodes_written written = batches.finish();
     log_event(batches.failures() == 0 ? level::info : level::warn, "reconcile_barcodes_finished")
         .field("shop", run.shop)
