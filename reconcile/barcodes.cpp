@@ -60,19 +60,15 @@ private:
 
 void list(admin_api& api, const reconcile_settings& settings, const db::run_record& run,
           cancel_token& cancel, const barcodes_sink& sink) {
+  const auto by_pages = [&] {
+    list_barcodes_by_pages(api, run.mode == "since" ? run.since : std::nullopt, sink);
+  };
   if (run.mode == "bulk") {
-    try {
-      list_barcodes_by_bulk_operation(api, settings, cancel, sink);
-      return;
-    } catch (const bulk_not_started& e) {
-      log_event(level::warn, "bulk_operation_refused")
-          .field("shop", run.shop)
-          .field("run_id", run.id)
-          .field("error", e.what())
-          .field("fallback", "paginated");
-    }
+    list_by_bulk_or_pages(
+        run, [&] { list_barcodes_by_bulk_operation(api, settings, cancel, sink); }, by_pages);
+    return;
   }
-  list_barcodes_by_pages(api, run.mode == "since" ? run.since : std::nullopt, sink);
+  by_pages();
 }
 
 } // namespace

@@ -26,6 +26,25 @@ private:
   std::string partial_;
 };
 
+/// What a bulk result's reader has read, to hold against what Shopify
+/// counted (bulk_count_mismatch).
+class bulk_result_counts {
+public:
+  /// Every non-empty line read: what Shopify's objectCount counts.
+  std::size_t lines() const noexcept { return lines_; }
+  /// The lines read as root objects (parsed, without `__parentId`),
+  /// readable by the mapping or not: what Shopify's rootObjectCount counts.
+  std::size_t roots() const noexcept { return roots_; }
+  /// The lines that could not be parsed at all: roots or children, no one
+  /// can tell.
+  std::size_t unreadable() const noexcept { return unreadable_; }
+
+protected:
+  std::size_t lines_ = 0;
+  std::size_t roots_ = 0;
+  std::size_t unreadable_ = 0;
+};
+
 /// Reads a bulk operation's JSONL result as it streams in: one node a line,
 /// a product followed by its variants, each variant naming its product in
 /// `__parentId`. Joins them and hands each complete product on, holding
@@ -37,7 +56,7 @@ private:
 /// fails the product being read too (it may have been one of its variants),
 /// and is itself a failure without a product id; so is a variant whose
 /// product cannot be told. Never throws for the result's content.
-class bulk_jsonl_reader {
+class bulk_jsonl_reader : public bulk_result_counts {
 public:
   using product_sink = std::function<void(db::listed_product)>;
   using failure_sink = std::function<void(db::failed_product)>;
@@ -50,17 +69,6 @@ public:
 
   /// The body ended: hands on the last product.
   void finish();
-
-  /// Every non-empty line read: what Shopify's objectCount counts.
-  std::size_t lines() const noexcept { return lines_; }
-
-  /// The lines read as products (parsed, without `__parentId`), readable
-  /// by the mapping or not: what Shopify's rootObjectCount counts.
-  std::size_t roots() const noexcept { return roots_; }
-
-  /// The lines that could not be parsed at all: products or variants, no
-  /// one can tell.
-  std::size_t unreadable() const noexcept { return unreadable_; }
 
 private:
   void line(std::string_view text);
@@ -78,9 +86,6 @@ private:
   /// The product of the last orphaned variant reported, so that its other
   /// variants are not reported again.
   std::string orphan_gid_;
-  std::size_t lines_ = 0;
-  std::size_t roots_ = 0;
-  std::size_t unreadable_ = 0;
 };
 
 /// Reads the JSONL result of the barcodes listing's bulk operation: a line
@@ -88,7 +93,7 @@ private:
 /// its barcodes (`{type, value, __parentId}`). Hands each variant on with
 /// its barcodes, holding one variant at a time. A variant whose lines
 /// cannot be read is handed on as failed, with why; the rest goes on.
-class bulk_barcodes_reader {
+class bulk_barcodes_reader : public bulk_result_counts {
 public:
   using variant_sink = std::function<void(model::variant_barcodes)>;
   using failure_sink = std::function<void(std::string reason)>;
@@ -98,13 +103,6 @@ public:
 
   void feed(std::string_view piece) { lines_in_.feed(piece); }
   void finish();
-
-  /// Non-empty lines read (Shopify's objectCount).
-  std::size_t lines() const noexcept { return lines_; }
-  /// Variant lines, readable or not (Shopify's rootObjectCount).
-  std::size_t roots() const noexcept { return roots_; }
-  /// Lines that could not be parsed at all.
-  std::size_t unreadable() const noexcept { return unreadable_; }
 
 private:
   void line(std::string_view text);
@@ -116,9 +114,6 @@ private:
   std::optional<model::variant_barcodes> current_;
   std::string current_gid_;
   std::optional<std::string> current_failure_;
-  std::size_t lines_ = 0;
-  std::size_t roots_ = 0;
-  std::size_t unreadable_ = 0;
 };
 
 } // namespace shopmirror::reconcile

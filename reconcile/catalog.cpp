@@ -416,6 +416,21 @@ void read_bulk_result(admin_api& api, const bulk_operation_state& status, Reader
 
 } // namespace
 
+void list_by_bulk_or_pages(const db::run_record& run, const std::function<void()>& by_bulk,
+                           const std::function<void()>& by_pages) {
+  try {
+    by_bulk();
+    return;
+  } catch (const bulk_not_started& e) {
+    telemetry::log_event(telemetry::level::warn, "bulk_operation_refused")
+        .field("shop", run.shop)
+        .field("run_id", run.id)
+        .field("error", e.what())
+        .field("fallback", "paginated");
+  }
+  by_pages();
+}
+
 void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
                             cancel_token& cancel, const listing_sink& sink) {
   const completed_bulk done = run_bulk(api, settings, cancel, bulk_products_start, bulk_products_query);

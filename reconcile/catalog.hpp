@@ -38,6 +38,12 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// Runs `by_bulk`, a listing by bulk operation; if the operation does not
+/// start (bulk_not_started), logs `bulk_operation_refused` with why and
+/// runs `by_pages` instead.
+void list_by_bulk_or_pages(const db::run_record& run, const std::function<void()>& by_bulk,
+                           const std::function<void()>& by_pages);
+
 /// Lists every product with a bulk operation: starts it (grouped output;
 /// a start refused because another bulk query of this app is in progress
 /// waits for that one to end, within settings.bulk_timeout, and tries

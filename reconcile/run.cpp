@@ -141,19 +141,13 @@ void list(admin_api& api, const reconcile_settings& settings, const db::run_reco
     list_by_pages(api, settings, run.since, sink);
     return;
   }
+  const auto by_pages = [&] { list_by_pages(api, settings, std::nullopt, sink); };
   if (run.mode == "bulk") {
-    try {
-      list_by_bulk_operation(api, settings, cancel, sink);
-      return;
-    } catch (const bulk_not_started& e) {
-      log_event(level::warn, "bulk_operation_refused")
-          .field("shop", run.shop)
-          .field("run_id", run.id)
-          .field("error", e.what())
-          .field("fallback", "paginated");
-    }
+    list_by_bulk_or_pages(
+        run, [&] { list_by_bulk_operation(api, settings, cancel, sink); }, by_pages);
+    return;
   }
-  list_by_pages(api, settings, std::nullopt, sink);
+  by_pages();
 }
 
 /// Failed products of a listing, recorded in batches through the run's own

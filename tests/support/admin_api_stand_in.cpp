@@ -26,6 +26,7 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <variant>
 
 namespace shopmirror::test {
 namespace {
@@ -289,6 +290,21 @@ void write_variant_fields(json_writer& w, const model::variant_state& v,
   }
   write_key(w, "updatedAt");
   write_optional_time(w, v.updated_at);
+}
+
+// A connection's pageInfo, its end cursor that of the last node's id.
+void write_page_info(json_writer& w, bool has_next, std::optional<std::int64_t> last_id) {
+  write_key(w, "pageInfo");
+  w.StartObject();
+  write_key(w, "hasNextPage");
+  w.Bool(has_next);
+  write_key(w, "endCursor");
+  if (last_id) {
+    write_string(w, stand_in_cursor(*last_id));
+  } else {
+    w.Null();
+  }
+  w.EndObject();
 }
 
 // A variants connection of `p` from index `start`, at most `count` nodes.
@@ -797,29 +813,47 @@ struct admin_api_stand_in::impl {
 
   // --- The operations (mutex held) ---
 
-  answer products_page(const graphql_request& r) {
+  // A connection's arguments ($first, $after, $query as an updated_at
+  // search), or the error answer Shopify gives for them.
+  struct page_arguments {
+    int first = 0;
+    std::optional<std::int64_t> after_id;
+    std::optional<updated_filter> filter;
+  };
+  static std::variant<page_arguments, answer> read_page_arguments(const graphql_request& r,
+                                                                  std::string_view searched) {
+    page_arguments a;
     const auto* first_value = r.variable("first");
     if (first_value == nullptr || !first_value->IsInt() || first_value->GetInt() < 1 ||
         first_value->GetInt() > max_page_size) {
       return json_answer(200, errors_body("$first must be an Int from 1 to 250"));
     }
-    const int first = first_value->GetInt();
-    auto it = catalog.begin();
+    a.first = first_value->GetInt();
     if (const auto after = r.string_variable("after")) {
-      const auto after_id = parse_cursor(*after);
-      if (!after_id) {
+      a.after_id = parse_cursor(*after);
+      if (!a.after_id) {
         return json_answer(200, errors_body("Invalid cursor for current pagination."));
       }
-      it = catalog.upper_bound(*after_id);
     }
-    std::optional<updated_filter> filter;
     if (const auto query = r.string_variable("query"); query && !query->empty()) {
-      filter = parse_filter(*query);
-      if (!filter) {
-        return json_answer(
-            200, errors_body("stand-in: unsupported product search: " + std::string(*query)));
+      a.filter = parse_filter(*query);
+      if (!a.filter) {
+        return json_answer(200, errors_body("stand-in: unsupported " + std::string(searched) +
+                                            " search: " + std::string(*query)));
       }
     }
+    return a;
+  }
+
+  answer products_page(const graphql_request& r) {
+    auto arguments = read_page_arguments(r, "product");
+    if (auto* refused = std::get_if<answer>(&arguments)) {
+      return std::move(*refused);
+    }
+    const page_arguments& a = std::get<page_arguments>(arguments);
+    const int first = a.first;
+    const std::optional<updated_filter>& filter = a.filter;
+    auto it = a.after_id ? catalog.upper_bound(*a.after_id) : catalog.begin();
     const int requested = products_page_fixed_cost + first * products_page_cost_per_product;
     if (auto refused = charge(requested)) {
       return std::move(*refused);
@@ -860,17 +894,7 @@ struct admin_api_stand_in::impl {
         break;
       }
     }
-    write_key(w, "pageInfo");
-    w.StartObject();
-    write_key(w, "hasNextPage");
-    w.Bool(has_next);
-    write_key(w, "endCursor");
-    if (last_id) {
-      write_string(w, stand_in_cursor(*last_id));
-    } else {
-      w.Null();
-    }
-    w.EndObject();
+    write_page_info(w, has_next, last_id);
     w.EndObject(); // products
     w.EndObject(); // data
     return json_answer(200, finish(buffer, w, requested, actual));
@@ -930,27 +954,14 @@ struct admin_api_stand_in::impl {
   // productVariants(first:, after:, query:, sortKey: ID) with each
   // variant's product id and barcodes(first: 20).
   answer barcodes_page(const graphql_request& r) {
-    const auto* first_value = r.variable("first");
-    if (first_value == nullptr || !first_value->IsInt() || first_value->GetInt() < 1 ||
-        first_value->GetInt() > max_page_size) {
-      return json_answer(200, errors_body("$first must be an Int from 1 to 250"));
+    auto arguments = read_page_arguments(r, "variant");
+    if (auto* refused = std::get_if<answer>(&arguments)) {
+      return std::move(*refused);
     }
-    const int first = first_value->GetInt();
-    std::optional<std::int64_t> after_id;
-    if (const auto after = r.string_variable("after")) {
-      after_id = parse_cursor(*after);
-      if (!after_id) {
-        return json_answer(200, errors_body("Invalid cursor for current pagination."));
-      }
-    }
-    std::optional<updated_filter> filter;
-    if (const auto query = r.string_variable("query"); query && !query->empty()) {
-      filter = parse_filter(*query);
-      if (!filter) {
-        return json_answer(
-            200, errors_body("stand-in: unsupported variant search: " + std::string(*query)));
-      }
-    }
+    const page_arguments& a = std::get<page_arguments>(arguments);
+    const int first = a.first;
+    const std::optional<std::int64_t>& after_id = a.after_id;
+    const std::optional<updated_filter>& filter = a.filter;
     const int requested = products_page_fixed_cost + first * barcodes_node_cost;
     if (auto refused = charge(requested)) {
       return std::move(*refused);
@@ -1004,17 +1015,7 @@ struct admin_api_stand_in::impl {
       ++returned;
     }
     w.EndArray();
-    write_key(w, "pageInfo");
-    w.StartObject();
-    write_key(w, "hasNextPage");
-    w.Bool(static_cast<std::size_t>(returned) < found.size());
-    write_key(w, "endCursor");
-    if (last_id) {
-      write_string(w, stand_in_cursor(*last_id));
-    } else {
-      w.Null();
-    }
-    w.EndObject();
+    write_page_info(w, static_cast<std::size_t>(returned) < found.size(), last_id);
     w.EndObject(); // productVariants
     w.EndObject(); // data
     return json_answer(200, finish(buffer, w, requested, actual));
