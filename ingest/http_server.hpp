@@ -1,7 +1,7 @@
 #pragma once
 
-#include "ingest/config.hpp"
 #include "ingest/http_types.hpp"
+#include "ingest/listen_address.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,9 +10,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
