@@ -64,7 +64,7 @@ done
 
 SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
 SHOPMIRROR_LISTEN=127.0.0.1:18090 SHOPMIRROR_LOG_LEVEL=warn SHOPMIRROR_DB_CONNECTIONS="$writers" \
-  "$bin/ingest/shopmirror" serve 2>"$scratch/service.log" &
+  "$bin/cli/shopmirror" serve 2>"$scratch/service.log" &
 service_pid=$!
 sleep 1
 

@@ -1,6 +1,6 @@
 // The command line every command shares (pure).
 
-#include "ingest/command_line.hpp"
+#include "cli/command_line.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 #include "db/settings.hpp"
-#include "ingest/config.hpp"
+#include "cli/config.hpp"
 
 #include <doctest/doctest.h>
 
