@@ -13,7 +13,7 @@
 // and a newer version of a random product, so every state applies and
 // every variant is rewritten, as the load generator's updates are.
 
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 #include "db/delivery_store.hpp"
 #include "model/webhook_payload.hpp"
 

@@ -9,7 +9,7 @@
 // measured from that time, so a stalled service cannot hide its stall by
 // slowing the sender down (no coordinated omission).
 
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/hmac.hpp"
 

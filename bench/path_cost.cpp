@@ -5,7 +5,7 @@
 //
 //   shopmirror-path-cost [ITERATIONS=20000] [VARIANTS=3]
 
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/signature.hpp"
 #include "db/delivery_store.hpp"

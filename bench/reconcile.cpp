@@ -12,7 +12,7 @@
 // The database must be migrated. Exits non-zero when a run fails or its
 // result disagrees with the catalog.
 
-#include "bench/catalog.hpp"
+#include "tests/support/catalog.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
 
 #include <pqxx/pqxx>

@@ -1,6 +1,6 @@
-#include "bench/catalog.hpp"
+#include "tests/support/catalog.hpp"
 
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,8 +1,8 @@
 // The benchmarks' generated data: the load generator's webhook bodies, and
 // the reconcile's catalog, deterministic and shaped like a real store's.
 
-#include "bench/catalog.hpp"
-#include "bench/payloads.hpp"
+#include "tests/support/catalog.hpp"
+#include "tests/support/payloads.hpp"
 #include "model/fingerprint.hpp"
 #include "model/webhook_payload.hpp"
 

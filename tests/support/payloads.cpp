@@ -1,4 +1,4 @@
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 
 #include <cstdio>
 
