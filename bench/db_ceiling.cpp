@@ -8,7 +8,7 @@
 //
 //   shopmirror-db-ceiling --database URL --batch 64 --clients 2 --duration 60
 //
-// Products (10,000, with bench::variant_count's variants) are mapped once
+// Products (10,000, with test::variant_count's variants) are mapped once
 // before the clock starts; each delivery is a copy with a new webhook id
 // and a newer version of a random product, so every state applies and
 // every variant is rewritten, as the load generator's updates are.
@@ -76,7 +76,7 @@ options parse(int argc, char** argv) {
 
 model::upsert_product mapped(std::int64_t product, int variants) {
   auto action = model::action_for(model::webhook_topic::products_update, "bench.myshopify.com",
-                                  bench::product_body(product, 1, variants),
+                                  test::product_body(product, 1, variants),
                                   model::stub_fetch::possible);
   auto* upsert = std::get_if<model::upsert_product>(&action);
   if (upsert == nullptr) {
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   std::vector<model::upsert_product> templates;
   templates.reserve(static_cast<std::size_t>(o.products));
   for (int p = 0; p < o.products; ++p) {
-    templates.push_back(mapped(7'000'000'000'000 + p, bench::variant_count(random)));
+    templates.push_back(mapped(7'000'000'000'000 + p, test::variant_count(random)));
   }
   std::vector<std::atomic<std::int64_t>> versions(static_cast<std::size_t>(o.products));
 
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
         for (int i = 0; i < o.batch; ++i) {
           const std::size_t index = product(pick);
           model::upsert_product upsert = templates[index];
-          // A second per version, as bench::product_body's versions move.
+          // A second per version, as test::product_body's versions move.
           const std::int64_t version = versions[index].fetch_add(1) + 1;
           upsert.state.updated_at.micros_since_epoch += version * 1'000'000;
           for (auto& variant : upsert.state.variants) {

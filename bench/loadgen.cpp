@@ -89,7 +89,7 @@ public:
   explicit generator(const options& o) : options_(o), key_(o.secret), random_(o.seed) {
     variants_.resize(static_cast<std::size_t>(o.products));
     for (auto& v : variants_) {
-      v = bench::variant_count(random_);
+      v = test::variant_count(random_);
     }
     versions_.assign(static_cast<std::size_t>(o.products), 0);
   }
@@ -109,14 +109,14 @@ public:
       r.version = ++versions_[index];
     }
     r.webhook_id = "lg-" + std::to_string(options_.seed) + "-" + std::to_string(++counter_);
-    const std::string body = bench::product_body(r.product, r.version, variants_[index]);
+    const std::string body = test::product_body(r.product, r.version, variants_[index]);
     r.wire.reserve(body.size() + 512);
     r.wire = "POST " + options_.target + " HTTP/1.1\r\nHost: " + options_.host +
              "\r\nUser-Agent: Shopify-Captain-Hook\r\nContent-Type: application/json"
              "\r\nX-Shopify-Topic: products/update\r\nX-Shopify-Hmac-Sha256: " +
              crypto::base64_encode(key_.sign(body)) + "\r\nX-Shopify-Shop-Domain: " +
              options_.shop + "\r\nX-Shopify-API-Version: 2026-10\r\nX-Shopify-Webhook-Id: " +
-             r.webhook_id + "\r\nX-Shopify-Triggered-At: " + bench::version_time(r.version) +
+             r.webhook_id + "\r\nX-Shopify-Triggered-At: " + test::updated_at_of(r.version) +
              "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     r.wire += body;
     if (recent_.size() < 1024) {
@@ -325,7 +325,7 @@ int check(const options& o, const std::vector<result>& results) {
   {
     pqxx::stream_to rows(tx, "newest", std::vector<std::string>{"product_id", "updated_at"});
     for (const auto& [product, version] : newest) {
-      rows << std::make_tuple(product, bench::version_time(version));
+      rows << std::make_tuple(product, test::updated_at_of(version));
     }
     rows.complete();
   }

@@ -464,11 +464,11 @@ int main(int argc, char** argv) {
     settings.restore_rate = o.restore_rate;
     settings.shop_domain = shop;
     test::admin_api_stand_in api(settings);
-    const bench::catalog_options catalog{o.seed};
+    const test::catalog_options catalog{o.seed};
     const auto fill_start = std::chrono::steady_clock::now();
     std::size_t variants = 0;
     api.fill(size, [&](std::size_t index) {
-      auto product = bench::catalog_product(index, catalog);
+      auto product = test::catalog_product(index, catalog);
       variants += product.variants.size();
       return product;
     });

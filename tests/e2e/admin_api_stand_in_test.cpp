@@ -510,7 +510,7 @@ TEST_SUITE("e2e") {
     const std::size_t products = 3000;
     std::size_t variants = 0;
     api.fill(products, [&](std::size_t i) {
-      auto p = bench::catalog_product(i);
+      auto p = test::catalog_product(i);
       variants += p.variants.size();
       return p;
     });

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-namespace shopmirror::bench {
+namespace shopmirror::test {
 
 int variant_count(std::mt19937_64& random) {
   // 85 % of products: 1-6 variants (a 3-5 KB body); 12 %: up to 30; 3 %: up to 100.
@@ -16,7 +16,7 @@ int variant_count(std::mt19937_64& random) {
   return std::uniform_int_distribution<int>(31, 100)(random);
 }
 
-std::string version_time(int version) {
+std::string updated_at_of(int version) {
   const int day = 1 + version / 86400;
   const int rest = version % 86400;
   char text[40];
@@ -26,7 +26,7 @@ std::string version_time(int version) {
 }
 
 std::string product_body(std::int64_t id, int version, int variants) {
-  const std::string updated = version_time(version);
+  const std::string updated = updated_at_of(version);
   std::string body;
   body.reserve(1200 + static_cast<std::size_t>(variants) * 700);
   char head[1600];
@@ -56,4 +56,4 @@ std::string product_body(std::int64_t id, int version, int variants) {
   return body;
 }
 
-} // namespace shopmirror::bench
+} // namespace shopmirror::test

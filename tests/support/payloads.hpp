@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-namespace shopmirror::bench {
+namespace shopmirror::test {
 
 /// How many variants a product has: mostly a few, sometimes many.
 int variant_count(std::mt19937_64& random);
@@ -17,6 +17,6 @@ int variant_count(std::mt19937_64& random);
 std::string product_body(std::int64_t product_id, int version, int variants);
 
 /// updated_at of a version, as the body carries it.
-std::string version_time(int version);
+std::string updated_at_of(int version);
 
-} // namespace shopmirror::bench
+} // namespace shopmirror::test

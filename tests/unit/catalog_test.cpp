@@ -1,10 +1,11 @@
-// The benchmarks' generated data: the load generator's webhook bodies, and
-// the reconcile's catalog, deterministic and shaped like a real store's.
+// The generated data that benchmarks and tests share: the load generator's
+// webhook bodies, and the reconcile's catalog, deterministic and shaped like
+// a real store's.
 
-#include "tests/support/catalog.hpp"
-#include "tests/support/payloads.hpp"
 #include "model/fingerprint.hpp"
 #include "model/webhook_payload.hpp"
+#include "tests/support/catalog.hpp"
+#include "tests/support/payloads.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,7 +14,7 @@
 
 using namespace shopmirror;
 
-TEST_SUITE("bench") {
+TEST_SUITE("support") {
 
   TEST_CASE("the load generator's bodies are whole states, as Shopify's are") {
     // A body that lacked a field Shopify sends (the category, say) would be
@@ -21,7 +22,7 @@ TEST_SUITE("bench") {
     for (const int variants : {1, 5, 100}) {
       CAPTURE(variants);
       const auto mapped = model::map_product_webhook(model::product_topic::update,
-                                                     bench::product_body(42, 3, variants));
+                                                     test::product_body(42, 3, variants));
       REQUIRE(std::holds_alternative<model::product_state>(mapped));
       const auto& state = std::get<model::product_state>(mapped);
       CHECK(model::is_whole(state));
@@ -30,10 +31,10 @@ TEST_SUITE("bench") {
   }
 
   TEST_CASE("generated catalog products are the same for the same seed and index") {
-    CHECK(bench::catalog_product(42) == bench::catalog_product(42));
-    CHECK(bench::catalog_product(42, {7}) == bench::catalog_product(42, {7}));
-    CHECK_FALSE(bench::catalog_product(42, {7}) == bench::catalog_product(42, {8}));
-    CHECK_FALSE(bench::catalog_product(42) == bench::catalog_product(43));
+    CHECK(test::catalog_product(42) == test::catalog_product(42));
+    CHECK(test::catalog_product(42, {7}) == test::catalog_product(42, {7}));
+    CHECK_FALSE(test::catalog_product(42, {7}) == test::catalog_product(42, {8}));
+    CHECK_FALSE(test::catalog_product(42) == test::catalog_product(43));
   }
 
   TEST_CASE("generated catalog is skewed toward few variants with a tail up to 100") {
@@ -47,7 +48,7 @@ TEST_SUITE("bench") {
     int drafts = 0;
     const int products = 5000;
     for (int i = 0; i < products; ++i) {
-      const auto p = bench::catalog_product(static_cast<std::size_t>(i));
+      const auto p = test::catalog_product(static_cast<std::size_t>(i));
       CHECK(p.id > last_id);
       last_id = p.id;
       const auto n = p.variants.size();
