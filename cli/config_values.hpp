@@ -1,6 +1,6 @@
 #pragma once
 
-// Internal to ingest/: reading one setting's value, with a config_error that
+// Internal to cli/: reading one setting's value, with a config_error that
 // names the variable when the value is wrong.
 
 #include "cli/config.hpp"
