@@ -112,6 +112,39 @@ boost::asio::awaitable<void> answer_read_error(Stream& stream, boost::beast::fla
   }
 }
 
+/// The body of a request whose header `parser` holds, within `body_limit`:
+/// `100 Continue` first when the client asked for it. What cannot be read
+/// is answered as read_request says.
+template <class Stream>
+boost::asio::awaitable<std::optional<http_request>>
+read_body(Stream& stream, boost::beast::flat_buffer& buffer,
+          http::request_parser<http::string_body>& parser, std::uint64_t body_limit,
+          const read_limits& limits) {
+  constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+  parser.body_limit(body_limit);
+  // Beast compares a Content-Length with the limit only as the header
+  // ends, before the route had set one: without this, a declared length
+  // over the limit would be read (and its buffer reserved) in full.
+  if (parser.content_length().value_or(0) > body_limit) {
+    co_await answer_and_close(stream, buffer, body_over_the_limit(), limits.write_timeout,
+                              parser.get().method());
+    co_return std::nullopt;
+  }
+  if (boost::beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> go_on{http::status::continue_, 11};
+    auto [ec, n] = co_await http::async_write(stream, go_on, use_tuple);
+    if (ec) {
+      co_return std::nullopt;
+    }
+  }
+  auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+  if (ec) {
+    co_await answer_read_error(stream, buffer, ec, limits.write_timeout);
+    co_return std::nullopt;
+  }
+  co_return parser.release();
+}
+
 /// Reads one request from `stream`, whose bytes so far are in `buffer`: the
 /// header within its limit, the framing checks, the application's decision
 /// from the header (an early answer, the body's limit), `100 Continue` when
@@ -129,12 +162,10 @@ boost::asio::awaitable<request_read> read_request(Stream& stream,
   parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
   parser.body_limit(boost::none);
   detail::expires_after(stream, limits.read_timeout);
-  {
-    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-    if (ec) {
-      co_await answer_read_error(stream, buffer, ec, limits.write_timeout);
-      co_return result;
-    }
+  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+  if (ec) {
+    co_await answer_read_error(stream, buffer, ec, limits.write_timeout);
+    co_return result;
   }
   result.method = parser.get().method();
   result.keep_alive = parser.get().keep_alive();
@@ -144,42 +175,15 @@ boost::asio::awaitable<request_read> read_request(Stream& stream,
     co_return result;
   }
   header_decision decision = application.on_header(parser.get().base());
-  if (decision.early) {
-    const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
-    if (has_body) {
-      co_await answer_and_close(stream, buffer, std::move(*decision.early), limits.write_timeout,
-                                result.method);
-      co_return result;
-    }
+  if (!decision.early) {
+    result.request = co_await read_body(stream, buffer, parser, decision.body_limit, limits);
+  } else if (parser.chunked() || parser.content_length().value_or(0) > 0) {
+    co_await answer_and_close(stream, buffer, std::move(*decision.early), limits.write_timeout,
+                              result.method);
+  } else {
     // No body to skip: the connection stays usable.
     result.early = std::move(decision.early);
-    co_return result;
   }
-  parser.body_limit(decision.body_limit);
-  // Beast compares a Content-Length with the limit only as the header
-  // ends, before the route had set one: without this, a declared length
-  // over the limit would be read (and its buffer reserved) in full.
-  if (parser.content_length().value_or(0) > decision.body_limit) {
-    co_await answer_and_close(stream, buffer, body_over_the_limit(), limits.write_timeout,
-                              result.method);
-    co_return result;
-  }
-  if (boost::beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-    http::response<http::empty_body> go_on{http::status::continue_, 11};
-    auto [ec, n] = co_await http::async_write(stream, go_on, use_tuple);
-    if (ec) {
-      co_return result;
-    }
-  }
-  {
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-    if (ec) {
-      co_await answer_read_error(stream, buffer, ec, limits.write_timeout);
-      co_return result;
-    }
-  }
-  result.request = parser.release();
-  result.keep_alive = result.request->keep_alive();
   co_return result;
 }
 

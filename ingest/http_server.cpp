@@ -181,6 +181,21 @@ asio::awaitable<void> http_server::accept_loop() {
   }
 }
 
+request_context http_server::context_for(const http_request& request, const std::string& peer,
+                                         std::chrono::steady_clock::time_point started) {
+  request_context context;
+  context.client_address = forwarded_client(request, peer, settings_.trusted_proxies);
+  context.started = started;
+  if (const auto id = request["X-Request-Id"]; is_plain_id(id)) {
+    context.request_id = std::string(id);
+  } else {
+    char generated[24];
+    std::snprintf(generated, sizeof generated, "sm-%" PRIx64, request_counter_.fetch_add(1) + 1);
+    context.request_id = generated;
+  }
+  return context;
+}
+
 asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
                                                     std::shared_ptr<connection_state> state) {
   const std::string client = client_address(socket);
@@ -223,17 +238,7 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
       break;
     }
 
-    request_context context;
-    context.client_address = forwarded_client(*read.request, client, settings_.trusted_proxies);
-    context.started = started;
-    if (const auto id = (*read.request)["X-Request-Id"]; is_plain_id(id)) {
-      context.request_id = std::string(id);
-    } else {
-      char generated[24];
-      std::snprintf(generated, sizeof generated, "sm-%" PRIx64, request_counter_.fetch_add(1) + 1);
-      context.request_id = generated;
-    }
-
+    const request_context context = context_for(*read.request, client, started);
     in_flight_.fetch_add(1);
     struct in_flight_guard {
       std::atomic<std::size_t>& n;
