@@ -1,6 +1,6 @@
 // shopmirror-reconcile-bench: how fast `shopmirror reconcile` mirrors a whole
 // catalog, and how much memory it takes. For each catalog size it fills an
-// Admin API stand-in with a generated catalog (bench/catalog.hpp), empties
+// Admin API stand-in with a generated catalog (tests/support/catalog.hpp), empties
 // the shop's rows, runs the real binary as a child process against the
 // stand-in twice (into an empty mirror, then again with nothing changed),
 // and reports wall time, products/s and the child's peak resident memory.
