@@ -41,6 +41,21 @@ std::optional<std::string> uninstalled_reason(const db::db_settings& database,
          "): no reconcile until a product webhook shows the app installed again";
 }
 
+// How one refresh request ended: the label of shopmirror_refreshes_total.
+enum class refresh_outcome { applied, gone, failed };
+
+std::string_view to_string(refresh_outcome outcome) noexcept {
+  switch (outcome) {
+  case refresh_outcome::applied:
+    return "applied";
+  case refresh_outcome::gone:
+    return "gone";
+  case refresh_outcome::failed:
+    return "failed";
+  }
+  return "failed";
+}
+
 } // namespace
 
 std::int64_t next_daily_run(std::int64_t now, int minute) {
@@ -161,7 +176,7 @@ db::run_record coordinator::run(const db::run_request& request) {
   const shop_settings* shop = find_shop(request.shop);
   db::run_record out;
   out.shop = request.shop;
-  out.status = "failed";
+  out.status = db::run_status::failed;
   if (shop == nullptr) {
     out.error = "no shop " + request.shop + " is configured";
     return out;
@@ -203,7 +218,7 @@ db::run_record coordinator::confirm_sweep(std::int64_t run_id) {
         .field("error", e.what());
     db::run_record out;
     out.id = run_id;
-    out.status = "failed";
+    out.status = db::run_status::failed;
     out.error = e.what();
     return out;
   }
@@ -214,7 +229,7 @@ void coordinator::record_end(const db::run_record& run) {
     return;
   }
   metrics_->running.with({run.shop}).set(0);
-  metrics_->runs.with({run.shop, run.status}).inc();
+  metrics_->runs.with({run.shop, to_string(run.status)}).inc();
   show_run(run);
 }
 
@@ -222,11 +237,11 @@ void coordinator::show_run(const db::run_record& run) {
   if (run.dry_run) {
     return;
   }
-  if (run.status == "succeeded" || run.status == "held") {
+  if (run.status == db::run_status::succeeded || run.status == db::run_status::held) {
     // What the shop's latest run held back: 0 once a run sweeps.
     metrics_->held_sweep.with({run.shop}).set(static_cast<double>(run.held_sweep.value_or(0)));
   }
-  if (run.status == "succeeded") {
+  if (run.status == db::run_status::succeeded) {
     metrics_->last_success.with({run.shop})
         .set(unix_seconds(run.finished_at.value_or(model::now())));
     metrics_->last_drift.with({run.shop, "inserted"}).set(static_cast<double>(run.inserted));
@@ -311,7 +326,7 @@ void coordinator::schedule_loop() {
     for (const auto& shop : shops_) {
       db::run_request request;
       request.shop = shop.domain;
-      request.trigger = "schedule";
+      request.trigger = db::run_trigger::schedule;
       request.mode = settings_.mode;
       request.max_sweep = settings_.max_sweep;
       const trigger_result result = trigger(request);
@@ -319,7 +334,7 @@ void coordinator::schedule_loop() {
       log_event(result.error.empty() || result.uninstalled ? level::info : level::error,
                 "reconcile_triggered")
           .field("shop", shop.domain)
-          .field("trigger", "schedule")
+          .field("trigger", to_string(request.trigger))
           .field("run_id", result.run_id.value_or(0))
           .field("started", result.started)
           .field("error", result.error);
@@ -451,7 +466,7 @@ void coordinator::refresh_once(db::reconcile_store& store) {
     for (const auto& request : requests) {
       cancel_.check();
       const shop_settings* shop = find_shop(request.shop);
-      std::string outcome = "failed";
+      refresh_outcome outcome = refresh_outcome::failed;
       try {
         if (shop == nullptr) {
           throw admin_api_error("no Admin API credentials for " + request.shop);
@@ -460,10 +475,10 @@ void coordinator::refresh_once(db::reconcile_store& store) {
         const model::timestamp observed = model::now();
         if (auto product = fetch_product(api, request.product_id)) {
           store.apply_single(request.shop, *product, observed);
-          outcome = "applied";
+          outcome = refresh_outcome::applied;
         } else {
           // Deleted since: its products/delete webhook tombstones it.
-          outcome = "gone";
+          outcome = refresh_outcome::gone;
         }
         store.complete_refresh(request);
       } catch (const cancelled&) {
@@ -478,12 +493,12 @@ void coordinator::refresh_once(db::reconcile_store& store) {
             .field("error", e.what());
       }
       if (metrics_ != nullptr) {
-        metrics_->refreshes.with({request.shop, outcome}).inc();
+        metrics_->refreshes.with({request.shop, to_string(outcome)}).inc();
       }
-      log_event(outcome == "failed" ? level::warn : level::info, "refresh")
+      log_event(outcome == refresh_outcome::failed ? level::warn : level::info, "refresh")
           .field("shop", request.shop)
           .field("product_id", request.product_id)
-          .field("outcome", outcome);
+          .field("outcome", to_string(outcome));
     }
   }
 }

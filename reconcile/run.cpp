@@ -136,11 +136,11 @@ private:
 
 void list(admin_api& api, const reconcile_settings& settings, const db::run_record& run,
           cancel_token& cancel, const listing_sink& sink) {
-  if (run.mode == "since") {
+  if (run.mode == db::run_mode::since) {
     list_by_pages(api, settings, run.since, sink);
     return;
   }
-  if (run.mode == "bulk") {
+  if (run.mode == db::run_mode::bulk) {
     try {
       list_by_bulk_operation(api, settings, cancel, sink);
       return;
@@ -149,7 +149,7 @@ void list(admin_api& api, const reconcile_settings& settings, const db::run_reco
           .field("shop", run.shop)
           .field("run_id", run.id)
           .field("error", e.what())
-          .field("fallback", "paginated");
+          .field("fallback", to_string(db::run_mode::paginated));
     }
   }
   list_by_pages(api, settings, std::nullopt, sink);
@@ -205,8 +205,8 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
   log_event(level::info, "reconcile_started")
       .field("shop", run.shop)
       .field("run_id", run.id)
-      .field("mode", run.mode)
-      .field("trigger", run.trigger)
+      .field("mode", to_string(run.mode))
+      .field("trigger", to_string(run.trigger))
       .field("dry_run", run.dry_run);
   try {
     admin_api api(shop, credentials, settings, cancel);
@@ -241,10 +241,10 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
     }
     cancel.check();
     db::run_record done = store.finish(run, listed);
-    log_event(done.status == "succeeded" ? level::info : level::warn, "reconcile_finished")
+    log_event(done.status == db::run_status::succeeded ? level::info : level::warn, "reconcile_finished")
         .field("shop", done.shop)
         .field("run_id", done.id)
-        .field("status", done.status)
+        .field("status", to_string(done.status))
         .field("listed", done.listed)
         .field("inserted", done.inserted)
         .field("updated", done.updated)
@@ -262,7 +262,7 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
         .field("shop", run.shop)
         .field("run_id", run.id)
         .field("error", e.what());
-    run.status = "failed";
+    run.status = db::run_status::failed;
     run.error = e.what();
     return run;
   }
