@@ -1,5 +1,6 @@
 #include "ingest/http_server.hpp"
 
+#include "ingest/json_writer.hpp"
 #include "telemetry/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -66,7 +67,7 @@ asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, beast::flat_bu
 }
 
 http_response body_over_the_limit() {
-  return make_response(http::status::payload_too_large, "{\"error\":\"body over the limit\"}");
+  return make_response(http::status::payload_too_large, json_error("body over the limit"));
 }
 
 // What a client gets for a request that could not be read: a limit it broke
@@ -75,14 +76,14 @@ http_response body_over_the_limit() {
 std::optional<http_response> answer_for_read_error(const beast::error_code& ec) {
   if (ec == http::error::header_limit) {
     return make_response(http::status::request_header_fields_too_large,
-                         "{\"error\":\"headers too large\"}");
+                         json_error("headers too large"));
   }
   if (ec == http::error::body_limit) {
     return body_over_the_limit();
   }
   if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
       ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    return make_response(http::status::bad_request, "{\"error\":\"malformed request\"}");
+    return make_response(http::status::bad_request, json_error("malformed request"));
   }
   return std::nullopt;
 }

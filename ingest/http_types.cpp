@@ -1,5 +1,7 @@
 #include "ingest/http_types.hpp"
 
+#include "ingest/json_writer.hpp"
+
 namespace shopmirror::ingest {
 
 http_response make_response(http::status status, std::string body,
@@ -21,13 +23,13 @@ std::optional<http_response> answer_for_framing(const http_header& header, bool 
   }
   if (!chunked) {
     return make_response(http::status::bad_request,
-                         "{\"error\":\"Transfer-Encoding must end with chunked\"}");
+                         json_error("Transfer-Encoding must end with chunked"));
   }
   for (auto it = codings.first; it != codings.second; ++it) {
     for (const auto coding : http::token_list(it->value())) {
       if (!boost::beast::iequals(coding, "chunked")) {
         return make_response(http::status::not_implemented,
-                             "{\"error\":\"no transfer coding but chunked\"}");
+                             json_error("no transfer coding but chunked"));
       }
     }
   }
