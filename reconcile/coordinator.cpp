@@ -255,37 +255,27 @@ void coordinator::show_run(const db::run_record& run) {
 
 void coordinator::start_background() {
   if (settings_.daily_at_minute) {
-    schedule_thread_ = std::thread([this] { schedule_loop(); });
+    schedule_.start([this] { schedule_loop(); });
   }
-  refresh_thread_ = std::thread([this] { refresh_loop(); });
+  refresh_.start([this] { refresh_loop(); });
   if (!settings_.public_url.empty()) {
-    subscription_thread_ = std::thread([this] { subscription_loop(); });
+    subscriptions_.start([this] { subscription_loop(); });
   }
 }
 
-void coordinator::nudge_refresh() {
-  {
-    const std::lock_guard lock(mutex_);
-    refresh_nudged_ = true;
-  }
-  wake_.notify_all();
-}
+void coordinator::nudge_refresh() { refresh_.nudge(); }
 
 void coordinator::stop() {
   {
     const std::lock_guard lock(mutex_);
-    if (stopping_ && runs_.empty() && !schedule_thread_.joinable() &&
-        !refresh_thread_.joinable() && !subscription_thread_.joinable()) {
-      return;
-    }
     stopping_ = true;
   }
   cancel_.cancel();
-  wake_.notify_all();
-  for (std::thread* t : {&schedule_thread_, &refresh_thread_, &subscription_thread_}) {
-    if (t->joinable()) {
-      t->join();
-    }
+  for (sync::background_loop* loop : {&schedule_, &refresh_, &subscriptions_}) {
+    loop->request_stop();
+  }
+  for (sync::background_loop* loop : {&schedule_, &refresh_, &subscriptions_}) {
+    loop->join();
   }
   std::list<run_thread> runs;
   {
@@ -310,8 +300,7 @@ void coordinator::reap_finished_runs() {
 
 void coordinator::schedule_loop() {
   std::mt19937 random{std::random_device{}()};
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
+  while (!schedule_.stopping()) {
     const auto now = std::chrono::system_clock::now();
     const std::int64_t now_s =
         std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
@@ -319,10 +308,9 @@ void coordinator::schedule_loop() {
     const std::int64_t at = next_daily_run(now_s, *settings_.daily_at_minute) + jitter(random);
     log_event(level::info, "reconcile_scheduled").field("at_unix", at);
     const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(at));
-    if (wake_.wait_until(lock, when, [this] { return stopping_; })) {
+    if (schedule_.wait_until(when)) {
       return;
     }
-    lock.unlock();
     for (const auto& shop : shops_) {
       db::run_request request;
       request.shop = shop.domain;
@@ -339,15 +327,12 @@ void coordinator::schedule_loop() {
           .field("started", result.started)
           .field("error", result.error);
     }
-    lock.lock();
   }
 }
 
 void coordinator::refresh_loop() {
   db::reconcile_store store(database_);
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
+  while (!refresh_.stopping()) {
     try {
       refresh_once(store);
       publish_gauges(store);
@@ -356,17 +341,12 @@ void coordinator::refresh_loop() {
     } catch (const std::exception& e) {
       log_event(level::warn, "refresh_unavailable").field("error", e.what());
     }
-    lock.lock();
-    wake_.wait_for(lock, settings_.refresh_interval,
-                   [this] { return stopping_ || refresh_nudged_; });
-    refresh_nudged_ = false;
+    refresh_.wait_for(settings_.refresh_interval);
   }
 }
 
 void coordinator::subscription_loop() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
+  while (!subscriptions_.stopping()) {
     for (const auto& shop : shops_) {
       try {
         check_subscriptions(shop);
@@ -374,8 +354,7 @@ void coordinator::subscription_loop() {
         return;
       }
     }
-    lock.lock();
-    wake_.wait_for(lock, settings_.subscription_check_interval, [this] { return stopping_; });
+    subscriptions_.wait_for(settings_.subscription_check_interval);
   }
 }
 
