@@ -20,7 +20,8 @@ enum class run_status {
   superseded,  ///< a held run that a newer run of the shop replaced
 };
 
-/// How a run lists the shop's products.
+/// How a run lists the shop's products. The modes an operator chooses come
+/// before since (parse_listing_mode).
 enum class run_mode {
   bulk,      ///< a bulk operation's JSONL
   paginated, ///< products pages

@@ -8,6 +8,7 @@
 #include "reconcile/subscriptions.hpp"
 #include "telemetry/log.hpp"
 
+#include <array>
 #include <random>
 
 namespace shopmirror::reconcile {
@@ -45,15 +46,8 @@ std::optional<std::string> uninstalled_reason(const db::db_settings& database,
 enum class refresh_outcome { applied, gone, failed };
 
 std::string_view to_string(refresh_outcome outcome) noexcept {
-  switch (outcome) {
-  case refresh_outcome::applied:
-    return "applied";
-  case refresh_outcome::gone:
-    return "gone";
-  case refresh_outcome::failed:
-    return "failed";
-  }
-  return "failed";
+  constexpr std::array<std::string_view, 3> names{"applied", "gone", "failed"};
+  return names.at(static_cast<std::size_t>(outcome));
 }
 
 } // namespace
