@@ -19,6 +19,8 @@ bool sessions_are_shared(const db_settings& settings) {
   };
   pqxx::connection first(conninfo);
   pqxx::connection second(conninfo);
+  limit_session(first, limits_of(settings));
+  limit_session(second, limits_of(settings));
   const int a = backend(first);
   const int b = backend(second);
   return a == b;
