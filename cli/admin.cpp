@@ -74,8 +74,13 @@ std::string one_line(std::string text) {
 // replay is a delivery of its own ("replay:<id>:<webhook id>"), so running
 // it twice is a duplicate, and its version is the original one, so it never
 // overwrites a newer state.
-std::string replay(db::delivery_store& store, const db::dead_letter_record& record,
-                   const config& settings) {
+struct replay_result {
+  model::apply_outcome outcome = model::apply_outcome::failed;
+  std::string text; ///< the outcome, and why it is still a dead letter
+};
+
+replay_result replay(db::delivery_store& store, const db::dead_letter_record& record,
+                     const config& settings) {
   const bool can_fetch =
       std::any_of(settings.shops.begin(), settings.shops.end(),
                   [&](const auto& shop) { return shop.domain == record.meta.shop_domain; });
@@ -83,13 +88,13 @@ std::string replay(db::delivery_store& store, const db::dead_letter_record& reco
       model::action_for(model::parse_topic(record.meta.topic), record.meta.shop_domain, record.body,
                         can_fetch ? model::stub_fetch::possible : model::stub_fetch::impossible);
   if (const auto* still = std::get_if<model::dead_letter>(&action)) {
-    return "dead_letter: " + still->reason;
+    return {model::apply_outcome::dead_letter, "dead_letter: " + still->reason};
   }
   model::delivery meta = record.meta;
   meta.webhook_id = "replay:" + std::to_string(record.id) + ":" + record.meta.webhook_id;
   const model::delivery_item item{std::move(meta), std::move(action)};
   const auto outcome = store.apply(std::span(&item, 1)).front();
-  return std::string(model::to_string(outcome));
+  return {outcome, std::string(model::to_string(outcome))};
 }
 
 } // namespace
@@ -137,12 +142,12 @@ int run_dead_letters(const config& settings, const std::vector<std::string>& wor
   db::delivery_store store(settings.database);
   int failures = 0;
   for (const auto& record : db::load_dead_letters(settings.database, false, ids, 100000)) {
-    const std::string outcome = replay(store, record, settings);
-    const bool durable = outcome != "retry_later" && outcome != "failed";
+    const auto [outcome_kind, outcome] = replay(store, record, settings);
+    const bool durable = model::is_durable(outcome_kind);
     if (durable) {
       db::mark_replayed(settings.database, record.id, outcome);
     }
-    failures += outcome.rfind("dead_letter", 0) == 0 || !durable ? 1 : 0;
+    failures += outcome_kind == model::apply_outcome::dead_letter || !durable ? 1 : 0;
     std::cout << record.id << '\t' << one_line(outcome) << '\n';
     log_event(level::info, "dead_letter_replayed")
         .field("id", record.id)

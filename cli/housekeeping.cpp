@@ -7,28 +7,18 @@
 
 namespace shopmirror::ingest {
 
-housekeeping::housekeeping(const config& settings)
-    : settings_(settings), thread_([this] { run(); }) {}
+housekeeping::housekeeping(const config& settings) : settings_(settings) {
+  loop_.start([this] { run(); });
+}
 
 housekeeping::~housekeeping() { stop(); }
 
-void housekeeping::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) {
-    thread_.join();
-  }
-}
+void housekeeping::stop() { loop_.stop(); }
 
 void housekeeping::run() {
-  std::unique_lock lock(mutex_);
   const std::chrono::seconds every = settings_.prune_every;
   std::chrono::seconds pause = std::min(every, std::chrono::seconds(60));
-  while (!wake_.wait_for(lock, pause, [this] { return stopping_; })) {
-    lock.unlock();
+  while (!loop_.wait_for(pause)) {
     try {
       if (const auto deleted = db::prune_deliveries(settings_.database, settings_.delivery_retention)) {
         telemetry::log_event(telemetry::level::info, "deliveries_pruned")
@@ -38,7 +28,6 @@ void housekeeping::run() {
     } catch (const std::exception& e) {
       telemetry::log_event(telemetry::level::warn, "prune_failed").field("error", e.what());
     }
-    lock.lock();
     pause = every;
   }
 }

@@ -1,10 +1,7 @@
 #pragma once
 
 #include "cli/config.hpp"
-
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include "sync/background_loop.hpp"
 
 namespace shopmirror::ingest {
 
@@ -22,10 +19,7 @@ public:
 private:
   void run();
   const config& settings_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  sync::background_loop loop_;
 };
 
 } // namespace shopmirror::ingest

@@ -33,8 +33,8 @@ const command_spec reconcile_command{
 int run_reconcile(const config& settings, const std::vector<std::string>& words) {
   const arguments args = checked_arguments(reconcile_command, words);
   db::run_request base;
-  base.trigger = "command";
-  base.mode = args.value_or("--mode", settings.reconcile.mode);
+  base.trigger = db::run_trigger::command;
+  base.mode = settings.reconcile.mode;
   base.max_sweep = settings.reconcile.max_sweep;
   base.dry_run = args.has("--dry-run");
   const std::string only_shop = args.value_or("--shop", "");
@@ -47,8 +47,12 @@ int run_reconcile(const config& settings, const std::vector<std::string>& words)
                          "\" is not an RFC 3339 time such as 2026-11-28T03:00:00Z");
     }
   }
-  if (args.has("--mode") && base.mode != "bulk" && base.mode != "paginated") {
-    throw config_error("shopmirror reconcile: --mode is bulk or paginated");
+  if (args.has("--mode")) {
+    const auto chosen = db::parse_listing_mode(args.value_or("--mode", ""));
+    if (!chosen) {
+      throw config_error("shopmirror reconcile: --mode is bulk or paginated");
+    }
+    base.mode = *chosen;
   }
   if (args.has("--max-sweep")) {
     base.max_sweep =
@@ -64,7 +68,7 @@ int run_reconcile(const config& settings, const std::vector<std::string>& words)
     confirm = id;
   }
   if (base.since) {
-    base.mode = "since";
+    base.mode = db::run_mode::since;
   }
   settings.require_database();
   settings.require_shops();
@@ -76,7 +80,7 @@ int run_reconcile(const config& settings, const std::vector<std::string>& words)
   if (confirm) {
     const db::run_record run = coordinator.confirm_sweep(*confirm);
     std::cout << run_json(run) << std::endl;
-    return run.status == "succeeded" ? 0 : 1;
+    return run.status == db::run_status::succeeded ? 0 : 1;
   }
   if (!only_shop.empty() && coordinator.find_shop(only_shop) == nullptr) {
     throw config_error("shopmirror reconcile: --shop " + only_shop + " is not configured");
@@ -94,7 +98,7 @@ int run_reconcile(const config& settings, const std::vector<std::string>& words)
     request.shop = shop.domain;
     const db::run_record run = coordinator.run(request);
     std::cout << run_json(run) << std::endl;
-    all_succeeded = all_succeeded && run.status == "succeeded";
+    all_succeeded = all_succeeded && run.status == db::run_status::succeeded;
   }
   return all_succeeded ? 0 : 1;
 }

@@ -318,10 +318,11 @@ void load_shop_config(const env_lookup& lookup, config& c) {
   }
   r.jitter = duration(lookup, "SHOPMIRROR_RECONCILE_JITTER", r.jitter, std::chrono::seconds(1));
   if (const auto mode = lookup("SHOPMIRROR_RECONCILE_MODE")) {
-    r.mode = trim(*mode);
-    if (r.mode != "bulk" && r.mode != "paginated") {
+    const auto chosen = db::parse_listing_mode(trim(*mode));
+    if (!chosen) {
       throw config_error("SHOPMIRROR_RECONCILE_MODE=\"" + *mode + "\" is not bulk or paginated");
     }
+    r.mode = *chosen;
   }
   if (const auto bearer = lookup("SHOPMIRROR_RECONCILE_TOKEN")) {
     r.trigger_token = trim(*bearer);

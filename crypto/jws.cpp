@@ -10,6 +10,8 @@
 #include <openssl/pem.h>
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -44,6 +46,23 @@ std::string plain_key_id(std::string_view key_id) {
     }
   }
   return std::string(key_id);
+}
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_member(json_writer& w, const char* key, std::string_view value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+// The members every JWS header and JWK of this key ends with: the key's id,
+// if it has one, and the closing brace.
+std::string end_object(rapidjson::StringBuffer& buffer, json_writer& w, std::string_view key_id) {
+  if (!key_id.empty()) {
+    write_member(w, "kid", plain_key_id(key_id));
+  }
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
 }
 
 bio_ptr memory_bio(std::string_view text) {
@@ -129,11 +148,12 @@ signing_key signing_key::from_pem(std::string_view pem) {
 }
 
 std::string signing_key::sign_jwt(std::string_view claims_json, std::string_view key_id) const {
-  std::string header = "{\"alg\":\"" + algorithm_ + "\",\"typ\":\"JWT\"";
-  if (!key_id.empty()) {
-    header += ",\"kid\":\"" + plain_key_id(key_id) + "\"";
-  }
-  header += '}';
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  write_member(w, "alg", algorithm_);
+  write_member(w, "typ", "JWT");
+  const std::string header = end_object(buffer, w, key_id);
   const std::string signing_input = base64url_encode(header) + "." + base64url_encode(claims_json);
   md_ctx_ptr ctx(EVP_MD_CTX_new());
   std::size_t length = 0;
@@ -198,17 +218,22 @@ std::string signing_key::public_jwk(std::string_view key_id) const {
     BN_free(value);
     return base64url_encode(bytes);
   };
-  std::string jwk = algorithm_ == "RS256"
-                        ? "{\"kty\":\"RSA\",\"n\":\"" + number("n", 0) + "\",\"e\":\"" +
-                              number("e", 0) + "\""
-                        : "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" +
-                              number("qx", p256_coordinate) + "\",\"y\":\"" +
-                              number("qy", p256_coordinate) + "\"";
-  jwk += ",\"alg\":\"" + algorithm_ + "\",\"use\":\"sig\"";
-  if (!key_id.empty()) {
-    jwk += ",\"kid\":\"" + plain_key_id(key_id) + "\"";
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  if (algorithm_ == "RS256") {
+    write_member(w, "kty", "RSA");
+    write_member(w, "n", number("n", 0));
+    write_member(w, "e", number("e", 0));
+  } else {
+    write_member(w, "kty", "EC");
+    write_member(w, "crv", "P-256");
+    write_member(w, "x", number("qx", p256_coordinate));
+    write_member(w, "y", number("qy", p256_coordinate));
   }
-  return jwk + "}";
+  write_member(w, "alg", algorithm_);
+  write_member(w, "use", "sig");
+  return end_object(buffer, w, key_id);
 }
 
 std::string signing_key::public_pem() const {

@@ -1,5 +1,7 @@
 #include "db/credential_store.hpp"
 
+#include "db/pg_session.hpp"
+
 #include <pqxx/pqxx>
 
 #include <stdexcept>
@@ -113,6 +115,7 @@ credential_store::credential_store(db_settings settings) : settings_(std::move(s
 std::optional<stored_credentials> credential_store::load(const std::string& shop) const {
   return wrap("reading Admin API credentials", [&] {
     pqxx::connection connection(connection_string(settings_));
+    limit_session(connection, limits_of(settings_));
     pqxx::nontransaction tx(connection);
     return select_row(tx, shop);
   });
@@ -121,6 +124,7 @@ std::optional<stored_credentials> credential_store::load(const std::string& shop
 std::vector<stored_credentials> credential_store::load_all() const {
   return wrap("reading Admin API credentials", [&] {
     pqxx::connection connection(connection_string(settings_));
+    limit_session(connection, limits_of(settings_));
     pqxx::nontransaction tx(connection);
     std::vector<stored_credentials> out;
     for (const auto& row : tx.exec(std::string("select ") + columns +
@@ -137,6 +141,7 @@ std::optional<stored_credentials> credential_store::renew_locked(
         renew) const {
   return wrap("renewing Admin API credentials", [&] {
     pqxx::connection connection(connection_string(settings_));
+    limit_session(connection, limits_of(settings_));
     pqxx::work tx(connection);
     // Whoever holds it may be talking to Shopify: a renewal takes seconds.
     tx.exec("set local lock_timeout = '120s'");
@@ -158,6 +163,7 @@ std::optional<stored_credentials> credential_store::renew_locked(
 void credential_store::put(const stored_credentials& row) const {
   wrap("storing Admin API credentials", [&] {
     pqxx::connection connection(connection_string(settings_));
+    limit_session(connection, limits_of(settings_));
     pqxx::work tx(connection);
     tx.exec_params(lock_sql, row.shop);
     upsert(tx, row);

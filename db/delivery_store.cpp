@@ -155,33 +155,16 @@ std::size_t weight_of(const model::delivery_item& item) {
   return 0;
 }
 
+// The function answers in model::to_string's spelling; anything else (a
+// newer schema's outcome) counts as failed.
 apply_outcome parse_outcome(std::string_view text) {
-  if (text == "applied") {
-    return apply_outcome::applied;
-  }
-  if (text == "stale") {
-    return apply_outcome::stale;
-  }
-  if (text == "duplicate") {
-    return apply_outcome::duplicate;
-  }
-  if (text == "ignored") {
-    return apply_outcome::ignored;
-  }
-  if (text == "dead_letter") {
-    return apply_outcome::dead_letter;
-  }
-  if (text == "refresh_requested") {
-    return apply_outcome::refresh_requested;
-  }
-  if (text == "recorded") {
-    return apply_outcome::recorded;
-  }
-  if (text == "redaction_requested") {
-    return apply_outcome::redaction_requested;
-  }
-  if (text == "uninstalled") {
-    return apply_outcome::uninstalled;
+  for (const apply_outcome outcome :
+       {apply_outcome::applied, apply_outcome::stale, apply_outcome::duplicate,
+        apply_outcome::ignored, apply_outcome::dead_letter, apply_outcome::refresh_requested,
+        apply_outcome::recorded, apply_outcome::redaction_requested, apply_outcome::uninstalled}) {
+    if (model::to_string(outcome) == text) {
+      return outcome;
+    }
   }
   return apply_outcome::failed;
 }

@@ -19,6 +19,8 @@ bool sessions_are_shared(const db_settings& settings) {
   };
   pqxx::connection first(conninfo);
   pqxx::connection second(conninfo);
+  limit_session(first, limits_of(settings));
+  limit_session(second, limits_of(settings));
   const int a = backend(first);
   const int b = backend(second);
   return a == b;
@@ -28,21 +30,13 @@ readiness_monitor::readiness_monitor(db_settings settings, bool migrate,
                                      std::chrono::milliseconds interval)
     : settings_(std::move(settings)),
       session_(std::make_unique<pg_session>(settings_, std::vector<prepared_statement>{})),
-      migrate_(migrate), interval_(interval),
-      thread_([this] { run(); }) {}
+      migrate_(migrate), interval_(interval) {
+  loop_.start([this] { run(); });
+}
 
 readiness_monitor::~readiness_monitor() { stop(); }
 
-void readiness_monitor::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) {
-    thread_.join();
-  }
-}
+void readiness_monitor::stop() { loop_.stop(); }
 
 readiness readiness_monitor::current() const {
   std::lock_guard lock(mutex_);
@@ -116,14 +110,12 @@ readiness readiness_monitor::check_now() {
 }
 
 void readiness_monitor::run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
+  while (!loop_.stopping()) {
     const readiness now = check_now();
-    lock.lock();
     // Look again sooner while not ready, so recovery shows quickly.
-    const auto pause = now.ready ? interval_ : interval_ / 4;
-    wake_.wait_for(lock, pause, [this] { return stopping_; });
+    if (loop_.wait_for(now.ready ? interval_ : interval_ / 4)) {
+      return;
+    }
   }
 }
 

@@ -1,13 +1,12 @@
 #pragma once
 
 #include "db/settings.hpp"
+#include "sync/background_loop.hpp"
 
 #include <chrono>
 #include <memory>
-#include <condition_variable>
 #include <mutex>
 #include <string>
-#include <thread>
 
 namespace shopmirror::db {
 
@@ -62,10 +61,8 @@ private:
   std::chrono::milliseconds interval_;
   std::mutex check_mutex_; // one check at a time: the session is single-threaded
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
   readiness state_;
-  bool stopping_ = false;
-  std::thread thread_;
+  sync::background_loop loop_;
 };
 
 } // namespace shopmirror::db

@@ -1,11 +1,25 @@
 #include "db/maintenance.hpp"
 
 #include "db/errors.hpp"
+#include "db/pg_session.hpp"
 
 #include <pqxx/pqxx>
 
+#include <algorithm>
+#include <chrono>
+
 namespace shopmirror::db {
 namespace {
+
+// A prune's batches (10,000 deletes each) and a replay's read (up to 100,000
+// dead letters with their bodies) do more than a request's statement, and
+// no client waits on them: they may take a minute, but not without bound (a
+// prune that times out is taken up by the next one).
+constexpr std::chrono::milliseconds bulk_statement_timeout{60000};
+
+session_limits bulk_limits(const db_settings& settings) {
+  return {std::max(settings.statement_timeout, bulk_statement_timeout), settings.lock_timeout};
+}
 
 constexpr const char* prune_lock_sql = "select pg_try_advisory_lock(hashtext('shopmirror.prune'))";
 
@@ -29,6 +43,7 @@ std::optional<std::uint64_t> prune_deliveries(const db_settings& settings,
                                               std::chrono::seconds retention) {
   try {
     pqxx::connection connection(connection_string(settings));
+    limit_session(connection, bulk_limits(settings));
     pqxx::nontransaction tx(connection);
     if (!tx.exec1(prune_lock_sql)[0].as<bool>()) {
       return std::nullopt;
@@ -59,6 +74,7 @@ std::vector<dead_letter_record> load_dead_letters(const db_settings& settings,
                                                   std::size_t limit) {
   try {
     pqxx::connection connection(connection_string(settings));
+    limit_session(connection, bulk_limits(settings));
     pqxx::nontransaction tx(connection);
     std::string id_list = "{";
     for (const auto id : ids) {
@@ -102,6 +118,7 @@ std::vector<dead_letter_record> load_dead_letters(const db_settings& settings,
 void mark_replayed(const db_settings& settings, std::int64_t id, std::string_view outcome) {
   try {
     pqxx::connection connection(connection_string(settings));
+    limit_session(connection, limits_of(settings));
     pqxx::nontransaction tx(connection);
     tx.exec_params("update shopify.dead_letters set replayed_at = now(), replay_outcome = $2 "
                    "where id = $1",

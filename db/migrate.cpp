@@ -14,6 +14,12 @@ namespace {
 constexpr const char* lock_sql = "select pg_advisory_lock(hashtext('shopmirror.migrate'))";
 constexpr const char* unlock_sql = "select pg_advisory_unlock(hashtext('shopmirror.migrate'))";
 
+// A migration may rewrite a table or build an index over the whole mirror,
+// and the advisory lock above waits while another replica migrates: an hour
+// per statement, not a request's seconds. No lock timeout: it would end that
+// wait for the other replica (a lock timeout covers advisory locks too).
+constexpr session_limits migration_limits{std::chrono::hours(1), std::chrono::milliseconds(0)};
+
 } // namespace
 
 int read_schema_version(pqxx::connection& connection) {
@@ -28,6 +34,7 @@ int read_schema_version(pqxx::connection& connection) {
 migrate_result migrate(const db_settings& settings) {
   try {
     pqxx::connection connection(connection_string(settings));
+    limit_session(connection, migration_limits);
     {
       pqxx::nontransaction tx(connection);
       tx.exec(lock_sql);
@@ -75,6 +82,7 @@ migrate_result migrate(const db_settings& settings) {
 int schema_version(const db_settings& settings) {
   try {
     pqxx::connection connection(connection_string(settings));
+    limit_session(connection, limits_of(settings));
     return read_schema_version(connection);
   } catch (...) {
     rethrow_as_database_error("cannot read the schema version");

@@ -20,16 +20,7 @@ pqxx::connection& pg_session::connection() {
   }
   try {
     auto connection = std::make_unique<pqxx::connection>(conninfo_);
-    pqxx::nontransaction setup(*connection);
-    // Session limits: every statement and every lock wait is bounded.
-    setup.exec_params("select set_config('statement_timeout', $1, false), "
-                      "set_config('lock_timeout', $2, false), "
-                      "set_config('idle_in_transaction_session_timeout', $3, false), "
-                      "set_config('timezone', 'UTC', false)",
-                      std::to_string(settings_.statement_timeout.count()),
-                      std::to_string(settings_.lock_timeout.count()),
-                      std::to_string(settings_.statement_timeout.count() * 5));
-    setup.commit();
+    limit_session(*connection, limits_of(settings_));
     for (const auto& statement : statements_) {
       connection->prepare(statement.name, statement.sql);
     }
@@ -50,6 +41,19 @@ pqxx::connection& pg_session::connection() {
 }
 
 void pg_session::reset() noexcept { connection_.reset(); }
+
+void limit_session(pqxx::connection& connection, session_limits limits) {
+  pqxx::nontransaction setup(connection);
+  // Every statement and every lock wait is bounded.
+  setup.exec_params("select set_config('statement_timeout', $1, false), "
+                    "set_config('lock_timeout', $2, false), "
+                    "set_config('idle_in_transaction_session_timeout', $3, false), "
+                    "set_config('timezone', 'UTC', false)",
+                    std::to_string(limits.statement_timeout.count()),
+                    std::to_string(limits.lock_timeout.count()),
+                    std::to_string(limits.statement_timeout.count() * 5));
+  setup.commit();
+}
 
 pqxx::result exec_binary(pqxx::transaction_base& tx, const std::string& statement,
                          const std::vector<std::string>& values) {

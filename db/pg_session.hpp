@@ -50,6 +50,23 @@ private:
   std::chrono::milliseconds retry_pause_{250};
 };
 
+/// How long a connection's statements and lock waits may take (0: no
+/// limit, which a caller must explain).
+struct session_limits {
+  std::chrono::milliseconds statement_timeout;
+  std::chrono::milliseconds lock_timeout;
+};
+
+/// The settings' limits, those of a request's work.
+inline session_limits limits_of(const db_settings& settings) {
+  return {settings.statement_timeout, settings.lock_timeout};
+}
+
+/// Sets the session limits of every connection shopmirror opens: the
+/// statement and lock timeouts, the idle-in-transaction timeout (five
+/// statement timeouts) and UTC as the session's time zone.
+void limit_session(pqxx::connection& connection, session_limits limits);
+
 /// Runs a prepared statement with every parameter in the binary format
 /// (db/binary_array.hpp; a text parameter's binary form is its bytes).
 pqxx::result exec_binary(pqxx::transaction_base& tx, const std::string& statement,

@@ -136,7 +136,8 @@ std::optional<run_record> reconcile_store::try_begin(const run_request& request)
                       "values ($1, $2, $3, $4::timestamptz, $5, $6, clock_timestamp()) "
                       "returning ") +
               run_columns,
-          request.shop, request.trigger, request.mode, time_text(request.since),
+          request.shop, std::string(to_string(request.trigger)),
+          std::string(to_string(request.mode)), time_text(request.since),
           request.dry_run, request.max_sweep);
       return read_run(row);
     } catch (...) {

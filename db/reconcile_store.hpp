@@ -1,5 +1,6 @@
 #pragma once
 
+#include "db/run_vocabulary.hpp"
 #include "db/settings.hpp"
 #include "model/product_state.hpp"
 #include "model/timestamp.hpp"
@@ -18,8 +19,8 @@ class pg_session;
 /// What a run is asked to do.
 struct run_request {
   std::string shop;
-  std::string trigger = "command"; ///< schedule, api or command
-  std::string mode = "bulk";       ///< bulk, paginated or since
+  run_trigger trigger = run_trigger::command;
+  run_mode mode = run_mode::bulk;
   std::optional<model::timestamp> since;
   bool dry_run = false;
   /// The largest share of the shop's live products the sweep may tombstone
@@ -31,13 +32,13 @@ struct run_request {
 struct run_record {
   std::int64_t id = 0;
   std::string shop;
-  std::string trigger;
-  std::string mode;
+  run_trigger trigger = run_trigger::command;
+  run_mode mode = run_mode::bulk;
   std::optional<model::timestamp> since;
   bool dry_run = false;
   model::timestamp started_at;
   std::optional<model::timestamp> finished_at;
-  std::string status;
+  run_status status = run_status::running;
   std::optional<std::string> error;
   std::int64_t listed = 0;
   std::int64_t inserted = 0;

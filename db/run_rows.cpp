@@ -1,6 +1,24 @@
 #include "db/run_rows.hpp"
 
+#include <stdexcept>
+#include <string>
+
 namespace shopmirror::db {
+
+namespace {
+
+// The column's check constraint keeps the text within the set; a value
+// outside it is a schema newer than this build.
+template <typename Enum>
+Enum closed_set(const pqxx::field& field, std::optional<Enum> (*parse)(std::string_view) noexcept) {
+  if (const auto value = parse(field.c_str())) {
+    return *value;
+  }
+  throw std::runtime_error(std::string("reconcile_runs.") + field.name() + " holds \"" +
+                           field.c_str() + "\", which this release does not know");
+}
+
+} // namespace
 
 const char* const run_columns =
     "id, shop_domain, trigger, mode, "
@@ -22,13 +40,13 @@ run_record read_run(const pqxx::row& row) {
   run_record r;
   r.id = row[0].as<std::int64_t>();
   r.shop = row[1].c_str();
-  r.trigger = row[2].c_str();
-  r.mode = row[3].c_str();
+  r.trigger = closed_set(row[2], parse_run_trigger);
+  r.mode = closed_set(row[3], parse_run_mode);
   r.since = optional_time(row[4]);
   r.dry_run = row[5].as<bool>();
   r.started_at = optional_time(row[6]).value_or(model::timestamp{});
   r.finished_at = optional_time(row[7]);
-  r.status = row[8].c_str();
+  r.status = closed_set(row[8], parse_run_status);
   if (!row[9].is_null()) {
     r.error = row[9].c_str();
   }

@@ -208,7 +208,7 @@ std::vector<std::pair<std::string, std::string>> status_delivery_log_statements(
 std::vector<const run_record*> shop_status::held_runs() const {
   std::vector<const run_record*> out;
   for (const auto& run : runs) {
-    if (run.status == "held") {
+    if (run.status == run_status::held) {
       out.push_back(&run);
     }
   }
@@ -225,11 +225,10 @@ std::vector<std::string> shop_status::attention() const {
   }
   // Only the newest finished run says how reconcile stands now.
   const auto finished = std::find_if(runs.begin(), runs.end(),
-                                     [](const run_record& r) { return r.status != "running"; });
-  if (finished != runs.end() &&
-      (finished->status == "failed" || finished->status == "interrupted")) {
+                                     [](const run_record& r) { return r.status != run_status::running; });
+  if (finished != runs.end() && is_failure(finished->status)) {
     out.push_back("the last reconcile run (" + std::to_string(finished->id) + ") " +
-                  finished->status + (finished->error ? ": " + *finished->error : std::string()));
+                  std::string(to_string(finished->status)) + (finished->error ? ": " + *finished->error : std::string()));
   }
   if (finished != runs.end() && finished->failed > 0) {
     out.push_back("reconcile run " + std::to_string(finished->id) + " could not read or apply " +

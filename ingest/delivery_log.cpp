@@ -74,8 +74,9 @@ std::optional<telemetry::level> individual_level(model::apply_outcome outcome) {
 } // namespace
 
 delivery_log::delivery_log(std::chrono::milliseconds interval, std::uint32_t lines_per_kind)
-    : tally_(interval, lines_per_kind, delivery_tally::clock::now()), interval_(interval),
-      thread_([this] { run(); }) {}
+    : tally_(interval, lines_per_kind, delivery_tally::clock::now()), interval_(interval) {
+  loop_.start([this] { run(); });
+}
 
 delivery_log::~delivery_log() { stop(); }
 
@@ -103,16 +104,8 @@ void delivery_log::record(const entry& delivery) {
 }
 
 void delivery_log::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) {
-      return;
-    }
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) {
-    thread_.join();
+  if (!loop_.stop()) {
+    return;
   }
   if (const auto last = tally_.take(delivery_tally::clock::now(), true)) {
     write(*last);
@@ -120,13 +113,10 @@ void delivery_log::stop() {
 }
 
 void delivery_log::run() {
-  std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
-    lock.unlock();
+  while (!loop_.wait_for(interval_)) {
     if (const auto due = tally_.take(delivery_tally::clock::now())) {
       write(*due);
     }
-    lock.lock();
   }
 }
 

@@ -9,16 +9,15 @@
 // most so many per kind and interval, the rest counted in the next summary.
 
 #include "model/delivery.hpp"
+#include "sync/background_loop.hpp"
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -95,10 +94,7 @@ private:
 
   delivery_tally tally_;
   std::chrono::milliseconds interval_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  sync::background_loop loop_;
 };
 
 } // namespace shopmirror::ingest

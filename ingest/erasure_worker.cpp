@@ -24,41 +24,23 @@ constexpr std::chrono::seconds run_in_progress_pause{30};
 
 erasure_worker::erasure_worker(db::db_settings database, db::erasure_settings settings,
                                service_metrics& metrics)
-    : database_(for_erasure(std::move(database))), settings_(settings), metrics_(metrics),
-      thread_([this] { run(); }) {}
+    : database_(for_erasure(std::move(database))), settings_(settings), metrics_(metrics) {
+  loop_.start([this] { run(); });
+}
 
 erasure_worker::~erasure_worker() { stop(); }
 
-void erasure_worker::nudge() {
-  {
-    const std::lock_guard lock(mutex_);
-    nudged_ = true;
-  }
-  wake_.notify_all();
-}
+void erasure_worker::nudge() { loop_.nudge(); }
 
-void erasure_worker::stop() {
-  {
-    const std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) {
-    thread_.join();
-  }
-}
+void erasure_worker::stop() { loop_.stop(); }
 
 void erasure_worker::run() {
   db::erasure_store store(database_, settings_);
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    nudged_ = false;
-    lock.unlock();
-    while (!stopping_ && erase_next(store)) {
+  while (!loop_.stopping()) {
+    while (!loop_.stopping() && erase_next(store)) {
     }
     publish_backlog(store);
-    lock.lock();
-    wake_.wait_for(lock, settings_.interval, [this] { return stopping_ || nudged_; });
+    loop_.wait_for(settings_.interval);
   }
 }
 
@@ -98,7 +80,7 @@ bool erasure_worker::erase_next(db::erasure_store& store) {
   std::string error = locked.error;
   bool finished = false;
   while (error.empty() && !finished) {
-    if (stopping_) {
+    if (loop_.stopping()) {
       // Taken up again after a restart, or by another replica at once.
       store.postpone(redaction, std::chrono::seconds(0));
       store.unlock_shop(redaction.shop);

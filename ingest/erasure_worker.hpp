@@ -3,11 +3,7 @@
 #include "db/settings.hpp"
 #include "db/shop_erasure.hpp"
 #include "ingest/service_metrics.hpp"
-
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include "sync/background_loop.hpp"
 
 namespace shopmirror::ingest {
 
@@ -44,11 +40,7 @@ private:
   db::db_settings database_;
   db::erasure_settings settings_;
   service_metrics& metrics_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::atomic<bool> stopping_{false};
-  bool nudged_ = false;
-  std::thread thread_;
+  sync::background_loop loop_;
 };
 
 } // namespace shopmirror::ingest

@@ -45,9 +45,9 @@ void write_run(json_writer& w, const db::run_record& run) {
   w.Key("shop");
   write_string(w, run.shop);
   w.Key("trigger");
-  write_string(w, run.trigger);
+  write_string(w, to_string(run.trigger));
   w.Key("mode");
-  write_string(w, run.mode);
+  write_string(w, to_string(run.mode));
   w.Key("since");
   write_time(w, run.since);
   w.Key("dry_run");
@@ -57,7 +57,7 @@ void write_run(json_writer& w, const db::run_record& run) {
   w.Key("finished_at");
   write_time(w, run.finished_at);
   w.Key("status");
-  write_string(w, run.status);
+  write_string(w, to_string(run.status));
   w.Key("error");
   write_text(w, run.error);
   const std::pair<const char*, std::int64_t> counts[] = {
@@ -131,21 +131,22 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
     }
   }
   db::run_request base;
-  base.trigger = "api";
+  base.trigger = db::run_trigger::api;
   base.mode = coordinator.settings().mode;
   base.max_sweep = coordinator.settings().max_sweep;
   if (const auto mode = params.find("mode"); mode != params.end()) {
-    if (mode->second != "bulk" && mode->second != "paginated") {
+    const auto chosen = db::parse_listing_mode(mode->second);
+    if (!chosen) {
       return error(http::status::bad_request, "mode is bulk or paginated");
     }
-    base.mode = mode->second;
+    base.mode = *chosen;
   }
   if (const auto since = params.find("since"); since != params.end()) {
     base.since = model::parse_rfc3339(since->second);
     if (!base.since) {
       return error(http::status::bad_request, "since is not an RFC 3339 time");
     }
-    base.mode = "since";
+    base.mode = db::run_mode::since;
   }
   if (const auto dry = params.find("dry_run"); dry != params.end()) {
     base.dry_run = dry->second.empty() || dry->second == "1" || dry->second == "true";

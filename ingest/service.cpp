@@ -1,5 +1,6 @@
 #include "ingest/service.hpp"
 
+#include "ingest/json_writer.hpp"
 #include "ingest/reconcile_api.hpp"
 #include "ingest/status.hpp"
 #include "ingest/webhook.hpp"
@@ -21,7 +22,7 @@ constexpr std::uint64_t small_body_limit = 64 * 1024;
 
 http_response method_not_allowed(std::string_view allowed) {
   auto response = make_response(http::status::method_not_allowed,
-                                 "{\"error\":\"method not allowed\"}");
+                                 json_error("method not allowed"));
   response.set(http::field::allow, allowed);
   return response;
 }
@@ -127,8 +128,8 @@ header_decision service::on_header(const http_header& header) {
   case route::reconcile_runs:
     if (reconciler_ == nullptr || reconciler_->settings().trigger_token.empty()) {
       decision.early = make_response(http::status::not_found,
-                                     "{\"error\":\"reconcile is not enabled here "
-                                     "(SHOPMIRROR_RECONCILE_TOKEN)\"}");
+                                     json_error("reconcile is not enabled here "
+                                     "(SHOPMIRROR_RECONCILE_TOKEN)"));
     } else if (r == route::reconcile && header.method() != http::verb::post) {
       decision.early = method_not_allowed("POST");
     } else if (r == route::reconcile_runs && header.method() != http::verb::get) {
@@ -139,15 +140,15 @@ header_decision service::on_header(const http_header& header) {
   case route::status:
     if (settings_.status_tokens.empty()) {
       decision.early = make_response(http::status::not_found,
-                                     "{\"error\":\"status is not enabled here "
-                                     "(SHOPMIRROR_STATUS_TOKEN)\"}");
+                                     json_error("status is not enabled here "
+                                     "(SHOPMIRROR_STATUS_TOKEN)"));
     } else if (header.method() != http::verb::get) {
       decision.early = method_not_allowed("GET");
     }
     decision.body_limit = small_body_limit;
     break;
   case route::not_found:
-    decision.early = make_response(http::status::not_found, "{\"error\":\"not found\"}");
+    decision.early = make_response(http::status::not_found, json_error("not found"));
     break;
   }
   if (decision.early) {
@@ -183,7 +184,7 @@ asio::awaitable<http_response> service::handle(http_request request, request_con
     response = co_await status_request(std::move(request));
     break;
   case route::not_found:
-    response = make_response(http::status::not_found, "{\"error\":\"not found\"}");
+    response = make_response(http::status::not_found, json_error("not found"));
     break;
   }
   metrics_.http_requests
@@ -195,13 +196,18 @@ asio::awaitable<http_response> service::handle(http_request request, request_con
 
 http_response service::readyz() const {
   const db::readiness state = readiness_.current();
-  std::string body = "{\"ready\":";
-  body += state.ready ? "true" : "false";
-  body += ",\"schema_version\":" + std::to_string(state.schema_version) + ",\"reason\":\"";
-  telemetry::append_json_escaped(body, state.reason);
-  body += "\"}";
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  w.Key("ready");
+  w.Bool(state.ready);
+  w.Key("schema_version");
+  w.Int64(state.schema_version);
+  w.Key("reason");
+  write_string(w, state.reason);
+  w.EndObject();
   return make_response(state.ready ? http::status::ok : http::status::service_unavailable,
-                       std::move(body));
+                       std::string(buffer.GetString(), buffer.GetSize()));
 }
 
 // The answer needs the database: the coroutine moves to the blocking pool

@@ -46,10 +46,10 @@ std::string outcomes_text(const std::map<std::string, std::int64_t>& counts) {
 }
 
 std::string run_text(const db::run_record& run) {
-  std::string status = run.status;
-  if (status == "held") {
+  std::string status(to_string(run.status));
+  if (run.status == db::run_status::held) {
     status = "HELD (sweep of " + std::to_string(run.held_sweep.value_or(0)) + ")";
-  } else if (status == "failed" || status == "interrupted") {
+  } else if (db::is_failure(run.status)) {
     std::transform(status.begin(), status.end(), status.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   }
@@ -102,7 +102,8 @@ std::vector<std::string> runs_row(const db::run_record& run) {
   status = status.substr(status.find(' ') + 1);
   return {std::to_string(run.id),
           status,
-          run.trigger + "/" + run.mode + (run.dry_run ? " (dry run)" : ""),
+          std::string(to_string(run.trigger)) + "/" + std::string(to_string(run.mode)) +
+              (run.dry_run ? " (dry run)" : ""),
           short_time(run.started_at),
           short_time(run.finished_at),
           std::to_string(run.listed),
@@ -141,7 +142,7 @@ std::string aligned(const std::vector<std::string>& header,
 }
 
 bool is_failure(const db::run_record& run) {
-  return run.status == "failed" || run.status == "interrupted";
+  return db::is_failure(run.status);
 }
 
 http_response status_error(http::status status, bool html, std::string_view message) {
@@ -480,7 +481,7 @@ std::string status_html(const db::status_report& report) {
       std::vector<std::string> classes;
       for (const auto& run : shop.runs) {
         rows.push_back(runs_row(run));
-        classes.emplace_back(run.status == "held" ? "held" : is_failure(run) ? "failed" : "");
+        classes.emplace_back(run.status == db::run_status::held ? "held" : is_failure(run) ? "failed" : "");
       }
       html_table(out, runs_header(), rows, classes,
                  {"number", "run", "", "time", "time", "number", "number", "number", "number",

@@ -1,5 +1,6 @@
 #include "ingest/webhook.hpp"
 
+#include "ingest/json_writer.hpp"
 #include "model/webhook_payload.hpp"
 
 #include <algorithm>
@@ -8,8 +9,8 @@
 namespace shopmirror::ingest {
 namespace {
 
-webhook_rejection reject(http::status status, std::string message) {
-  return webhook_rejection{status, "{\"error\":\"" + std::move(message) + "\"}", std::nullopt};
+webhook_rejection reject(http::status status, std::string_view message) {
+  return webhook_rejection{status, json_error(message), std::nullopt};
 }
 
 // Header values end up in logs and in the database: only short printable
@@ -48,7 +49,7 @@ std::optional<http_response> webhook_answer_from_header(const http_header& heade
                                                         std::uint64_t max_body_bytes) {
   if (header.method() != http::verb::post) {
     auto response = make_response(http::status::method_not_allowed,
-                                  "{\"error\":\"method not allowed\"}");
+                                  json_error("method not allowed"));
     response.set(http::field::allow, "POST");
     return response;
   }
@@ -56,7 +57,7 @@ std::optional<http_response> webhook_answer_from_header(const http_header& heade
     std::uint64_t declared = 0;
     const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), declared);
     if (ec == std::errc::result_out_of_range || (ec == std::errc{} && declared > max_body_bytes)) {
-      return make_response(http::status::payload_too_large, "{\"error\":\"body over the limit\"}");
+      return make_response(http::status::payload_too_large, json_error("body over the limit"));
     }
   }
   return std::nullopt;
@@ -122,16 +123,21 @@ http_response answer_for(model::apply_outcome outcome) {
   switch (outcome) {
   case model::apply_outcome::retry_later: {
     auto response = make_response(http::status::service_unavailable,
-                                  "{\"error\":\"the database cannot take this delivery now; "
-                                  "retry\"}");
+                                  json_error("the database cannot take this delivery now; "
+                                  "retry"));
     response.set(http::field::retry_after, "1");
     return response;
   }
   case model::apply_outcome::failed:
-    return make_response(http::status::internal_server_error, "{\"error\":\"internal error\"}");
+    return make_response(http::status::internal_server_error, json_error("internal error"));
   default:
-    return make_response(http::status::ok,
-                         "{\"outcome\":\"" + std::string(model::to_string(outcome)) + "\"}");
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartObject();
+    w.Key("outcome");
+    write_string(w, model::to_string(outcome));
+    w.EndObject();
+    return make_response(http::status::ok, std::string(buffer.GetString(), buffer.GetSize()));
   }
 }
 

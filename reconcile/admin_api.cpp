@@ -3,6 +3,8 @@
 #include "telemetry/log.hpp"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <charconv>
@@ -123,11 +125,21 @@ std::chrono::milliseconds admin_api::backoff(int failures) {
 
 rapidjson::Document admin_api::graphql(std::string_view query, std::string_view variables,
                                        double requested_cost) {
-  std::string body = "{\"query\":\"";
-  telemetry::append_json_escaped(body, query);
-  body += "\",\"variables\":";
-  body += variables.empty() ? std::string_view("{}") : variables;
-  body += "}";
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("query");
+  w.String(query.data(), static_cast<rapidjson::SizeType>(query.size()));
+  w.Key("variables");
+  // The caller's variables object, as it wrote it.
+  if (variables.empty()) {
+    w.StartObject();
+    w.EndObject();
+  } else {
+    w.RawValue(variables.data(), variables.size(), rapidjson::kObjectType);
+  }
+  w.EndObject();
+  const std::string body(buffer.GetString(), buffer.GetSize());
   std::string token;
   try {
     token = credentials_.token(cancel_);

@@ -61,9 +61,9 @@ private:
 void list(admin_api& api, const reconcile_settings& settings, const db::run_record& run,
           cancel_token& cancel, const barcodes_sink& sink) {
   const auto by_pages = [&] {
-    list_barcodes_by_pages(api, run.mode == "since" ? run.since : std::nullopt, sink);
+    list_barcodes_by_pages(api, run.mode == db::run_mode::since ? run.since : std::nullopt, sink);
   };
-  if (run.mode == "bulk") {
+  if (run.mode == db::run_mode::bulk) {
     list_by_bulk_or_pages(
         run, [&] { list_barcodes_by_bulk_operation(api, settings, cancel, sink); }, by_pages);
     return;

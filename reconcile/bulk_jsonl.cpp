@@ -71,8 +71,8 @@ void bulk_jsonl_reader::line(std::string_view raw) {
   // A fresh document a line: a reused one keeps every line's values in its
   // pool allocator until it is destroyed, and memory would grow with the
   // catalog.
-  // Each line is kept verbatim in the product's source document, so it must
-  // be one that jsonb stores as it reads here.
+  // Each line goes into the product's source document, so it must be one
+  // that jsonb stores as it reads here.
   rapidjson::Document document;
   if (const std::string reason = model::json::parse_object(document, text); !reason.empty()) {
     ++unreadable_;
@@ -109,8 +109,17 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     current_->state = std::move(std::get<model::product_state>(mapped));
     // The source document: the product's line with its variants' lines
     // under "variants", the shape a products page has.
-    current_->source.assign(text.substr(0, text.rfind('}')));
-    variants_json_.clear();
+    source_.Clear();
+    source_writer_.Reset(source_);
+    source_writer_.StartObject();
+    for (const auto& member : document.GetObject()) {
+      member.name.Accept(source_writer_);
+      member.value.Accept(source_writer_);
+    }
+    source_writer_.Key("variants");
+    source_writer_.StartObject();
+    source_writer_.Key("nodes");
+    source_writer_.StartArray();
     return;
   }
   const rapidjson::Value& parent = document["__parentId"];
@@ -135,8 +144,8 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     fail_current(where + reason);
     return;
   }
-  variants_json_ += variants_json_.empty() ? "" : ",";
-  variants_json_.append(text);
+  // Parsed above as an object: written as it came.
+  source_writer_.RawValue(text.data(), text.size(), rapidjson::kObjectType);
 }
 
 void bulk_jsonl_reader::flush() {
@@ -146,15 +155,15 @@ void bulk_jsonl_reader::flush() {
   if (current_failure_) {
     failed_(db::failed_product{current_->state.id, std::move(*current_failure_)});
   } else {
-    current_->source += ",\"variants\":{\"nodes\":[";
-    current_->source += variants_json_;
-    current_->source += "]}}";
+    source_writer_.EndArray();
+    source_writer_.EndObject();
+    source_writer_.EndObject();
+    current_->source.assign(source_.GetString(), source_.GetSize());
     model::canonicalize(current_->state);
     emit_(std::move(*current_));
   }
   current_.reset();
   current_failure_.reset();
-  variants_json_.clear();
 }
 
 void bulk_barcodes_reader::finish() {

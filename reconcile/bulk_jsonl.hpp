@@ -4,6 +4,8 @@
 #include "model/variant_barcodes.hpp"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <functional>
 #include <optional>
@@ -82,7 +84,10 @@ private:
   std::optional<db::listed_product> current_;
   std::string current_gid_;
   std::optional<std::string> current_failure_;
-  std::string variants_json_;
+  /// The product's source document as it is read: its members, then its
+  /// variants' lines under "variants", left open until the product ends.
+  rapidjson::StringBuffer source_;
+  rapidjson::Writer<rapidjson::StringBuffer> source_writer_{source_};
   /// The product of the last orphaned variant reported, so that its other
   /// variants are not reported again.
   std::string orphan_gid_;

@@ -1,8 +1,8 @@
 #pragma once
 
+#include "sync/background_loop.hpp"
+
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <stdexcept>
 
 namespace shopmirror::reconcile {
@@ -17,18 +17,9 @@ public:
 /// bulk polling) at once. Thread-safe.
 class cancel_token {
 public:
-  void cancel() {
-    {
-      const std::lock_guard lock(mutex_);
-      cancelled_ = true;
-    }
-    changed_.notify_all();
-  }
+  void cancel() { signal_.stop(); }
 
-  bool is_cancelled() const {
-    const std::lock_guard lock(mutex_);
-    return cancelled_;
-  }
+  bool is_cancelled() const { return signal_.stopping(); }
 
   /// Throws `cancelled` if cancelled.
   void check() const {
@@ -39,16 +30,13 @@ public:
 
   /// Sleeps for `duration` unless cancelled first; then throws `cancelled`.
   template <class Rep, class Period> void sleep_for(std::chrono::duration<Rep, Period> duration) {
-    std::unique_lock lock(mutex_);
-    if (changed_.wait_for(lock, duration, [this] { return cancelled_; })) {
+    if (signal_.wait_for(duration)) {
       throw cancelled();
     }
   }
 
 private:
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  bool cancelled_ = false;
+  sync::stop_signal signal_; ///< never nudged
 };
 
 } // namespace shopmirror::reconcile

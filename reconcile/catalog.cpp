@@ -426,7 +426,7 @@ void list_by_bulk_or_pages(const db::run_record& run, const std::function<void()
         .field("shop", run.shop)
         .field("run_id", run.id)
         .field("error", e.what())
-        .field("fallback", "paginated");
+        .field("fallback", to_string(db::run_mode::paginated));
   }
   by_pages();
 }

@@ -8,6 +8,7 @@
 #include "reconcile/subscriptions.hpp"
 #include "telemetry/log.hpp"
 
+#include <array>
 #include <random>
 
 namespace shopmirror::reconcile {
@@ -39,6 +40,14 @@ std::optional<std::string> uninstalled_reason(const db::db_settings& database,
   return "shop " + shop + " is uninstalled (app/uninstalled observed at " +
          installation.uninstalled_at.value_or("?") +
          "): no reconcile until a product webhook shows the app installed again";
+}
+
+// How one refresh request ended: the label of shopmirror_refreshes_total.
+enum class refresh_outcome { applied, gone, failed };
+
+std::string_view to_string(refresh_outcome outcome) noexcept {
+  constexpr std::array<std::string_view, 3> names{"applied", "gone", "failed"};
+  return names.at(static_cast<std::size_t>(outcome));
 }
 
 } // namespace
@@ -161,7 +170,7 @@ db::run_record coordinator::run(const db::run_request& request) {
   const shop_settings* shop = find_shop(request.shop);
   db::run_record out;
   out.shop = request.shop;
-  out.status = "failed";
+  out.status = db::run_status::failed;
   if (shop == nullptr) {
     out.error = "no shop " + request.shop + " is configured";
     return out;
@@ -203,7 +212,7 @@ db::run_record coordinator::confirm_sweep(std::int64_t run_id) {
         .field("error", e.what());
     db::run_record out;
     out.id = run_id;
-    out.status = "failed";
+    out.status = db::run_status::failed;
     out.error = e.what();
     return out;
   }
@@ -214,7 +223,7 @@ void coordinator::record_end(const db::run_record& run) {
     return;
   }
   metrics_->running.with({run.shop}).set(0);
-  metrics_->runs.with({run.shop, run.status}).inc();
+  metrics_->runs.with({run.shop, to_string(run.status)}).inc();
   show_run(run);
 }
 
@@ -222,11 +231,11 @@ void coordinator::show_run(const db::run_record& run) {
   if (run.dry_run) {
     return;
   }
-  if (run.status == "succeeded" || run.status == "held") {
+  if (run.status == db::run_status::succeeded || run.status == db::run_status::held) {
     // What the shop's latest run held back: 0 once a run sweeps.
     metrics_->held_sweep.with({run.shop}).set(static_cast<double>(run.held_sweep.value_or(0)));
   }
-  if (run.status == "succeeded") {
+  if (run.status == db::run_status::succeeded) {
     metrics_->last_success.with({run.shop})
         .set(unix_seconds(run.finished_at.value_or(model::now())));
     metrics_->last_drift.with({run.shop, "inserted"}).set(static_cast<double>(run.inserted));
@@ -240,37 +249,27 @@ void coordinator::show_run(const db::run_record& run) {
 
 void coordinator::start_background() {
   if (settings_.daily_at_minute) {
-    schedule_thread_ = std::thread([this] { schedule_loop(); });
+    schedule_.start([this] { schedule_loop(); });
   }
-  refresh_thread_ = std::thread([this] { refresh_loop(); });
+  refresh_.start([this] { refresh_loop(); });
   if (!settings_.public_url.empty()) {
-    subscription_thread_ = std::thread([this] { subscription_loop(); });
+    subscriptions_.start([this] { subscription_loop(); });
   }
 }
 
-void coordinator::nudge_refresh() {
-  {
-    const std::lock_guard lock(mutex_);
-    refresh_nudged_ = true;
-  }
-  wake_.notify_all();
-}
+void coordinator::nudge_refresh() { refresh_.nudge(); }
 
 void coordinator::stop() {
   {
     const std::lock_guard lock(mutex_);
-    if (stopping_ && runs_.empty() && !schedule_thread_.joinable() &&
-        !refresh_thread_.joinable() && !subscription_thread_.joinable()) {
-      return;
-    }
     stopping_ = true;
   }
   cancel_.cancel();
-  wake_.notify_all();
-  for (std::thread* t : {&schedule_thread_, &refresh_thread_, &subscription_thread_}) {
-    if (t->joinable()) {
-      t->join();
-    }
+  for (sync::background_loop* loop : {&schedule_, &refresh_, &subscriptions_}) {
+    loop->request_stop();
+  }
+  for (sync::background_loop* loop : {&schedule_, &refresh_, &subscriptions_}) {
+    loop->join();
   }
   std::list<run_thread> runs;
   {
@@ -295,8 +294,7 @@ void coordinator::reap_finished_runs() {
 
 void coordinator::schedule_loop() {
   std::mt19937 random{std::random_device{}()};
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
+  while (!schedule_.stopping()) {
     const auto now = std::chrono::system_clock::now();
     const std::int64_t now_s =
         std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
@@ -304,14 +302,13 @@ void coordinator::schedule_loop() {
     const std::int64_t at = next_daily_run(now_s, *settings_.daily_at_minute) + jitter(random);
     log_event(level::info, "reconcile_scheduled").field("at_unix", at);
     const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(at));
-    if (wake_.wait_until(lock, when, [this] { return stopping_; })) {
+    if (schedule_.wait_until(when)) {
       return;
     }
-    lock.unlock();
     for (const auto& shop : shops_) {
       db::run_request request;
       request.shop = shop.domain;
-      request.trigger = "schedule";
+      request.trigger = db::run_trigger::schedule;
       request.mode = settings_.mode;
       request.max_sweep = settings_.max_sweep;
       const trigger_result result = trigger(request);
@@ -319,20 +316,17 @@ void coordinator::schedule_loop() {
       log_event(result.error.empty() || result.uninstalled ? level::info : level::error,
                 "reconcile_triggered")
           .field("shop", shop.domain)
-          .field("trigger", "schedule")
+          .field("trigger", to_string(request.trigger))
           .field("run_id", result.run_id.value_or(0))
           .field("started", result.started)
           .field("error", result.error);
     }
-    lock.lock();
   }
 }
 
 void coordinator::refresh_loop() {
   db::reconcile_store store(database_);
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
+  while (!refresh_.stopping()) {
     try {
       refresh_once(store);
       publish_gauges(store);
@@ -341,17 +335,12 @@ void coordinator::refresh_loop() {
     } catch (const std::exception& e) {
       log_event(level::warn, "refresh_unavailable").field("error", e.what());
     }
-    lock.lock();
-    wake_.wait_for(lock, settings_.refresh_interval,
-                   [this] { return stopping_ || refresh_nudged_; });
-    refresh_nudged_ = false;
+    refresh_.wait_for(settings_.refresh_interval);
   }
 }
 
 void coordinator::subscription_loop() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
+  while (!subscriptions_.stopping()) {
     for (const auto& shop : shops_) {
       try {
         check_subscriptions(shop);
@@ -359,8 +348,7 @@ void coordinator::subscription_loop() {
         return;
       }
     }
-    lock.lock();
-    wake_.wait_for(lock, settings_.subscription_check_interval, [this] { return stopping_; });
+    subscriptions_.wait_for(settings_.subscription_check_interval);
   }
 }
 
@@ -451,7 +439,7 @@ void coordinator::refresh_once(db::reconcile_store& store) {
     for (const auto& request : requests) {
       cancel_.check();
       const shop_settings* shop = find_shop(request.shop);
-      std::string outcome = "failed";
+      refresh_outcome outcome = refresh_outcome::failed;
       try {
         if (shop == nullptr) {
           throw admin_api_error("no Admin API credentials for " + request.shop);
@@ -460,10 +448,10 @@ void coordinator::refresh_once(db::reconcile_store& store) {
         const model::timestamp observed = model::now();
         if (auto product = fetch_product(api, request.product_id)) {
           store.apply_single(request.shop, *product, observed);
-          outcome = "applied";
+          outcome = refresh_outcome::applied;
         } else {
           // Deleted since: its products/delete webhook tombstones it.
-          outcome = "gone";
+          outcome = refresh_outcome::gone;
         }
         store.complete_refresh(request);
       } catch (const cancelled&) {
@@ -478,12 +466,12 @@ void coordinator::refresh_once(db::reconcile_store& store) {
             .field("error", e.what());
       }
       if (metrics_ != nullptr) {
-        metrics_->refreshes.with({request.shop, outcome}).inc();
+        metrics_->refreshes.with({request.shop, to_string(outcome)}).inc();
       }
-      log_event(outcome == "failed" ? level::warn : level::info, "refresh")
+      log_event(outcome == refresh_outcome::failed ? level::warn : level::info, "refresh")
           .field("shop", request.shop)
           .field("product_id", request.product_id)
-          .field("outcome", outcome);
+          .field("outcome", to_string(outcome));
     }
   }
 }

@@ -6,6 +6,7 @@
 #include "reconcile/credentials.hpp"
 #include "reconcile/metrics.hpp"
 #include "reconcile/settings.hpp"
+#include "sync/background_loop.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -113,9 +114,7 @@ private:
   cancel_token cancel_;
 
   std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  bool refresh_nudged_ = false;
+  bool stopping_ = false; ///< under mutex_: no run begins once set
   struct run_thread {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;
@@ -132,9 +131,9 @@ private:
   /// mutex_; `begun_` is signalled as each is done.
   std::map<std::string, std::shared_ptr<run_begin>> beginning_;
   std::condition_variable begun_;
-  std::thread schedule_thread_;
-  std::thread refresh_thread_;
-  std::thread subscription_thread_;
+  sync::background_loop schedule_;
+  sync::background_loop refresh_;
+  sync::background_loop subscriptions_;
 };
 
 /// The next daily run after `now` (unix seconds): the day's `minute` after

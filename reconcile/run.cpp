@@ -137,12 +137,12 @@ private:
 
 void list(admin_api& api, const reconcile_settings& settings, const db::run_record& run,
           cancel_token& cancel, const listing_sink& sink) {
-  if (run.mode == "since") {
+  if (run.mode == db::run_mode::since) {
     list_by_pages(api, settings, run.since, sink);
     return;
   }
   const auto by_pages = [&] { list_by_pages(api, settings, std::nullopt, sink); };
-  if (run.mode == "bulk") {
+  if (run.mode == db::run_mode::bulk) {
     list_by_bulk_or_pages(
         run, [&] { list_by_bulk_operation(api, settings, cancel, sink); }, by_pages);
     return;
@@ -200,8 +200,8 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
   log_event(level::info, "reconcile_started")
       .field("shop", run.shop)
       .field("run_id", run.id)
-      .field("mode", run.mode)
-      .field("trigger", run.trigger)
+      .field("mode", to_string(run.mode))
+      .field("trigger", to_string(run.trigger))
       .field("dry_run", run.dry_run);
   try {
     admin_api api(shop, credentials, settings, cancel);
@@ -239,10 +239,10 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
     reconcile_barcodes(api, settings, database, run, cancel);
     cancel.check();
     db::run_record done = store.finish(run, listed);
-    log_event(done.status == "succeeded" ? level::info : level::warn, "reconcile_finished")
+    log_event(done.status == db::run_status::succeeded ? level::info : level::warn, "reconcile_finished")
         .field("shop", done.shop)
         .field("run_id", done.id)
-        .field("status", done.status)
+        .field("status", to_string(done.status))
         .field("listed", done.listed)
         .field("inserted", done.inserted)
         .field("updated", done.updated)
@@ -260,7 +260,7 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
         .field("shop", run.shop)
         .field("run_id", run.id)
         .field("error", e.what());
-    run.status = "failed";
+    run.status = db::run_status::failed;
     run.error = e.what();
     return run;
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "crypto/sealed.hpp"
+#include "db/run_vocabulary.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -49,8 +50,8 @@ struct reconcile_settings {
   /// A random delay of up to this much after the daily time, so that many
   /// deployments (and shops) do not all start at once.
   std::chrono::seconds jitter{300};
-  /// "bulk" (a bulk operation's JSONL) or "paginated" (products pages).
-  std::string mode = "bulk";
+  /// bulk (a bulk operation's JSONL) or paginated (products pages).
+  db::run_mode mode = db::run_mode::bulk;
   /// Bearer token of POST /reconcile; empty: the endpoint answers 404.
   std::string trigger_token;
   /// Products per page in paginated mode (each asks for 100 variants, so a

@@ -68,6 +68,13 @@ void append_json_escaped(std::string& out, std::string_view text) {
   }
 }
 
+// A log line is built by hand, not with RapidJSON's Writer: measured with a
+// line of nine fields (1,000,000 lines to /dev/null, release build), the two
+// take the same time (780-950 ns a line each, the clock and the time's text
+// most of it), so speed is no reason; the reason is that a logged value may
+// be any bytes a client sent, and append_json_escaped turns invalid UTF-8
+// into U+FFFD where the Writer would copy it through and the line would not
+// be JSON.
 log_event::log_event(level lvl, std::string_view event) : enabled_(enabled(lvl)) {
   if (!enabled_) {
     return;

@@ -64,7 +64,7 @@ bool is_tombstoned(const test::test_database& db, std::int64_t id) {
 db::run_request full_run() {
   db::run_request r;
   r.shop = shop;
-  r.mode = "bulk";
+  r.mode = db::run_mode::bulk;
   return r;
 }
 
@@ -81,7 +81,7 @@ TEST_CASE("a run repairs what webhooks missed and counts the drift") {
   db::reconcile_store store(db.settings());
   const auto run = store.try_begin(full_run());
   REQUIRE(run);
-  CHECK(run->status == "running");
+  CHECK(run->status == db::run_status::running);
   const std::vector<db::listed_product> batch = {listed(1, "2026-02-01T00:00:00Z", "one new"),
                                                  listed(2, "2026-01-01T00:00:00Z", "two"),
                                                  listed(4, "2026-01-15T00:00:00Z", "four")};
@@ -91,7 +91,7 @@ TEST_CASE("a run repairs what webhooks missed and counts the drift") {
   CHECK(drift.updated == 1);
   CHECK(drift.unchanged == 1);
   const db::run_record done = store.finish(*run, drift);
-  CHECK(done.status == "succeeded");
+  CHECK(done.status == db::run_status::succeeded);
   CHECK(done.listed == 3);
   CHECK(done.inserted == 1);
   CHECK(done.updated == 1);
@@ -180,7 +180,7 @@ TEST_CASE("a product the database refuses is isolated and recorded and never swe
   CHECK(drift.inserted == 2);
   CHECK(drift.failed == 1);
   const db::run_record done = store.finish(*run, drift);
-  CHECK(done.status == "succeeded");
+  CHECK(done.status == db::run_status::succeeded);
   CHECK(done.failed == 1);
   CHECK(done.tombstoned == 0); // listed, though it could not be applied
   CHECK(title_of(db, 1) == "one");
@@ -280,7 +280,7 @@ TEST_CASE("one run per shop at a time across sessions") {
     REQUIRE(next);
     const auto old = db::find_run(db.settings(), run->id);
     REQUIRE(old);
-    CHECK(old->status == "interrupted");
+    CHECK(old->status == db::run_status::interrupted);
   }
   SUBCASE("the runs are listed newest first") {
     const auto runs = db::list_runs(db.settings(), 10);

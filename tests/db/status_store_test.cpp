@@ -60,10 +60,10 @@ TEST_CASE("the status holds each shop's deliveries runs backlogs and credentials
   CHECK(seconds_between(*busy.last_delivery_at, report.as_of) >= 120);
   CHECK(seconds_between(*busy.last_delivery_at, report.as_of) < 180);
   REQUIRE(busy.runs.size() == 2);
-  CHECK(busy.runs[0].status == "held"); // newest first
+  CHECK(busy.runs[0].status == db::run_status::held); // newest first
   CHECK(busy.runs[0].held_sweep == 40);
   CHECK(busy.runs[0].listed == 60);
-  CHECK(busy.runs[1].status == "succeeded");
+  CHECK(busy.runs[1].status == db::run_status::succeeded);
   CHECK(busy.runs[1].inserted == 2);
   CHECK(busy.runs[1].updated == 3);
   CHECK(busy.runs[1].unchanged == 95);
@@ -95,7 +95,7 @@ TEST_CASE("the status holds each shop's deliveries runs backlogs and credentials
   CHECK(seconds_between(*quiet.last_delivery_at, report.as_of) >= 5 * 3600);
   CHECK(seconds_between(*quiet.last_delivery_at, report.as_of) < 5 * 3600 + 60);
   REQUIRE(quiet.runs.size() == 1);
-  CHECK(quiet.runs[0].status == "failed");
+  CHECK(quiet.runs[0].status == db::run_status::failed);
   CHECK(quiet.runs[0].error == shops.failed_error);
   CHECK(quiet.uninstalled_at);
   CHECK_FALSE(quiet.credentials);

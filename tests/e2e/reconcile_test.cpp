@@ -4,6 +4,7 @@
 #include "model/webhook_payload.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/json.hpp"
 #include "tests/support/reconcile_runs.hpp"
 #include "tests/support/test_database.hpp"
 #include "tests/support/webhooks.hpp"
@@ -470,7 +471,7 @@ TEST_CASE("a bulk operation that does not start falls back to pages") {
   shopify.fail_next_bulk_start();
   const auto result = reconcile_command(shopify, db);
   CHECK(result.status == 0);
-  CHECK(result.output.find("bulk_operation_refused") != std::string::npos);
+  CHECK(test::logged(result.output, "bulk_operation_refused", {{"fallback", "paginated"}}));
   const std::string run = run_line(result.output);
   CHECK(field(run, "status") == "succeeded");
   CHECK(field(run, "tombstoned") == "1");
@@ -498,8 +499,8 @@ TEST_CASE("a bulk query already in progress is waited for and the listing is the
   CHECK(field(run, "mode") == "bulk");
   CHECK(field(run, "tombstoned") == "1");
   drifted.check_repaired(db);
-  CHECK(result.output.find("bulk_operation_waiting") != std::string::npos);
-  CHECK(result.output.find(elsewhere) != std::string::npos);
+  CHECK(field(test::log_line(result.output, "bulk_operation_waiting"), "in_progress")
+            .find(elsewhere) != std::string::npos);
   const auto counters = shopify.counters();
   CHECK(counters.bulk_in_progress == 1);
   CHECK(counters.of("StartBulkProducts") == 2);
@@ -509,7 +510,7 @@ TEST_CASE("a bulk query already in progress is waited for and the listing is the
   CHECK(counters.of("BulkOperationById") >= 4 + 2); // the other to its end, then ours
   CHECK(counters.of("bulk_download") == 1);         // ours only
   CHECK(counters.of("ProductsPage") == 0);
-  CHECK(result.output.find("bulk_operation_refused") == std::string::npos);
+  CHECK_FALSE(test::logged(result.output, "bulk_operation_refused"));
 }
 
 TEST_CASE("a bulk query in progress that never ends makes the run list by pages within the bound") {
@@ -529,13 +530,11 @@ TEST_CASE("a bulk query in progress that never ends makes the run list by pages 
   // It waited for the bound, not longer, and said why it gave up on bulk.
   CHECK(took >= 3s);
   CHECK(took < 15s);
-  const auto refused = result.output.find("bulk_operation_refused");
-  REQUIRE(refused != std::string::npos);
-  const std::string line =
-      result.output.substr(refused, result.output.find('\n', refused) - refused);
-  CHECK(line.find(stuck) != std::string::npos);
-  CHECK(line.find("still in progress after the bulk timeout of 3 s") != std::string::npos);
-  CHECK(line.find("\"fallback\":\"paginated\"") != std::string::npos);
+  const std::string refused = test::log_line(result.output, "bulk_operation_refused");
+  const std::string error = field(refused, "error");
+  CHECK(error.find(stuck) != std::string::npos);
+  CHECK(error.find("still in progress after the bulk timeout of 3 s") != std::string::npos);
+  CHECK(field(refused, "fallback") == "paginated");
   const auto counters = shopify.counters();
   CHECK(counters.bulk_started == 0);
   CHECK(counters.of("StartBulkProducts") == 1);

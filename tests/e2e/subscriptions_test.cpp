@@ -4,6 +4,7 @@
 
 #include "tests/support/admin_api_stand_in.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/json.hpp"
 #include "tests/support/reconcile_runs.hpp"
 #include "tests/support/test_database.hpp"
 #include "tests/support/webhooks.hpp"
@@ -130,8 +131,7 @@ TEST_CASE("serve checks the subscriptions at start and then on a schedule - on /
     }
   };
   wait_for("missing");
-  CHECK(service.process().output().find("\"event\":\"webhook_subscription\"") !=
-        std::string::npos);
+  CHECK(test::logged(service.process().output(), "webhook_subscription"));
   CHECK(subscriptions(shopify, db, {"sync"}).status == 0);
   wait_for("ok");
   CHECK(metric(client.request("GET", "/metrics", {}).body, series + "missing\"}") == "0");

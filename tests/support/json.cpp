@@ -6,6 +6,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <sstream>
+
 namespace shopmirror::test {
 namespace {
 
@@ -58,6 +61,55 @@ std::vector<std::string> elements(const std::string& json, const std::string& na
     out.push_back(compact(element));
   }
   return out;
+}
+
+std::vector<rapidjson::Document> log_lines(const std::string& output) {
+  std::vector<rapidjson::Document> out;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    rapidjson::Document doc;
+    doc.Parse(line.c_str(), line.size());
+    if (!doc.HasParseError() && doc.IsObject()) {
+      out.push_back(std::move(doc));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> member_text(const rapidjson::Value& object, const std::string& name) {
+  if (!object.IsObject()) {
+    return std::nullopt;
+  }
+  const auto it = object.FindMember(name.c_str());
+  if (it == object.MemberEnd()) {
+    return std::nullopt;
+  }
+  return compact(it->value);
+}
+
+std::size_t count_log_lines(const std::string& output, const log_fields& fields) {
+  const auto lines = log_lines(output);
+  return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const auto& line) {
+    return std::all_of(fields.begin(), fields.end(), [&](const auto& wanted) {
+      return member_text(line, wanted.first) == wanted.second;
+    });
+  }));
+}
+
+std::string log_line(const std::string& output, const std::string& event) {
+  for (const auto& line : log_lines(output)) {
+    if (member_text(line, "event") == event) {
+      return compact(line);
+    }
+  }
+  FAIL("no log line of event " << event << " in:\n" << output);
+  return {};
+}
+
+bool logged(const std::string& output, const std::string& event, const log_fields& fields) {
+  log_fields all = fields;
+  all.emplace_back("event", event);
+  return count_log_lines(output, all) > 0;
 }
 
 } // namespace shopmirror::test

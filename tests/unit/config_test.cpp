@@ -207,7 +207,7 @@ TEST_CASE("one shop comes from SHOPMIRROR_SHOP and SHOPMIRROR_ADMIN_TOKEN") {
   CHECK(c.shops[0].domain == "demo.myshopify.com");
   CHECK(c.shops[0].base_url() == "http://127.0.0.1:9");
   CHECK(c.reconcile.daily_at_minute == std::optional<int>(270));
-  CHECK(c.reconcile.mode == "paginated");
+  CHECK(c.reconcile.mode == db::run_mode::paginated);
   CHECK(c.reconcile.api_version == "2026-07");
   CHECK(c.reconcile.bulk_timeout == std::chrono::minutes(90));
   CHECK(load({}).reconcile.bulk_timeout == std::chrono::hours(6));

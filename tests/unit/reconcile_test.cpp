@@ -1,3 +1,4 @@
+#include "db/run_vocabulary.hpp"
 #include "model/fingerprint.hpp"
 #include "model/graphql_product.hpp"
 #include "model/webhook_payload.hpp"
@@ -408,6 +409,29 @@ TEST_CASE("the daily run is today if still ahead and else tomorrow") {
   CHECK(reconcile::next_daily_run(midnight + 3 * 3600 - 1, 180) == midnight + 3 * 3600);
   CHECK(reconcile::next_daily_run(midnight + 3 * 3600, 180) == midnight + day + 3 * 3600);
   CHECK(reconcile::next_daily_run(midnight + 23 * 3600, 0) == midnight + day);
+}
+
+TEST_CASE("a run's status, mode and trigger read back as they are written") {
+  using namespace db;
+  for (const auto status : {run_status::running, run_status::succeeded, run_status::held,
+                            run_status::failed, run_status::interrupted, run_status::superseded}) {
+    CHECK(parse_run_status(to_string(status)) == status);
+  }
+  for (const auto mode : {run_mode::bulk, run_mode::paginated, run_mode::since}) {
+    CHECK(parse_run_mode(to_string(mode)) == mode);
+  }
+  for (const auto trigger : {run_trigger::schedule, run_trigger::api, run_trigger::command}) {
+    CHECK(parse_run_trigger(to_string(trigger)) == trigger);
+  }
+  CHECK(to_string(run_status::superseded) == "superseded");
+  CHECK(to_string(run_mode::paginated) == "paginated");
+  CHECK(to_string(run_trigger::schedule) == "schedule");
+  CHECK_FALSE(parse_run_status("Succeeded").has_value());
+  // An operator picks bulk or paginated; since follows from a since time.
+  CHECK(parse_listing_mode("bulk") == run_mode::bulk);
+  CHECK(parse_listing_mode("paginated") == run_mode::paginated);
+  CHECK_FALSE(parse_listing_mode("since").has_value());
+  CHECK_FALSE(parse_listing_mode("").has_value());
 }
 
 } // TEST_SUITE

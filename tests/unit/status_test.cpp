@@ -31,7 +31,7 @@ db::status_report hostile_report() {
   db::run_record held;
   held.id = 7;
   held.shop = shop.shop;
-  held.status = "held";
+  held.status = db::run_status::held;
   held.held_sweep = 12;
   held.error = "\"quoted\" & <img src=x onerror=alert(1)>";
   shop.runs.push_back(held);
