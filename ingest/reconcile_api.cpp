@@ -1,5 +1,7 @@
 #include "ingest/reconcile_api.hpp"
 
+#include "net/url.hpp"
+
 #include "crypto/constant_time.hpp"
 #include "db/errors.hpp"
 #include "ingest/json_writer.hpp"
@@ -82,49 +84,16 @@ void write_run(json_writer& w, const db::run_record& run) {
   w.EndObject();
 }
 
-/// Undoes percent-encoding (`%3A`) and `+` for a space; a malformed escape
-/// is kept as it is (and then fails the value's own check).
-std::string percent_decoded(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    unsigned value = 0;
-    if (text[i] == '%' && i + 2 < text.size() &&
-        std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16).ptr ==
-            text.data() + i + 3) {
-      out += static_cast<char>(value);
-      i += 2;
-    } else {
-      out += text[i] == '+' ? ' ' : text[i];
-    }
-  }
-  return out;
-}
-
-/// The query string's parameters, decoded.
-std::map<std::string, std::string, std::less<>> query_parameters(std::string_view target) {
-  std::map<std::string, std::string, std::less<>> out;
-  const auto question = target.find('?');
-  if (question == std::string_view::npos) {
-    return out;
-  }
-  std::string_view rest = target.substr(question + 1);
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    const auto eq = pair.find('=');
-    out[percent_decoded(pair.substr(0, eq))] =
-        eq == std::string_view::npos ? "" : percent_decoded(pair.substr(eq + 1));
-    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-  }
-  return out;
-}
-
 http_response error(http::status status, std::string_view message) {
   return make_response(status, json_error(message));
 }
 
 http_response trigger(const http_request& request, reconcile::coordinator& coordinator) {
-  const auto params = query_parameters(request.target());
+  const auto parsed = net::query_parameters(request.target());
+  if (!parsed) {
+    return error(http::status::bad_request, "the request target is not a path and query");
+  }
+  const auto& params = *parsed;
   for (const auto& [name, value] : params) {
     if (name != "shop" && name != "mode" && name != "since" && name != "dry_run") {
       return error(http::status::bad_request, "unknown parameter " + name);

@@ -27,56 +27,6 @@ bool is_closed_error(const beast::error_code& ec) {
 
 } // namespace
 
-std::optional<url_parts> parse_url(std::string_view url) {
-  url_parts parts;
-  if (url.rfind("https://", 0) == 0) {
-    url.remove_prefix(8);
-    parts.tls = true;
-    parts.port = "443";
-  } else if (url.rfind("http://", 0) == 0) {
-    url.remove_prefix(7);
-    parts.tls = false;
-    parts.port = "80";
-  } else {
-    return std::nullopt;
-  }
-  const auto slash = url.find_first_of("/?");
-  std::string_view authority = url.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    parts.target = std::string(url.substr(slash));
-    if (parts.target.front() == '?') {
-      parts.target.insert(0, "/");
-    }
-  }
-  if (authority.empty() || authority.find('@') != std::string_view::npos) {
-    return std::nullopt;
-  }
-  if (authority.front() == '[') { // [::1]:8080
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return std::nullopt;
-    }
-    parts.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (!authority.empty()) {
-      if (authority.front() != ':') {
-        return std::nullopt;
-      }
-      parts.port = std::string(authority.substr(1));
-    }
-  } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-    parts.host = std::string(authority.substr(0, colon));
-    parts.port = std::string(authority.substr(colon + 1));
-  } else {
-    parts.host = std::string(authority);
-  }
-  if (parts.host.empty() || parts.port.empty() ||
-      parts.port.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  return parts;
-}
-
 std::string_view client_response::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (beast::iequals(key, name)) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "net/url.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -12,17 +14,6 @@
 #include <vector>
 
 namespace shopmirror::net {
-
-/// Where a URL points: `scheme://host[:port]/path?query`.
-struct url_parts {
-  bool tls = true;
-  std::string host;
-  std::string port;
-  std::string target = "/";
-};
-
-/// Parses an http or https URL; std::nullopt if it is not one.
-std::optional<url_parts> parse_url(std::string_view url);
 
 /// Why a request got no HTTP answer at all.
 class transport_error : public std::runtime_error {
