@@ -7,11 +7,15 @@
 // JSON work beside it.
 //
 //   shopmirror-db-ceiling --database URL --batch 64 --clients 2 --duration 60
+//                         [--workload worst|inventory]
 //
 // Products (10,000, with bench::variant_count's variants) are mapped once
 // before the clock starts; each delivery is a copy with a new webhook id
-// and a newer version of a random product, so every state applies and
-// every variant is rewritten, as the load generator's updates are.
+// and a newer version of a random product, so every state applies. Under
+// the worst workload (the default) each version moves updated_at, so every
+// variant is rewritten; under `inventory` (bench/payloads.hpp) 9 versions
+// in 10 change one variant's inventory and keep updated_at, as the load
+// generator's updates do with the same option.
 
 #include "bench/payloads.hpp"
 #include "db/delivery_store.hpp"
@@ -38,11 +42,12 @@ struct options {
   int clients = 2;
   double duration = 60;
   int products = 10000;
+  bench::workload workload = bench::workload::worst;
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr, "usage: shopmirror-db-ceiling --database URL [--batch N] [--clients N] "
-                       "[--duration SECONDS] [--products N]\n");
+                       "[--duration SECONDS] [--products N] [--workload worst|inventory]\n");
   std::exit(2);
 }
 
@@ -64,6 +69,12 @@ options parse(int argc, char** argv) {
       o.duration = std::atof(value);
     } else if (arg == "--products") {
       o.products = std::atoi(value);
+    } else if (arg == "--workload") {
+      const auto w = bench::parse_workload(value);
+      if (!w) {
+        usage();
+      }
+      o.workload = *w;
     } else {
       usage();
     }
@@ -121,11 +132,17 @@ int main(int argc, char** argv) {
         for (int i = 0; i < o.batch; ++i) {
           const std::size_t index = product(pick);
           model::upsert_product upsert = templates[index];
-          // A second per version, as bench::product_body's versions move.
-          const std::int64_t version = versions[index].fetch_add(1) + 1;
-          upsert.state.updated_at.micros_since_epoch += version * 1'000'000;
-          for (auto& variant : upsert.state.variants) {
+          // A second per edit, as bench::product_body's versions move.
+          const auto version = static_cast<int>(versions[index].fetch_add(1) + 1);
+          upsert.state.updated_at.micros_since_epoch +=
+              std::int64_t{bench::edit_of(o.workload, version)} * 1'000'000;
+          const int count = static_cast<int>(upsert.state.variants.size());
+          for (int v = 0; v < count; ++v) {
+            auto& variant = upsert.state.variants[static_cast<std::size_t>(v)];
             variant.updated_at = upsert.state.updated_at;
+            if (o.workload == bench::workload::inventory) {
+              variant.inventory_quantity = bench::inventory_at(o.workload, version, v + 1, count);
+            }
           }
           model::delivery meta;
           meta.shop_domain = "bench.myshopify.com";

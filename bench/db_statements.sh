@@ -5,11 +5,12 @@
 # statements inside the apply functions too, then lists them by total time:
 # milliseconds per call (one call per batch), rows per call, and each one's
 # share of the top-level call's time. Usage:
-#   bench/db_statements.sh [BATCH=64] [CLIENTS=2] [DURATION_SECONDS=20]
+#   bench/db_statements.sh [BATCH=64] [CLIENTS=2] [DURATION_SECONDS=20] [WORKLOAD=worst]
 set -euo pipefail
 batch=${1:-64}
 clients=${2:-2}
 duration=${3:-20}
+workload=${4:-worst}
 source "$(dirname "$0")/lib.sh"
 
 scratch=$(mktemp -d /tmp/shopmirror-statements-XXXXXX)
@@ -27,7 +28,7 @@ sql -d bench -c "create extension pg_stat_statements" -c "checkpoint" \
 
 log "machine: $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bin/bench/shopmirror-db-ceiling" --database "$url" --batch "$batch" --clients "$clients" \
-  --duration "$duration"
+  --duration "$duration" --workload "$workload"
 
 # The statement with the most time is the service's own call; the others
 # run inside it (nested), so their shares are of its time.

@@ -58,6 +58,7 @@ struct options {
   double duration = 10;
   int connections = 32;
   int products = 10000;
+  bench::workload workload = bench::workload::worst;
   double duplicate_share = 0.02;
   double stale_share = 0.02;
   std::uint64_t seed = 1;
@@ -109,7 +110,8 @@ public:
       r.version = ++versions_[index];
     }
     r.webhook_id = "lg-" + std::to_string(options_.seed) + "-" + std::to_string(++counter_);
-    const std::string body = bench::product_body(r.product, r.version, variants_[index]);
+    const std::string body =
+        bench::product_body(r.product, r.version, variants_[index], options_.workload);
     r.wire.reserve(body.size() + 512);
     r.wire = "POST " + options_.target + " HTTP/1.1\r\nHost: " + options_.host +
              "\r\nUser-Agent: Shopify-Captain-Hook\r\nContent-Type: application/json"
@@ -293,8 +295,8 @@ int check(const options& o, const std::vector<result>& results) {
   pqxx::connection connection(o.check_db);
   pqxx::work tx(connection);
   tx.exec("create temporary table acked (webhook_id text primary key) on commit drop");
-  tx.exec("create temporary table newest (product_id bigint primary key, updated_at timestamptz) "
-          "on commit drop");
+  tx.exec("create temporary table newest (product_id bigint primary key, updated_at timestamptz, "
+          "observed_at timestamptz) on commit drop");
   std::map<std::int64_t, int> newest;
   std::unordered_map<std::string, int> applied_answers;
   std::size_t acked = 0;
@@ -323,9 +325,13 @@ int check(const options& o, const std::vector<result>& results) {
     }
   }
   {
-    pqxx::stream_to rows(tx, "newest", std::vector<std::string>{"product_id", "updated_at"});
+    // The newest version's updated_at is its edit's; it was observed when
+    // it was triggered (X-Shopify-Triggered-At: the version's own time).
+    pqxx::stream_to rows(tx, "newest",
+                         std::vector<std::string>{"product_id", "updated_at", "observed_at"});
     for (const auto& [product, version] : newest) {
-      rows << std::make_tuple(product, bench::version_time(version));
+      rows << std::make_tuple(product, bench::version_time(bench::edit_of(o.workload, version)),
+                              bench::version_time(version));
     }
     rows.complete();
   }
@@ -336,7 +342,8 @@ int check(const options& o, const std::vector<result>& results) {
   const auto wrong = tx.exec1("select count(*) from newest n left join shopify.products p on "
                               "p.shop_domain = " + tx.quote(o.shop) +
                               " and p.product_id = n.product_id where p.updated_at is distinct "
-                              "from n.updated_at")[0]
+                              "from n.updated_at or p.version_observed_at is distinct from "
+                              "n.observed_at")[0]
                          .as<long>();
   long twice = 0;
   for (const auto& [id, n] : applied_answers) {
@@ -380,6 +387,12 @@ bool parse_args(int argc, char** argv, options& o) {
       o.duplicate_share = std::stod(value());
     } else if (arg == "--stale") {
       o.stale_share = std::stod(value());
+    } else if (arg == "--workload") {
+      const auto w = bench::parse_workload(value());
+      if (!w) {
+        return false;
+      }
+      o.workload = *w;
     } else if (arg == "--seed") {
       o.seed = std::stoull(value());
     } else if (arg == "--check-db") {
@@ -402,6 +415,7 @@ int main(int argc, char** argv) {
                  "usage: shopmirror-loadgen --url http://HOST:PORT/webhooks/shopify --secret S\n"
                  "  [--rate PER_SECOND (0: as fast as answered)] [--duration SECONDS]\n"
                  "  [--connections N] [--products N] [--duplicates SHARE] [--stale SHARE]\n"
+                 "  [--workload worst|inventory]\n"
                  "  [--seed N] [--shop DOMAIN] [--check-db LIBPQ_URL] [--watch-pid PID]\n");
     return 2;
   }

@@ -1,5 +1,6 @@
 #include "bench/payloads.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace shopmirror::bench {
@@ -25,16 +26,41 @@ std::string version_time(int version) {
   return text;
 }
 
-std::string product_body(std::int64_t id, int version, int variants) {
-  const std::string updated = version_time(version);
+std::optional<workload> parse_workload(std::string_view name) {
+  if (name == "worst") {
+    return workload::worst;
+  }
+  if (name == "inventory") {
+    return workload::inventory;
+  }
+  return std::nullopt;
+}
+
+int edit_of(workload w, int version) {
+  return w == workload::worst || version < 1 ? version : version - (version - 1) % 10;
+}
+
+int inventory_at(workload w, int version, int v, int variants) {
+  if (w == workload::worst) {
+    return (version * 7 + v) % 500;
+  }
+  // Variant v changes at the versions congruent to it modulo the count: its
+  // inventory is that of the last such version.
+  const int last = version - ((version - v) % variants + variants) % variants;
+  return (std::max(last, 0) * 7 + v) % 500;
+}
+
+std::string product_body(std::int64_t id, int version, int variants, workload w) {
+  const int edit = edit_of(w, version);
+  const std::string updated = version_time(edit);
   std::string body;
   body.reserve(1200 + static_cast<std::size_t>(variants) * 700);
   char head[1600];
   std::snprintf(
       head, sizeof head,
       R"({"admin_graphql_api_id":"gid:\/\/shopify\/Product\/%lld","body_html":"<p>Soft cotton tee, version %d. Breathable, pre-shrunk and cut for an easy fit; machine wash cold, tumble dry low. Ships in recycled packaging.<\/p>","created_at":"2025-06-01T10:00:00-04:00","handle":"tee-%lld","id":%lld,"product_type":"Shirts","published_at":"2025-06-02T10:00:00-04:00","template_suffix":null,"title":"Everyday Tee %lld v%d","updated_at":"%s","vendor":"Acme Apparel","status":"active","published_scope":"web","tags":"cotton, everyday, summer, tee","variants":[)",
-      static_cast<long long>(id), version, static_cast<long long>(id), static_cast<long long>(id),
-      static_cast<long long>(id), version, updated.c_str());
+      static_cast<long long>(id), edit, static_cast<long long>(id), static_cast<long long>(id),
+      static_cast<long long>(id), edit, updated.c_str());
   body += head;
   for (int v = 1; v <= variants; ++v) {
     const long long variant_id = id * 1000 + v;
@@ -43,7 +69,8 @@ std::string product_body(std::int64_t id, int version, int variants) {
         variant, sizeof variant,
         R"(%s{"admin_graphql_api_id":"gid:\/\/shopify\/ProductVariant\/%lld","barcode":"0%011lld","compare_at_price":"34.99","created_at":"2025-06-01T10:00:00-04:00","fulfillment_service":"manual","grams":180,"id":%lld,"inventory_item_id":%lld,"inventory_management":"shopify","inventory_policy":"deny","inventory_quantity":%d,"old_inventory_quantity":%d,"option1":"Size %d","option2":"Colour %d","option3":null,"position":%d,"price":"%d.99","product_id":%lld,"requires_shipping":true,"sku":"TEE-%lld-%d","taxable":true,"title":"Size %d \/ Colour %d","updated_at":"%s","weight":0.18,"weight_unit":"kg","image_id":null})",
         v == 1 ? "" : ",", variant_id, variant_id, variant_id, variant_id + 500000000,
-        (version * 7 + v) % 500, (version * 7 + v) % 500, v, v % 5, v, 20 + v % 10,
+        inventory_at(w, version, v, variants), inventory_at(w, version, v, variants), v, v % 5, v,
+        20 + v % 10,
         static_cast<long long>(id), static_cast<long long>(id), v, v, v % 5, updated.c_str());
     body += variant;
   }

@@ -15,7 +15,10 @@
 # in the delivery log, nothing applied twice, every product at the newest
 # acknowledged version), and with the CPU each request cost the service, the
 # load generator and the rest of the machine (mostly PostgreSQL). Usage:
-#   bench/webhooks.sh [DURATION_SECONDS=60] [RUNS=3] [TARGET=8000] [CONNECTIONS=256]
+#   bench/webhooks.sh [DURATION_SECONDS=60] [RUNS=3] [TARGET=8000] [CONNECTIONS=256] [WORKLOAD=worst]
+# WORKLOAD is what each update changes (bench/payloads.hpp): `worst`, every
+# field and variant, or `inventory`, mostly one variant's inventory, as
+# Shopify's products/update traffic is.
 # Shopify delivers over many connections at once; with durable commits each
 # batch waits for a WAL flush, so concurrency is what lets batches grow.
 set -euo pipefail
@@ -23,6 +26,7 @@ duration=${1:-60}
 runs=${2:-3}
 target=${3:-8000}
 connections=${4:-256}
+workload=${5:-worst}
 source "$(dirname "$0")/lib.sh"
 
 scratch=$(mktemp -d /tmp/shopmirror-bench-XXXXXX)
@@ -36,6 +40,7 @@ trap cleanup EXIT
 
 start_bench_database "$scratch/pg" 5432
 
+log "workload: $workload"
 log "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -44,7 +49,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # versions cannot fail the next one's check.
 reset_tables() {
   psql -X -q -h "$scratch/pg/run" -p 5432 -U postgres -d bench -c "truncate \
-    shopify.webhook_deliveries, shopify.product_variants, shopify.products, \
+    shopify.webhook_deliveries, shopify.variant_barcodes, shopify.product_variants, shopify.products, \
     shopify.dead_letters, shopify.product_refresh_requests" -c "checkpoint"
 }
 
@@ -56,7 +61,7 @@ ceiling=0
 for batch in 1 10 64; do
   reset_tables
   out=$("$bin/bench/shopmirror-db-ceiling" --database "$url" --batch "$batch" --clients "$writers" \
-        --duration "$duration") || die "the ceiling run with batches of $batch failed: $out"
+        --duration "$duration" --workload "$workload") || die "the ceiling run with batches of $batch failed: $out"
   echo "$out"
   rate=$(echo "$out" | sed -n 's/.*: \([0-9]*\) webhooks\/s.*/\1/p')
   [ "$rate" -gt "$ceiling" ] && ceiling=$rate
@@ -71,7 +76,7 @@ sleep 1
 loadgen() { # rate seconds seed
   "$bin/bench/shopmirror-loadgen" --url http://127.0.0.1:18090/webhooks/shopify --secret bench-secret \
     --rate "$1" --duration "$2" --connections "$connections" --seed "$3" --watch-pid "$service_pid" \
-    --check-db "$url"
+    --check-db "$url" --workload "$workload"
 }
 
 run_series() { # name rate

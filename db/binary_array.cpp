@@ -38,6 +38,10 @@ std::string binary_int8(std::int64_t value) {
   return out;
 }
 
+std::string binary_timestamptz(model::timestamp time) {
+  return binary_int8(time.micros_since_epoch - postgres_epoch_micros);
+}
+
 binary_array::binary_array(pg_element element) : element_(element) { reset(); }
 
 void binary_array::reset() {

@@ -78,4 +78,7 @@ std::array<binary_array, N> binary_arrays(const pg_element (&types)[N]) {
 /// A bigint parameter in the binary format.
 std::string binary_int8(std::int64_t value);
 
+/// A timestamptz parameter in the binary format.
+std::string binary_timestamptz(model::timestamp time);
+
 } // namespace shopmirror::db

@@ -23,7 +23,7 @@ std::optional<std::int64_t> product_of(const rapidjson::Value& gid) {
 
 } // namespace
 
-void bulk_jsonl_reader::feed(std::string_view piece) {
+void jsonl_lines::feed(std::string_view piece) {
   while (!piece.empty()) {
     const std::size_t newline = piece.find('\n');
     if (newline == std::string_view::npos) {
@@ -31,21 +31,27 @@ void bulk_jsonl_reader::feed(std::string_view piece) {
       return;
     }
     if (partial_.empty()) {
-      line(piece.substr(0, newline));
+      line_(piece.substr(0, newline));
     } else {
       partial_.append(piece.substr(0, newline));
-      line(partial_);
+      line_(partial_);
       partial_.clear();
     }
     piece.remove_prefix(newline + 1);
   }
 }
 
-void bulk_jsonl_reader::finish() {
+void jsonl_lines::finish() {
   if (!partial_.empty()) {
-    line(partial_);
+    line_(partial_);
     partial_.clear();
   }
+}
+
+void bulk_jsonl_reader::feed(std::string_view piece) { lines_in_.feed(piece); }
+
+void bulk_jsonl_reader::finish() {
+  lines_in_.finish();
   flush();
 }
 
@@ -155,6 +161,64 @@ void bulk_jsonl_reader::flush() {
     current_->source.assign(source_.GetString(), source_.GetSize());
     model::canonicalize(current_->state);
     emit_(std::move(*current_));
+  }
+  current_.reset();
+  current_failure_.reset();
+}
+
+void bulk_barcodes_reader::finish() {
+  lines_in_.finish();
+  flush();
+}
+
+void bulk_barcodes_reader::line(std::string_view raw) {
+  const std::string_view text = trim_line(raw);
+  if (text.empty()) {
+    return;
+  }
+  ++lines_;
+  const std::string where = "bulk barcodes line " + std::to_string(lines_) + ": ";
+  rapidjson::Document document;
+  if (const std::string reason = model::json::parse_object(document, text); !reason.empty()) {
+    ++unreadable_;
+    if (current_ && !current_failure_) {
+      current_failure_ = where + "an unreadable line follows it: " + reason;
+    }
+    failed_(where + reason);
+    return;
+  }
+  if (!document.HasMember("__parentId")) {
+    ++roots_;
+    flush();
+    auto mapped = model::map_graphql_variant_barcodes(document, false);
+    if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
+      failed_(where + error->reason);
+      return;
+    }
+    current_ = std::move(std::get<model::variant_barcodes>(mapped));
+    current_gid_ = document["id"].GetString();
+    return;
+  }
+  const rapidjson::Value& parent = document["__parentId"];
+  if (!current_ || !parent.IsString() || std::string_view(parent.GetString()) != current_gid_) {
+    failed_(where + "a barcode that does not follow its variant");
+    return;
+  }
+  if (current_failure_) {
+    return;
+  }
+  if (std::string reason = model::add_graphql_barcode(document, *current_); !reason.empty()) {
+    current_failure_ = where + reason;
+  }
+}
+
+void bulk_barcodes_reader::flush() {
+  if (current_) {
+    if (current_failure_) {
+      failed_(std::move(*current_failure_));
+    } else {
+      emit_(std::move(*current_));
+    }
   }
   current_.reset();
   current_failure_.reset();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "db/reconcile_store.hpp"
+#include "model/variant_barcodes.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -13,6 +14,39 @@
 
 namespace shopmirror::reconcile {
 
+/// Splits a JSONL body that arrives in pieces (any split: a line may span
+/// pieces) into its lines, without the newline.
+class jsonl_lines {
+public:
+  explicit jsonl_lines(std::function<void(std::string_view)> line) : line_(std::move(line)) {}
+  void feed(std::string_view piece);
+  /// The body ended: a last line without a newline is a line too.
+  void finish();
+
+private:
+  std::function<void(std::string_view)> line_;
+  std::string partial_;
+};
+
+/// What a bulk result's reader has read, to hold against what Shopify
+/// counted (bulk_count_mismatch).
+class bulk_result_counts {
+public:
+  /// Every non-empty line read: what Shopify's objectCount counts.
+  std::size_t lines() const noexcept { return lines_; }
+  /// The lines read as root objects (parsed, without `__parentId`),
+  /// readable by the mapping or not: what Shopify's rootObjectCount counts.
+  std::size_t roots() const noexcept { return roots_; }
+  /// The lines that could not be parsed at all: roots or children, no one
+  /// can tell.
+  std::size_t unreadable() const noexcept { return unreadable_; }
+
+protected:
+  std::size_t lines_ = 0;
+  std::size_t roots_ = 0;
+  std::size_t unreadable_ = 0;
+};
+
 /// Reads a bulk operation's JSONL result as it streams in: one node a line,
 /// a product followed by its variants, each variant naming its product in
 /// `__parentId`. Joins them and hands each complete product on, holding
@@ -24,7 +58,7 @@ namespace shopmirror::reconcile {
 /// fails the product being read too (it may have been one of its variants),
 /// and is itself a failure without a product id; so is a variant whose
 /// product cannot be told. Never throws for the result's content.
-class bulk_jsonl_reader {
+class bulk_jsonl_reader : public bulk_result_counts {
 public:
   using product_sink = std::function<void(db::listed_product)>;
   using failure_sink = std::function<void(db::failed_product)>;
@@ -38,26 +72,15 @@ public:
   /// The body ended: hands on the last product.
   void finish();
 
-  /// Every non-empty line read: what Shopify's objectCount counts.
-  std::size_t lines() const noexcept { return lines_; }
-
-  /// The lines read as products (parsed, without `__parentId`), readable
-  /// by the mapping or not: what Shopify's rootObjectCount counts.
-  std::size_t roots() const noexcept { return roots_; }
-
-  /// The lines that could not be parsed at all: products or variants, no
-  /// one can tell.
-  std::size_t unreadable() const noexcept { return unreadable_; }
-
 private:
   void line(std::string_view text);
   void flush();
+  jsonl_lines lines_in_{[this](std::string_view text) { line(text); }};
   /// The product being read is failed for `reason` (the first reason kept).
   void fail_current(std::string reason);
 
   product_sink emit_;
   failure_sink failed_;
-  std::string partial_;
   std::optional<db::listed_product> current_;
   std::string current_gid_;
   std::optional<std::string> current_failure_;
@@ -68,9 +91,34 @@ private:
   /// The product of the last orphaned variant reported, so that its other
   /// variants are not reported again.
   std::string orphan_gid_;
-  std::size_t lines_ = 0;
-  std::size_t roots_ = 0;
-  std::size_t unreadable_ = 0;
+};
+
+/// Reads the JSONL result of the barcodes listing's bulk operation: a line
+/// for each variant (`{id, product {id}}`), followed by a line for each of
+/// its barcodes (`{type, value, __parentId}`). Hands each variant on with
+/// its barcodes, holding one variant at a time. A variant whose lines
+/// cannot be read is handed on as failed, with why; the rest goes on.
+class bulk_barcodes_reader : public bulk_result_counts {
+public:
+  using variant_sink = std::function<void(model::variant_barcodes)>;
+  using failure_sink = std::function<void(std::string reason)>;
+
+  bulk_barcodes_reader(variant_sink emit, failure_sink failed)
+      : emit_(std::move(emit)), failed_(std::move(failed)) {}
+
+  void feed(std::string_view piece) { lines_in_.feed(piece); }
+  void finish();
+
+private:
+  void line(std::string_view text);
+  void flush();
+
+  variant_sink emit_;
+  failure_sink failed_;
+  jsonl_lines lines_in_{[this](std::string_view text) { line(text); }};
+  std::optional<model::variant_barcodes> current_;
+  std::string current_gid_;
+  std::optional<std::string> current_failure_;
 };
 
 } // namespace shopmirror::reconcile

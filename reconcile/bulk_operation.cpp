@@ -117,7 +117,8 @@ bulk_start_refusal read_bulk_start_refusal(const rapidjson::Value* payload) {
 }
 
 std::string bulk_count_mismatch(const bulk_operation_state& operation, std::uint64_t lines,
-                                std::uint64_t roots, std::uint64_t unreadable) {
+                                std::uint64_t roots, std::uint64_t unreadable,
+                                std::string_view roots_are) {
   const std::string of = "the bulk result of " + operation.id + " holds ";
   if (!operation.object_count || *operation.object_count != lines) {
     return of + std::to_string(lines) + " objects, Shopify counted " +
@@ -125,7 +126,7 @@ std::string bulk_count_mismatch(const bulk_operation_state& operation, std::uint
   }
   const auto& counted = operation.root_object_count;
   if (!counted || *counted < roots || *counted > roots + unreadable) {
-    return of + std::to_string(roots) + " products" +
+    return of + std::to_string(roots) + " " + std::string(roots_are) +
            (unreadable > 0 ? " (and " + std::to_string(unreadable) + " unreadable lines)" : "") +
            ", Shopify counted " + count_text(counted);
   }

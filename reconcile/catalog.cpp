@@ -56,14 +56,33 @@ constexpr const char* product_query =
 // joined one product at a time. Passed explicitly: it defaults to false
 // since 2026-01, and ungrouped output may put a product's variants anywhere
 // after it.
-constexpr const char* bulk_start_query =
-    "mutation StartBulkProducts($query: String!) { "
-    "bulkOperationRunQuery(query: $query, groupObjects: true) { "
-    "bulkOperation { id status createdAt } userErrors { field message code } } }";
+#define SHOPMIRROR_BULK_START(name)                                                            \
+  "mutation " name "($query: String!) { "                                                      \
+  "bulkOperationRunQuery(query: $query, groupObjects: true) { "                                \
+  "bulkOperation { id status createdAt } userErrors { field message code } } }"
+constexpr const char* bulk_products_start = SHOPMIRROR_BULK_START("StartBulkProducts");
+constexpr const char* bulk_barcodes_start = SHOPMIRROR_BULK_START("StartBulkBarcodes");
 
 constexpr const char* bulk_products_query =
     "{ products { edges { node { " SHOPMIRROR_PRODUCT_FIELDS
     " variants { edges { node { " SHOPMIRROR_VARIANT_FIELDS " } } } } } } }";
+
+// A variant's barcodes (API 2026-10) are a connection under the variant, one
+// level deeper than a bulk query may nest under products (two levels), and
+// twenty of them per variant would make a products page cost ten times as
+// much. So they are listed on their own, from productVariants.
+constexpr const char* bulk_barcodes_query =
+    "{ productVariants { edges { node { id product { id } "
+    "barcodes { edges { node { type value } } } } } } }";
+
+constexpr const char* barcodes_page_query =
+    "query VariantBarcodesPage($first: Int!, $after: String, $query: String) { "
+    "productVariants(first: $first, after: $after, query: $query, sortKey: ID) { "
+    "nodes { id product { id } barcodes(first: 20) { nodes { type value } } } "
+    "pageInfo { hasNextPage endCursor } } }";
+// A variant, its product, and a connection of up to twenty barcodes.
+constexpr double barcodes_node_cost = 1 + 1 + 2 + 20;
+constexpr int max_barcodes_page_size = static_cast<int>((1000 - 2) / barcodes_node_cost);
 
 constexpr const char* shop_identity_query = "query ShopIdentity { shop { myshopifyDomain } }";
 
@@ -257,13 +276,14 @@ struct started_bulk {
 /// have kept out. It is waited for (polled by id, within the bulk timeout)
 /// and the start tried again, max_bulk_starts times in all. Any other
 /// refusal, or one that outlasts that, throws bulk_not_started.
-started_bulk start_bulk(admin_api& api, const reconcile_settings& settings, cancel_token& cancel) {
+started_bulk start_bulk(admin_api& api, const reconcile_settings& settings, cancel_token& cancel,
+                        const char* mutation, const char* query) {
   const auto give_up = std::chrono::steady_clock::now() + settings.bulk_timeout;
   for (int attempt = 1;; ++attempt) {
     // A product's state is observed no earlier than the operation's start.
     const model::timestamp asked = model::now();
     const auto doc = api.graphql(
-        bulk_start_query, "{\"query\":" + json_string(bulk_products_query) + "}", bulk_start_cost);
+        mutation, "{\"query\":" + json_string(query) + "}", bulk_start_cost);
     const rapidjson::Value* result = member(data_of(doc), "bulkOperationRunQuery");
     const rapidjson::Value* operation = result ? member(*result, "bulkOperation") : nullptr;
     if (operation != nullptr && operation->IsObject()) {
@@ -318,11 +338,17 @@ started_bulk start_bulk(admin_api& api, const reconcile_settings& settings, canc
   }
 }
 
-} // namespace
+struct completed_bulk {
+  bulk_operation_state status;
+  model::timestamp observed;
+};
 
-void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
-                            cancel_token& cancel, const listing_sink& sink) {
-  const started_bulk started = start_bulk(api, settings, cancel);
+/// Runs `query` as a bulk operation to completion (start_bulk, then polls
+/// with bulkOperation(id:)). Throws bulk_not_started, or admin_api_error if
+/// it ends any other way.
+completed_bulk run_bulk(admin_api& api, const reconcile_settings& settings, cancel_token& cancel,
+                        const char* mutation, const char* query) {
+  const started_bulk started = start_bulk(api, settings, cancel, mutation, query);
   const std::string& id = started.id;
 
   const auto give_up = std::chrono::steady_clock::now() + settings.bulk_timeout;
@@ -356,31 +382,115 @@ void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
       .field("shop", api.shop())
       .field("operation", id)
       .field("objects", count_field(status.object_count))
-      .field("products", count_field(status.root_object_count))
+      .field("roots", count_field(status.root_object_count))
       .field("created_at", status.created_at ? model::format_rfc3339(*status.created_at) : "")
       .field("completed_at",
              status.completed_at ? model::format_rfc3339(*status.completed_at) : "");
   // An empty listing sweeps every product of the shop: believe one only
-  // when Shopify counted no objects, and a file only when it holds exactly
-  // the objects and the products Shopify counted.
-  if (status.url.empty()) {
-    if (status.object_count == 0u && status.root_object_count.value_or(0) == 0) {
-      return; // Shopify gives no file for an empty result
-    }
+  // when Shopify counted no objects (it gives no file for an empty result).
+  if (status.url.empty() &&
+      !(status.object_count == 0u && status.root_object_count.value_or(0) == 0)) {
     throw admin_api_error("the bulk operation " + id + " completed with " +
                           (status.object_count ? std::to_string(*status.object_count) : "no") +
                           " objects but no result URL");
   }
-  const model::timestamp observed = started.observed;
+  return {std::move(status), started.observed};
+}
+
+/// Streams a completed operation's result through `reader`, then checks
+/// that it held exactly the objects and the roots (`roots`: what they are)
+/// Shopify counted.
+template <class Reader>
+void read_bulk_result(admin_api& api, const bulk_operation_state& status, Reader& reader,
+                      std::string_view roots) {
+  if (!status.url.empty()) {
+    api.download(status.url, [&](std::string_view piece) { reader.feed(piece); });
+  }
+  reader.finish();
+  if (const std::string mismatch = bulk_count_mismatch(status, reader.lines(), reader.roots(),
+                                                       reader.unreadable(), roots);
+      !mismatch.empty()) {
+    throw admin_api_error(mismatch);
+  }
+}
+
+} // namespace
+
+void list_by_bulk_or_pages(const db::run_record& run, const std::function<void()>& by_bulk,
+                           const std::function<void()>& by_pages) {
+  try {
+    by_bulk();
+    return;
+  } catch (const bulk_not_started& e) {
+    telemetry::log_event(telemetry::level::warn, "bulk_operation_refused")
+        .field("shop", run.shop)
+        .field("run_id", run.id)
+        .field("error", e.what())
+        .field("fallback", to_string(db::run_mode::paginated));
+  }
+  by_pages();
+}
+
+void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
+                            cancel_token& cancel, const listing_sink& sink) {
+  const completed_bulk done = run_bulk(api, settings, cancel, bulk_products_start, bulk_products_query);
+  const model::timestamp observed = done.observed;
   bulk_jsonl_reader reader(
       [&](db::listed_product product) { sink.product(std::move(product), observed); },
       [&](db::failed_product failed) { sink.failed(std::move(failed)); });
-  api.download(status.url, [&](std::string_view piece) { reader.feed(piece); });
-  reader.finish();
-  if (const std::string mismatch =
-          bulk_count_mismatch(status, reader.lines(), reader.roots(), reader.unreadable());
-      !mismatch.empty()) {
-    throw admin_api_error(mismatch);
+  read_bulk_result(api, done.status, reader, "products");
+}
+
+void list_barcodes_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
+                                     cancel_token& cancel, const barcodes_sink& sink) {
+  const completed_bulk done = run_bulk(api, settings, cancel, bulk_barcodes_start, bulk_barcodes_query);
+  const model::timestamp observed = done.observed;
+  bulk_barcodes_reader reader(
+      [&](model::variant_barcodes variant) { sink.variant(std::move(variant), observed); },
+      [&](std::string reason) { sink.failed(std::move(reason)); });
+  read_bulk_result(api, done.status, reader, "variants");
+}
+
+void list_barcodes_by_pages(admin_api& api, std::optional<model::timestamp> since,
+                            const barcodes_sink& sink) {
+  const std::string filter =
+      since ? json_string("updated_at:>='" + model::format_rfc3339(*since) + "'") : "null";
+  std::string cursor;
+  for (;;) {
+    // As many as one query may cost; SHOPMIRROR_RECONCILE_PAGE_SIZE counts
+    // products, which cost four times as much.
+    int first = max_barcodes_page_size;
+    if (const auto capacity = api.bucket_capacity()) {
+      first = std::clamp(static_cast<int>((*capacity - 2) / barcodes_node_cost), 1, first);
+    }
+    const model::timestamp observed = model::now();
+    const auto doc = api.graphql(barcodes_page_query,
+                                 "{\"first\":" + std::to_string(first) + ",\"after\":" +
+                                     (cursor.empty() ? "null" : json_string(cursor)) +
+                                     ",\"query\":" + filter + "}",
+                                 2 + first * barcodes_node_cost);
+    const rapidjson::Value* variants = member(data_of(doc), "productVariants");
+    const rapidjson::Value* nodes = variants ? member(*variants, "nodes") : nullptr;
+    if (nodes == nullptr || !nodes->IsArray()) {
+      throw admin_api_error("a productVariants page came without nodes");
+    }
+    for (const auto& node : nodes->GetArray()) {
+      auto mapped = model::map_graphql_variant_barcodes(node, true);
+      if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
+        sink.failed(std::move(error->reason));
+      } else {
+        sink.variant(std::move(std::get<model::variant_barcodes>(mapped)), observed);
+      }
+    }
+    const rapidjson::Value* info = member(*variants, "pageInfo");
+    const rapidjson::Value* more = info ? member(*info, "hasNextPage") : nullptr;
+    if (more == nullptr || !more->IsBool() || !more->GetBool()) {
+      return;
+    }
+    cursor = text_of(member(*info, "endCursor"));
+    if (cursor.empty()) {
+      throw admin_api_error("a productVariants page says there is more but gives no cursor");
+    }
   }
 }
 

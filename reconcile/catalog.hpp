@@ -6,6 +6,7 @@
 
 #include "db/reconcile_store.hpp"
 #include "model/timestamp.hpp"
+#include "model/variant_barcodes.hpp"
 #include "reconcile/admin_api.hpp"
 
 #include <functional>
@@ -22,6 +23,13 @@ struct listing_sink {
   std::function<void(db::failed_product)> failed;
 };
 
+/// Where the barcodes listing puts each variant's barcodes, with when they
+/// were observed, and why a listed variant could not be read.
+struct barcodes_sink {
+  std::function<void(model::variant_barcodes, model::timestamp observed)> variant;
+  std::function<void(std::string reason)> failed;
+};
+
 /// A bulk operation could not be started (the API refused it, or another
 /// bulk query of this app stayed in progress past the bulk timeout): the
 /// caller may list by pages instead. The message says why.
@@ -29,6 +37,12 @@ class bulk_not_started : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
 };
+
+/// Runs `by_bulk`, a listing by bulk operation; if the operation does not
+/// start (bulk_not_started), logs `bulk_operation_refused` with why and
+/// runs `by_pages` instead.
+void list_by_bulk_or_pages(const db::run_record& run, const std::function<void()>& by_bulk,
+                           const std::function<void()>& by_pages);
 
 /// Lists every product with a bulk operation: starts it (grouped output;
 /// a start refused because another bulk query of this app is in progress
@@ -44,6 +58,17 @@ void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
 /// Lists every product (or those updated at or after `since`) by pages.
 void list_by_pages(admin_api& api, const reconcile_settings& settings,
                    std::optional<model::timestamp> since, const listing_sink& sink);
+
+/// Lists every variant's barcodes (API 2026-10) with a bulk operation over
+/// productVariants, run, polled and checked as list_by_bulk_operation's;
+/// throws as that does.
+void list_barcodes_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
+                                     cancel_token& cancel, const barcodes_sink& sink);
+
+/// Lists every variant's barcodes (or those of variants updated at or after
+/// `since`) by productVariants pages.
+void list_barcodes_by_pages(admin_api& api, std::optional<model::timestamp> since,
+                            const barcodes_sink& sink);
 
 /// One product by id; nullopt if Shopify does not have it (deleted). Throws
 /// admin_api_error if it cannot be read.

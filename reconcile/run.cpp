@@ -1,6 +1,7 @@
 #include "reconcile/run.hpp"
 
 #include "reconcile/admin_api.hpp"
+#include "reconcile/barcodes.hpp"
 #include "reconcile/catalog.hpp"
 #include "telemetry/log.hpp"
 
@@ -140,19 +141,13 @@ void list(admin_api& api, const reconcile_settings& settings, const db::run_reco
     list_by_pages(api, settings, run.since, sink);
     return;
   }
+  const auto by_pages = [&] { list_by_pages(api, settings, std::nullopt, sink); };
   if (run.mode == db::run_mode::bulk) {
-    try {
-      list_by_bulk_operation(api, settings, cancel, sink);
-      return;
-    } catch (const bulk_not_started& e) {
-      log_event(level::warn, "bulk_operation_refused")
-          .field("shop", run.shop)
-          .field("run_id", run.id)
-          .field("error", e.what())
-          .field("fallback", to_string(db::run_mode::paginated));
-    }
+    list_by_bulk_or_pages(
+        run, [&] { list_by_bulk_operation(api, settings, cancel, sink); }, by_pages);
+    return;
   }
-  list_by_pages(api, settings, std::nullopt, sink);
+  by_pages();
 }
 
 /// Failed products of a listing, recorded in batches through the run's own
@@ -239,6 +234,9 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
       listed = pipeline.finish();
       listed += failures.finish();
     }
+    // After the products, so that their variants are there; before the
+    // run finishes, so still under the shop's lock.
+    reconcile_barcodes(api, settings, database, run, cancel);
     cancel.check();
     db::run_record done = store.finish(run, listed);
     log_event(done.status == db::run_status::succeeded ? level::info : level::warn, "reconcile_finished")

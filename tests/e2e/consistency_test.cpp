@@ -39,7 +39,49 @@ void load_catalog(test::admin_api_stand_in& shopify, const test::history& h,
     auto mapped = model::map_product_webhook(model::product_topic::update, test::product_body(p));
     REQUIRE(std::holds_alternative<model::product_state>(mapped));
     shopify.put_product(std::get<model::product_state>(mapped));
+    for (const auto& v : p.variants) {
+      if (!v.barcodes.empty()) {
+        REQUIRE(shopify.set_barcodes(id, v.id, v.barcodes, std::nullopt));
+      }
+    }
   }
+}
+
+/// Barcodes as jsonb prints them (keys by length, ", " and ": "); the
+/// simulator's values need no escaping.
+std::string jsonb_text(const std::vector<model::barcode>& barcodes) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < barcodes.size(); ++i) {
+    const auto& b = barcodes[i];
+    out += std::string(i > 0 ? ", " : "") + "{\"type\": " +
+           (b.type ? "\"" + *b.type + "\"" : std::string("null")) + ", \"value\": \"" +
+           b.value + "\"}";
+  }
+  return out + "]";
+}
+
+/// Each live variant whose barcodes the mirror shows other than Shopify
+/// holds them: "variant: mirror / Shopify" ("unknown" where the mirror
+/// does not know them).
+std::vector<std::string> wrong_barcodes(const test::test_database& db, const std::string& shop,
+                                        const std::map<std::int64_t, test::product_truth>& truth) {
+  std::map<std::int64_t, std::string> shown;
+  for (const auto& row : db.query("select variant_id, barcodes::text from "
+                                  "shopify.live_variant_barcodes where shop_domain = '" +
+                                  shop + "'")) {
+    shown[std::stoll(*row[0])] = row[1].value_or("unknown");
+  }
+  std::vector<std::string> wrong;
+  for (const auto& [id, p] : truth) {
+    for (const auto& v : p.deleted ? std::vector<test::variant_truth>{} : p.variants) {
+      const auto it = shown.find(v.id);
+      const std::string mirror = it == shown.end() ? "absent" : it->second;
+      if (mirror != jsonb_text(v.barcodes)) {
+        wrong.push_back(std::to_string(v.id) + ": " + mirror + " / " + jsonb_text(v.barcodes));
+      }
+    }
+  }
+  return wrong;
 }
 
 struct run_result {
@@ -71,6 +113,8 @@ struct coverage {
   std::size_t dropped = 0;
   std::size_t same_second = 0;
   std::size_t inventory = 0;
+  std::size_t barcodes = 0;
+  std::size_t barcodes_wrong = 0;
   std::size_t trimmed = 0;
   std::size_t stubs = 0;
   std::size_t second_subscription = 0;
@@ -101,6 +145,7 @@ TEST_CASE("for many seeds the mirror is exactly what was delivered and after a r
     options.delete_share = 0.08;
     options.same_second_share = 0.1;
     options.inventory_share = 0.1;
+    options.barcodes_share = 0.08;
     options.second_subscription_share = 0.3;
     options.trimmed_share = 0.5;
     options.stub_share = 0.05;
@@ -146,6 +191,7 @@ TEST_CASE("for many seeds the mirror is exactly what was delivered and after a r
       }
       seen.same_second += kind == test::event_kind::same_second ? 1 : 0;
       seen.inventory += kind == test::event_kind::inventory ? 1 : 0;
+      seen.barcodes += kind == test::event_kind::barcodes ? 1 : 0;
       seen.trimmed += d.kind == test::body_kind::trimmed ? 1 : 0;
       seen.stubs += d.kind == test::body_kind::stub ? 1 : 0;
       seen.second_subscription += d.webhook_id.back() == 'b' ? 1 : 0;
@@ -243,6 +289,10 @@ TEST_CASE("for many seeds the mirror is exactly what was delivered and after a r
       CHECK(db.scalar("select count(*) from shopify.live_products") == live);
     }
 
+    // Barcodes the webhooks could not say (only the first travels as
+    // `barcode`) or that the lost ones would have said.
+    seen.barcodes_wrong += wrong_barcodes(db, options.shop, h.final_truth).size();
+
     // The full reconcile against Shopify's final truth repairs the rest.
     load_catalog(shopify, h);
     const auto final_run = reconcile(env);
@@ -260,6 +310,8 @@ TEST_CASE("for many seeds the mirror is exactly what was delivered and after a r
       INFO(line);
     }
     CHECK_MESSAGE(wrong.empty(), (wrong.empty() ? "" : wrong.front()));
+    const auto barcodes = wrong_barcodes(db, options.shop, h.final_truth);
+    CHECK_MESSAGE(barcodes.empty(), (barcodes.empty() ? "" : barcodes.front()));
     if (seed <= 3) {
       // Repaired, the next run finds nothing to do: content is compared by
       // fingerprint, and equal content is unchanged.
@@ -274,19 +326,22 @@ TEST_CASE("for many seeds the mirror is exactly what was delivered and after a r
   }
   MESSAGE(seen.events << " events over " << seeds << " seeds: " << seen.dropped
                       << " deliveries dropped, " << seen.same_second
-                      << " same-second edits and " << seen.inventory
-                      << " inventory changes delivered, " << seen.second_subscription
+                      << " same-second edits, " << seen.inventory << " inventory changes and "
+                      << seen.barcodes << " barcode changes delivered, " << seen.second_subscription
                       << " to a second subscription (" << seen.trimmed << " trimmed), "
                       << seen.stubs << " stubs, " << seen.replays << " replays, " << seen.heavy
                       << " seeds with a 2,048-variant product; before the final reconcile "
                       << seen.seeds_with_drift << " seeds drifted, "
                       << seen.equal_updated_at_drift << " products with Shopify's updated_at "
                       << "but other content, " << seen.revived << " to revive; "
-                      << seen.held << " held sweeps");
+                      << seen.held << " held sweeps; " << seen.barcodes_wrong
+                      << " variants whose barcodes the mirror did not know or had wrong");
   // The property was put to work: every case it is about happened.
   CHECK(seen.dropped > 0);
   CHECK(seen.same_second > 0);
   CHECK(seen.inventory > 0);
+  CHECK(seen.barcodes > 0);
+  CHECK(seen.barcodes_wrong > 0);
   CHECK(seen.trimmed > 0);
   CHECK(seen.stubs > 0);
   CHECK(seen.second_subscription > 0);

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <variant>
 
 namespace shopmirror::test {
 namespace {
@@ -50,6 +51,8 @@ constexpr int products_page_fixed_cost = 2;
 constexpr int products_page_cost_per_product = 103;
 constexpr int variants_page_cost = 253;
 constexpr int product_by_id_cost = 103;
+// A variant, its product and barcodes(first: 20), in a productVariants page.
+constexpr int barcodes_node_cost = 24;
 constexpr int bulk_start_cost = 10;
 constexpr int bulk_status_cost = 1;
 constexpr int bulk_list_fixed_cost = 2; // plus one a node asked for
@@ -57,6 +60,19 @@ constexpr int bulk_list_fixed_cost = 2; // plus one a node asked for
 struct stored_product {
   model::product_state state;
   std::vector<std::string> option_names;
+  /// Variants' barcodes set with set_barcodes, by variant id. A variant
+  /// without an entry has the one its `barcode` names, or none.
+  std::map<std::int64_t, std::vector<model::barcode>> barcodes;
+
+  std::vector<model::barcode> barcodes_of(const model::variant_state& v) const {
+    if (const auto it = barcodes.find(v.id); it != barcodes.end()) {
+      return it->second;
+    }
+    if (v.barcode) {
+      return {model::barcode{std::nullopt, *v.barcode}};
+    }
+    return {};
+  }
 };
 using product_ptr = std::shared_ptr<const stored_product>;
 using catalog_map = std::map<std::int64_t, product_ptr>;
@@ -70,6 +86,8 @@ struct bulk_operation {
   /// negative: it never completes.
   int running_polls = 1;
   bool grouped = true;
+  /// A productVariants query for barcodes, not a products query.
+  bool barcodes = false;
   bool fails = false;
   double partial_share = 0.5;
   int root_difference = 0; // a miscounted rootObjectCount
@@ -88,7 +106,8 @@ struct answer {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   product_list stream;
-  bool grouped = true; // how `stream` is written
+  bool grouped = true;   // how `stream` is written
+  bool barcodes = false; // `stream` as the barcodes listing's lines
 };
 
 answer json_answer(unsigned status, std::string body) {
@@ -273,6 +292,21 @@ void write_variant_fields(json_writer& w, const model::variant_state& v,
   write_optional_time(w, v.updated_at);
 }
 
+// A connection's pageInfo, its end cursor that of the last node's id.
+void write_page_info(json_writer& w, bool has_next, std::optional<std::int64_t> last_id) {
+  write_key(w, "pageInfo");
+  w.StartObject();
+  write_key(w, "hasNextPage");
+  w.Bool(has_next);
+  write_key(w, "endCursor");
+  if (last_id) {
+    write_string(w, stand_in_cursor(*last_id));
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+}
+
 // A variants connection of `p` from index `start`, at most `count` nodes.
 // Returns the number of nodes written.
 std::size_t write_variants_connection(json_writer& w, const stored_product& p, std::size_t start,
@@ -338,6 +372,59 @@ void append_variant_lines(std::string& out, const stored_product& p) {
     w.EndObject();
     out.append(buffer.GetString(), buffer.GetSize());
     out += '\n';
+  }
+}
+
+// A barcodes listing's node or line of a variant, without its barcodes: the
+// object is left open for the caller.
+void write_barcodes_variant_fields(json_writer& w, const stored_product& p,
+                                   const model::variant_state& v) {
+  write_key(w, "id");
+  write_string(w, std::string(variant_gid) + std::to_string(v.id));
+  write_key(w, "product");
+  w.StartObject();
+  write_key(w, "id");
+  write_string(w, std::string(product_gid) + std::to_string(p.state.id));
+  w.EndObject();
+}
+
+void write_barcode_fields(json_writer& w, const model::barcode& b) {
+  write_key(w, "type");
+  write_optional(w, b.type);
+  write_key(w, "value");
+  write_string(w, b.value);
+}
+
+// The barcodes listing's JSONL lines of one product's variants: each
+// variant's line (`roots`), each of its barcodes' lines (`children`), or
+// both, each variant followed by its barcodes.
+void append_barcode_lines(std::string& out, const stored_product& p, bool roots, bool children) {
+  rapidjson::StringBuffer buffer;
+  for (const auto& v : p.state.variants) {
+    if (roots) {
+      buffer.Clear();
+      json_writer w(buffer);
+      w.StartObject();
+      write_barcodes_variant_fields(w, p, v);
+      w.EndObject();
+      out.append(buffer.GetString(), buffer.GetSize());
+      out += '\n';
+    }
+    if (!children) {
+      continue;
+    }
+    const std::string parent = std::string(variant_gid) + std::to_string(v.id);
+    for (const auto& b : p.barcodes_of(v)) {
+      buffer.Clear();
+      json_writer w(buffer);
+      w.StartObject();
+      write_barcode_fields(w, b);
+      write_key(w, "__parentId");
+      write_string(w, parent);
+      w.EndObject();
+      out.append(buffer.GetString(), buffer.GetSize());
+      out += '\n';
+    }
   }
 }
 
@@ -726,29 +813,47 @@ struct admin_api_stand_in::impl {
 
   // --- The operations (mutex held) ---
 
-  answer products_page(const graphql_request& r) {
+  // A connection's arguments ($first, $after, $query as an updated_at
+  // search), or the error answer Shopify gives for them.
+  struct page_arguments {
+    int first = 0;
+    std::optional<std::int64_t> after_id;
+    std::optional<updated_filter> filter;
+  };
+  static std::variant<page_arguments, answer> read_page_arguments(const graphql_request& r,
+                                                                  std::string_view searched) {
+    page_arguments a;
     const auto* first_value = r.variable("first");
     if (first_value == nullptr || !first_value->IsInt() || first_value->GetInt() < 1 ||
         first_value->GetInt() > max_page_size) {
       return json_answer(200, errors_body("$first must be an Int from 1 to 250"));
     }
-    const int first = first_value->GetInt();
-    auto it = catalog.begin();
+    a.first = first_value->GetInt();
     if (const auto after = r.string_variable("after")) {
-      const auto after_id = parse_cursor(*after);
-      if (!after_id) {
+      a.after_id = parse_cursor(*after);
+      if (!a.after_id) {
         return json_answer(200, errors_body("Invalid cursor for current pagination."));
       }
-      it = catalog.upper_bound(*after_id);
     }
-    std::optional<updated_filter> filter;
     if (const auto query = r.string_variable("query"); query && !query->empty()) {
-      filter = parse_filter(*query);
-      if (!filter) {
-        return json_answer(
-            200, errors_body("stand-in: unsupported product search: " + std::string(*query)));
+      a.filter = parse_filter(*query);
+      if (!a.filter) {
+        return json_answer(200, errors_body("stand-in: unsupported " + std::string(searched) +
+                                            " search: " + std::string(*query)));
       }
     }
+    return a;
+  }
+
+  answer products_page(const graphql_request& r) {
+    auto arguments = read_page_arguments(r, "product");
+    if (auto* refused = std::get_if<answer>(&arguments)) {
+      return std::move(*refused);
+    }
+    const page_arguments& a = std::get<page_arguments>(arguments);
+    const int first = a.first;
+    const std::optional<updated_filter>& filter = a.filter;
+    auto it = a.after_id ? catalog.upper_bound(*a.after_id) : catalog.begin();
     const int requested = products_page_fixed_cost + first * products_page_cost_per_product;
     if (auto refused = charge(requested)) {
       return std::move(*refused);
@@ -789,17 +894,7 @@ struct admin_api_stand_in::impl {
         break;
       }
     }
-    write_key(w, "pageInfo");
-    w.StartObject();
-    write_key(w, "hasNextPage");
-    w.Bool(has_next);
-    write_key(w, "endCursor");
-    if (last_id) {
-      write_string(w, stand_in_cursor(*last_id));
-    } else {
-      w.Null();
-    }
-    w.EndObject();
+    write_page_info(w, has_next, last_id);
     w.EndObject(); // products
     w.EndObject(); // data
     return json_answer(200, finish(buffer, w, requested, actual));
@@ -856,6 +951,76 @@ struct admin_api_stand_in::impl {
     return json_answer(200, finish(buffer, w, variants_page_cost, variants_page_cost));
   }
 
+  // productVariants(first:, after:, query:, sortKey: ID) with each
+  // variant's product id and barcodes(first: 20).
+  answer barcodes_page(const graphql_request& r) {
+    auto arguments = read_page_arguments(r, "variant");
+    if (auto* refused = std::get_if<answer>(&arguments)) {
+      return std::move(*refused);
+    }
+    const page_arguments& a = std::get<page_arguments>(arguments);
+    const int first = a.first;
+    const std::optional<std::int64_t>& after_id = a.after_id;
+    const std::optional<updated_filter>& filter = a.filter;
+    const int requested = products_page_fixed_cost + first * barcodes_node_cost;
+    if (auto refused = charge(requested)) {
+      return std::move(*refused);
+    }
+    // Every variant of the catalog that the search matches, by id.
+    std::map<std::int64_t, std::pair<const stored_product*, const model::variant_state*>> found;
+    for (const auto& [id, p] : catalog) {
+      for (const auto& v : p->state.variants) {
+        if ((after_id && v.id <= *after_id) ||
+            (filter && !(v.updated_at && (filter->inclusive ? *v.updated_at >= filter->since
+                                                            : *v.updated_at > filter->since)))) {
+          continue;
+        }
+        found.emplace(v.id, std::pair{p.get(), &v});
+      }
+    }
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartObject();
+    write_key(w, "data");
+    w.StartObject();
+    write_key(w, "productVariants");
+    w.StartObject();
+    write_key(w, "nodes");
+    w.StartArray();
+    int returned = 0;
+    int actual = products_page_fixed_cost;
+    std::optional<std::int64_t> last_id;
+    for (const auto& [id, found_variant] : found) {
+      if (returned == first) {
+        break;
+      }
+      const auto& [p, v] = found_variant;
+      const auto barcodes = p->barcodes_of(*v);
+      w.StartObject();
+      write_barcodes_variant_fields(w, *p, *v);
+      write_key(w, "barcodes");
+      w.StartObject();
+      write_key(w, "nodes");
+      w.StartArray();
+      for (const auto& b : barcodes) {
+        w.StartObject();
+        write_barcode_fields(w, b);
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
+      w.EndObject();
+      actual += 4 + static_cast<int>(barcodes.size());
+      last_id = id;
+      ++returned;
+    }
+    w.EndArray();
+    write_page_info(w, static_cast<std::size_t>(returned) < found.size(), last_id);
+    w.EndObject(); // productVariants
+    w.EndObject(); // data
+    return json_answer(200, finish(buffer, w, requested, actual));
+  }
+
   answer product_by_id(const graphql_request& r) {
     if (auto refused = charge(product_by_id_cost)) {
       return std::move(*refused);
@@ -896,10 +1061,18 @@ struct admin_api_stand_in::impl {
       op.completed_at = model::now();
     }
     op.object_count = 0;
+    op.root_object_count = 0;
     for (const auto& p : *data) {
-      op.object_count += 1 + p->state.variants.size();
+      if (op.barcodes) {
+        for (const auto& v : p->state.variants) {
+          op.object_count += 1 + p->barcodes_of(v).size();
+        }
+        op.root_object_count += p->state.variants.size();
+      } else {
+        op.object_count += 1 + p->state.variants.size();
+        op.root_object_count += 1;
+      }
     }
-    op.root_object_count = data->size();
     if (miscount_next_roots) {
       op.root_difference = *miscount_next_roots;
       miscount_next_roots.reset();
@@ -964,6 +1137,9 @@ struct admin_api_stand_in::impl {
       }
       if (!user_error) {
         bulk_operation& op = create_bulk(grouped, settings.bulk_running_polls);
+        // The only two queries the stand-in runs: products with their
+        // variants, or productVariants with their barcodes.
+        op.barcodes = query->find("productVariants") != std::string_view::npos;
         if (fail_next_operation) {
           op.fails = true;
           op.partial_share = *fail_next_operation;
@@ -972,7 +1148,7 @@ struct admin_api_stand_in::impl {
         if (settings.bulk_complete_at_start) {
           complete(op);
         }
-        ++counters.bulk_started;
+        ++(op.barcodes ? counters.bulk_barcodes_started : counters.bulk_started);
         counters.bulk_ungrouped += grouped ? 0 : 1;
         started = &op;
       }
@@ -1201,7 +1377,10 @@ struct admin_api_stand_in::impl {
     if (r.operation == "ProductById") {
       return product_by_id(r);
     }
-    if (r.operation == "StartBulkProducts") {
+    if (r.operation == "VariantBarcodesPage") {
+      return barcodes_page(r);
+    }
+    if (r.operation == "StartBulkProducts" || r.operation == "StartBulkBarcodes") {
       return start_bulk(r);
     }
     if (r.operation == "BulkOperationById") {
@@ -1233,6 +1412,12 @@ struct admin_api_stand_in::impl {
                                             : "stand-in: unknown operation " + r.operation));
   }
 
+  bool lists_barcodes(std::int64_t id) const {
+    std::lock_guard lock(mutex);
+    const auto it = bulk.find(id);
+    return it != bulk.end() && it->second.barcodes;
+  }
+
   answer answer_download(std::int64_t id) {
     std::lock_guard lock(mutex);
     const auto it = bulk.find(id);
@@ -1243,6 +1428,7 @@ struct admin_api_stand_in::impl {
     a.headers.emplace_back("Content-Type", "application/jsonl");
     a.stream = it->second.data;
     a.grouped = it->second.grouped;
+    a.barcodes = it->second.barcodes;
     return a;
   }
 
@@ -1300,11 +1486,17 @@ struct admin_api_stand_in::impl {
     for (std::size_t i = 0; i <= steps; ++i) {
       if (i < steps) {
         const stored_product& p = *(*a.stream)[i % products];
-        if (a.grouped || i < products) {
-          append_product_line(chunk, p);
-        }
-        if (a.grouped || i >= products) {
-          append_variant_lines(chunk, p);
+        const bool roots = a.grouped || i < products;
+        const bool children = a.grouped || i >= products;
+        if (a.barcodes) {
+          append_barcode_lines(chunk, p, roots, children);
+        } else {
+          if (roots) {
+            append_product_line(chunk, p);
+          }
+          if (children) {
+            append_variant_lines(chunk, p);
+          }
         }
       }
       const bool last = i == steps;
@@ -1357,7 +1549,7 @@ struct admin_api_stand_in::impl {
         parse_graphql(request.body(), graphql);
         operation = graphql.operation;
       } else if (download) {
-        operation = "bulk_download";
+        operation = lists_barcodes(*download) ? "bulk_barcodes_download" : "bulk_download";
       } else if (token_endpoint) {
         operation = "access_token";
       }
@@ -1470,11 +1662,45 @@ const std::string& admin_api_stand_in::access_token() const noexcept {
 
 void admin_api_stand_in::put_product(model::product_state product,
                                      std::vector<std::string> option_names) {
-  auto stored = std::make_shared<const stored_product>(
-      stored_product{std::move(product), std::move(option_names)});
+  auto stored = std::make_shared<stored_product>(
+      stored_product{std::move(product), std::move(option_names), {}});
   std::lock_guard lock(impl_->mutex);
   const std::int64_t id = stored->state.id;
+  // A variant keeps its barcodes while its first is still its `barcode`, as
+  // in Shopify, where the first barcode is what `barcode` returns.
+  if (const auto it = impl_->catalog.find(id); it != impl_->catalog.end()) {
+    for (const auto& v : stored->state.variants) {
+      const auto kept = it->second->barcodes.find(v.id);
+      if (kept != it->second->barcodes.end() && !kept->second.empty() &&
+          v.barcode == kept->second.front().value) {
+        stored->barcodes.emplace(v.id, kept->second);
+      }
+    }
+  }
   impl_->catalog[id] = std::move(stored);
+}
+
+bool admin_api_stand_in::set_barcodes(std::int64_t product_id, std::int64_t variant_id,
+                                      std::vector<model::barcode> barcodes,
+                                      std::optional<model::timestamp> updated_at) {
+  std::lock_guard lock(impl_->mutex);
+  const auto it = impl_->catalog.find(product_id);
+  if (it == impl_->catalog.end()) {
+    return false;
+  }
+  auto changed = std::make_shared<stored_product>(*it->second);
+  for (auto& v : changed->state.variants) {
+    if (v.id == variant_id) {
+      v.barcode = barcodes.empty() ? std::nullopt : std::optional(barcodes.front().value);
+      if (updated_at) {
+        v.updated_at = *updated_at;
+      }
+      changed->barcodes[variant_id] = std::move(barcodes);
+      it->second = std::move(changed);
+      return true;
+    }
+  }
+  return false;
 }
 
 bool admin_api_stand_in::remove_product(std::int64_t id) {
@@ -1495,7 +1721,7 @@ void admin_api_stand_in::fill(std::size_t count,
   for (std::size_t i = 0; i < count;) {
     made.clear();
     for (; i < count && made.size() < batch; ++i) {
-      made.push_back(std::make_shared<const stored_product>(stored_product{generate(i), {}}));
+      made.push_back(std::make_shared<const stored_product>(stored_product{generate(i), {}, {}}));
     }
     std::lock_guard lock(impl_->mutex);
     for (auto& p : made) {

@@ -12,7 +12,10 @@
 //   ProductsPage($first, $after, $query)  products sorted by id, 100 variants each
 //   ProductVariantsPage($id, $after)      250 variants of one product
 //   ProductById($id)                      one product or null
-//   StartBulkProducts($query)             bulkOperationRunQuery(query:, groupObjects:)
+//   VariantBarcodesPage($first, $after, $query)  productVariants sorted by id, with
+//                                         each one's product id and barcodes(first: 20)
+//   StartBulkProducts($query)             bulkOperationRunQuery(query:, groupObjects:); a
+//                                         query over productVariants lists barcodes
 //   BulkOperationById($id)                bulkOperation(id:), or null
 //   BulkOperations($first, $query)        bulkOperations(first:, query:), newest first;
 //                                         the query filters on operation_type and status
@@ -36,6 +39,8 @@
 // objectCount and rootObjectCount are strings, "0" until the operation ends.
 
 #include "model/product_state.hpp"
+#include "model/timestamp.hpp"
+#include "model/variant_barcodes.hpp"
 #include "tests/support/subscription_registry.hpp"
 #include "tests/support/token_authority.hpp"
 
@@ -77,7 +82,8 @@ struct admin_api_settings {
 /// What the stand-in has seen and done, for tests to assert on.
 struct admin_api_counters {
   /// GraphQL requests by operation name (unknown names too, "" if none),
-  /// and "bulk_download" for GET /bulk/... . Every request is counted,
+  /// and "bulk_download" for GET /bulk/... ("bulk_barcodes_download" for
+  /// the result of a barcodes query). Every request is counted,
   /// whether or not it was answered normally.
   std::map<std::string, int> requests;
   int throttled = 0;         ///< THROTTLED answers
@@ -87,7 +93,8 @@ struct admin_api_counters {
   int injected_5xx = 0;
   int injected_drops = 0;
   int injected_delays = 0;
-  int bulk_started = 0;
+  int bulk_started = 0;          ///< bulk queries of products
+  int bulk_barcodes_started = 0; ///< bulk queries of productVariants' barcodes
   int bulk_ungrouped = 0;                ///< bulk operations started without groupObjects true
   int bulk_in_progress = 0;              ///< starts refused with OPERATION_IN_PROGRESS
   std::vector<std::string> api_versions; ///< distinct, in the order first seen
@@ -126,6 +133,14 @@ public:
   /// Adds or replaces a product (by id). `option_names` name option1..3 in
   /// selectedOptions; a missing name is rendered "Option1".."Option3".
   void put_product(model::product_state product, std::vector<std::string> option_names = {});
+  /// Sets a variant's barcodes (API 2026-10), as productVariantsBulkUpdate
+  /// does: its `barcode` becomes the first of them (null for none) and its
+  /// updatedAt `updated_at` (if given). A variant without barcodes set has the one its
+  /// `barcode` names; put_product keeps a variant's barcodes while its
+  /// `barcode` is still their first. False if there is no such variant.
+  bool set_barcodes(std::int64_t product_id, std::int64_t variant_id,
+                    std::vector<model::barcode> barcodes,
+                    std::optional<model::timestamp> updated_at);
   /// A deletion in Shopify: the product disappears from every later answer
   /// (a bulk operation that already completed keeps its snapshot).
   bool remove_product(std::int64_t id);

@@ -111,6 +111,9 @@ std::string variant_value(const product_truth& p, const variant_truth& v, const 
   if (key == "updated_at") {
     return std::to_string(p.version);
   }
+  if (key == "barcode" && !v.barcodes.empty()) {
+    return v.barcodes.front().value;
+  }
   return "NULL"; // compare_at_price, option2, option3, barcode
 }
 
@@ -212,10 +215,14 @@ std::string product_body(const product_truth& p) {
   spec.updated_at = version_time(p.version);
   spec.tags = p.tags;
   spec.status = p.status;
+  std::map<std::int64_t, std::string> barcodes;
   for (const auto& v : p.variants) {
     spec.variants.push_back({v.id, v.price, "SKU-" + std::to_string(v.id), v.position, v.inventory});
+    if (!v.barcodes.empty()) {
+      barcodes[v.id] = v.barcodes.front().value;
+    }
   }
-  return product_json(spec, p.category);
+  return product_json(spec, p.category, barcodes);
 }
 
 std::string version_time(int version) {
@@ -261,9 +268,13 @@ history make_history(const history_options& options) {
                 : roll < options.delete_share + options.same_second_share ? event_kind::same_second
                 : roll < options.delete_share + options.same_second_share + options.inventory_share
                     ? event_kind::inventory
+                : roll < options.delete_share + options.same_second_share +
+                             options.inventory_share + options.barcodes_share
+                    ? event_kind::barcodes
                     : event_kind::update;
     }
-    if (ev.kind != event_kind::same_second && ev.kind != event_kind::inventory) {
+    if (ev.kind != event_kind::same_second && ev.kind != event_kind::inventory &&
+        ev.kind != event_kind::barcodes) {
       p.version = static_cast<int>(now_ms / 1000);
     }
     if (ev.kind == event_kind::remove) {
@@ -272,6 +283,22 @@ history make_history(const history_options& options) {
       for (auto& v : p.variants) {
         v.inventory = pick(500);
       }
+    } else if (ev.kind == event_kind::barcodes) {
+      static const std::vector<std::optional<std::string>> types = {"UPC", "EAN", std::nullopt};
+      auto& v = p.variants[static_cast<std::size_t>(pick(static_cast<int>(p.variants.size())))];
+      // Half the time the first barcode stays and only the others change:
+      // the webhook's `barcode` is then what it was.
+      const bool keep_first = !v.barcodes.empty() && chance(0.5);
+      std::vector<model::barcode> barcodes;
+      if (keep_first) {
+        barcodes.push_back(v.barcodes.front());
+      }
+      for (int n = pick(keep_first ? 3 : 4); n > 0; --n) {
+        barcodes.push_back({types[static_cast<std::size_t>(pick(3))],
+                            "B" + std::to_string(v.id) + "-" + std::to_string(e) + "-" +
+                                std::to_string(n)});
+      }
+      v.barcodes = std::move(barcodes);
     } else {
       p.title = "P" + std::to_string(p.id % 100000) + " e" + std::to_string(e);
       // No random draw, so a seed's history stays as it was: a category
@@ -289,11 +316,11 @@ history make_history(const history_options& options) {
         p.status = chance(0.2) ? statuses[static_cast<std::size_t>(pick(3))] : p.status;
         if (heavy) {
           for (int v = 0; v < options.heavy_variants; ++v) {
-            p.variants.push_back({next_variant++, "10.00", 0, 0});
+            p.variants.push_back({next_variant++, "10.00", 0, 0, {}});
           }
         }
         if (p.variants.empty() || chance(0.2)) {
-          p.variants.push_back({next_variant++, "10.00", 0, 0});
+          p.variants.push_back({next_variant++, "10.00", 0, 0, {}});
         }
         if (p.variants.size() > 1 && chance(0.15)) {
           p.variants.erase(p.variants.begin() + pick(static_cast<int>(p.variants.size())));

@@ -12,6 +12,7 @@
 // database (in the manner of recorded histories and offline checkers),
 // modelling the mirror's rule field by field.
 
+#include "model/variant_barcodes.hpp"
 #include "net/http_client.hpp"
 #include "tests/support/test_database.hpp"
 
@@ -34,6 +35,8 @@ struct variant_truth {
   std::string price;
   std::int64_t inventory = 0;
   int position = 1;
+  /// Its barcodes (API 2026-10); webhooks carry the first as `barcode`.
+  std::vector<model::barcode> barcodes;
 };
 
 /// A product as Shopify holds it after an event.
@@ -54,6 +57,7 @@ enum class event_kind {
   update,      ///< moves updated_at
   same_second, ///< an edit in the same second as the last: updated_at stays
   inventory,   ///< inventory levels only: updated_at stays
+  barcodes,    ///< one variant's barcodes only: updated_at stays
   remove,
 };
 
@@ -100,6 +104,9 @@ struct history_options {
   /// Of the updates: edits that keep updated_at, and inventory-only ones.
   double same_second_share = 0.0;
   double inventory_share = 0.0;
+  /// Of the updates: changes to one variant's barcodes (0 to 3 of them; the
+  /// first may stay while the others change, which no webhook shows).
+  double barcodes_share = 0.0;
   /// Deliveries sent twice under the same webhook id.
   double duplicate_share = 0.1;
   double drop_share = 0.0;

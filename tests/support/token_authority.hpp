@@ -4,7 +4,7 @@
 // Admin API stand-in answers it: the client credentials grant, refreshes of
 // expiring offline tokens with rotating refresh tokens, and application-only
 // client assertions; and which access tokens the Admin API accepts. Facts
-// from Shopify's docs (README, "Admin API credentials"):
+// from Shopify's docs (README, "Admin API access"):
 //   * client credentials: {client_id, client_secret, grant_type:
 //     client_credentials} -> {access_token, scope, expires_in} (24 h);
 //   * refresh: {client_id, client_secret, grant_type: refresh_token,

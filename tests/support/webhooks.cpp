@@ -47,7 +47,8 @@ std::string metric(const std::string& exposition, const std::string& series) {
                                  exposition.find('\n', at) - at - series.size() - 1);
 }
 
-std::string product_json(const product_spec& p, const std::string& category) {
+std::string product_json(const product_spec& p, const std::string& category,
+                         const std::map<std::int64_t, std::string>& barcodes) {
   std::ostringstream out;
   out << "{\"id\":" << p.id << ",\"title\":\"" << p.title << "\",\"handle\":\"product-" << p.id
       << "\",\"vendor\":\"Acme\",\"product_type\":\"Shirts\",\"status\":\"" << p.status
@@ -69,7 +70,9 @@ std::string product_json(const product_spec& p, const std::string& category) {
         << ",\"title\":\"Variant " << v.id << "\",\"price\":\"" << v.price << "\",\"sku\":"
         << (v.sku.empty() ? "null" : "\"" + v.sku + "\"") << ",\"position\":" << v.position
         << ",\"compare_at_price\":null,\"option1\":\"Size " << v.position
-        << "\",\"option2\":null,\"option3\":null,\"barcode\":null,\"inventory_quantity\":"
+        << "\",\"option2\":null,\"option3\":null,\"barcode\":"
+        << (barcodes.count(v.id) != 0 ? "\"" + barcodes.at(v.id) + "\"" : "null")
+        << ",\"inventory_quantity\":"
         << v.inventory << ",\"updated_at\":\"" << p.updated_at << "\"}";
   }
   out << "]}";

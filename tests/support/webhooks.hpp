@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,7 +53,10 @@ struct product_spec {
 
 /// `category` is a taxonomy category's id ("aa-1-13-8"); empty: none
 /// (`"category": null`, as Shopify sends for a product without one).
-std::string product_json(const product_spec& product, const std::string& category = "");
+/// `barcodes` are variants' `barcode` (their first barcode) by variant id;
+/// a variant not in it has none (null).
+std::string product_json(const product_spec& product, const std::string& category = "",
+                         const std::map<std::int64_t, std::string>& barcodes = {});
 std::string delete_json(std::int64_t id);
 
 /// Sends raw bytes to 127.0.0.1:`port` and returns everything the server

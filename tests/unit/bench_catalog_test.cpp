@@ -15,6 +15,43 @@ using namespace shopmirror;
 
 TEST_SUITE("bench") {
 
+  TEST_CASE("the inventory workload changes one variant's inventory a version and moves updated_at only on edits") {
+    const auto state = [](int version, int variants) {
+      const auto mapped = model::map_product_webhook(
+          model::product_topic::update,
+          bench::product_body(42, version, variants, bench::workload::inventory));
+      REQUIRE(std::holds_alternative<model::product_state>(mapped));
+      return std::get<model::product_state>(mapped);
+    };
+    for (const int variants : {1, 3, 7}) {
+      CAPTURE(variants);
+      int edits = 0;
+      for (int version = 2; version <= 40; ++version) {
+        CAPTURE(version);
+        const auto before = state(version - 1, variants);
+        const auto after = state(version, variants);
+        int changed = 0;
+        for (std::size_t v = 0; v < after.variants.size(); ++v) {
+          changed += after.variants[v].inventory_quantity != before.variants[v].inventory_quantity;
+        }
+        CHECK(changed == 1);
+        const bool edit = after.updated_at != before.updated_at;
+        CHECK(edit == (after.title != before.title));
+        CHECK(edit == (version % 10 == 1));
+        edits += edit ? 1 : 0;
+      }
+      CHECK(edits == 3); // versions 11, 21 and 31
+    }
+    // The worst workload moves everything every version.
+    const auto worst = [](int version) {
+      return std::get<model::product_state>(model::map_product_webhook(
+          model::product_topic::update, bench::product_body(42, version, 3)));
+    };
+    CHECK(worst(5).updated_at != worst(4).updated_at);
+    CHECK(bench::parse_workload("inventory") == bench::workload::inventory);
+    CHECK_FALSE(bench::parse_workload("most"));
+  }
+
   TEST_CASE("the load generator's bodies are whole states, as Shopify's are") {
     // A body that lacked a field Shopify sends (the category, say) would be
     // a trimmed state, and the benchmarks would measure the wrong path.

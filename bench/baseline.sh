@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# shopmirror beside a conventional service (bench/baseline_service.cpp: a
+# thread per connection, one transaction per webhook) on one PostgreSQL,
+# with the same load generator, bodies and database check (README,
+# Performance). For each number of connections, RUNS alternating runs of
+# each, as fast as they answer; reports each one's median rate and the
+# ratio. Usage:
+#   bench/baseline.sh [DURATION_SECONDS=30] [RUNS=3] [CONNECTIONS="256 32"] [WORKLOAD=worst] [POOL=16]
+set -euo pipefail
+duration=${1:-30}
+runs=${2:-3}
+connection_counts=${3:-256 32}
+workload=${4:-worst}
+pool=${5:-16}
+source "$(dirname "$0")/lib.sh"
+
+scratch=$(mktemp -d /tmp/shopmirror-baseline-XXXXXX)
+service_pid=""
+baseline_pid=""
+cleanup() {
+  for pid in $service_pid $baseline_pid; do
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  done
+  stop_cluster "$scratch/pg"
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+start_bench_database "$scratch/pg" 5434
+log "workload: $workload; baseline pool: $pool connections; machine: $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+reset_tables() {
+  psql -X -q -h "$scratch/pg/run" -p 5434 -U postgres -d bench -c "truncate \
+    shopify.webhook_deliveries, shopify.variant_barcodes, shopify.product_variants, \
+    shopify.products, shopify.dead_letters, shopify.product_refresh_requests" -c "checkpoint"
+}
+
+SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
+SHOPMIRROR_LISTEN=127.0.0.1:18092 SHOPMIRROR_LOG_LEVEL=warn \
+  "$bin/ingest/shopmirror" serve 2>"$scratch/service.log" &
+service_pid=$!
+"$bin/bench/shopmirror-baseline" --port 18093 --database "$url" --secret bench-secret \
+  --pool "$pool" >"$scratch/baseline.log" 2>&1 &
+baseline_pid=$!
+sleep 1
+
+run_one() { # name port pid connections seed
+  local out
+  reset_tables
+  out=$("$bin/bench/shopmirror-loadgen" --url "http://127.0.0.1:$2/webhooks/shopify" \
+    --secret bench-secret --rate 0 --duration "$duration" --connections "$4" --seed "$5" \
+    --watch-pid "$3" --check-db "$url" --workload "$workload") || true
+  echo "$out" | sed "s/^/  $1, $4 connections: /" >&2
+  echo "$out" | grep -q ", 0 missing from the delivery log, 0 applied twice, .*, 0 not at" \
+    || die "$1 with $4 connections: the database check failed"
+  echo "$out" | grep -q "statuses: 200=[0-9]*$" || die "$1 with $4 connections: not every answer was 200"
+  echo "$out" | awk '/^requests:/ {print $7}' | tr -d '/s'
+}
+
+for connections in $connection_counts; do
+  : >"$scratch/service.rates"; : >"$scratch/baseline.rates"
+  for run in $(seq "$runs"); do
+    run_one shopmirror 18092 "$service_pid" "$connections" "$run" >>"$scratch/service.rates"
+    run_one baseline 18093 "$baseline_pid" "$connections" "$run" >>"$scratch/baseline.rates"
+  done
+  s=$(median <"$scratch/service.rates"); b=$(median <"$scratch/baseline.rates")
+  echo "$connections connections: shopmirror median ${s}/s ($(paste -sd' ' "$scratch/service.rates")), baseline median ${b}/s ($(paste -sd' ' "$scratch/baseline.rates")): $(awk -v s="$s" -v b="$b" 'BEGIN {printf "%.2f", s / b}') times"
+done
+log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
