@@ -38,7 +38,7 @@ reset_tables() {
 
 SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
 SHOPMIRROR_LISTEN=127.0.0.1:18092 SHOPMIRROR_LOG_LEVEL=warn \
-  "$bin/ingest/shopmirror" serve 2>"$scratch/service.log" &
+  "$bin/cli/shopmirror" serve 2>"$scratch/service.log" &
 service_pid=$!
 "$bin/bench/shopmirror-baseline" --port 18093 --database "$url" --secret bench-secret \
   --pool "$pool" >"$scratch/baseline.log" 2>&1 &

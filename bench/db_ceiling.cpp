@@ -9,15 +9,15 @@
 //   shopmirror-db-ceiling --database URL --batch 64 --clients 2 --duration 60
 //                         [--workload worst|inventory]
 //
-// Products (10,000, with bench::variant_count's variants) are mapped once
+// Products (10,000, with test::variant_count's variants) are mapped once
 // before the clock starts; each delivery is a copy with a new webhook id
 // and a newer version of a random product, so every state applies. Under
 // the worst workload (the default) each version moves updated_at, so every
-// variant is rewritten; under `inventory` (bench/payloads.hpp) 9 versions
+// variant is rewritten; under `inventory` (tests/support/payloads.hpp) 9 versions
 // in 10 change one variant's inventory and keep updated_at, as the load
 // generator's updates do with the same option.
 
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 #include "db/delivery_store.hpp"
 #include "model/webhook_payload.hpp"
 
@@ -42,7 +42,7 @@ struct options {
   int clients = 2;
   double duration = 60;
   int products = 10000;
-  bench::workload workload = bench::workload::worst;
+  test::workload workload = test::workload::worst;
 };
 
 [[noreturn]] void usage() {
@@ -70,7 +70,7 @@ options parse(int argc, char** argv) {
     } else if (arg == "--products") {
       o.products = std::atoi(value);
     } else if (arg == "--workload") {
-      const auto w = bench::parse_workload(value);
+      const auto w = test::parse_workload(value);
       if (!w) {
         usage();
       }
@@ -87,7 +87,7 @@ options parse(int argc, char** argv) {
 
 model::upsert_product mapped(std::int64_t product, int variants) {
   auto action = model::action_for(model::webhook_topic::products_update, "bench.myshopify.com",
-                                  bench::product_body(product, 1, variants),
+                                  test::product_body(product, 1, variants),
                                   model::stub_fetch::possible);
   auto* upsert = std::get_if<model::upsert_product>(&action);
   if (upsert == nullptr) {
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   std::vector<model::upsert_product> templates;
   templates.reserve(static_cast<std::size_t>(o.products));
   for (int p = 0; p < o.products; ++p) {
-    templates.push_back(mapped(7'000'000'000'000 + p, bench::variant_count(random)));
+    templates.push_back(mapped(7'000'000'000'000 + p, test::variant_count(random)));
   }
   std::vector<std::atomic<std::int64_t>> versions(static_cast<std::size_t>(o.products));
 
@@ -132,16 +132,16 @@ int main(int argc, char** argv) {
         for (int i = 0; i < o.batch; ++i) {
           const std::size_t index = product(pick);
           model::upsert_product upsert = templates[index];
-          // A second per edit, as bench::product_body's versions move.
+          // A second per edit, as test::product_body's versions move.
           const auto version = static_cast<int>(versions[index].fetch_add(1) + 1);
           upsert.state.updated_at.micros_since_epoch +=
-              std::int64_t{bench::edit_of(o.workload, version)} * 1'000'000;
+              std::int64_t{test::edit_of(o.workload, version)} * 1'000'000;
           const int count = static_cast<int>(upsert.state.variants.size());
           for (int v = 0; v < count; ++v) {
             auto& variant = upsert.state.variants[static_cast<std::size_t>(v)];
             variant.updated_at = upsert.state.updated_at;
-            if (o.workload == bench::workload::inventory) {
-              variant.inventory_quantity = bench::inventory_at(o.workload, version, v + 1, count);
+            if (o.workload == test::workload::inventory) {
+              variant.inventory_quantity = test::inventory_at(o.workload, version, v + 1, count);
             }
           }
           model::delivery meta;

@@ -19,5 +19,5 @@ start_bench_database() { # dir port [options]
     ${3:-}"
   url="host=$dir/run port=$port user=postgres dbname=bench"
   psql -X -q -h "$dir/run" -p "$port" -U postgres -d postgres -c "create database bench"
-  SHOPMIRROR_DATABASE_URL="$url" "$bin/ingest/shopmirror" migrate 2>/dev/null
+  SHOPMIRROR_DATABASE_URL="$url" "$bin/cli/shopmirror" migrate 2>/dev/null
 }

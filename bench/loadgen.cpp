@@ -9,7 +9,7 @@
 // measured from that time, so a stalled service cannot hide its stall by
 // slowing the sender down (no coordinated omission).
 
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/hmac.hpp"
 
@@ -58,7 +58,7 @@ struct options {
   double duration = 10;
   int connections = 32;
   int products = 10000;
-  bench::workload workload = bench::workload::worst;
+  test::workload workload = test::workload::worst;
   double duplicate_share = 0.02;
   double stale_share = 0.02;
   std::uint64_t seed = 1;
@@ -90,7 +90,7 @@ public:
   explicit generator(const options& o) : options_(o), key_(o.secret), random_(o.seed) {
     variants_.resize(static_cast<std::size_t>(o.products));
     for (auto& v : variants_) {
-      v = bench::variant_count(random_);
+      v = test::variant_count(random_);
     }
     versions_.assign(static_cast<std::size_t>(o.products), 0);
   }
@@ -111,14 +111,14 @@ public:
     }
     r.webhook_id = "lg-" + std::to_string(options_.seed) + "-" + std::to_string(++counter_);
     const std::string body =
-        bench::product_body(r.product, r.version, variants_[index], options_.workload);
+        test::product_body(r.product, r.version, variants_[index], options_.workload);
     r.wire.reserve(body.size() + 512);
     r.wire = "POST " + options_.target + " HTTP/1.1\r\nHost: " + options_.host +
              "\r\nUser-Agent: Shopify-Captain-Hook\r\nContent-Type: application/json"
              "\r\nX-Shopify-Topic: products/update\r\nX-Shopify-Hmac-Sha256: " +
              crypto::base64_encode(key_.sign(body)) + "\r\nX-Shopify-Shop-Domain: " +
              options_.shop + "\r\nX-Shopify-API-Version: 2026-10\r\nX-Shopify-Webhook-Id: " +
-             r.webhook_id + "\r\nX-Shopify-Triggered-At: " + bench::version_time(r.version) +
+             r.webhook_id + "\r\nX-Shopify-Triggered-At: " + test::updated_at_of(r.version) +
              "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     r.wire += body;
     if (recent_.size() < 1024) {
@@ -330,8 +330,8 @@ int check(const options& o, const std::vector<result>& results) {
     pqxx::stream_to rows(tx, "newest",
                          std::vector<std::string>{"product_id", "updated_at", "observed_at"});
     for (const auto& [product, version] : newest) {
-      rows << std::make_tuple(product, bench::version_time(bench::edit_of(o.workload, version)),
-                              bench::version_time(version));
+      rows << std::make_tuple(product, test::updated_at_of(test::edit_of(o.workload, version)),
+                              test::updated_at_of(version));
     }
     rows.complete();
   }
@@ -388,7 +388,7 @@ bool parse_args(int argc, char** argv, options& o) {
     } else if (arg == "--stale") {
       o.stale_share = std::stod(value());
     } else if (arg == "--workload") {
-      const auto w = bench::parse_workload(value());
+      const auto w = test::parse_workload(value());
       if (!w) {
         return false;
       }

@@ -5,7 +5,7 @@
 //
 //   shopmirror-path-cost [ITERATIONS=20000] [VARIANTS=3]
 
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/signature.hpp"
 #include "db/delivery_store.hpp"
@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> requests;
   std::size_t body_bytes = 0;
   for (int i = 0; i < 256; ++i) {
-    const std::string body = bench::product_body(7'000'000'000'000 + i, i + 1, variants);
+    const std::string body = test::product_body(7'000'000'000'000 + i, i + 1, variants);
     body_bytes += body.size();
     requests.push_back(
         "POST /webhooks/shopify HTTP/1.1\r\nHost: hooks.example.com\r\nUser-Agent: "

@@ -1,6 +1,6 @@
 // shopmirror-reconcile-bench: how fast `shopmirror reconcile` mirrors a whole
 // catalog, and how much memory it takes. For each catalog size it fills an
-// Admin API stand-in with a generated catalog (bench/catalog.hpp), empties
+// Admin API stand-in with a generated catalog (tests/support/catalog.hpp), empties
 // the shop's rows, runs the real binary as a child process against the
 // stand-in twice (into an empty mirror, then again with nothing changed),
 // and reports wall time, products/s and the child's peak resident memory.
@@ -12,7 +12,7 @@
 // The database must be migrated. Exits non-zero when a run fails or its
 // result disagrees with the catalog.
 
-#include "bench/catalog.hpp"
+#include "tests/support/catalog.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
 
 #include <pqxx/pqxx>
@@ -464,11 +464,11 @@ int main(int argc, char** argv) {
     settings.restore_rate = o.restore_rate;
     settings.shop_domain = shop;
     test::admin_api_stand_in api(settings);
-    const bench::catalog_options catalog{o.seed};
+    const test::catalog_options catalog{o.seed};
     const auto fill_start = std::chrono::steady_clock::now();
     std::size_t variants = 0;
     api.fill(size, [&](std::size_t index) {
-      auto product = bench::catalog_product(index, catalog);
+      auto product = test::catalog_product(index, catalog);
       variants += product.variants.size();
       return product;
     });

@@ -31,7 +31,7 @@ start_bench_database "$scratch/pg" 5433
 log "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "reconcile ($mode), catalogs of $sizes products"
 TMPDIR="$scratch" "$bin/bench/shopmirror-reconcile-bench" --database-url "$url" --products "$sizes" --mode "$mode" \
-  --binary "$bin/ingest/shopmirror" "$@" &
+  --binary "$bin/cli/shopmirror" "$@" &
 bench_pid=$!
 status=0
 wait "$bench_pid" || status=$?

@@ -1,6 +1,6 @@
 #include "ingest/http_server.hpp"
 
-#include "ingest/json_writer.hpp"
+#include "ingest/http_read.hpp"
 #include "telemetry/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -24,68 +24,17 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-bool iequals(std::string_view a, std::string_view b) {
-  return beast::iequals(a, b);
-}
-
-// Sends a response we decided on without reading the body, then closes in a
-// way that lets the client read it: stop sending, drain what it is still
-// sending for a moment, then close. Closing with unread input would reset
-// the connection and the client might never see the answer.
-// A response to HEAD is the header a GET would get, without the body: a
-// client reading it would otherwise take the body for the next response.
-void omit_body_for_head(http_response& response, http::verb method) {
-  if (method == http::verb::head) {
-    response.body().clear(); // after prepare_payload: Content-Length stays
-  }
-}
-
-asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                       http_response response,
-                                       std::chrono::milliseconds write_timeout,
-                                       http::verb method = http::verb::post) {
-  response.keep_alive(false);
+// Sends an answer on a connection that stays open if the request and the
+// server both want it; false when the connection is over.
+asio::awaitable<bool> send_answer(beast::tcp_stream& stream, http_response response,
+                                  bool keep_alive, http::verb method,
+                                  std::chrono::milliseconds write_timeout) {
+  response.keep_alive(keep_alive);
   response.prepare_payload();
   omit_body_for_head(response, method);
   stream.expires_after(write_timeout);
-  auto [write_ec, written] = co_await http::async_write(stream, response, use_tuple);
-  if (write_ec) {
-    co_return;
-  }
-  beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.expires_after(std::chrono::milliseconds(500));
-  std::size_t drained = 0;
-  while (drained < 1024 * 1024) {
-    buffer.clear();
-    auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(16384), use_tuple);
-    if (read_ec) {
-      break;
-    }
-    drained += n;
-  }
-}
-
-http_response body_over_the_limit() {
-  return make_response(http::status::payload_too_large, json_error("body over the limit"));
-}
-
-// What a client gets for a request that could not be read: a limit it broke
-// or a malformed message is answered; a timeout or a closed connection is not
-// (there is nobody left to read an answer).
-std::optional<http_response> answer_for_read_error(const beast::error_code& ec) {
-  if (ec == http::error::header_limit) {
-    return make_response(http::status::request_header_fields_too_large,
-                         json_error("headers too large"));
-  }
-  if (ec == http::error::body_limit) {
-    return body_over_the_limit();
-  }
-  if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-      ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    return make_response(http::status::bad_request, json_error("malformed request"));
-  }
-  return std::nullopt;
+  auto [ec, n] = co_await http::async_write(stream, response, use_tuple);
+  co_return !ec && response.keep_alive();
 }
 
 std::string client_address(const tcp::socket& socket) {
@@ -232,6 +181,21 @@ asio::awaitable<void> http_server::accept_loop() {
   }
 }
 
+request_context http_server::context_for(const http_request& request, const std::string& peer,
+                                         std::chrono::steady_clock::time_point started) {
+  request_context context;
+  context.client_address = forwarded_client(request, peer, settings_.trusted_proxies);
+  context.started = started;
+  if (const auto id = request["X-Request-Id"]; is_plain_id(id)) {
+    context.request_id = std::string(id);
+  } else {
+    char generated[24];
+    std::snprintf(generated, sizeof generated, "sm-%" PRIx64, request_counter_.fetch_add(1) + 1);
+    context.request_id = generated;
+  }
+  return context;
+}
+
 asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
                                                     std::shared_ptr<connection_state> state) {
   const std::string client = client_address(socket);
@@ -242,6 +206,7 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
     ~forget_stream() { s.stream = nullptr; }
   } forget{*state};
 
+  const read_limits limits = read_limits_of(settings_);
   beast::flat_buffer buffer;
   for (;;) {
     // Wait for the first byte of the next request (keep-alive idle time).
@@ -260,97 +225,28 @@ asio::awaitable<void> http_server::serve_connection(tcp::socket socket,
     state->idle = false;
     const auto started = std::chrono::steady_clock::now();
 
-    // The header: the route decides what the body may be before it is read.
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
-    parser.body_limit(boost::none);
-    stream.expires_after(settings_.read_timeout);
-    {
-      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-      if (ec) {
-        if (auto answer = answer_for_read_error(ec)) {
-          co_await answer_and_close(stream, buffer, std::move(*answer), settings_.write_timeout);
-        }
-        break;
-      }
-    }
-    const http::verb method = parser.get().method();
-    if (auto refusal = answer_for_framing(parser.get().base(), parser.chunked())) {
-      co_await answer_and_close(stream, buffer, std::move(*refusal), settings_.write_timeout,
-                                method);
-      break;
-    }
-    header_decision decision = application_.on_header(parser.get().base());
-    if (decision.early) {
-      const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
-      if (has_body) {
-        co_await answer_and_close(stream, buffer, std::move(*decision.early),
-                                  settings_.write_timeout, method);
-        break;
-      }
-      // No body to skip: the connection stays usable.
-      http_response response = std::move(*decision.early);
-      response.keep_alive(parser.get().keep_alive() && !draining_.load());
-      response.prepare_payload();
-      omit_body_for_head(response, method);
-      stream.expires_after(settings_.write_timeout);
-      auto [ec, n] = co_await http::async_write(stream, response, use_tuple);
-      if (ec || !response.keep_alive()) {
+    request_read read = co_await read_request(stream, buffer, limits, application_);
+    if (read.early) {
+      if (!co_await send_answer(stream, std::move(*read.early),
+                                read.keep_alive && !draining_.load(), read.method,
+                                settings_.write_timeout)) {
         break;
       }
       continue;
     }
-    parser.body_limit(decision.body_limit);
-    // Beast compares a Content-Length with the limit only as the header
-    // ends, before the route had set one: without this, a declared length
-    // over the limit would be read (and its buffer reserved) in full.
-    if (parser.content_length().value_or(0) > decision.body_limit) {
-      co_await answer_and_close(stream, buffer, body_over_the_limit(), settings_.write_timeout,
-                                method);
+    if (!read.request) {
       break;
     }
-    if (iequals(parser.get()[http::field::expect], "100-continue")) {
-      http::response<http::empty_body> go_on{http::status::continue_, 11};
-      auto [ec, n] = co_await http::async_write(stream, go_on, use_tuple);
-      if (ec) {
-        break;
-      }
-    }
-    {
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-      if (ec) {
-        if (auto answer = answer_for_read_error(ec)) {
-          co_await answer_and_close(stream, buffer, std::move(*answer), settings_.write_timeout);
-        }
-        break;
-      }
-    }
 
-    http_request request = parser.release();
-    const bool keep_alive = request.keep_alive();
-    request_context context;
-    context.client_address = forwarded_client(request, client, settings_.trusted_proxies);
-    context.started = started;
-    if (const auto id = request["X-Request-Id"]; is_plain_id(id)) {
-      context.request_id = std::string(id);
-    } else {
-      char generated[24];
-      std::snprintf(generated, sizeof generated, "sm-%" PRIx64, request_counter_.fetch_add(1) + 1);
-      context.request_id = generated;
-    }
-
+    const request_context context = context_for(*read.request, client, started);
     in_flight_.fetch_add(1);
     struct in_flight_guard {
       std::atomic<std::size_t>& n;
       ~in_flight_guard() { n.fetch_sub(1); }
     } guard{in_flight_};
-    http_response response = co_await application_.handle(std::move(request), context);
-    response.keep_alive(keep_alive && !draining_.load());
-    response.prepare_payload();
-    omit_body_for_head(response, method);
-    stream.expires_after(settings_.write_timeout);
-    auto [ec, n] = co_await http::async_write(stream, response, use_tuple);
-    if (ec || !response.keep_alive()) {
+    http_response response = co_await application_.handle(std::move(*read.request), context);
+    if (!co_await send_answer(stream, std::move(response), read.keep_alive && !draining_.load(),
+                              read.method, settings_.write_timeout)) {
       break;
     }
   }

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "ingest/config.hpp"
 #include "ingest/http_types.hpp"
+#include "ingest/listen_address.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,9 +10,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -87,6 +89,10 @@ public:
 private:
   struct connection_state;
   boost::asio::awaitable<void> accept_loop();
+  /// The request's client (through a trusted proxy) and id (its own
+  /// X-Request-Id, or one made here).
+  request_context context_for(const http_request& request, const std::string& peer,
+                              std::chrono::steady_clock::time_point started);
   boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket,
                                                 std::shared_ptr<connection_state> state);
 

@@ -36,4 +36,29 @@ std::optional<http_response> answer_for_framing(const http_header& header, bool 
   return std::nullopt;
 }
 
+std::optional<http_response> answer_for_read_error(const boost::beast::error_code& ec) {
+  if (ec == http::error::header_limit) {
+    return make_response(http::status::request_header_fields_too_large,
+                         json_error("headers too large"));
+  }
+  if (ec == http::error::body_limit) {
+    return body_over_the_limit();
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return make_response(http::status::bad_request, json_error("malformed request"));
+  }
+  return std::nullopt;
+}
+
+http_response body_over_the_limit() {
+  return make_response(http::status::payload_too_large, json_error("body over the limit"));
+}
+
+void omit_body_for_head(http_response& response, http::verb method) {
+  if (method == http::verb::head) {
+    response.body().clear();
+  }
+}
+
 } // namespace shopmirror::ingest

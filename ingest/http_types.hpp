@@ -2,6 +2,7 @@
 
 // The HTTP vocabulary of ingest/: Beast's message types, named once.
 
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/http.hpp>
 
 #include <chrono>
@@ -35,5 +36,18 @@ http_response make_response(http::status status, std::string body,
 /// (501). The connection is closed after the answer. `chunked` is what the
 /// parser made of the header. Pure.
 std::optional<http_response> answer_for_framing(const http_header& header, bool chunked);
+
+/// What a client gets for a request that could not be read: a limit it
+/// broke (413, 431) or a malformed message (400) is answered; a timeout or a
+/// closed connection is not (there is nobody left to read an answer). Pure.
+std::optional<http_response> answer_for_read_error(const boost::beast::error_code& ec);
+
+/// 413, for a body over the route's limit.
+http_response body_over_the_limit();
+
+/// A response to HEAD is the header a GET would get, without the body: a
+/// client reading it would otherwise take the body for the next response.
+/// Call after prepare_payload, so that Content-Length stays.
+void omit_body_for_head(http_response& response, http::verb method);
 
 } // namespace shopmirror::ingest

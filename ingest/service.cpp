@@ -99,12 +99,12 @@ std::string_view to_string(route r) noexcept {
   return "not_found";
 }
 
-service::service(const config& settings, const crypto::webhook_verifier& verifier,
+service::service(service_settings settings, const crypto::webhook_verifier& verifier,
                  db::delivery_writer& writer, db::readiness_monitor& readiness,
                  telemetry::registry& registry, service_metrics& metrics,
                  delivery_log& deliveries, reconcile::coordinator* reconciler,
                  erasure_worker* eraser)
-    : settings_(settings), verifier_(verifier), writer_(writer), readiness_(readiness),
+    : settings_(std::move(settings)), verifier_(verifier), writer_(writer), readiness_(readiness),
       registry_(registry), metrics_(metrics), deliveries_(deliveries), reconciler_(reconciler),
       eraser_(eraser) {}
 
@@ -138,7 +138,7 @@ header_decision service::on_header(const http_header& header) {
     decision.body_limit = small_body_limit;
     break;
   case route::status:
-    if (status_tokens().empty()) {
+    if (settings_.status_tokens.empty()) {
       decision.early = make_response(http::status::not_found,
                                      json_error("status is not enabled here "
                                      "(SHOPMIRROR_STATUS_TOKEN)"));
@@ -223,23 +223,10 @@ asio::awaitable<http_response> service::reconcile_request(http_request request) 
 asio::awaitable<http_response> service::status_request(http_request request) {
   const auto io = co_await asio::this_coro::executor;
   co_await asio::post(blocking_, asio::use_awaitable);
-  std::vector<std::string> shops;
-  for (const auto& shop : settings_.shops) {
-    shops.push_back(shop.domain);
-  }
-  http_response response = answer_status(request, status_tokens(), settings_.database, shops);
+  http_response response =
+      answer_status(request, settings_.status_tokens, settings_.database, settings_.shops);
   co_await asio::post(io, asio::use_awaitable);
   co_return response;
-}
-
-std::vector<std::string> service::status_tokens() const {
-  std::vector<std::string> tokens;
-  for (const auto* token : {&settings_.status_token, &settings_.reconcile.trigger_token}) {
-    if (!token->empty()) {
-      tokens.push_back(*token);
-    }
-  }
-  return tokens;
 }
 
 // request -> verify -> parse -> apply -> answer.

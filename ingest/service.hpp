@@ -3,8 +3,8 @@
 #include "crypto/signature.hpp"
 #include "db/health.hpp"
 #include "db/writer.hpp"
+#include "db/settings.hpp"
 #include "ingest/delivery_log.hpp"
-#include "ingest/config.hpp"
 #include "ingest/erasure_worker.hpp"
 #include "ingest/http_server.hpp"
 #include "ingest/service_metrics.hpp"
@@ -14,7 +14,11 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <chrono>
+#include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace shopmirror::ingest {
 
@@ -33,13 +37,29 @@ enum class route {
 route route_of(std::string_view target) noexcept;
 std::string_view to_string(route r) noexcept;
 
+/// What the service reads of the configuration; `serve` fills it in.
+struct service_settings {
+  db::db_settings database;
+  /// The largest webhook body accepted (413 above it).
+  std::uint64_t max_body_bytes = 0;
+  /// A delivery not committed within this time is answered 503.
+  std::chrono::milliseconds ack_timeout{0};
+  /// The Admin API version shopmirror is pinned to (a delivery of another
+  /// version is counted as a mismatch).
+  std::string api_version;
+  /// The shops served, by domain: what GET /status reports on.
+  std::vector<std::string> shops;
+  /// The tokens that open /status: its own and the reconcile's, where set.
+  std::vector<std::string> status_tokens;
+};
+
 /// shopmirror's HTTP application: webhooks in, health and metrics out, and
 /// reconcile triggered and reported. Holds references only; everything it
 /// uses outlives it. `reconciler` may be null (no shop configured), and so
 /// may `eraser` (shop/redact requests then wait for a worker's next look).
 class service : public http_application {
 public:
-  service(const config& settings, const crypto::webhook_verifier& verifier,
+  service(service_settings settings, const crypto::webhook_verifier& verifier,
           db::delivery_writer& writer, db::readiness_monitor& readiness,
           telemetry::registry& registry, service_metrics& metrics, delivery_log& deliveries,
           reconcile::coordinator* reconciler = nullptr, erasure_worker* eraser = nullptr);
@@ -56,10 +76,8 @@ private:
   http_response readyz() const;
   boost::asio::awaitable<http_response> reconcile_request(http_request request);
   boost::asio::awaitable<http_response> status_request(http_request request);
-  /// The tokens that open /status: its own and the reconcile's, where set.
-  std::vector<std::string> status_tokens() const;
 
-  const config& settings_;
+  const service_settings settings_;
   const crypto::webhook_verifier& verifier_;
   db::delivery_writer& writer_;
   db::readiness_monitor& readiness_;

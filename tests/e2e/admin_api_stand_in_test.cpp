@@ -1,7 +1,7 @@
 // The Admin API stand-in over real sockets, through our own HTTP client: what
 // the reconcile client will rely on it for.
 
-#include "bench/catalog.hpp"
+#include "tests/support/catalog.hpp"
 #include "model/timestamp.hpp"
 #include "net/http_client.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
@@ -510,7 +510,7 @@ TEST_SUITE("e2e") {
     const std::size_t products = 3000;
     std::size_t variants = 0;
     api.fill(products, [&](std::size_t i) {
-      auto p = bench::catalog_product(i);
+      auto p = test::catalog_product(i);
       variants += p.variants.size();
       return p;
     });

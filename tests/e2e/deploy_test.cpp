@@ -140,7 +140,7 @@ TEST_CASE("the README's install steps run as written into a scratch root") {
         line.insert(at + 1, root);
       }
     }
-    const std::string built = "build/release/ingest/shopmirror";
+    const std::string built = "build/release/cli/shopmirror";
     if (const auto at = line.find(built); at != std::string::npos) {
       line.replace(at, built.size(), test::shopmirror_binary());
     }

@@ -2,7 +2,7 @@
 // of the real service.
 
 #include "crypto/hmac.hpp"
-#include "ingest/config.hpp"
+#include "cli/config.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/json.hpp"
 #include "tests/support/nginx_process.hpp"

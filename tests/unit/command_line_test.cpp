@@ -1,6 +1,6 @@
 // The command line every command shares (pure).
 
-#include "ingest/command_line.hpp"
+#include "cli/command_line.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,7 +21,7 @@ parse_outcome parse(std::vector<std::string> words) { return parse_arguments(sam
 
 } // namespace
 
-TEST_SUITE("ingest") {
+TEST_SUITE("cli") {
 
 TEST_CASE("a command's words: subcommand, options with and without values, operands") {
   const auto read = parse({"replay", "--all", "--shop", "a.myshopify.com", "7", "--shop=b", "8"});

@@ -1,5 +1,5 @@
 #include "db/settings.hpp"
-#include "ingest/config.hpp"
+#include "cli/config.hpp"
 
 #include <doctest/doctest.h>
 
@@ -39,7 +39,7 @@ std::string error_of(const std::map<std::string, std::string>& vars) {
 
 } // namespace
 
-TEST_SUITE("ingest") {
+TEST_SUITE("cli") {
 
 TEST_CASE("defaults") {
   const auto c = load({});
@@ -193,7 +193,7 @@ std::string write_temp(const std::string& text) {
 
 } // namespace
 
-TEST_SUITE("ingest") {
+TEST_SUITE("cli") {
 
 TEST_CASE("one shop comes from SHOPMIRROR_SHOP and SHOPMIRROR_ADMIN_TOKEN") {
   const auto c = load({{"SHOPMIRROR_SHOP", "demo.myshopify.com"},

@@ -5,7 +5,7 @@
 #include "db/health.hpp"
 #include "db/migrate.hpp"
 #include "db/migrations.hpp"
-#include "ingest/commands.hpp"
+#include "cli/commands.hpp"
 #include "reconcile/catalog.hpp"
 #include "reconcile/coordinator.hpp"
 #include "reconcile/subscriptions.hpp"

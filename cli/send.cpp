@@ -2,8 +2,8 @@
 // deployment end to end.
 
 #include "crypto/hmac.hpp"
-#include "ingest/commands.hpp"
-#include "ingest/config_values.hpp"
+#include "cli/commands.hpp"
+#include "cli/config_values.hpp"
 #include "model/timestamp.hpp"
 #include "net/http_client.hpp"
 

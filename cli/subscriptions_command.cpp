@@ -1,7 +1,7 @@
 // `shopmirror subscriptions check|sync`: the webhook subscriptions each
 // shop needs, listed, compared and (sync) made right through the Admin API.
 
-#include "ingest/commands.hpp"
+#include "cli/commands.hpp"
 #include "reconcile/coordinator.hpp"
 #include "reconcile/subscriptions.hpp"
 

@@ -1,10 +1,11 @@
-// The benchmarks' generated data: the load generator's webhook bodies, and
-// the reconcile's catalog, deterministic and shaped like a real store's.
+// The generated data that benchmarks and tests share: the load generator's
+// webhook bodies, and the reconcile's catalog, deterministic and shaped like
+// a real store's.
 
-#include "bench/catalog.hpp"
-#include "bench/payloads.hpp"
 #include "model/fingerprint.hpp"
 #include "model/webhook_payload.hpp"
+#include "tests/support/catalog.hpp"
+#include "tests/support/payloads.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,13 +14,13 @@
 
 using namespace shopmirror;
 
-TEST_SUITE("bench") {
+TEST_SUITE("support") {
 
   TEST_CASE("the inventory workload changes one variant's inventory a version and moves updated_at only on edits") {
     const auto state = [](int version, int variants) {
       const auto mapped = model::map_product_webhook(
           model::product_topic::update,
-          bench::product_body(42, version, variants, bench::workload::inventory));
+          test::product_body(42, version, variants, test::workload::inventory));
       REQUIRE(std::holds_alternative<model::product_state>(mapped));
       return std::get<model::product_state>(mapped);
     };
@@ -45,11 +46,11 @@ TEST_SUITE("bench") {
     // The worst workload moves everything every version.
     const auto worst = [](int version) {
       return std::get<model::product_state>(model::map_product_webhook(
-          model::product_topic::update, bench::product_body(42, version, 3)));
+          model::product_topic::update, test::product_body(42, version, 3)));
     };
     CHECK(worst(5).updated_at != worst(4).updated_at);
-    CHECK(bench::parse_workload("inventory") == bench::workload::inventory);
-    CHECK_FALSE(bench::parse_workload("most"));
+    CHECK(test::parse_workload("inventory") == test::workload::inventory);
+    CHECK_FALSE(test::parse_workload("most"));
   }
 
   TEST_CASE("the load generator's bodies are whole states, as Shopify's are") {
@@ -58,7 +59,7 @@ TEST_SUITE("bench") {
     for (const int variants : {1, 5, 100}) {
       CAPTURE(variants);
       const auto mapped = model::map_product_webhook(model::product_topic::update,
-                                                     bench::product_body(42, 3, variants));
+                                                     test::product_body(42, 3, variants));
       REQUIRE(std::holds_alternative<model::product_state>(mapped));
       const auto& state = std::get<model::product_state>(mapped);
       CHECK(model::is_whole(state));
@@ -67,10 +68,10 @@ TEST_SUITE("bench") {
   }
 
   TEST_CASE("generated catalog products are the same for the same seed and index") {
-    CHECK(bench::catalog_product(42) == bench::catalog_product(42));
-    CHECK(bench::catalog_product(42, {7}) == bench::catalog_product(42, {7}));
-    CHECK_FALSE(bench::catalog_product(42, {7}) == bench::catalog_product(42, {8}));
-    CHECK_FALSE(bench::catalog_product(42) == bench::catalog_product(43));
+    CHECK(test::catalog_product(42) == test::catalog_product(42));
+    CHECK(test::catalog_product(42, {7}) == test::catalog_product(42, {7}));
+    CHECK_FALSE(test::catalog_product(42, {7}) == test::catalog_product(42, {8}));
+    CHECK_FALSE(test::catalog_product(42) == test::catalog_product(43));
   }
 
   TEST_CASE("generated catalog is skewed toward few variants with a tail up to 100") {
@@ -84,7 +85,7 @@ TEST_SUITE("bench") {
     int drafts = 0;
     const int products = 5000;
     for (int i = 0; i < products; ++i) {
-      const auto p = bench::catalog_product(static_cast<std::size_t>(i));
+      const auto p = test::catalog_product(static_cast<std::size_t>(i));
       CHECK(p.id > last_id);
       last_id = p.id;
       const auto n = p.variants.size();

@@ -1,7 +1,7 @@
-#include "ingest/config.hpp"
+#include "cli/config.hpp"
 
 #include "db/settings.hpp"
-#include "ingest/config_values.hpp"
+#include "cli/config_values.hpp"
 
 #include <algorithm>
 #include <charconv>

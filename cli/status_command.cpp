@@ -1,8 +1,8 @@
 // `shopmirror status [--shop DOMAIN] [--json]`: every shop's health as the
 // database records it, the same document GET /status answers.
 
-#include "ingest/command_line.hpp"
-#include "ingest/commands.hpp"
+#include "cli/command_line.hpp"
+#include "cli/commands.hpp"
 #include "ingest/status.hpp"
 
 #include <algorithm>

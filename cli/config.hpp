@@ -3,6 +3,7 @@
 #include "db/settings.hpp"
 #include "db/shop_erasure.hpp"
 #include "db/writer.hpp"
+#include "ingest/listen_address.hpp"
 #include "reconcile/settings.hpp"
 
 #include <chrono>
@@ -19,11 +20,6 @@ namespace shopmirror::ingest {
 class config_error : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
-};
-
-struct listen_address {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;
 };
 
 /// Reads `value` (host:port, [v6]:port) of the variable `name`; throws

@@ -3,10 +3,10 @@
 // settings, or several from the SHOPMIRROR_CONFIG file (README, "Many
 // shops", "Admin API credentials").
 
-#include "ingest/config.hpp"
+#include "cli/config.hpp"
 #include "crypto/jws.hpp"
 #include "crypto/sealed.hpp"
-#include "ingest/config_values.hpp"
+#include "cli/config_values.hpp"
 #include "model/delivery.hpp"
 
 #include <rapidjson/document.h>

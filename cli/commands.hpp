@@ -1,7 +1,7 @@
 #pragma once
 
-#include "ingest/command_line.hpp"
-#include "ingest/config.hpp"
+#include "cli/command_line.hpp"
+#include "cli/config.hpp"
 
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
-#include "bench/catalog.hpp"
+#include "tests/support/catalog.hpp"
 
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace shopmirror::bench {
+namespace shopmirror::test {
 namespace {
 
 constexpr std::array<std::string_view, 12> adjectives = {
@@ -128,4 +128,4 @@ model::product_state catalog_product(std::size_t index, const catalog_options& o
   return p;
 }
 
-} // namespace shopmirror::bench
+} // namespace shopmirror::test

@@ -1,4 +1,4 @@
-#include "ingest/command_line.hpp"
+#include "cli/command_line.hpp"
 
 #include <algorithm>
 #include <array>

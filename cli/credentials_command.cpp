@@ -4,7 +4,7 @@
 #include "crypto/jws.hpp"
 #include "db/credential_store.hpp"
 #include "db/migrate.hpp"
-#include "ingest/commands.hpp"
+#include "cli/commands.hpp"
 #include "reconcile/credentials.hpp"
 
 #include <sys/stat.h>

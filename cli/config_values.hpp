@@ -1,9 +1,9 @@
 #pragma once
 
-// Internal to ingest/: reading one setting's value, with a config_error that
+// Internal to cli/: reading one setting's value, with a config_error that
 // names the variable when the value is wrong.
 
-#include "ingest/config.hpp"
+#include "cli/config.hpp"
 
 #include <chrono>
 #include <cstdint>

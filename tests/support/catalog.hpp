@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace shopmirror::bench {
+namespace shopmirror::test {
 
 struct catalog_options {
   std::uint64_t seed = 1;
@@ -23,4 +23,4 @@ struct catalog_options {
 /// (index * 100 + position, offset).
 model::product_state catalog_product(std::size_t index, const catalog_options& options = {});
 
-} // namespace shopmirror::bench
+} // namespace shopmirror::test

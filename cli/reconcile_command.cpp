@@ -1,6 +1,6 @@
 #include "db/migrate.hpp"
-#include "ingest/commands.hpp"
-#include "ingest/config_values.hpp"
+#include "cli/commands.hpp"
+#include "cli/config_values.hpp"
 #include "ingest/reconcile_api.hpp"
 #include "reconcile/coordinator.hpp"
 #include "telemetry/log.hpp"

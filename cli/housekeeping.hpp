@@ -1,6 +1,6 @@
 #pragma once
 
-#include "ingest/config.hpp"
+#include "cli/config.hpp"
 #include "sync/background_loop.hpp"
 
 namespace shopmirror::ingest {

@@ -1,4 +1,4 @@
-#include "ingest/housekeeping.hpp"
+#include "cli/housekeeping.hpp"
 
 #include "db/maintenance.hpp"
 #include "telemetry/log.hpp"

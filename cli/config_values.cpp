@@ -1,4 +1,4 @@
-#include "ingest/config_values.hpp"
+#include "cli/config_values.hpp"
 
 #include <algorithm>
 #include <cctype>

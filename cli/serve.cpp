@@ -1,9 +1,9 @@
 #include "crypto/signature.hpp"
 #include "db/health.hpp"
 #include "db/writer.hpp"
-#include "ingest/commands.hpp"
+#include "cli/commands.hpp"
 #include "ingest/erasure_worker.hpp"
-#include "ingest/housekeeping.hpp"
+#include "cli/housekeeping.hpp"
 #include "ingest/http_server.hpp"
 #include "ingest/service.hpp"
 #include "ingest/service_metrics.hpp"
@@ -74,6 +74,24 @@ void refuse_shared_sessions(const db::db_settings& database) {
   }
 }
 
+// The part of the configuration the service's requests read.
+service_settings service_settings_of(const config& settings) {
+  service_settings out;
+  out.database = settings.database;
+  out.max_body_bytes = settings.max_body_bytes;
+  out.ack_timeout = settings.ack_timeout;
+  out.api_version = settings.api_version;
+  for (const auto& shop : settings.shops) {
+    out.shops.push_back(shop.domain);
+  }
+  for (const auto* token : {&settings.status_token, &settings.reconcile.trigger_token}) {
+    if (!token->empty()) {
+      out.status_tokens.push_back(*token);
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 const command_spec serve_command{
@@ -124,7 +142,7 @@ int run_serve(const config& settings) {
   // configured for reconcile.
   erasure_worker eraser(settings.database, settings.erasure, metrics);
   delivery_log deliveries;
-  service application(settings, verifier, writer, readiness, registry, metrics, deliveries,
+  service application(service_settings_of(settings), verifier, writer, readiness, registry, metrics, deliveries,
                       reconciler.get(), &eraser);
 
   server_settings server_options;

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace shopmirror::bench {
+namespace shopmirror::test {
 
 /// How many variants a product has: mostly a few, sometimes many.
 int variant_count(std::mt19937_64& random);
@@ -38,11 +38,11 @@ int edit_of(workload w, int version);
 int inventory_at(workload w, int version, int v, int variants);
 
 /// A products/update body for `product_id` at `version` (updated_at is
-/// version_time of its edit_of), with `variants` variants.
+/// updated_at_of its edit_of), with `variants` variants.
 std::string product_body(std::int64_t product_id, int version, int variants,
                          workload w = workload::worst);
 
 /// updated_at of a version, as the body carries it.
-std::string version_time(int version);
+std::string updated_at_of(int version);
 
-} // namespace shopmirror::bench
+} // namespace shopmirror::test

@@ -1,7 +1,7 @@
 // `shopmirror health`: asks the running service whether it is ready, so a
 // container's health check needs nothing but the binary it already has.
 
-#include "ingest/commands.hpp"
+#include "cli/commands.hpp"
 #include "net/http_client.hpp"
 
 #include <cstdlib>

@@ -1,9 +1,9 @@
-#include "bench/payloads.hpp"
+#include "tests/support/payloads.hpp"
 
 #include <algorithm>
 #include <cstdio>
 
-namespace shopmirror::bench {
+namespace shopmirror::test {
 
 int variant_count(std::mt19937_64& random) {
   // 85 % of products: 1-6 variants (a 3-5 KB body); 12 %: up to 30; 3 %: up to 100.
@@ -17,7 +17,7 @@ int variant_count(std::mt19937_64& random) {
   return std::uniform_int_distribution<int>(31, 100)(random);
 }
 
-std::string version_time(int version) {
+std::string updated_at_of(int version) {
   const int day = 1 + version / 86400;
   const int rest = version % 86400;
   char text[40];
@@ -52,7 +52,7 @@ int inventory_at(workload w, int version, int v, int variants) {
 
 std::string product_body(std::int64_t id, int version, int variants, workload w) {
   const int edit = edit_of(w, version);
-  const std::string updated = version_time(edit);
+  const std::string updated = updated_at_of(edit);
   std::string body;
   body.reserve(1200 + static_cast<std::size_t>(variants) * 700);
   char head[1600];
@@ -83,4 +83,4 @@ std::string product_body(std::int64_t id, int version, int variants, workload w)
   return body;
 }
 
-} // namespace shopmirror::bench
+} // namespace shopmirror::test

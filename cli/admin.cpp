@@ -3,7 +3,7 @@
 #include "db/delivery_store.hpp"
 #include "db/maintenance.hpp"
 #include "db/migrate.hpp"
-#include "ingest/commands.hpp"
+#include "cli/commands.hpp"
 #include "model/webhook_payload.hpp"
 #include "telemetry/log.hpp"
 
