@@ -112,7 +112,10 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     source_.Clear();
     source_writer_.Reset(source_);
     source_writer_.StartObject();
-    for (const auto& member : document.GetObject()) {
+    // Through a const view: clang in C++20 finds the mutable member
+    // iterators' != ambiguous (-Wambiguous-reversed-operator).
+    const rapidjson::Value& product = document;
+    for (const auto& member : product.GetObject()) {
       member.name.Accept(source_writer_);
       member.value.Accept(source_writer_);
     }
