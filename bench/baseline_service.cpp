@@ -121,9 +121,8 @@ constexpr const char* variant_sql =
     "barcode = excluded.barcode, inventory_quantity = excluded.inventory_quantity, "
     "updated_at = excluded.updated_at";
 
-constexpr const char* stale_sql =
-    "update shopify.webhook_deliveries set outcome = 'stale' "
-    "where shop_domain = $1 and webhook_id = $2";
+constexpr const char* stale_sql = "update shopify.webhook_deliveries set outcome = 'stale' "
+                                  "where shop_domain = $1 and webhook_id = $2";
 
 /// Database connections, lent one at a time.
 class pool {
@@ -276,16 +275,14 @@ int main(int argc, char** argv) {
   pool db(o.database, o.pool);
   asio::io_context io;
   tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), o.port});
-  std::printf("baseline listening on 127.0.0.1:%u with %d database connections\n", o.port,
-              o.pool);
+  std::printf("baseline listening on 127.0.0.1:%u with %d database connections\n", o.port, o.pool);
   std::fflush(stdout);
   for (;;) {
     tcp::socket socket(io);
     acceptor.accept(socket);
     socket.set_option(tcp::no_delay(true));
-    std::thread(
-        [&verifier, &db](tcp::socket s) { serve_connection(std::move(s), verifier, db); },
-        std::move(socket))
+    std::thread([&verifier, &db](tcp::socket s) { serve_connection(std::move(s), verifier, db); },
+                std::move(socket))
         .detach();
   }
 }

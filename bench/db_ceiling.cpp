@@ -17,9 +17,9 @@
 // in 10 change one variant's inventory and keep updated_at, as the load
 // generator's updates do with the same option.
 
-#include "tests/support/payloads.hpp"
 #include "db/delivery_store.hpp"
 #include "model/webhook_payload.hpp"
+#include "tests/support/payloads.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -86,9 +86,9 @@ options parse(int argc, char** argv) {
 }
 
 model::upsert_product mapped(std::int64_t product, int variants) {
-  auto action = model::action_for(model::webhook_topic::products_update, "bench.myshopify.com",
-                                  test::product_body(product, 1, variants),
-                                  model::stub_fetch::possible);
+  auto action =
+      model::action_for(model::webhook_topic::products_update, "bench.myshopify.com",
+                        test::product_body(product, 1, variants), model::stub_fetch::possible);
   auto* upsert = std::get_if<model::upsert_product>(&action);
   if (upsert == nullptr) {
     std::fprintf(stderr, "a generated product does not map\n");

@@ -93,15 +93,15 @@ std::string product_body(std::int64_t id, int variants, int version, std::size_t
   char updated[32];
   std::snprintf(updated, sizeof updated, "2026-06-01T10:%02d:%02dZ", version / 60 % 60,
                 version % 60);
-  std::string body = R"({"id":)" + std::to_string(id) + R"(,"title":")" +
-                     padded("Large product " + std::to_string(id) + " v" + std::to_string(version),
-                            length) +
-                     R"(","handle":"large-)" + std::to_string(id) +
-                     R"(","vendor":"Acme","product_type":"Parts","status":"active",)"
-                     R"("tags":"bulk, large","body_html":"<p>Many variants.</p>",)"
-                     R"("created_at":"2026-01-01T00:00:00Z","published_at":null,"category":null,)"
-                     R"("updated_at":")" +
-                     updated + R"(","variants":[)";
+  std::string body =
+      R"({"id":)" + std::to_string(id) + R"(,"title":")" +
+      padded("Large product " + std::to_string(id) + " v" + std::to_string(version), length) +
+      R"(","handle":"large-)" + std::to_string(id) +
+      R"(","vendor":"Acme","product_type":"Parts","status":"active",)"
+      R"("tags":"bulk, large","body_html":"<p>Many variants.</p>",)"
+      R"("created_at":"2026-01-01T00:00:00Z","published_at":null,"category":null,)"
+      R"("updated_at":")" +
+      updated + R"(","variants":[)";
   for (int v = 1; v <= variants; ++v) {
     const std::string n = std::to_string(v) + "-" + std::to_string(version) + "-";
     body += v == 1 ? "" : ",";
@@ -109,9 +109,8 @@ std::string product_body(std::int64_t id, int variants, int version, std::size_t
             std::to_string(id) + R"(,"title":")" + padded("T" + n, length) + R"(","sku":")" +
             padded("SKU" + n, length) + R"(","price":")" + std::to_string(10 + version) + "." +
             std::to_string(v % 100) + R"(","compare_at_price":null,"position":)" +
-            std::to_string(v) + R"(,"option1":")" + padded("A" + n, length) +
-            R"(","option2":")" + padded("B" + n, length) + R"(","option3":")" +
-            padded("C" + n, length) +
+            std::to_string(v) + R"(,"option1":")" + padded("A" + n, length) + R"(","option2":")" +
+            padded("B" + n, length) + R"(","option3":")" + padded("C" + n, length) +
             (trimmed ? std::string() : R"(","barcode":")" + padded("0" + n, length)) +
             R"(","inventory_quantity":)" + std::to_string((v * 7 + version) % 1000) +
             R"(,"updated_at":")" + updated + R"("})";
@@ -175,16 +174,16 @@ int main(int argc, char** argv) {
       body_bytes = created.size();
       inserts.push_back(applied_ms(
           store, delivery("products/create", std::move(created), "c-" + std::to_string(id))));
-      updates.push_back(applied_ms(
-          store, delivery("products/update",
-                          product_body(id, variants, 2, o.field_length, o.trimmed),
-                          "u-" + std::to_string(id))));
+      updates.push_back(
+          applied_ms(store, delivery("products/update",
+                                     product_body(id, variants, 2, o.field_length, o.trimmed),
+                                     "u-" + std::to_string(id))));
     }
     const double insert = median(inserts);
     const double update = median(updates);
-    std::printf("%8d  %11zu  %14s  %7zu  %17.1f  %17.1f  %13.2f  %4d\n", variants,
-                o.field_length, o.trimmed ? "no barcode" : "all", body_bytes / 1024, insert,
-                update, update / insert, o.runs);
+    std::printf("%8d  %11zu  %14s  %7zu  %17.1f  %17.1f  %13.2f  %4d\n", variants, o.field_length,
+                o.trimmed ? "no barcode" : "all", body_bytes / 1024, insert, update,
+                update / insert, o.runs);
     std::fflush(stdout);
   }
   return 0;

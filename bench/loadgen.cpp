@@ -9,9 +9,9 @@
 // measured from that time, so a stalled service cannot hide its stall by
 // slowing the sender down (no coordinated omission).
 
-#include "tests/support/payloads.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/hmac.hpp"
+#include "tests/support/payloads.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -116,9 +116,10 @@ public:
     r.wire = "POST " + options_.target + " HTTP/1.1\r\nHost: " + options_.host +
              "\r\nUser-Agent: Shopify-Captain-Hook\r\nContent-Type: application/json"
              "\r\nX-Shopify-Topic: products/update\r\nX-Shopify-Hmac-Sha256: " +
-             crypto::base64_encode(key_.sign(body)) + "\r\nX-Shopify-Shop-Domain: " +
-             options_.shop + "\r\nX-Shopify-API-Version: 2026-10\r\nX-Shopify-Webhook-Id: " +
-             r.webhook_id + "\r\nX-Shopify-Triggered-At: " + test::updated_at_of(r.version) +
+             crypto::base64_encode(key_.sign(body)) +
+             "\r\nX-Shopify-Shop-Domain: " + options_.shop +
+             "\r\nX-Shopify-API-Version: 2026-10\r\nX-Shopify-Webhook-Id: " + r.webhook_id +
+             "\r\nX-Shopify-Triggered-At: " + test::updated_at_of(r.version) +
              "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     r.wire += body;
     if (recent_.size() < 1024) {
@@ -168,8 +169,9 @@ asio::awaitable<void> connection(run_state& s, asio::ip::tcp::resolver::results_
     clock_type::time_point intended = clock_type::now();
     if (s.o->rate > 0) {
       const std::uint64_t slot = s.next_slot++;
-      intended = s.start + std::chrono::duration_cast<clock_type::duration>(
-                               std::chrono::duration<double>(static_cast<double>(slot) / s.o->rate));
+      intended =
+          s.start + std::chrono::duration_cast<clock_type::duration>(
+                        std::chrono::duration<double>(static_cast<double>(slot) / s.o->rate));
       if (intended >= s.end) {
         co_return;
       }
@@ -340,7 +342,8 @@ int check(const options& o, const std::vector<result>& results) {
                                 tx.quote(o.shop) + " and d.webhook_id = a.webhook_id)")[0]
                            .as<long>();
   const auto wrong = tx.exec1("select count(*) from newest n left join shopify.products p on "
-                              "p.shop_domain = " + tx.quote(o.shop) +
+                              "p.shop_domain = " +
+                              tx.quote(o.shop) +
                               " and p.product_id = n.product_id where p.updated_at is distinct "
                               "from n.updated_at or p.version_observed_at is distinct from "
                               "n.observed_at")[0]
@@ -447,8 +450,7 @@ int main(int argc, char** argv) {
   const cpu_ticks cpu_before = read_cpu(o.watch_pid);
   context.run();
   const cpu_ticks cpu_after = read_cpu(o.watch_pid);
-  const double seconds =
-      std::chrono::duration<double>(clock_type::now() - s.start).count();
+  const double seconds = std::chrono::duration<double>(clock_type::now() - s.start).count();
 
   std::map<int, std::uint64_t> statuses;
   std::map<std::string, std::uint64_t> outcomes;
@@ -461,7 +463,8 @@ int main(int argc, char** argv) {
   std::sort(s.latencies_ms.begin(), s.latencies_ms.end());
   std::printf("requests: %zu in %.1f s = %.0f/s (target %s)\n", s.results.size(), seconds,
               static_cast<double>(s.results.size()) / seconds,
-              o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str() : "as fast as answered");
+              o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str()
+                         : "as fast as answered");
   std::printf("statuses:");
   for (const auto& [status, n] : statuses) {
     std::printf(" %s=%llu", status == 0 ? "no-answer" : std::to_string(status).c_str(),

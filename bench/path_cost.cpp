@@ -5,11 +5,11 @@
 //
 //   shopmirror-path-cost [ITERATIONS=20000] [VARIANTS=3]
 
-#include "tests/support/payloads.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/signature.hpp"
 #include "db/delivery_store.hpp"
 #include "ingest/webhook.hpp"
+#include "tests/support/payloads.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -38,9 +38,11 @@ int main(int argc, char** argv) {
     requests.push_back(
         "POST /webhooks/shopify HTTP/1.1\r\nHost: hooks.example.com\r\nUser-Agent: "
         "Shopify-Captain-Hook\r\nContent-Type: application/json\r\nX-Shopify-Topic: "
-        "products/update\r\nX-Shopify-Hmac-Sha256: " + crypto::shopify_signature(secret, body) +
+        "products/update\r\nX-Shopify-Hmac-Sha256: " +
+        crypto::shopify_signature(secret, body) +
         "\r\nX-Shopify-Shop-Domain: bench.myshopify.com\r\nX-Shopify-API-Version: 2026-10\r\n"
-        "X-Shopify-Webhook-Id: b54557e4-bdd9-4b37-8a5f-" + std::to_string(100000000000 + i) +
+        "X-Shopify-Webhook-Id: b54557e4-bdd9-4b37-8a5f-" +
+        std::to_string(100000000000 + i) +
         "\r\nX-Shopify-Triggered-At: 2026-01-01T00:00:00.123456789Z\r\nContent-Length: " +
         std::to_string(body.size()) + "\r\n\r\n" + body);
   }

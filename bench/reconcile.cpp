@@ -12,8 +12,8 @@
 // The database must be migrated. Exits non-zero when a run fails or its
 // result disagrees with the catalog.
 
-#include "tests/support/catalog.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
+#include "tests/support/catalog.hpp"
 
 #include <pqxx/pqxx>
 #include <rapidjson/document.h>

@@ -1,9 +1,9 @@
 // The maintenance commands: one-shot work against the database.
 
+#include "cli/commands.hpp"
 #include "db/delivery_store.hpp"
 #include "db/maintenance.hpp"
 #include "db/migrate.hpp"
-#include "cli/commands.hpp"
 #include "model/webhook_payload.hpp"
 #include "telemetry/log.hpp"
 
@@ -51,8 +51,9 @@ int run_prune(const config& settings) {
 
 const command_spec dead_letters_command{
     .name = "dead-letters",
-    .usage = "usage: shopmirror dead-letters list [--all] [--limit N]\n"
-             "       shopmirror dead-letters replay [ID...]   (no ID: every one not replayed yet)\n",
+    .usage =
+        "usage: shopmirror dead-letters list [--all] [--limit N]\n"
+        "       shopmirror dead-letters replay [ID...]   (no ID: every one not replayed yet)\n",
     .flags = {"--all"},
     .valued = {"--limit"},
     .subcommands = {"list", "replay"},
@@ -109,13 +110,12 @@ int run_dead_letters(const config& settings, const std::vector<std::string>& wor
     const std::string text = args.value_or("--limit", "100");
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
     if (ec != std::errc{} || end != text.data() + text.size()) {
-      return misuse(dead_letters_command, "shopmirror dead-letters: --limit \"" + text +
-                                              "\" is not a number");
+      return misuse(dead_letters_command,
+                    "shopmirror dead-letters: --limit \"" + text + "\" is not a number");
     }
     settings.require_database();
     std::cout << "id\treceived_at\tshop\ttopic\twebhook_id\treason\treplayed\n";
-    for (const auto& r :
-         db::load_dead_letters(settings.database, args.has("--all"), {}, limit)) {
+    for (const auto& r : db::load_dead_letters(settings.database, args.has("--all"), {}, limit)) {
       std::cout << r.id << '\t' << model::format_rfc3339(r.meta.received_at) << '\t'
                 << r.meta.shop_domain << '\t' << r.meta.topic << '\t' << r.meta.webhook_id << '\t'
                 << one_line(r.reason) << '\t'

@@ -2,10 +2,10 @@
 // it is started (or after a change), one line each, so a deployment learns
 // what is wrong from one command rather than from the first failed delivery.
 
+#include "cli/commands.hpp"
 #include "db/health.hpp"
 #include "db/migrate.hpp"
 #include "db/migrations.hpp"
-#include "cli/commands.hpp"
 #include "reconcile/catalog.hpp"
 #include "reconcile/coordinator.hpp"
 #include "reconcile/subscriptions.hpp"

@@ -8,7 +8,9 @@
 namespace shopmirror::ingest {
 namespace {
 
-bool is_help(std::string_view word) { return word == "--help" || word == "-h"; }
+bool is_help(std::string_view word) {
+  return word == "--help" || word == "-h";
+}
 
 bool listed(const std::vector<std::string_view>& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -89,10 +91,9 @@ parse_outcome parse_arguments(const command_spec& spec, const std::vector<std::s
 
 const command_spec* find_command(std::string_view name) {
   static const std::array<const command_spec*, 12> all = {
-      &serve_command,       &migrate_command,     &check_command, &health_command,
-      &reconcile_command,   &credentials_command, &subscriptions_command,
-      &send_command,        &prune_command,       &dead_letters_command,
-      &status_command,      &version_command,
+      &serve_command,     &migrate_command,      &check_command,         &health_command,
+      &reconcile_command, &credentials_command,  &subscriptions_command, &send_command,
+      &prune_command,     &dead_letters_command, &status_command,        &version_command,
   };
   for (const command_spec* spec : all) {
     if (spec->name == name) {

@@ -1,7 +1,7 @@
 #include "cli/config.hpp"
 
-#include "db/settings.hpp"
 #include "cli/config_values.hpp"
+#include "db/settings.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -16,35 +16,63 @@ namespace {
 
 const std::set<std::string>& known_names() {
   static const std::set<std::string> names = {
-      "SHOPMIRROR_DATABASE_URL",         "SHOPMIRROR_LISTEN",
-      "SHOPMIRROR_WEBHOOK_SECRETS",      "SHOPMIRROR_WEBHOOK_SECRETS_FILE",
-      "SHOPMIRROR_MAX_BODY_BYTES",       "SHOPMIRROR_ACK_TIMEOUT_MS",
-      "SHOPMIRROR_READ_TIMEOUT_MS",      "SHOPMIRROR_IDLE_TIMEOUT_MS",
-      "SHOPMIRROR_DRAIN_TIMEOUT_MS",     "SHOPMIRROR_MAX_CONNECTIONS",
-      "SHOPMIRROR_IO_THREADS",           "SHOPMIRROR_DB_CONNECTIONS",
-      "SHOPMIRROR_DB_BATCH_MAX",         "SHOPMIRROR_DB_BATCH_WAIT_US",
-      "SHOPMIRROR_QUEUE_CAPACITY",       "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS",
-      "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS", "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
-      "SHOPMIRROR_DB_KEEPALIVE_IDLE",    "SHOPMIRROR_DB_KEEPALIVE_INTERVAL",
-      "SHOPMIRROR_DB_KEEPALIVE_COUNT",   "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS",
-      "SHOPMIRROR_MIGRATE_ON_START",     "SHOPMIRROR_API_VERSION",
-      "SHOPMIRROR_LOG_LEVEL",            "SHOPMIRROR_DELIVERY_RETENTION",
-      "SHOPMIRROR_PRUNE_EVERY",          "SHOPMIRROR_ERASE_BATCH",
+      "SHOPMIRROR_DATABASE_URL",
+      "SHOPMIRROR_LISTEN",
+      "SHOPMIRROR_WEBHOOK_SECRETS",
+      "SHOPMIRROR_WEBHOOK_SECRETS_FILE",
+      "SHOPMIRROR_MAX_BODY_BYTES",
+      "SHOPMIRROR_ACK_TIMEOUT_MS",
+      "SHOPMIRROR_READ_TIMEOUT_MS",
+      "SHOPMIRROR_IDLE_TIMEOUT_MS",
+      "SHOPMIRROR_DRAIN_TIMEOUT_MS",
+      "SHOPMIRROR_MAX_CONNECTIONS",
+      "SHOPMIRROR_IO_THREADS",
+      "SHOPMIRROR_DB_CONNECTIONS",
+      "SHOPMIRROR_DB_BATCH_MAX",
+      "SHOPMIRROR_DB_BATCH_WAIT_US",
+      "SHOPMIRROR_QUEUE_CAPACITY",
+      "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS",
+      "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS",
+      "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
+      "SHOPMIRROR_DB_KEEPALIVE_IDLE",
+      "SHOPMIRROR_DB_KEEPALIVE_INTERVAL",
+      "SHOPMIRROR_DB_KEEPALIVE_COUNT",
+      "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS",
+      "SHOPMIRROR_MIGRATE_ON_START",
+      "SHOPMIRROR_API_VERSION",
+      "SHOPMIRROR_LOG_LEVEL",
+      "SHOPMIRROR_DELIVERY_RETENTION",
+      "SHOPMIRROR_PRUNE_EVERY",
+      "SHOPMIRROR_ERASE_BATCH",
       "SHOPMIRROR_ERASE_INTERVAL_MS",
-      "SHOPMIRROR_TRUSTED_PROXIES",      "SHOPMIRROR_SHOP",
-      "SHOPMIRROR_ADMIN_TOKEN",          "SHOPMIRROR_ADMIN_TOKEN_FILE",
-      "SHOPMIRROR_ADMIN_API_URL",        "SHOPMIRROR_CONFIG",
-      "SHOPMIRROR_RECONCILE_AT",         "SHOPMIRROR_RECONCILE_TOKEN",
-      "SHOPMIRROR_RECONCILE_MODE",       "SHOPMIRROR_RECONCILE_PAGE_SIZE",
-      "SHOPMIRROR_RECONCILE_JITTER",     "SHOPMIRROR_REFRESH_INTERVAL_MS",
-      "SHOPMIRROR_RECONCILE_MAX_ATTEMPTS", "SHOPMIRROR_RECONCILE_RETRY_BASE_MS",
-      "SHOPMIRROR_RECONCILE_CONNECTIONS", "SHOPMIRROR_RECONCILE_MAX_SWEEP",
-      "SHOPMIRROR_ADMIN_AUTH",           "SHOPMIRROR_CLIENT_ID",
-      "SHOPMIRROR_CLIENT_SECRET",        "SHOPMIRROR_CLIENT_SECRET_FILE",
-      "SHOPMIRROR_APP_PRIVATE_KEY_FILE", "SHOPMIRROR_APP_KEY_ID",
-      "SHOPMIRROR_CREDENTIALS_KEY",      "SHOPMIRROR_CREDENTIALS_KEY_FILE",
-      "SHOPMIRROR_PUBLIC_URL",           "SHOPMIRROR_SUBSCRIPTION_CHECK_EVERY",
-      "SHOPMIRROR_RECONCILE_BULK_TIMEOUT", "SHOPMIRROR_STATUS_TOKEN",
+      "SHOPMIRROR_TRUSTED_PROXIES",
+      "SHOPMIRROR_SHOP",
+      "SHOPMIRROR_ADMIN_TOKEN",
+      "SHOPMIRROR_ADMIN_TOKEN_FILE",
+      "SHOPMIRROR_ADMIN_API_URL",
+      "SHOPMIRROR_CONFIG",
+      "SHOPMIRROR_RECONCILE_AT",
+      "SHOPMIRROR_RECONCILE_TOKEN",
+      "SHOPMIRROR_RECONCILE_MODE",
+      "SHOPMIRROR_RECONCILE_PAGE_SIZE",
+      "SHOPMIRROR_RECONCILE_JITTER",
+      "SHOPMIRROR_REFRESH_INTERVAL_MS",
+      "SHOPMIRROR_RECONCILE_MAX_ATTEMPTS",
+      "SHOPMIRROR_RECONCILE_RETRY_BASE_MS",
+      "SHOPMIRROR_RECONCILE_CONNECTIONS",
+      "SHOPMIRROR_RECONCILE_MAX_SWEEP",
+      "SHOPMIRROR_ADMIN_AUTH",
+      "SHOPMIRROR_CLIENT_ID",
+      "SHOPMIRROR_CLIENT_SECRET",
+      "SHOPMIRROR_CLIENT_SECRET_FILE",
+      "SHOPMIRROR_APP_PRIVATE_KEY_FILE",
+      "SHOPMIRROR_APP_KEY_ID",
+      "SHOPMIRROR_CREDENTIALS_KEY",
+      "SHOPMIRROR_CREDENTIALS_KEY_FILE",
+      "SHOPMIRROR_PUBLIC_URL",
+      "SHOPMIRROR_SUBSCRIPTION_CHECK_EVERY",
+      "SHOPMIRROR_RECONCILE_BULK_TIMEOUT",
+      "SHOPMIRROR_STATUS_TOKEN",
       "SHOPMIRROR_STATUS_TOKEN_FILE",
   };
   return names;
@@ -94,9 +122,8 @@ void config::require_shops() const {
 }
 
 void config::require_secrets() const {
-  const bool shop_keys = std::any_of(shops.begin(), shops.end(), [](const auto& shop) {
-    return !shop.webhook_secrets.empty();
-  });
+  const bool shop_keys = std::any_of(
+      shops.begin(), shops.end(), [](const auto& shop) { return !shop.webhook_secrets.empty(); });
   if (webhook_secrets.empty() && !shop_keys) {
     throw config_error("SHOPMIRROR_WEBHOOK_SECRETS is not set (the app's client secret; "
                        "several, comma-separated, during a rotation), nor is "
@@ -124,8 +151,9 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
       const bool may_hold_password = c.database.url.find('@') != std::string::npos ||
                                      c.database.url.find("password") != std::string::npos;
       throw config_error("SHOPMIRROR_DATABASE_URL is not a valid libpq connection string" +
-                         (may_hold_password ? std::string(" (details withheld: it may hold a password)")
-                                            : ": " + *problem));
+                         (may_hold_password
+                              ? std::string(" (details withheld: it may hold a password)")
+                              : ": " + *problem));
     }
   }
   c.database.connect_timeout =
@@ -138,11 +166,11 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
                                        c.database.keepalive_idle, std::chrono::seconds(1));
   c.database.keepalive_interval = duration(lookup, "SHOPMIRROR_DB_KEEPALIVE_INTERVAL",
                                            c.database.keepalive_interval, std::chrono::seconds(1));
-  c.database.keepalive_count = static_cast<int>(
-      integer(lookup, "SHOPMIRROR_DB_KEEPALIVE_COUNT",
-              static_cast<std::uint64_t>(c.database.keepalive_count), 1, 100));
-  c.database.tcp_user_timeout = millis(lookup, "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS",
-                                       c.database.tcp_user_timeout, 0, 3600000);
+  c.database.keepalive_count =
+      static_cast<int>(integer(lookup, "SHOPMIRROR_DB_KEEPALIVE_COUNT",
+                               static_cast<std::uint64_t>(c.database.keepalive_count), 1, 100));
+  c.database.tcp_user_timeout =
+      millis(lookup, "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS", c.database.tcp_user_timeout, 0, 3600000);
 
   if (const auto listen = lookup("SHOPMIRROR_LISTEN")) {
     c.listen = parse_listen("SHOPMIRROR_LISTEN", *listen);
@@ -160,7 +188,8 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
       throw config_error("SHOPMIRROR_WEBHOOK_SECRETS holds no secret");
     }
   } else if (secrets_file) {
-    c.webhook_secrets = split_list(read_file("SHOPMIRROR_WEBHOOK_SECRETS_FILE", *secrets_file), '\n');
+    c.webhook_secrets =
+        split_list(read_file("SHOPMIRROR_WEBHOOK_SECRETS_FILE", *secrets_file), '\n');
     if (c.webhook_secrets.empty()) {
       throw config_error("SHOPMIRROR_WEBHOOK_SECRETS_FILE=\"" + *secrets_file +
                          "\" holds no secret (one a line)");
@@ -181,9 +210,9 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
   c.io_threads = integer(lookup, "SHOPMIRROR_IO_THREADS", half_the_cores, 1, 256);
   c.writer.connections = integer(lookup, "SHOPMIRROR_DB_CONNECTIONS", c.writer.connections, 1, 256);
   c.writer.max_batch = integer(lookup, "SHOPMIRROR_DB_BATCH_MAX", c.writer.max_batch, 1, 10000);
-  c.writer.max_wait = std::chrono::microseconds(static_cast<std::int64_t>(integer(
-      lookup, "SHOPMIRROR_DB_BATCH_WAIT_US", static_cast<std::uint64_t>(c.writer.max_wait.count()),
-      0, 1000000)));
+  c.writer.max_wait = std::chrono::microseconds(static_cast<std::int64_t>(
+      integer(lookup, "SHOPMIRROR_DB_BATCH_WAIT_US",
+              static_cast<std::uint64_t>(c.writer.max_wait.count()), 0, 1000000)));
   c.writer.queue_capacity =
       integer(lookup, "SHOPMIRROR_QUEUE_CAPACITY", c.writer.queue_capacity, 1, 10000000);
   c.migrate_on_start = boolean(lookup, "SHOPMIRROR_MIGRATE_ON_START", c.migrate_on_start);
@@ -204,7 +233,8 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
   }
   c.delivery_retention = duration(lookup, "SHOPMIRROR_DELIVERY_RETENTION", c.delivery_retention,
                                   std::chrono::hours(1));
-  c.prune_every = duration(lookup, "SHOPMIRROR_PRUNE_EVERY", c.prune_every, std::chrono::seconds(1));
+  c.prune_every =
+      duration(lookup, "SHOPMIRROR_PRUNE_EVERY", c.prune_every, std::chrono::seconds(1));
   c.erasure.batch_rows =
       integer(lookup, "SHOPMIRROR_ERASE_BATCH", c.erasure.batch_rows, 10, 100000);
   c.erasure.interval =
@@ -212,7 +242,8 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
   if (const auto proxies = lookup("SHOPMIRROR_TRUSTED_PROXIES")) {
     c.trusted_proxies = split_list(*proxies, ',');
     for (const auto& address : c.trusted_proxies) {
-      const bool plausible = address.find_first_not_of("0123456789abcdefABCDEF.:") == std::string::npos;
+      const bool plausible =
+          address.find_first_not_of("0123456789abcdefABCDEF.:") == std::string::npos;
       if (!plausible) {
         throw config_error("SHOPMIRROR_TRUSTED_PROXIES holds \"" + address +
                            "\", which is not an IP address");

@@ -29,8 +29,8 @@ std::uint64_t integer(const env_lookup& lookup, const std::string& name, std::ui
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || parsed < low ||
       parsed > high) {
-    throw config_error(name + "=\"" + *value + "\" is not an integer from " +
-                       std::to_string(low) + " to " + std::to_string(high));
+    throw config_error(name + "=\"" + *value + "\" is not an integer from " + std::to_string(low) +
+                       " to " + std::to_string(high));
   }
   return parsed;
 }
@@ -52,8 +52,11 @@ std::chrono::seconds duration(const env_lookup& lookup, const std::string& name,
   std::int64_t amount = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), amount);
   const std::string unit(end, text.data() + text.size());
-  const std::int64_t scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600
-                             : unit == "d" ? 86400 : 0;
+  const std::int64_t scale = unit == "s"   ? 1
+                             : unit == "m" ? 60
+                             : unit == "h" ? 3600
+                             : unit == "d" ? 86400
+                                           : 0;
   if (text.empty() || ec != std::errc{} || scale == 0 || amount <= 0 ||
       amount > 3650 * 86400 / scale || std::chrono::seconds(amount * scale) < low) {
     throw config_error(name + "=\"" + *value + "\" is not a duration such as 7d, 36h or 90m" +

@@ -1,14 +1,14 @@
 // `shopmirror credentials`: hand over an expiring offline grant, see where
 // each shop's credentials stand, and make or show an application-only key.
 
+#include "cli/commands.hpp"
 #include "crypto/jws.hpp"
 #include "db/credential_store.hpp"
 #include "db/migrate.hpp"
-#include "cli/commands.hpp"
 #include "reconcile/credentials.hpp"
 
-#include <sys/stat.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -20,20 +20,20 @@ namespace shopmirror::ingest {
 const command_spec credentials_command{
     .name = "credentials",
     .usage =
-    "usage: shopmirror credentials import --shop DOMAIN [--file FILE]\n"
-    "       shopmirror credentials status [--shop DOMAIN]\n"
-    "       shopmirror credentials keygen --out FILE [--alg ES256|RS256] [--kid ID]\n"
-    "       shopmirror credentials jwk --key FILE [--kid ID]\n"
-    "  import   hands an expiring offline grant to shopmirror: Shopify's token response\n"
-    "           (access_token, expires_in, refresh_token, refresh_token_expires_in) read\n"
-    "           from standard input, or FILE; stored sealed. shopmirror owns the grant from\n"
-    "           then on: it alone refreshes it (two refreshers of one grant invalidate each\n"
-    "           other), so the app must read its tokens from shopmirror or use a grant of\n"
-    "           its own.\n"
-    "  status   each shop's credential kind, state, expiries and renewals (never a token)\n"
-    "  keygen   a private key for application-only tokens, written to FILE (mode 0600);\n"
-    "           prints its public JWK, to add to the app in the Dev Dashboard\n"
-    "  jwk      prints the public JWK of a private key file\n",
+        "usage: shopmirror credentials import --shop DOMAIN [--file FILE]\n"
+        "       shopmirror credentials status [--shop DOMAIN]\n"
+        "       shopmirror credentials keygen --out FILE [--alg ES256|RS256] [--kid ID]\n"
+        "       shopmirror credentials jwk --key FILE [--kid ID]\n"
+        "  import   hands an expiring offline grant to shopmirror: Shopify's token response\n"
+        "           (access_token, expires_in, refresh_token, refresh_token_expires_in) read\n"
+        "           from standard input, or FILE; stored sealed. shopmirror owns the grant from\n"
+        "           then on: it alone refreshes it (two refreshers of one grant invalidate each\n"
+        "           other), so the app must read its tokens from shopmirror or use a grant of\n"
+        "           its own.\n"
+        "  status   each shop's credential kind, state, expiries and renewals (never a token)\n"
+        "  keygen   a private key for application-only tokens, written to FILE (mode 0600);\n"
+        "           prints its public JWK, to add to the app in the Dev Dashboard\n"
+        "  jwk      prints the public JWK of a private key file\n",
     .valued = {"--shop", "--file", "--out", "--key", "--kid", "--alg"},
     .subcommands = {"import", "status", "keygen", "jwk"},
 };

@@ -52,8 +52,7 @@ int run_health(const std::vector<std::string>& words) {
   }
   const auto url = net::parse_url(address);
   if (!url) {
-    return misuse(health_command, "shopmirror health: --url " + address +
-                                      " is not an http(s) URL");
+    return misuse(health_command, "shopmirror health: --url " + address + " is not an http(s) URL");
   }
   // Both within the image's HEALTHCHECK timeout (deploy/Dockerfile), so a
   // hung service is reported here rather than the check being killed.

@@ -1,8 +1,8 @@
 // shopmirror: a read-only mirror of a Shopify store's products in PostgreSQL.
 
-#include "db/errors.hpp"
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
+#include "db/errors.hpp"
 #include "telemetry/log.hpp"
 
 #include <iostream>

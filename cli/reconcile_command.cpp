@@ -1,6 +1,6 @@
-#include "db/migrate.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_values.hpp"
+#include "db/migrate.hpp"
 #include "ingest/reconcile_api.hpp"
 #include "reconcile/coordinator.hpp"
 #include "telemetry/log.hpp"
@@ -13,19 +13,20 @@ namespace shopmirror::ingest {
 const command_spec reconcile_command{
     .name = "reconcile",
     .usage =
-    "usage: shopmirror reconcile [--since TIME] [--dry-run] [--mode bulk|paginated] "
-    "[--shop DOMAIN] [--max-sweep SHARE]\n"
-    "       shopmirror reconcile --confirm-sweep RUN_ID\n"
-    "  Lists the catalog of each configured shop from the Admin API and repairs the mirror:\n"
-    "  missing products and products whose content differs are written, tombstoned products\n"
-    "  Shopify lists are revived, products Shopify no longer has are tombstoned. --since TIME\n"
-    "  (RFC 3339) lists only products updated since then and tombstones nothing. --dry-run\n"
-    "  reports the drift and writes nothing to the mirror.\n"
-    "  A sweep that would tombstone more than SHOPMIRROR_RECONCILE_MAX_SWEEP of a shop's live\n"
-    "  products (default 10%), or anything after an empty listing, is held: the run ends\n"
-    "  \"held\" and tombstones nothing. --confirm-sweep RUN_ID carries out a held run's sweep;\n"
-    "  --max-sweep SHARE (0.5, 50%) allows more for this run.\n"
-    "  Prints each run as a JSON line; exits 0 if every run succeeded.\n",
+        "usage: shopmirror reconcile [--since TIME] [--dry-run] [--mode bulk|paginated] "
+        "[--shop DOMAIN] [--max-sweep SHARE]\n"
+        "       shopmirror reconcile --confirm-sweep RUN_ID\n"
+        "  Lists the catalog of each configured shop from the Admin API and repairs the mirror:\n"
+        "  missing products and products whose content differs are written, tombstoned products\n"
+        "  Shopify lists are revived, products Shopify no longer has are tombstoned. --since TIME\n"
+        "  (RFC 3339) lists only products updated since then and tombstones nothing. --dry-run\n"
+        "  reports the drift and writes nothing to the mirror.\n"
+        "  A sweep that would tombstone more than SHOPMIRROR_RECONCILE_MAX_SWEEP of a shop's live\n"
+        "  products (default 10%), or anything after an empty listing, is held: the run ends\n"
+        "  \"held\" and tombstones nothing. --confirm-sweep RUN_ID carries out a held run's "
+        "sweep;\n"
+        "  --max-sweep SHARE (0.5, 50%) allows more for this run.\n"
+        "  Prints each run as a JSON line; exits 0 if every run succeeded.\n",
     .flags = {"--dry-run"},
     .valued = {"--since", "--mode", "--shop", "--max-sweep", "--confirm-sweep"},
 };

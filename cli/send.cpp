@@ -1,9 +1,9 @@
 // `shopmirror send`: a signed delivery, as Shopify would make it, to test a
 // deployment end to end.
 
-#include "crypto/hmac.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_values.hpp"
+#include "crypto/hmac.hpp"
 #include "model/timestamp.hpp"
 #include "net/http_client.hpp"
 
@@ -158,9 +158,8 @@ int run_send(const config& settings, const std::vector<std::string>& args) {
       {"X-Shopify-Shop-Domain", options.shop},
       {"X-Shopify-API-Version", options.api_version},
       {"X-Shopify-Webhook-Id", options.webhook_id.empty() ? random_id() : options.webhook_id},
-      {"X-Shopify-Triggered-At", options.triggered_at.empty()
-                                     ? model::format_rfc3339(model::now())
-                                     : options.triggered_at},
+      {"X-Shopify-Triggered-At",
+       options.triggered_at.empty() ? model::format_rfc3339(model::now()) : options.triggered_at},
       {"User-Agent", "Shopify-Captain-Hook"},
   };
   if (!options.event_id.empty()) {

@@ -1,9 +1,9 @@
+#include "cli/commands.hpp"
+#include "cli/housekeeping.hpp"
 #include "crypto/signature.hpp"
 #include "db/health.hpp"
 #include "db/writer.hpp"
-#include "cli/commands.hpp"
 #include "ingest/erasure_worker.hpp"
-#include "cli/housekeeping.hpp"
 #include "ingest/http_server.hpp"
 #include "ingest/service.hpp"
 #include "ingest/service_metrics.hpp"
@@ -136,14 +136,15 @@ int run_serve(const config& settings) {
                          "reconcile, and stub payloads are kept as dead letters");
   }
   db::readiness_monitor readiness(settings.database, settings.migrate_on_start);
-  db::delivery_writer writer(settings.database, settings.writer,
-                             {&metrics.db_commit_seconds.with({}), &metrics.db_batch_size.with({})});
+  db::delivery_writer writer(
+      settings.database, settings.writer,
+      {&metrics.db_commit_seconds.with({}), &metrics.db_batch_size.with({})});
   // shop/redact requests are erased here, whether or not shops are
   // configured for reconcile.
   erasure_worker eraser(settings.database, settings.erasure, metrics);
   delivery_log deliveries;
-  service application(service_settings_of(settings), verifier, writer, readiness, registry, metrics, deliveries,
-                      reconciler.get(), &eraser);
+  service application(service_settings_of(settings), verifier, writer, readiness, registry, metrics,
+                      deliveries, reconciler.get(), &eraser);
 
   server_settings server_options;
   server_options.listen = settings.listen;

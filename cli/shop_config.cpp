@@ -4,9 +4,9 @@
 // shops", "Admin API credentials").
 
 #include "cli/config.hpp"
+#include "cli/config_values.hpp"
 #include "crypto/jws.hpp"
 #include "crypto/sealed.hpp"
-#include "cli/config_values.hpp"
 #include "model/delivery.hpp"
 
 #include <rapidjson/document.h>
@@ -111,8 +111,10 @@ reconcile::shop_settings finish_shop(const shop_fields& f) {
   case reconcile::auth_kind::static_token:
     if (!token) {
       throw config_error(shop.domain + " has no Admin API access token: set " + f.named(f.token) +
-                         " (or " + f.named(f.token_file) + "), or credentials that renew "
-                         "themselves with " + f.named(f.auth));
+                         " (or " + f.named(f.token_file) +
+                         "), or credentials that renew "
+                         "themselves with " +
+                         f.named(f.auth));
     }
     shop.admin_token = *token;
     forbid(f.client_id);
@@ -214,9 +216,9 @@ std::vector<reconcile::shop_settings> parse_config_file(const std::string& path)
         continue;
       }
       shop_fields::field* target = nullptr;
-      for (auto* candidate : {&f.domain, &f.auth, &f.token, &f.token_file, &f.client_id,
-                              &f.client_secret, &f.client_secret_file, &f.private_key_file,
-                              &f.key_id, &f.api_url}) {
+      for (auto* candidate :
+           {&f.domain, &f.auth, &f.token, &f.token_file, &f.client_id, &f.client_secret,
+            &f.client_secret_file, &f.private_key_file, &f.key_id, &f.api_url}) {
         if (candidate->name == key) {
           target = candidate;
         }
@@ -274,9 +276,15 @@ void load_shop_config(const env_lookup& lookup, config& c) {
   from_env(f.key_id, "SHOPMIRROR_APP_KEY_ID");
   from_env(f.api_url, "SHOPMIRROR_ADMIN_API_URL");
   const auto file = lookup("SHOPMIRROR_CONFIG");
-  const std::vector<const shop_fields::field*> per_shop = {
-      &f.auth, &f.token, &f.token_file, &f.client_id, &f.client_secret, &f.client_secret_file,
-      &f.private_key_file, &f.key_id, &f.api_url};
+  const std::vector<const shop_fields::field*> per_shop = {&f.auth,
+                                                           &f.token,
+                                                           &f.token_file,
+                                                           &f.client_id,
+                                                           &f.client_secret,
+                                                           &f.client_secret_file,
+                                                           &f.private_key_file,
+                                                           &f.key_id,
+                                                           &f.api_url};
   if (file) {
     for (const auto* field : per_shop) {
       if (f.domain.value || field->value) {
@@ -348,7 +356,8 @@ void load_shop_config(const env_lookup& lookup, config& c) {
   if (const auto share = lookup("SHOPMIRROR_RECONCILE_MAX_SWEEP")) {
     r.max_sweep = parse_share("SHOPMIRROR_RECONCILE_MAX_SWEEP", *share);
   }
-  r.apply_connections = integer(lookup, "SHOPMIRROR_RECONCILE_CONNECTIONS", r.apply_connections, 1, 32);
+  r.apply_connections =
+      integer(lookup, "SHOPMIRROR_RECONCILE_CONNECTIONS", r.apply_connections, 1, 32);
   r.max_attempts = static_cast<int>(integer(lookup, "SHOPMIRROR_RECONCILE_MAX_ATTEMPTS",
                                             static_cast<std::uint64_t>(r.max_attempts), 1, 100));
   r.backoff_base = millis(lookup, "SHOPMIRROR_RECONCILE_RETRY_BASE_MS", r.backoff_base, 1, 600000);

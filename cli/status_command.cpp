@@ -14,13 +14,13 @@ namespace shopmirror::ingest {
 const command_spec status_command{
     .name = "status",
     .usage =
-    "usage: shopmirror status [--shop DOMAIN] [--json]\n"
-    "  Each shop's health, read from the database (so every replica shows the same):\n"
-    "  webhooks of the last hour by outcome and the last one's time, the latest reconcile\n"
-    "  runs (a held sweep is marked), dead letters and refresh requests waiting, and the\n"
-    "  stored Admin API credentials. A table, or with --json the document GET /status\n"
-    "  answers. Exit status 0 when nothing needs attention, 1 when something does, 3 when\n"
-    "  the database cannot be read.\n",
+        "usage: shopmirror status [--shop DOMAIN] [--json]\n"
+        "  Each shop's health, read from the database (so every replica shows the same):\n"
+        "  webhooks of the last hour by outcome and the last one's time, the latest reconcile\n"
+        "  runs (a held sweep is marked), dead letters and refresh requests waiting, and the\n"
+        "  stored Admin API credentials. A table, or with --json the document GET /status\n"
+        "  answers. Exit status 0 when nothing needs attention, 1 when something does, 3 when\n"
+        "  the database cannot be read.\n",
     .flags = {"--json"},
     .valued = {"--shop"},
 };

@@ -12,14 +12,14 @@ namespace shopmirror::ingest {
 const command_spec subscriptions_command{
     .name = "subscriptions",
     .usage =
-    "usage: shopmirror subscriptions check|sync [--shop DOMAIN] [--dry-run]\n"
-    "  check  lists each shop's webhook subscriptions and compares them with what the mirror\n"
-    "         needs: products/create, products/update and products/delete, JSON, whole\n"
-    "         payloads, at SHOPMIRROR_PUBLIC_URL. Exit status 0 when all are as needed.\n"
-    "  sync   creates what is missing and fixes what is not as needed (and, with --dry-run,\n"
-    "         only says what it would do). Subscriptions for other addresses are never\n"
-    "         touched. Subscriptions made in shopify.app.toml are not listed by the Admin\n"
-    "         API, so check reports them missing: use one or the other (README).\n",
+        "usage: shopmirror subscriptions check|sync [--shop DOMAIN] [--dry-run]\n"
+        "  check  lists each shop's webhook subscriptions and compares them with what the mirror\n"
+        "         needs: products/create, products/update and products/delete, JSON, whole\n"
+        "         payloads, at SHOPMIRROR_PUBLIC_URL. Exit status 0 when all are as needed.\n"
+        "  sync   creates what is missing and fixes what is not as needed (and, with --dry-run,\n"
+        "         only says what it would do). Subscriptions for other addresses are never\n"
+        "         touched. Subscriptions made in shopify.app.toml are not listed by the Admin\n"
+        "         API, so check reports them missing: use one or the other (README).\n",
     .flags = {"--dry-run"},
     .valued = {"--shop"},
     .subcommands = {"check", "sync"},
@@ -51,8 +51,8 @@ int run_subscriptions(const config& settings, const std::vector<std::string>& wo
                                                      settings.reconcile.public_url,
                                                      settings.reconcile.api_version);
       if (args.subcommand == "sync") {
-        const auto done = reconcile::sync_subscriptions(api, report, settings.reconcile.public_url,
-                                                        dry_run);
+        const auto done =
+            reconcile::sync_subscriptions(api, report, settings.reconcile.public_url, dry_run);
         for (const auto& action : done.actions) {
           std::cout << shop.domain << '\t' << (dry_run ? "would " : "") << action << '\n';
         }
@@ -63,7 +63,8 @@ int run_subscriptions(const config& settings, const std::vector<std::string>& wo
         }
       }
       for (const auto& topic : report.topics) {
-        std::cout << shop.domain << '\t' << topic.topic << '\t' << reconcile::to_string(topic.state);
+        std::cout << shop.domain << '\t' << topic.topic << '\t'
+                  << reconcile::to_string(topic.state);
         for (const auto& s : topic.ours) {
           std::cout << '\t' << s.id;
         }

@@ -280,11 +280,9 @@ std::optional<verified_jwt> verify_jwt(std::string_view token, std::string_view 
   // The analyzer takes optional::operator-> below for a reallocation of the
   // signature's string (clang-analyzer-cplusplus.InnerPointer): a false
   // positive, nothing writes the string meanwhile.
-  if (!ctx ||
-      EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) != 1 ||
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) != 1 ||
       EVP_DigestVerify(ctx.get(), // NOLINT(clang-analyzer-cplusplus.InnerPointer)
-                       reinterpret_cast<const unsigned char*>(signature->data()),
-                       signature->size(),
+                       reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
                        reinterpret_cast<const unsigned char*>(signed_part.data()),
                        signed_part.size()) != 1) {
     return std::nullopt;

@@ -30,8 +30,9 @@ class webhook_verifier {
 public:
   /// Precondition: at least one non-empty secret, app-wide or of a shop.
   /// `shop_secrets` are keys that sign only the notifications of one shop.
-  explicit webhook_verifier(const std::vector<std::string>& secrets,
-                            const std::map<std::string, std::vector<std::string>>& shop_secrets = {});
+  explicit webhook_verifier(
+      const std::vector<std::string>& secrets,
+      const std::map<std::string, std::vector<std::string>>& shop_secrets = {});
 
   /// `header_values` are all values of the header in the request: none is
   /// `missing`; more than one, or one that is not base64 of exactly 32 bytes,

@@ -42,7 +42,9 @@ std::string binary_timestamptz(model::timestamp time) {
   return binary_int8(time.micros_since_epoch - postgres_epoch_micros);
 }
 
-binary_array::binary_array(pg_element element) : element_(element) { reset(); }
+binary_array::binary_array(pg_element element) : element_(element) {
+  reset();
+}
 
 void binary_array::reset() {
   bytes_.assign(header_size, '\0');

@@ -68,11 +68,11 @@ private:
 
 /// One builder per element type, in the order given: the columns of a
 /// statement's array parameters.
-template <std::size_t N>
-std::array<binary_array, N> binary_arrays(const pg_element (&types)[N]) {
+template <std::size_t N> std::array<binary_array, N> binary_arrays(const pg_element (&types)[N]) {
   return [&]<std::size_t... I>(std::index_sequence<I...>) {
     return std::array<binary_array, N>{binary_array(types[I])...};
-  }(std::make_index_sequence<N>{});
+  }
+  (std::make_index_sequence<N>{});
 }
 
 /// A bigint parameter in the binary format.

@@ -87,9 +87,10 @@ void upsert(pqxx::transaction_base& tx, const stored_credentials& c) {
 }
 
 std::optional<stored_credentials> select_row(pqxx::transaction_base& tx, const std::string& shop) {
-  const pqxx::result rows = tx.exec_params(
-      std::string("select ") + columns + " from shopmirror.admin_credentials where shop_domain = $1",
-      shop);
+  const pqxx::result rows =
+      tx.exec_params(std::string("select ") + columns +
+                         " from shopmirror.admin_credentials where shop_domain = $1",
+                     shop);
   if (rows.empty()) {
     return std::nullopt;
   }
@@ -135,10 +136,10 @@ std::vector<stored_credentials> credential_store::load_all() const {
   });
 }
 
-std::optional<stored_credentials> credential_store::renew_locked(
-    const std::string& shop,
-    const std::function<std::optional<stored_credentials>(const std::optional<stored_credentials>&)>&
-        renew) const {
+std::optional<stored_credentials>
+credential_store::renew_locked(const std::string& shop,
+                               const std::function<std::optional<stored_credentials>(
+                                   const std::optional<stored_credentials>&)>& renew) const {
   return wrap("renewing Admin API credentials", [&] {
     pqxx::connection connection(connection_string(settings_));
     limit_session(connection, limits_of(settings_));

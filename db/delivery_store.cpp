@@ -193,12 +193,13 @@ model::delivery_item as_dead_letter(const model::delivery_item& item, const std:
 
 delivery_store::delivery_store(db_settings settings)
     : session_(std::make_unique<pg_session>(
-          std::move(settings),
-          std::vector<prepared_statement>{{apply_statement, apply_sql}})) {}
+          std::move(settings), std::vector<prepared_statement>{{apply_statement, apply_sql}})) {}
 
 delivery_store::~delivery_store() = default;
 
-bool delivery_store::connected() const noexcept { return session_->connected(); }
+bool delivery_store::connected() const noexcept {
+  return session_->connected();
+}
 
 std::vector<std::string> apply_parameters(std::span<const model::delivery_item> items) {
   batch_arrays arrays;
@@ -215,7 +216,9 @@ std::vector<std::string> apply_parameters(std::span<const model::delivery_item> 
   return values;
 }
 
-const char* apply_statement_sql() noexcept { return apply_sql; }
+const char* apply_statement_sql() noexcept {
+  return apply_sql;
+}
 
 std::vector<apply_outcome> delivery_store::call(std::span<const model::delivery_item> items) {
   const std::vector<std::string> values = apply_parameters(items);

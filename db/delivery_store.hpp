@@ -41,8 +41,7 @@ private:
   std::vector<model::apply_outcome> apply_isolating(std::span<const model::delivery_item> items,
                                                     int attempt);
   std::vector<model::apply_outcome> call(std::span<const model::delivery_item> items);
-  std::vector<model::apply_outcome>
-  without_heaviest(std::span<const model::delivery_item> items);
+  std::vector<model::apply_outcome> without_heaviest(std::span<const model::delivery_item> items);
   std::unique_ptr<pg_session> session_;
 };
 

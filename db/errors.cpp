@@ -26,8 +26,8 @@ failure_kind kind_of(const std::string& state) {
   if (state == "55P03") {
     return failure_kind::row_locked;
   }
-  if (state == "57014" || cls == "53" || state == "25006" ||
-      state == "42P01" || state == "42883" || state == "3F000") {
+  if (state == "57014" || cls == "53" || state == "25006" || state == "42P01" || state == "42883" ||
+      state == "3F000") {
     // Timeouts, lock waits, resources, a read-only standby, or a schema that
     // is not there yet: nothing is wrong with the request.
     return failure_kind::busy;

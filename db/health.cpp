@@ -34,9 +34,13 @@ readiness_monitor::readiness_monitor(db_settings settings, bool migrate,
   loop_.start([this] { run(); });
 }
 
-readiness_monitor::~readiness_monitor() { stop(); }
+readiness_monitor::~readiness_monitor() {
+  stop();
+}
 
-void readiness_monitor::stop() { loop_.stop(); }
+void readiness_monitor::stop() {
+  loop_.stop();
+}
 
 readiness readiness_monitor::current() const {
   std::lock_guard lock(mutex_);
@@ -86,10 +90,10 @@ readiness readiness_monitor::check_now() {
     }
     next.schema_version = version;
     next.ready = version >= latest_schema_version();
-    next.reason = next.ready ? "ok"
-                             : "schema version " + std::to_string(version) + " is older than " +
-                                   std::to_string(latest_schema_version()) +
-                                   "; run shopmirror migrate";
+    next.reason = next.ready
+                      ? "ok"
+                      : "schema version " + std::to_string(version) + " is older than " +
+                            std::to_string(latest_schema_version()) + "; run shopmirror migrate";
   } catch (const std::exception& e) {
     next.ready = false;
     next.reason = e.what();

@@ -51,11 +51,11 @@ std::optional<std::uint64_t> prune_deliveries(const db_settings& settings,
     std::uint64_t total = 0;
     for (;;) {
       // Small batches keep locks and WAL bursts short on a busy log.
-      const pqxx::result deleted = tx.exec_params(
-          "delete from shopify.webhook_deliveries where ctid = any(array("
-          "select ctid from shopify.webhook_deliveries "
-          "where received_at < now() - make_interval(secs => $1) limit 10000))",
-          static_cast<double>(retention.count()));
+      const pqxx::result deleted =
+          tx.exec_params("delete from shopify.webhook_deliveries where ctid = any(array("
+                         "select ctid from shopify.webhook_deliveries "
+                         "where received_at < now() - make_interval(secs => $1) limit 10000))",
+                         static_cast<double>(retention.count()));
       total += static_cast<std::uint64_t>(deleted.affected_rows());
       if (deleted.affected_rows() < 10000) {
         break;

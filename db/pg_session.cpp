@@ -40,7 +40,9 @@ pqxx::connection& pg_session::connection() {
   }
 }
 
-void pg_session::reset() noexcept { connection_.reset(); }
+void pg_session::reset() noexcept {
+  connection_.reset();
+}
 
 void limit_session(pqxx::connection& connection, session_limits limits) {
   pqxx::nontransaction setup(connection);

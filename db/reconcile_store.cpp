@@ -137,8 +137,8 @@ std::optional<run_record> reconcile_store::try_begin(const run_request& request)
                       "returning ") +
               run_columns,
           request.shop, std::string(to_string(request.trigger)),
-          std::string(to_string(request.mode)), time_text(request.since),
-          request.dry_run, request.max_sweep);
+          std::string(to_string(request.mode)), time_text(request.since), request.dry_run,
+          request.max_sweep);
       return read_run(row);
     } catch (...) {
       tx.exec_params(unlock_sql, request.shop);
@@ -157,8 +157,7 @@ drift reconcile_store::apply(const run_record& run, std::span<const listed_produ
     pqxx::nontransaction tx(session_->connection());
     const pqxx::row row = exec_binary(tx, apply_statement, values).at(0);
     return drift{static_cast<std::int64_t>(products.size()), row[0].as<std::int64_t>(),
-                 row[1].as<std::int64_t>(), row[2].as<std::int64_t>(),
-                 row[3].as<std::int64_t>()};
+                 row[1].as<std::int64_t>(), row[2].as<std::int64_t>(), row[3].as<std::int64_t>()};
   } catch (...) {
     const failure f = classify_current_exception();
     if (f.kind != failure_kind::bad_item && f.kind != failure_kind::bug) {
@@ -231,12 +230,12 @@ run_record reconcile_store::finish(const run_record& run, const drift& listed) {
              "holds";
     }
     tx.exec_params("select shopify.reconcile_finish($1, $2, $3, $4, $5, $6, $7, $8)", run.id,
-                   listed.listed, listed.inserted, listed.updated, listed.unchanged,
-                   listed.revived, listed.failed, hold);
+                   listed.listed, listed.inserted, listed.updated, listed.unchanged, listed.revived,
+                   listed.failed, hold);
     tx.exec_params(unlock_sql, run.shop);
-    return read_run(tx.exec_params1(
-        std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1",
-        run.id));
+    return read_run(tx.exec_params1(std::string("select ") + run_columns +
+                                        " from shopify.reconcile_runs where id = $1",
+                                    run.id));
   });
 }
 
@@ -260,14 +259,12 @@ run_record reconcile_store::confirm_sweep(std::int64_t run_id) {
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
       message.pop_back();
     }
-    throw std::runtime_error(message.substr(message.find(':') == std::string::npos
-                                                ? 0
-                                                : message.find(':') + 2));
+    throw std::runtime_error(
+        message.substr(message.find(':') == std::string::npos ? 0 : message.find(':') + 2));
   }
   tx.exec_params(unlock_sql, run.shop);
   return read_run(tx.exec_params1(
-      std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1",
-      run_id));
+      std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1", run_id));
 }
 
 void reconcile_store::fail(const run_record& run, const std::string& error) noexcept {
@@ -393,12 +390,12 @@ std::vector<latest_runs> reconcile_store::latest_runs_by_shop() {
 std::vector<failing_refresh> failing_refreshes(const db_settings& settings, std::size_t limit) {
   return read_apart("listing failing refresh requests", settings, [&](pqxx::nontransaction& tx) {
     std::vector<failing_refresh> out;
-    for (const auto& row : tx.exec_params(
-             "select shop_domain, product_id, to_char(requested_at at time zone 'UTC', "
-             "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), attempts, coalesce(last_error, '') "
-             "from shopify.product_refresh_requests where last_error is not null "
-             "order by attempts desc, requested_at limit $1",
-             static_cast<std::int64_t>(limit))) {
+    for (const auto& row :
+         tx.exec_params("select shop_domain, product_id, to_char(requested_at at time zone 'UTC', "
+                        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), attempts, coalesce(last_error, '') "
+                        "from shopify.product_refresh_requests where last_error is not null "
+                        "order by attempts desc, requested_at limit $1",
+                        static_cast<std::int64_t>(limit))) {
       out.push_back({row[0].c_str(), row[1].as<std::int64_t>(), row[2].c_str(), row[3].as<int>(),
                      row[4].c_str()});
     }

@@ -37,8 +37,12 @@ std::optional<Enum> parse_name(const std::array<std::string_view, N>& names, std
 
 } // namespace
 
-std::string_view to_string(run_status status) noexcept { return name_of(status_names, status); }
-std::string_view to_string(run_mode mode) noexcept { return name_of(mode_names, mode); }
+std::string_view to_string(run_status status) noexcept {
+  return name_of(status_names, status);
+}
+std::string_view to_string(run_mode mode) noexcept {
+  return name_of(mode_names, mode);
+}
 std::string_view to_string(run_trigger trigger) noexcept {
   return name_of(trigger_names, trigger);
 }

@@ -224,21 +224,24 @@ std::vector<std::string> shop_status::attention() const {
                   std::to_string(run->id) + ") or find why the listing shrank");
   }
   // Only the newest finished run says how reconcile stands now.
-  const auto finished = std::find_if(runs.begin(), runs.end(),
-                                     [](const run_record& r) { return r.status != run_status::running; });
+  const auto finished = std::find_if(runs.begin(), runs.end(), [](const run_record& r) {
+    return r.status != run_status::running;
+  });
   if (finished != runs.end() && is_failure(finished->status)) {
     out.push_back("the last reconcile run (" + std::to_string(finished->id) + ") " +
-                  std::string(to_string(finished->status)) + (finished->error ? ": " + *finished->error : std::string()));
+                  std::string(to_string(finished->status)) +
+                  (finished->error ? ": " + *finished->error : std::string()));
   }
   if (finished != runs.end() && finished->failed > 0) {
     out.push_back("reconcile run " + std::to_string(finished->id) + " could not read or apply " +
                   std::to_string(finished->failed) + " products");
   }
   if (dead_letters_pending > 0) {
-    out.push_back(dead_letters_pending == 1
-                      ? "1 dead letter waits for a replay (since " + when(oldest_dead_letter_at) + ")"
-                      : std::to_string(dead_letters_pending) + " dead letters wait for a replay (oldest " +
-                            when(oldest_dead_letter_at) + ")");
+    out.push_back(
+        dead_letters_pending == 1
+            ? "1 dead letter waits for a replay (since " + when(oldest_dead_letter_at) + ")"
+            : std::to_string(dead_letters_pending) + " dead letters wait for a replay (oldest " +
+                  when(oldest_dead_letter_at) + ")");
   }
   if (refreshes_failing > 0) {
     out.push_back(refreshes_failing == 1

@@ -19,7 +19,9 @@ delivery_writer::delivery_writer(db_settings settings, writer_settings options,
   }
 }
 
-delivery_writer::~delivery_writer() { stop(); }
+delivery_writer::~delivery_writer() {
+  stop();
+}
 
 void delivery_writer::submit(model::delivery_item item, clock::time_point deadline,
                              completion done) {
@@ -42,8 +44,9 @@ void delivery_writer::submit(model::delivery_item item, clock::time_point deadli
     // No rate measured yet: only the capacity bounds the queue.
     const bool too_late =
         ahead > options_.max_batch * options_.connections && commit_rate_ > 0 &&
-        now + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
-                  static_cast<double>(ahead) / commit_rate_)) > deadline;
+        now + std::chrono::duration_cast<clock::duration>(
+                  std::chrono::duration<double>(static_cast<double>(ahead) / commit_rate_)) >
+            deadline;
     if (!stopping_ && ahead < options_.queue_capacity && !too_late) {
       queue_.push_back(job{std::move(item), deadline, std::move(done)});
       ready_.notify_one();

@@ -17,14 +17,18 @@ using namespace shopmirror;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::input in(data, size);
-  static constexpr model::webhook_topic topics[] = {
-      model::webhook_topic::products_create,        model::webhook_topic::products_update,
-      model::webhook_topic::products_delete,        model::webhook_topic::other,
-      model::webhook_topic::customers_data_request, model::webhook_topic::customers_redact,
-      model::webhook_topic::shop_redact,            model::webhook_topic::app_uninstalled};
+  static constexpr model::webhook_topic topics[] = {model::webhook_topic::products_create,
+                                                    model::webhook_topic::products_update,
+                                                    model::webhook_topic::products_delete,
+                                                    model::webhook_topic::other,
+                                                    model::webhook_topic::customers_data_request,
+                                                    model::webhook_topic::customers_redact,
+                                                    model::webhook_topic::shop_redact,
+                                                    model::webhook_topic::app_uninstalled};
   const std::uint8_t choice = in.byte();
   const model::webhook_topic topic = topics[choice & 7U];
-  const auto fetch = (choice & 8U) != 0 ? model::stub_fetch::possible : model::stub_fetch::impossible;
+  const auto fetch =
+      (choice & 8U) != 0 ? model::stub_fetch::possible : model::stub_fetch::impossible;
   const std::string shop = "fuzz.myshopify.com";
   const std::string body(in.rest());
 

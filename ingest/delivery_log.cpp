@@ -78,7 +78,9 @@ delivery_log::delivery_log(std::chrono::milliseconds interval, std::uint32_t lin
   loop_.start([this] { run(); });
 }
 
-delivery_log::~delivery_log() { stop(); }
+delivery_log::~delivery_log() {
+  stop();
+}
 
 void delivery_log::record(const entry& delivery) {
   const std::string_view outcome = model::to_string(delivery.outcome);

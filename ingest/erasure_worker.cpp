@@ -28,11 +28,17 @@ erasure_worker::erasure_worker(db::db_settings database, db::erasure_settings se
   loop_.start([this] { run(); });
 }
 
-erasure_worker::~erasure_worker() { stop(); }
+erasure_worker::~erasure_worker() {
+  stop();
+}
 
-void erasure_worker::nudge() { loop_.nudge(); }
+void erasure_worker::nudge() {
+  loop_.nudge();
+}
 
-void erasure_worker::stop() { loop_.stop(); }
+void erasure_worker::stop() {
+  loop_.stop();
+}
 
 void erasure_worker::run() {
   db::erasure_store store(database_, settings_);
@@ -50,8 +56,7 @@ void erasure_worker::publish_backlog(db::erasure_store& store) {
     return; // the next look sets it; the failure is logged where it matters
   }
   metrics_.shop_erasures_pending.with({"due"}).set(static_cast<double>(backlog.value.due));
-  metrics_.shop_erasures_pending.with({"failing"})
-      .set(static_cast<double>(backlog.value.failing));
+  metrics_.shop_erasures_pending.with({"failing"}).set(static_cast<double>(backlog.value.failing));
 }
 
 bool erasure_worker::erase_next(db::erasure_store& store) {

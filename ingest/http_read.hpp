@@ -53,15 +53,13 @@ namespace detail {
 
 // A tcp_stream bounds each read and write with a deadline; a stream without
 // one (Beast's test::stream) is bounded by the bytes it was given.
-template <class Stream>
-void expires_after(Stream& stream, std::chrono::milliseconds timeout) {
+template <class Stream> void expires_after(Stream& stream, std::chrono::milliseconds timeout) {
   if constexpr (requires { stream.expires_after(timeout); }) {
     stream.expires_after(timeout);
   }
 }
 
-template <class Stream>
-void shutdown_send(Stream& stream) {
+template <class Stream> void shutdown_send(Stream& stream) {
   if constexpr (requires { stream.socket(); }) {
     boost::beast::error_code ignored;
     stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
@@ -75,10 +73,9 @@ void shutdown_send(Stream& stream) {
 /// sending for a moment, then close. Closing with unread input would reset
 /// the connection and the client might never see the answer.
 template <class Stream>
-boost::asio::awaitable<void> answer_and_close(Stream& stream, boost::beast::flat_buffer& buffer,
-                                              http_response response,
-                                              std::chrono::milliseconds write_timeout,
-                                              http::verb method = http::verb::post) {
+boost::asio::awaitable<void>
+answer_and_close(Stream& stream, boost::beast::flat_buffer& buffer, http_response response,
+                 std::chrono::milliseconds write_timeout, http::verb method = http::verb::post) {
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
   response.keep_alive(false);
   response.prepare_payload();
@@ -152,8 +149,7 @@ read_body(Stream& stream, boost::beast::flat_buffer& buffer,
 /// here and ends the connection; a timeout or a closed connection ends it
 /// unanswered (nobody is left to read an answer).
 template <class Stream>
-boost::asio::awaitable<request_read> read_request(Stream& stream,
-                                                  boost::beast::flat_buffer& buffer,
+boost::asio::awaitable<request_read> read_request(Stream& stream, boost::beast::flat_buffer& buffer,
                                                   const read_limits& limits,
                                                   http_application& application) {
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);

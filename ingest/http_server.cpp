@@ -60,8 +60,9 @@ std::string forwarded_client(const http_request& request, const std::string& pee
   while (!named.empty() && named.front() == ' ') {
     named.remove_prefix(1);
   }
-  const bool plausible = !named.empty() && named.size() <= 64 &&
-                         named.find_first_not_of("0123456789abcdefABCDEF.:") == std::string_view::npos;
+  const bool plausible =
+      !named.empty() && named.size() <= 64 &&
+      named.find_first_not_of("0123456789abcdefABCDEF.:") == std::string_view::npos;
   return plausible ? std::string(named) : peer;
 }
 
@@ -84,13 +85,15 @@ http_server::http_server(server_settings settings, http_application& application
     : settings_(std::move(settings)), application_(application), context_(),
       acceptor_(asio::make_strand(context_)) {}
 
-http_server::~http_server() { stop(); }
+http_server::~http_server() {
+  stop();
+}
 
 std::uint16_t http_server::listen() {
   tcp::resolver resolver(context_);
-  const auto results = resolver.resolve(settings_.listen.host,
-                                        std::to_string(settings_.listen.port),
-                                        tcp::resolver::passive | tcp::resolver::numeric_service);
+  const auto results =
+      resolver.resolve(settings_.listen.host, std::to_string(settings_.listen.port),
+                       tcp::resolver::passive | tcp::resolver::numeric_service);
   const tcp::endpoint endpoint = *results.begin();
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -131,7 +134,9 @@ void http_server::begin_drain() {
   }
 }
 
-void http_server::stop() { context_.stop(); }
+void http_server::stop() {
+  context_.stop();
+}
 
 asio::awaitable<void> http_server::accept_loop() {
   while (!draining_.load()) {

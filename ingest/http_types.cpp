@@ -4,8 +4,7 @@
 
 namespace shopmirror::ingest {
 
-http_response make_response(http::status status, std::string body,
-                            std::string_view content_type) {
+http_response make_response(http::status status, std::string body, std::string_view content_type) {
   http_response response{status, 11};
   response.set(http::field::server, "shopmirror");
   if (!body.empty()) {

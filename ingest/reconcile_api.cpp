@@ -265,7 +265,8 @@ http_response runs(const http_request& request, const db::db_settings& database)
 bool bearer_matches(const http_request& request, const std::string& token) {
   const std::string_view header = request[http::field::authorization];
   constexpr std::string_view scheme = "Bearer ";
-  if (token.empty() || header.size() <= scheme.size() || header.substr(0, scheme.size()) != scheme) {
+  if (token.empty() || header.size() <= scheme.size() ||
+      header.substr(0, scheme.size()) != scheme) {
     return false;
   }
   return crypto::secret_equal(header.substr(scheme.size()), token);

@@ -14,8 +14,7 @@ bool bearer_matches(const http_request& request, const std::string& token);
 /// Answers `POST /reconcile[?shop=&mode=&since=&dry_run=]` (202 with the run
 /// ids) and `GET /reconcile/runs[/ID]` (JSON), after the bearer check. Makes
 /// database round trips: call it off the I/O threads.
-http_response answer_reconcile(const http_request& request,
-                               reconcile::coordinator& coordinator,
+http_response answer_reconcile(const http_request& request, reconcile::coordinator& coordinator,
                                const db::db_settings& database);
 
 /// A run as JSON, as the endpoint and `shopmirror reconcile` print it.

@@ -21,8 +21,7 @@ namespace asio = boost::asio;
 constexpr std::uint64_t small_body_limit = 64 * 1024;
 
 http_response method_not_allowed(std::string_view allowed) {
-  auto response = make_response(http::status::method_not_allowed,
-                                 json_error("method not allowed"));
+  auto response = make_response(http::status::method_not_allowed, json_error("method not allowed"));
   response.set(http::field::allow, allowed);
   return response;
 }
@@ -101,9 +100,8 @@ std::string_view to_string(route r) noexcept {
 
 service::service(service_settings settings, const crypto::webhook_verifier& verifier,
                  db::delivery_writer& writer, db::readiness_monitor& readiness,
-                 telemetry::registry& registry, service_metrics& metrics,
-                 delivery_log& deliveries, reconcile::coordinator* reconciler,
-                 erasure_worker* eraser)
+                 telemetry::registry& registry, service_metrics& metrics, delivery_log& deliveries,
+                 reconcile::coordinator* reconciler, erasure_worker* eraser)
     : settings_(std::move(settings)), verifier_(verifier), writer_(writer), readiness_(readiness),
       registry_(registry), metrics_(metrics), deliveries_(deliveries), reconciler_(reconciler),
       eraser_(eraser) {}
@@ -127,9 +125,9 @@ header_decision service::on_header(const http_header& header) {
   case route::reconcile:
   case route::reconcile_runs:
     if (reconciler_ == nullptr || reconciler_->settings().trigger_token.empty()) {
-      decision.early = make_response(http::status::not_found,
-                                     json_error("reconcile is not enabled here "
-                                     "(SHOPMIRROR_RECONCILE_TOKEN)"));
+      decision.early =
+          make_response(http::status::not_found, json_error("reconcile is not enabled here "
+                                                            "(SHOPMIRROR_RECONCILE_TOKEN)"));
     } else if (r == route::reconcile && header.method() != http::verb::post) {
       decision.early = method_not_allowed("POST");
     } else if (r == route::reconcile_runs && header.method() != http::verb::get) {
@@ -139,9 +137,9 @@ header_decision service::on_header(const http_header& header) {
     break;
   case route::status:
     if (settings_.status_tokens.empty()) {
-      decision.early = make_response(http::status::not_found,
-                                     json_error("status is not enabled here "
-                                     "(SHOPMIRROR_STATUS_TOKEN)"));
+      decision.early =
+          make_response(http::status::not_found, json_error("status is not enabled here "
+                                                            "(SHOPMIRROR_STATUS_TOKEN)"));
     } else if (header.method() != http::verb::get) {
       decision.early = method_not_allowed("GET");
     }
@@ -298,8 +296,8 @@ asio::awaitable<http_response> service::webhook(http_request request,
 asio::awaitable<model::apply_outcome>
 service::apply(model::delivery_item item, std::chrono::steady_clock::time_point deadline) {
   using namespace asio::experimental::awaitable_operators;
-  using channel_type = asio::experimental::concurrent_channel<void(boost::system::error_code,
-                                                                   model::apply_outcome)>;
+  using channel_type =
+      asio::experimental::concurrent_channel<void(boost::system::error_code, model::apply_outcome)>;
   const auto executor = co_await asio::this_coro::executor;
   // Shared with the completion: a writer may finish after we stopped waiting.
   auto channel = std::make_shared<channel_type>(executor, 1);

@@ -2,8 +2,8 @@
 
 #include "crypto/signature.hpp"
 #include "db/health.hpp"
-#include "db/writer.hpp"
 #include "db/settings.hpp"
+#include "db/writer.hpp"
 #include "ingest/delivery_log.hpp"
 #include "ingest/erasure_worker.hpp"
 #include "ingest/http_server.hpp"
@@ -71,8 +71,8 @@ public:
 private:
   boost::asio::awaitable<http_response> webhook(http_request request,
                                                 const request_context& context);
-  boost::asio::awaitable<model::apply_outcome> apply(model::delivery_item item,
-                                                     std::chrono::steady_clock::time_point deadline);
+  boost::asio::awaitable<model::apply_outcome>
+  apply(model::delivery_item item, std::chrono::steady_clock::time_point deadline);
   http_response readyz() const;
   boost::asio::awaitable<http_response> reconcile_request(http_request request);
   boost::asio::awaitable<http_response> status_request(http_request request);

@@ -481,7 +481,9 @@ std::string status_html(const db::status_report& report) {
       std::vector<std::string> classes;
       for (const auto& run : shop.runs) {
         rows.push_back(runs_row(run));
-        classes.emplace_back(run.status == db::run_status::held ? "held" : is_failure(run) ? "failed" : "");
+        classes.emplace_back(run.status == db::run_status::held ? "held"
+                             : is_failure(run)                  ? "failed"
+                                                                : "");
       }
       html_table(out, runs_header(), rows, classes,
                  {"number", "run", "", "time", "time", "number", "number", "number", "number",

@@ -48,8 +48,8 @@ std::vector<std::string_view> shopify_header(const http::fields& headers, std::s
 std::optional<http_response> webhook_answer_from_header(const http_header& header,
                                                         std::uint64_t max_body_bytes) {
   if (header.method() != http::verb::post) {
-    auto response = make_response(http::status::method_not_allowed,
-                                  json_error("method not allowed"));
+    auto response =
+        make_response(http::status::method_not_allowed, json_error("method not allowed"));
     response.set(http::field::allow, "POST");
     return response;
   }
@@ -63,8 +63,8 @@ std::optional<http_response> webhook_answer_from_header(const http_header& heade
   return std::nullopt;
 }
 
-webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
-                                 std::string body, const crypto::webhook_verifier& verifier,
+webhook_verdict classify_webhook(http::verb method, const http::fields& headers, std::string body,
+                                 const crypto::webhook_verifier& verifier,
                                  std::uint64_t max_body_bytes, model::timestamp received_at,
                                  const std::function<bool(std::string_view shop)>& can_fetch) {
   if (method != http::verb::post) {
@@ -124,7 +124,7 @@ http_response answer_for(model::apply_outcome outcome) {
   case model::apply_outcome::retry_later: {
     auto response = make_response(http::status::service_unavailable,
                                   json_error("the database cannot take this delivery now; "
-                                  "retry"));
+                                             "retry"));
     response.set(http::field::retry_after, "1");
     return response;
   }

@@ -37,8 +37,8 @@ std::optional<http_response> webhook_answer_from_header(const http_header& heade
 /// to apply. Pure.
 /// `can_fetch` says whether shopmirror has Admin API access to a shop, to
 /// fetch the product of a stub payload (else the stub is a dead letter).
-webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
-                                 std::string body, const crypto::webhook_verifier& verifier,
+webhook_verdict classify_webhook(http::verb method, const http::fields& headers, std::string body,
+                                 const crypto::webhook_verifier& verifier,
                                  std::uint64_t max_body_bytes, model::timestamp received_at,
                                  const std::function<bool(std::string_view shop)>& can_fetch);
 

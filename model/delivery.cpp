@@ -92,7 +92,8 @@ bool is_shop_domain(std::string_view domain) noexcept {
     return false;
   }
   const std::string_view name = domain.substr(0, domain.size() - suffix.size());
-  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string_view::npos &&
+  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") ==
+             std::string_view::npos &&
          name.front() != '-';
 }
 

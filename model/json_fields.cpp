@@ -253,7 +253,6 @@ bool read_int32(const rapidjson::Value& object, std::string_view key, std::strin
 
 namespace {
 
-
 // Passes a parse's events on to the document being built, and stops the
 // parse at the first nesting beyond max_nesting or string holding a NUL:
 // the recursive parser then never goes deeper than the limit, and a
@@ -325,7 +324,8 @@ std::string parse_object(rapidjson::Document& document, std::string_view text) {
     return "malformed JSON: a NUL byte at offset " +
            std::to_string(static_cast<const char*>(nul) - text.data());
   }
-  if (const std::size_t bad = shopmirror::text::invalid_utf8_at(text); bad != std::string_view::npos) {
+  if (const std::size_t bad = shopmirror::text::invalid_utf8_at(text);
+      bad != std::string_view::npos) {
     return "malformed JSON: invalid UTF-8 at offset " + std::to_string(bad);
   }
   // The encoding is checked above, faster than the parser checks it; the

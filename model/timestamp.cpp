@@ -149,8 +149,7 @@ std::string format_rfc3339(timestamp value) {
 
 timestamp now() {
   using namespace std::chrono;
-  return timestamp{
-      duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()};
+  return timestamp{duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()};
 }
 
 } // namespace shopmirror::model

@@ -12,7 +12,7 @@ namespace {
 using json::field_error;
 
 std::optional<std::int64_t> gid_of(const rapidjson::Value& object, std::string_view type,
-                                    field_error& error) {
+                                   field_error& error) {
   const rapidjson::Value* id = json::find(object, "id", error);
   if (id == nullptr || !id->IsString()) {
     return std::nullopt;
@@ -57,8 +57,8 @@ std::string add_graphql_barcode(const rapidjson::Value& node, variant_barcodes& 
   return {};
 }
 
-std::variant<variant_barcodes, graphql_error> map_graphql_variant_barcodes(
-    const rapidjson::Value& node, bool barcodes_required) {
+std::variant<variant_barcodes, graphql_error>
+map_graphql_variant_barcodes(const rapidjson::Value& node, bool barcodes_required) {
   if (!node.IsObject()) {
     return graphql_error{"a variant node is not an object"};
   }

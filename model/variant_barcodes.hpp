@@ -46,8 +46,8 @@ struct variant_barcodes {
 /// `{id, product {id}, barcodes {nodes [{type, value}]}}`, ids as gids. A
 /// bulk operation's variant line has no `barcodes` (its barcodes follow as
 /// lines of their own: add_graphql_barcode); a page's node must have them.
-std::variant<variant_barcodes, graphql_error> map_graphql_variant_barcodes(
-    const rapidjson::Value& node, bool barcodes_required);
+std::variant<variant_barcodes, graphql_error>
+map_graphql_variant_barcodes(const rapidjson::Value& node, bool barcodes_required);
 
 /// Appends one ProductVariantBarcode node (`{type, value}`) to `variant`.
 /// Returns why it could not, or an empty string.

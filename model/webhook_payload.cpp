@@ -73,8 +73,7 @@ bool read_variant(const rapidjson::Value& object, std::size_t index, variant_sta
   mark(json::read_int64(object, "inventory_quantity", prefix + "inventory_quantity",
                         variant.inventory_quantity, error),
        vf_inventory_quantity);
-  mark(json::read_timestamp(object, "updated_at", prefix + "updated_at", variant.updated_at,
-                            error),
+  mark(json::read_timestamp(object, "updated_at", prefix + "updated_at", variant.updated_at, error),
        vf_updated_at);
   return !error;
 }
@@ -106,8 +105,7 @@ product_payload map_product(const rapidjson::Value& product, std::int64_t id) {
   mark(json::read_string(product, "product_type", "product_type", state.product_type, error),
        pf_product_type);
   mark(json::read_string(product, "status", "status", state.status, error), pf_status);
-  mark(json::read_string(product, "body_html", "body_html", state.body_html, error),
-       pf_body_html);
+  mark(json::read_string(product, "body_html", "body_html", state.body_html, error), pf_body_html);
   mark(json::read_timestamp(product, "created_at", "created_at", state.created_at, error),
        pf_created_at);
   mark(json::read_timestamp(product, "published_at", "published_at", state.published_at, error),
@@ -142,9 +140,8 @@ product_payload map_product(const rapidjson::Value& product, std::int64_t id) {
     for (std::size_t i = 1; i < state.variants.size(); ++i) {
       for (std::size_t j = 0; j < i; ++j) {
         if (state.variants[i].id == state.variants[j].id) {
-          return payload_error{"variant id " + std::to_string(state.variants[i].id) +
-                                   " appears twice",
-                               id};
+          return payload_error{
+              "variant id " + std::to_string(state.variants[i].id) + " appears twice", id};
         }
       }
     }
@@ -213,9 +210,9 @@ product_payload map_product_webhook(product_topic topic, std::string_view body) 
   }
   switch (topic) {
   case product_topic::remove:
-    for (const char* field : {"title", "variants", "updated_at", "handle", "body_html", "vendor",
-                              "product_type", "status", "tags", "created_at", "published_at",
-                              "options", "images"}) {
+    for (const char* field :
+         {"title", "variants", "updated_at", "handle", "body_html", "vendor", "product_type",
+          "status", "tags", "created_at", "published_at", "options", "images"}) {
       if (document.HasMember(field)) {
         return payload_error{std::string("a products/delete body that carries a product's "
                                          "fields (\"") +

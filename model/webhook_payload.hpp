@@ -57,7 +57,6 @@ std::vector<std::string> split_tags(std::string_view tags);
 
 /// Appends a JSON array of tags (the GraphQL shape), each trimmed as
 /// split_tags does; sets `error` if an element is not a string.
-void append_tags(const rapidjson::Value& array, std::vector<std::string>& tags,
-                 std::string& error);
+void append_tags(const rapidjson::Value& array, std::vector<std::string>& tags, std::string& error);
 
 } // namespace shopmirror::model

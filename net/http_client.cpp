@@ -98,8 +98,8 @@ struct http_client::impl {
       });
     });
     if (timed_out) {
-      throw transport_error(transport_error::kind::timeout, "resolving " + origin.host +
-                                                                " timed out");
+      throw transport_error(transport_error::kind::timeout,
+                            "resolving " + origin.host + " timed out");
     }
     if (ec) {
       throw transport_error(transport_error::kind::resolve,
@@ -133,8 +133,7 @@ struct http_client::impl {
     }
     beast::get_lowest_layer(*secure).expires_after(settings.connect_timeout);
     run([&] {
-      secure->async_handshake(asio::ssl::stream_base::client,
-                              [&](beast::error_code e) { ec = e; });
+      secure->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
     });
     if (ec) {
       close();
@@ -151,8 +150,8 @@ struct http_client::impl {
     request.method_string(method);
     request.target(target);
     request.version(11);
-    const bool default_port = (origin.tls && origin.port == "443") ||
-                              (!origin.tls && origin.port == "80");
+    const bool default_port =
+        (origin.tls && origin.port == "443") || (!origin.tls && origin.port == "80");
     request.set(http::field::host, default_port ? origin.host : origin.host + ":" + origin.port);
     request.set(http::field::user_agent, "shopmirror");
     for (const auto& [name, value] : headers) {
@@ -169,7 +168,9 @@ struct http_client::impl {
                                           Parser& parser) {
     beast::error_code ec;
     lowest().expires_after(settings.request_timeout);
-    run([&] { http::async_write(stream, request, [&](beast::error_code e, std::size_t) { ec = e; }); });
+    run([&] {
+      http::async_write(stream, request, [&](beast::error_code e, std::size_t) { ec = e; });
+    });
     if (ec) {
       return ec;
     }
@@ -183,13 +184,13 @@ struct http_client::impl {
   [[noreturn]] void fail(const beast::error_code& ec, std::string_view what) {
     close();
     const auto k = ec == beast::error::timeout ? transport_error::kind::timeout
-                   : is_closed_error(ec)        ? transport_error::kind::closed
-                                                : transport_error::kind::protocol;
+                   : is_closed_error(ec)       ? transport_error::kind::closed
+                                               : transport_error::kind::protocol;
     throw transport_error(k, std::string(what) + " " + origin.host + ": " + ec.message());
   }
 
-  template <class Body> static void copy_headers(const http::response<Body>& from,
-                                                 client_response& to) {
+  template <class Body>
+  static void copy_headers(const http::response<Body>& from, client_response& to) {
     to.status = from.result_int();
     for (const auto& field : from) {
       to.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
@@ -311,6 +312,8 @@ client_response http_client::request_streaming(std::string_view method, std::str
   return impl_->perform(method, target, headers, {}, &sink);
 }
 
-void http_client::disconnect() noexcept { impl_->close(); }
+void http_client::disconnect() noexcept {
+  impl_->close();
+}
 
 } // namespace shopmirror::net

@@ -32,8 +32,8 @@ std::optional<url_parts> parse_url(std::string_view text) {
     parts.port = url.port();
   }
   const std::string_view target = url.encoded_target();
-  parts.target = target.empty() || target.front() == '?' ? "/" + std::string(target)
-                                                         : std::string(target);
+  parts.target =
+      target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
   return parts;
 }
 

@@ -48,7 +48,9 @@ void jsonl_lines::finish() {
   }
 }
 
-void bulk_jsonl_reader::feed(std::string_view piece) { lines_in_.feed(piece); }
+void bulk_jsonl_reader::feed(std::string_view piece) {
+  lines_in_.feed(piece);
+}
 
 void bulk_jsonl_reader::finish() {
   lines_in_.finish();
@@ -89,9 +91,8 @@ void bulk_jsonl_reader::line(std::string_view raw) {
     flush();
     orphan_gid_.clear();
     current_.emplace();
-    current_gid_ = document.HasMember("id") && document["id"].IsString()
-                       ? document["id"].GetString()
-                       : "";
+    current_gid_ =
+        document.HasMember("id") && document["id"].IsString() ? document["id"].GetString() : "";
     auto mapped = model::map_graphql_product(document);
     if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
       const auto id = document.HasMember("id") ? product_of(document["id"]) : std::nullopt;

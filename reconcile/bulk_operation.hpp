@@ -56,9 +56,9 @@ bulk_start_refusal read_bulk_start_refusal(const rapidjson::Value* payload);
 
 /// Whether a completed operation's result holds exactly what Shopify
 /// counted: `lines` objects in all (objectCount), of which `roots` read as
-/// root objects (rootObjectCount; `roots_are` names them in the message). A line that could not be parsed (one of
-/// `unreadable`) may have been either, so then the products counted may lie
-/// between `roots` and `roots + unreadable`. Empty if so; otherwise why not.
+/// root objects (rootObjectCount; `roots_are` names them in the message). A line that could not be
+/// parsed (one of `unreadable`) may have been either, so then the products counted may lie between
+/// `roots` and `roots + unreadable`. Empty if so; otherwise why not.
 std::string bulk_count_mismatch(const bulk_operation_state& operation, std::uint64_t lines,
                                 std::uint64_t roots, std::uint64_t unreadable,
                                 std::string_view roots_are = "products");

@@ -21,11 +21,11 @@ namespace {
 
 // The fields of a product and of a variant that the mirror keeps: the
 // GraphQL names of the webhook's fields (model/graphql_product.hpp).
-#define SHOPMIRROR_PRODUCT_FIELDS                                                               \
-  "id legacyResourceId title handle vendor productType status tags descriptionHtml createdAt "  \
+#define SHOPMIRROR_PRODUCT_FIELDS                                                                  \
+  "id legacyResourceId title handle vendor productType status tags descriptionHtml createdAt "     \
   "updatedAt publishedAt category { id name fullName }"
-#define SHOPMIRROR_VARIANT_FIELDS                                                               \
-  "id legacyResourceId sku title price compareAtPrice position selectedOptions { name value } " \
+#define SHOPMIRROR_VARIANT_FIELDS                                                                  \
+  "id legacyResourceId sku title price compareAtPrice position selectedOptions { name value } "    \
   "barcode inventoryQuantity updatedAt"
 
 // Up-front costs as Shopify computes them (a connection: 2 plus its `first`
@@ -39,7 +39,8 @@ constexpr int max_page_size = static_cast<int>((1000 - 2) / product_node_cost);
 constexpr const char* products_page_query =
     "query ProductsPage($first: Int!, $after: String, $query: String) { "
     "products(first: $first, after: $after, query: $query, sortKey: ID) { "
-    "nodes { " SHOPMIRROR_PRODUCT_FIELDS " variants(first: 100) { nodes { " SHOPMIRROR_VARIANT_FIELDS
+    "nodes { " SHOPMIRROR_PRODUCT_FIELDS
+    " variants(first: 100) { nodes { " SHOPMIRROR_VARIANT_FIELDS
     " } pageInfo { hasNextPage endCursor } } } pageInfo { hasNextPage endCursor } } }";
 
 constexpr const char* variants_page_query =
@@ -56,9 +57,9 @@ constexpr const char* product_query =
 // joined one product at a time. Passed explicitly: it defaults to false
 // since 2026-01, and ungrouped output may put a product's variants anywhere
 // after it.
-#define SHOPMIRROR_BULK_START(name)                                                            \
-  "mutation " name "($query: String!) { "                                                      \
-  "bulkOperationRunQuery(query: $query, groupObjects: true) { "                                \
+#define SHOPMIRROR_BULK_START(name)                                                                \
+  "mutation " name "($query: String!) { "                                                          \
+  "bulkOperationRunQuery(query: $query, groupObjects: true) { "                                    \
   "bulkOperation { id status createdAt } userErrors { field message code } } }"
 constexpr const char* bulk_products_start = SHOPMIRROR_BULK_START("StartBulkProducts");
 constexpr const char* bulk_barcodes_start = SHOPMIRROR_BULK_START("StartBulkBarcodes");
@@ -71,9 +72,8 @@ constexpr const char* bulk_products_query =
 // level deeper than a bulk query may nest under products (two levels), and
 // twenty of them per variant would make a products page cost ten times as
 // much. So they are listed on their own, from productVariants.
-constexpr const char* bulk_barcodes_query =
-    "{ productVariants { edges { node { id product { id } "
-    "barcodes { edges { node { type value } } } } } } }";
+constexpr const char* bulk_barcodes_query = "{ productVariants { edges { node { id product { id } "
+                                            "barcodes { edges { node { type value } } } } } } }";
 
 constexpr const char* barcodes_page_query =
     "query VariantBarcodesPage($first: Int!, $after: String, $query: String) { "
@@ -136,7 +136,9 @@ std::string serialize(const rapidjson::Value& value) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-const rapidjson::Value& data_of(const rapidjson::Document& doc) { return doc["data"]; }
+const rapidjson::Value& data_of(const rapidjson::Document& doc) {
+  return doc["data"];
+}
 
 /// Fetches the variants beyond the first page of a product into `node`'s
 /// variants.nodes, so it is whole. False if the product went away meanwhile.
@@ -153,10 +155,10 @@ bool complete_variants(admin_api& api, rapidjson::Value& node,
   rapidjson::Value* nodes = member(*variants, "nodes");
   bool has_more = more != nullptr && more->IsBool() && more->GetBool();
   while (has_more && nodes != nullptr && nodes->IsArray()) {
-    const auto doc = api.graphql(variants_page_query,
-                                 "{\"id\":" + json_string(gid) + ",\"after\":" +
-                                     json_string(cursor) + "}",
-                                 variants_page_cost);
+    const auto doc =
+        api.graphql(variants_page_query,
+                    "{\"id\":" + json_string(gid) + ",\"after\":" + json_string(cursor) + "}",
+                    variants_page_cost);
     const rapidjson::Value* product = member(data_of(doc), "product");
     const rapidjson::Value* page = product != nullptr ? member(*product, "variants") : nullptr;
     if (page == nullptr) {
@@ -282,8 +284,8 @@ started_bulk start_bulk(admin_api& api, const reconcile_settings& settings, canc
   for (int attempt = 1;; ++attempt) {
     // A product's state is observed no earlier than the operation's start.
     const model::timestamp asked = model::now();
-    const auto doc = api.graphql(
-        mutation, "{\"query\":" + json_string(query) + "}", bulk_start_cost);
+    const auto doc =
+        api.graphql(mutation, "{\"query\":" + json_string(query) + "}", bulk_start_cost);
     const rapidjson::Value* result = member(data_of(doc), "bulkOperationRunQuery");
     const rapidjson::Value* operation = result ? member(*result, "bulkOperation") : nullptr;
     if (operation != nullptr && operation->IsObject()) {
@@ -407,8 +409,8 @@ void read_bulk_result(admin_api& api, const bulk_operation_state& status, Reader
     api.download(status.url, [&](std::string_view piece) { reader.feed(piece); });
   }
   reader.finish();
-  if (const std::string mismatch = bulk_count_mismatch(status, reader.lines(), reader.roots(),
-                                                       reader.unreadable(), roots);
+  if (const std::string mismatch =
+          bulk_count_mismatch(status, reader.lines(), reader.roots(), reader.unreadable(), roots);
       !mismatch.empty()) {
     throw admin_api_error(mismatch);
   }
@@ -433,7 +435,8 @@ void list_by_bulk_or_pages(const db::run_record& run, const std::function<void()
 
 void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
                             cancel_token& cancel, const listing_sink& sink) {
-  const completed_bulk done = run_bulk(api, settings, cancel, bulk_products_start, bulk_products_query);
+  const completed_bulk done =
+      run_bulk(api, settings, cancel, bulk_products_start, bulk_products_query);
   const model::timestamp observed = done.observed;
   bulk_jsonl_reader reader(
       [&](db::listed_product product) { sink.product(std::move(product), observed); },
@@ -443,7 +446,8 @@ void list_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
 
 void list_barcodes_by_bulk_operation(admin_api& api, const reconcile_settings& settings,
                                      cancel_token& cancel, const barcodes_sink& sink) {
-  const completed_bulk done = run_bulk(api, settings, cancel, bulk_barcodes_start, bulk_barcodes_query);
+  const completed_bulk done =
+      run_bulk(api, settings, cancel, bulk_barcodes_start, bulk_barcodes_query);
   const model::timestamp observed = done.observed;
   bulk_barcodes_reader reader(
       [&](model::variant_barcodes variant) { sink.variant(std::move(variant), observed); },
@@ -510,8 +514,8 @@ void list_by_pages(admin_api& api, const reconcile_settings& settings,
     }
     const model::timestamp observed = model::now();
     auto doc = api.graphql(products_page_query,
-                           "{\"first\":" + std::to_string(first) + ",\"after\":" +
-                               (cursor.empty() ? "null" : json_string(cursor)) +
+                           "{\"first\":" + std::to_string(first) +
+                               ",\"after\":" + (cursor.empty() ? "null" : json_string(cursor)) +
                                ",\"query\":" + filter + "}",
                            2 + first * product_node_cost);
     rapidjson::Value* products = member(doc["data"], "products");
@@ -567,7 +571,8 @@ void verify_shop(admin_api& api, const std::string& domain) {
   if (answered != domain) {
     throw admin_api_error(
         "the Admin API answers for " + (answered.empty() ? "no shop" : answered) + ", not " +
-        domain + ": its token or address (SHOPMIRROR_ADMIN_API_URL, admin_api_url) belongs to "
+        domain +
+        ": its token or address (SHOPMIRROR_ADMIN_API_URL, admin_api_url) belongs to "
         "another store; nothing was applied");
   }
 }

@@ -26,7 +26,9 @@ db::db_settings for_reconcile(db::db_settings database) {
   return database;
 }
 
-double unix_seconds(model::timestamp t) { return static_cast<double>(t.micros_since_epoch) / 1e6; }
+double unix_seconds(model::timestamp t) {
+  return static_cast<double>(t.micros_since_epoch) / 1e6;
+}
 
 /// Why a shop may not be reconciled now, or nothing. Its Admin API access
 /// went with the app: a run would only fail, and after a shop/redact it
@@ -72,7 +74,9 @@ admin_credentials& coordinator::credentials_of(const shop_settings& shop) const 
   return *credentials_.at(shop.domain);
 }
 
-coordinator::~coordinator() { stop(); }
+coordinator::~coordinator() {
+  stop();
+}
 
 const shop_settings* coordinator::find_shop(std::string_view domain) const {
   for (const auto& shop : shops_) {
@@ -150,13 +154,13 @@ trigger_result coordinator::begin_run(const shop_settings& shop, const db::run_r
     reap_finished_runs();
     const std::int64_t id = run->id;
     auto done = std::make_shared<std::atomic<bool>>(false);
-    std::thread thread([this, shop = &shop, done, store = std::move(store),
-                        started = std::move(*run)]() mutable {
-      record_end(execute_run(*shop, credentials_of(*shop), settings_, database_, *store,
-                             std::move(started), cancel_));
-      store.reset();
-      done->store(true);
-    });
+    std::thread thread(
+        [this, shop = &shop, done, store = std::move(store), started = std::move(*run)]() mutable {
+          record_end(execute_run(*shop, credentials_of(*shop), settings_, database_, *store,
+                                 std::move(started), cancel_));
+          store.reset();
+          done->store(true);
+        });
     runs_.push_back({std::move(thread), std::move(done)});
     return {id, true, {}};
   } catch (const db::database_error& e) {
@@ -257,7 +261,9 @@ void coordinator::start_background() {
   }
 }
 
-void coordinator::nudge_refresh() { refresh_.nudge(); }
+void coordinator::nudge_refresh() {
+  refresh_.nudge();
+}
 
 void coordinator::stop() {
   {

@@ -24,7 +24,9 @@ std::string describe(const shop_settings& shop) {
   return "the " + std::string(to_string(shop.auth)) + " credentials of " + shop.domain;
 }
 
-std::int64_t unix_seconds(model::timestamp t) { return t.micros_since_epoch / 1'000'000; }
+std::int64_t unix_seconds(model::timestamp t) {
+  return t.micros_since_epoch / 1'000'000;
+}
 
 model::timestamp after(model::timestamp t, std::int64_t seconds) {
   return model::timestamp{t.micros_since_epoch + seconds * 1'000'000};
@@ -33,8 +35,8 @@ model::timestamp after(model::timestamp t, std::int64_t seconds) {
 /// Renew when less than a fifth of the lifetime is left, and at least five
 /// minutes ahead of expiry for long-lived tokens: a run that starts with a
 /// token never sees it expire in its first minutes.
-bool due(const std::optional<model::timestamp>& expires, const std::optional<model::timestamp>& issued,
-         model::timestamp now) {
+bool due(const std::optional<model::timestamp>& expires,
+         const std::optional<model::timestamp>& issued, model::timestamp now) {
   if (!expires) {
     return false; // does not expire
   }
@@ -175,7 +177,8 @@ private:
       throw credentials_error(describe(shop_) + " could not be renewed: " + *refused);
     }
     if (!row || !row->access_token || !open_access(*row)) {
-      throw credentials_error(describe(shop_) + " are stored, but do not open with "
+      throw credentials_error(describe(shop_) +
+                              " are stored, but do not open with "
                               "SHOPMIRROR_CREDENTIALS_KEY (another key sealed them)");
     }
     adopt(*row);
@@ -199,7 +202,8 @@ private:
       if (!current || !current->refresh_token) {
         throw credentials_error(describe(shop_) +
                                 " have not been handed over: import them with "
-                                "`shopmirror credentials import --shop " + shop_.domain + "`");
+                                "`shopmirror credentials import --shop " +
+                                shop_.domain + "`");
       }
       if (current->refresh_expires_at && *current->refresh_expires_at <= model::now()) {
         throw credentials_error(describe(shop_) + ": the refresh token expired at " +
@@ -209,7 +213,8 @@ private:
       const auto refresh =
           crypto::open(key_, *current->refresh_token, sealing_context(shop_.domain, "refresh"));
       if (!refresh) {
-        throw credentials_error(describe(shop_) + " are stored, but do not open with "
+        throw credentials_error(describe(shop_) +
+                                " are stored, but do not open with "
                                 "SHOPMIRROR_CREDENTIALS_KEY (another key sealed them)");
       }
       return endpoint.refresh(*refresh);
@@ -287,7 +292,7 @@ void import_offline_tokens(const shop_settings& shop, const reconcile_settings& 
                            model::timestamp now) {
   if (shop.auth != auth_kind::expiring_offline) {
     throw credentials_error(shop.domain + " is not configured for expiring offline tokens "
-                            "(SHOPMIRROR_ADMIN_AUTH=expiring_offline)");
+                                          "(SHOPMIRROR_ADMIN_AUTH=expiring_offline)");
   }
   if (!settings.credentials_key) {
     throw credentials_error("set SHOPMIRROR_CREDENTIALS_KEY: stored tokens are sealed with it");
@@ -310,8 +315,7 @@ void import_offline_tokens(const shop_settings& shop, const reconcile_settings& 
   row.access_token = crypto::seal(key, *access, sealing_context(shop.domain, "access"));
   row.access_expires_at = expiry(doc, "expires_in", "expires_at", now);
   row.refresh_token = crypto::seal(key, *refresh, sealing_context(shop.domain, "refresh"));
-  row.refresh_expires_at =
-      expiry(doc, "refresh_token_expires_in", "refresh_token_expires_at", now);
+  row.refresh_expires_at = expiry(doc, "refresh_token_expires_in", "refresh_token_expires_at", now);
   row.scope = member_text(doc, "scope");
   row.renewed_at = now;
   db::credential_store(database).put(row);

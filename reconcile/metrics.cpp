@@ -22,8 +22,7 @@ reconcile_metrics::reconcile_metrics(telemetry::registry& registry)
                                     "but held for an operator's confirmation (0: none held).",
                                     {"shop"})),
       running(registry.add_gauge("shopmirror_reconcile_running",
-                                 "1 while this process runs a reconcile of the shop.",
-                                 {"shop"})),
+                                 "1 while this process runs a reconcile of the shop.", {"shop"})),
       refreshes(registry.add_counter("shopmirror_refreshes_total",
                                      "Products fetched from the Admin API for stub "
                                      "payloads, by outcome (applied, gone, failed).",

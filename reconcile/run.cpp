@@ -239,7 +239,8 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
     reconcile_barcodes(api, settings, database, run, cancel);
     cancel.check();
     db::run_record done = store.finish(run, listed);
-    log_event(done.status == db::run_status::succeeded ? level::info : level::warn, "reconcile_finished")
+    log_event(done.status == db::run_status::succeeded ? level::info : level::warn,
+              "reconcile_finished")
         .field("shop", done.shop)
         .field("run_id", done.id)
         .field("status", to_string(done.status))

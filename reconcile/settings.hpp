@@ -25,9 +25,9 @@ std::optional<auth_kind> parse_auth_kind(std::string_view text) noexcept;
 /// One store the deployment serves: where its Admin API is and how to
 /// sign in, plus signing keys of its own for its webhook notifications.
 struct shop_settings {
-  std::string domain;      ///< name.myshopify.com
+  std::string domain; ///< name.myshopify.com
   auth_kind auth = auth_kind::static_token;
-  std::string admin_token; ///< X-Shopify-Access-Token (static_token)
+  std::string admin_token;   ///< X-Shopify-Access-Token (static_token)
   std::string client_id;     ///< the app's client id (every renewable kind)
   std::string client_secret; ///< client_credentials, expiring_offline
   /// application_only: the private key (PEM) that signs client assertions,

@@ -63,8 +63,8 @@ void write_input(json_writer& w, const std::string& address) {
 /// Throws with the mutation's userErrors, if it had any.
 void check_user_errors(const rapidjson::Document& doc, const char* field, const std::string& what) {
   const auto& data = doc["data"];
-  if (!data.HasMember(field) || !data[field].IsObject() ||
-      !data[field].HasMember("userErrors") || !data[field]["userErrors"].IsArray()) {
+  if (!data.HasMember(field) || !data[field].IsObject() || !data[field].HasMember("userErrors") ||
+      !data[field]["userErrors"].IsArray()) {
     throw admin_api_error(what + ": the Admin API answered without a result");
   }
   const auto& payload = data[field];
@@ -118,12 +118,13 @@ subscription_report compare_subscriptions(const std::vector<webhook_subscription
         check.ours.push_back(s);
       }
     }
-    const bool as_needed = !check.ours.empty() && std::all_of(
-        check.ours.begin(), check.ours.end(), [](const webhook_subscription& s) {
+    const bool as_needed =
+        !check.ours.empty() &&
+        std::all_of(check.ours.begin(), check.ours.end(), [](const webhook_subscription& s) {
           return s.format == "JSON" && s.include_fields.empty() && s.filter.empty();
         });
-    check.state = check.ours.empty()  ? subscription_state::missing
-                  : !as_needed        ? subscription_state::wrong
+    check.state = check.ours.empty()      ? subscription_state::missing
+                  : !as_needed            ? subscription_state::wrong
                   : check.ours.size() > 1 ? subscription_state::duplicate
                                           : subscription_state::ok;
     for (const auto& s : check.ours) {
@@ -164,8 +165,7 @@ std::vector<webhook_subscription> list_subscriptions(admin_api& api) {
     if (!data.HasMember("webhookSubscriptions") || !data["webhookSubscriptions"].IsObject() ||
         !data["webhookSubscriptions"].HasMember("nodes") ||
         !data["webhookSubscriptions"]["nodes"].IsArray()) {
-      throw admin_api_error("the webhook subscriptions of " + api.shop() +
-                            " came without nodes");
+      throw admin_api_error("the webhook subscriptions of " + api.shop() + " came without nodes");
     }
     const auto& connection = data["webhookSubscriptions"];
     for (const auto& node : connection["nodes"].GetArray()) {
@@ -197,7 +197,8 @@ std::vector<webhook_subscription> list_subscriptions(admin_api& api) {
     }
     cursor = text_of(info, "endCursor");
     if (cursor.empty()) {
-      throw admin_api_error("a page of webhook subscriptions says there is more but gives no cursor");
+      throw admin_api_error(
+          "a page of webhook subscriptions says there is more but gives no cursor");
     }
   }
 }

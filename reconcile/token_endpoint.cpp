@@ -142,11 +142,11 @@ token_grant token_endpoint::post(const std::function<std::string()>& body) {
   for (int attempt = 1;; ++attempt) {
     cancel_.check();
     try {
-      const auto response = client.request(
-          "POST", target,
-          {{"Content-Type", "application/json"}, {"Accept", "application/json"},
-           {"User-Agent", "shopmirror"}},
-          body());
+      const auto response = client.request("POST", target,
+                                           {{"Content-Type", "application/json"},
+                                            {"Accept", "application/json"},
+                                            {"User-Agent", "shopmirror"}},
+                                           body());
       rapidjson::Document doc;
       doc.Parse(response.body.data(), response.body.size());
       if (response.status == 200 && !doc.HasParseError() && doc.IsObject()) {
@@ -166,8 +166,8 @@ token_grant token_endpoint::post(const std::function<std::string()>& body) {
       if (response.status >= 400 && response.status < 500 && response.status != 429) {
         const std::string code =
             doc.IsObject() ? string_member(doc, "error").value_or("") : std::string();
-        throw grant_refused("the token endpoint of " + shop_.domain + " refused the grant: " +
-                                refusal(doc, response.status),
+        throw grant_refused("the token endpoint of " + shop_.domain +
+                                " refused the grant: " + refusal(doc, response.status),
                             code);
       }
       last = refusal(doc, response.status);

@@ -30,9 +30,13 @@ std::string_view name(level lvl) {
 
 } // namespace
 
-void set_min_level(level min) noexcept { min_level.store(static_cast<int>(min)); }
+void set_min_level(level min) noexcept {
+  min_level.store(static_cast<int>(min));
+}
 
-bool enabled(level lvl) noexcept { return static_cast<int>(lvl) >= min_level.load(); }
+bool enabled(level lvl) noexcept {
+  return static_cast<int>(lvl) >= min_level.load();
+}
 
 void append_json_escaped(std::string& out, std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
@@ -58,7 +62,8 @@ void append_json_escaped(std::string& out, std::string_view text) {
     } else if (c < 0x80) {
       out += static_cast<char>(c);
       ++i;
-    } else if (const std::size_t length = shopmirror::text::utf8_sequence_length(text, i); length != 0) {
+    } else if (const std::size_t length = shopmirror::text::utf8_sequence_length(text, i);
+               length != 0) {
       out.append(text.substr(i, length));
       i += length;
     } else {

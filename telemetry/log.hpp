@@ -67,8 +67,8 @@ public:
     std::uint64_t suppressed = 0;
   };
 
-  decision allow(std::string_view key, std::chrono::steady_clock::time_point now =
-                                           std::chrono::steady_clock::now());
+  decision allow(std::string_view key,
+                 std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
 private:
   struct slot {

@@ -49,7 +49,9 @@ std::string open_labels(const std::vector<std::string>& names,
   return out;
 }
 
-std::string close_labels(const std::string& open) { return open.empty() ? "" : open + "}"; }
+std::string close_labels(const std::string& open) {
+  return open.empty() ? "" : open + "}";
+}
 
 template <class Family> void header(std::string& out, const Family& f, std::string_view type) {
   out += "# HELP " + f.name() + " " + f.help() + "\n";
@@ -104,18 +106,19 @@ gauge_family& registry::add_gauge(std::string name, std::string help,
 }
 
 gauge_family& registry::add_sampled_counter(std::string name, std::string help,
-                                           std::vector<std::string> label_names) {
+                                            std::vector<std::string> label_names) {
   std::lock_guard lock(mutex_);
-  return append_family(sampled_counters_, std::move(name), std::move(help),
-                       std::move(label_names), [] { return std::make_unique<gauge>(); });
+  return append_family(sampled_counters_, std::move(name), std::move(help), std::move(label_names),
+                       [] { return std::make_unique<gauge>(); });
 }
 
 histogram_family& registry::add_histogram(std::string name, std::string help,
                                           std::vector<std::string> label_names,
                                           std::vector<double> bounds) {
   std::lock_guard lock(mutex_);
-  return append_family(histograms_, std::move(name), std::move(help), std::move(label_names),
-                       [bounds = std::move(bounds)] { return std::make_unique<histogram>(bounds); });
+  return append_family(
+      histograms_, std::move(name), std::move(help), std::move(label_names),
+      [bounds = std::move(bounds)] { return std::make_unique<histogram>(bounds); });
 }
 
 void registry::on_collect(std::function<void()> refresh) {

@@ -69,8 +69,8 @@ std::optional<proc_stat> parse_proc_stat(std::string_view text) {
     return true;
   };
   proc_stat out;
-  if (!field(14, out.utime_ticks) || !field(15, out.stime_ticks) ||
-      !field(22, out.start_ticks) || !field(23, out.vsize_bytes)) {
+  if (!field(14, out.utime_ticks) || !field(15, out.stime_ticks) || !field(22, out.start_ticks) ||
+      !field(23, out.vsize_bytes)) {
     return std::nullopt;
   }
   return out;
@@ -116,14 +116,12 @@ void add_process_metrics(registry& r, const std::string& version) {
   auto& cpu = r.add_sampled_counter("process_cpu_seconds_total",
                                     "User and system CPU time spent, in seconds.");
   auto& resident = r.add_gauge("process_resident_memory_bytes", "Resident memory, in bytes.");
-  auto& virtual_memory =
-      r.add_gauge("process_virtual_memory_bytes", "Virtual memory, in bytes.");
+  auto& virtual_memory = r.add_gauge("process_virtual_memory_bytes", "Virtual memory, in bytes.");
   auto& start = r.add_gauge("process_start_time_seconds",
                             "When the process started, in seconds since the Unix epoch.");
   auto& open_fds = r.add_gauge("process_open_fds", "Open file descriptors.");
   auto& max_fds = r.add_gauge("process_max_fds", "The limit on open file descriptors.");
-  r.add_gauge("shopmirror_build_info", "Always 1; the version running, as a label.",
-              {"version"})
+  r.add_gauge("shopmirror_build_info", "Always 1; the version running, as a label.", {"version"})
       .with({version})
       .set(1);
   r.on_collect([&] {

@@ -11,10 +11,10 @@ namespace shopmirror::telemetry {
 /// What the kernel says about this process, as the standard `process_*`
 /// metrics have it.
 struct process_sample {
-  double cpu_seconds = 0;         ///< user + system
+  double cpu_seconds = 0; ///< user + system
   double resident_bytes = 0;
   double virtual_bytes = 0;
-  double start_time_seconds = 0;  ///< since the Unix epoch
+  double start_time_seconds = 0; ///< since the Unix epoch
   double open_fds = 0;
   double max_fds = 0;
 };

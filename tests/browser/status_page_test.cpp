@@ -92,55 +92,53 @@ std::string artifacts_directory() {
 
 TEST_SUITE("browser") {
 
-TEST_CASE("the status page in headless Chromium shows each shop and marks the held sweep") {
-  if (::access(chromium_path().c_str(), X_OK) != 0) {
-    std::cout << "SKIPPED: " << chromium_path()
-              << " is not installed (Debian package chromium, in TEST_PACKAGES)\n";
-    return;
+  TEST_CASE("the status page in headless Chromium shows each shop and marks the held sweep") {
+    if (::access(chromium_path().c_str(), X_OK) != 0) {
+      std::cout << "SKIPPED: " << chromium_path()
+                << " is not installed (Debian package chromium, in TEST_PACKAGES)\n";
+      return;
+    }
+    test::test_database db;
+    const auto shops = test::seed_status_rows(db);
+    test::service_process service(db.url(), {"status-secret"},
+                                  {{"SHOPMIRROR_STATUS_TOKEN", status_token}});
+    const std::string page = "http://127.0.0.1:" + std::to_string(service.port()) + "/status/";
+    const std::string with_token = "http://status:" + status_token +
+                                   "@127.0.0.1:" + std::to_string(service.port()) + "/status/";
+    scratch_directory profile;
+
+    // Without the token the browser gets no status (headless, it cannot ask
+    // for the password, and shows nothing).
+    const auto refused = run_chromium(profile, {"--dump-dom", page});
+    REQUIRE_MESSAGE(refused, "chromium did not finish within a minute");
+    CHECK(refused->find("<h1>shopmirror status</h1>") == std::string::npos);
+    CHECK(refused->find(shops.busy) == std::string::npos);
+
+    const auto dom = run_chromium(profile, {"--dump-dom", with_token});
+    REQUIRE_MESSAGE(dom, "chromium did not finish within a minute");
+    CAPTURE(*dom);
+    CHECK(dom->find("<h1>shopmirror status</h1>") != std::string::npos);
+    CHECK(dom->find("<h2>" + shops.busy) != std::string::npos);
+    CHECK(dom->find("<h2>" + shops.quiet) != std::string::npos);
+    CHECK(dom->find("<tr class=\"held\">") != std::string::npos);
+    CHECK(dom->find("<strong class=\"held\">HELD (sweep of 40)</strong>") != std::string::npos);
+    CHECK(dom->find("<tr class=\"failed\">") != std::string::npos);
+    // The error that holds markup is text in the DOM: no element came of it.
+    CHECK(dom->find("&lt;script&gt;alert('x')&lt;/script&gt; &amp; gave up") != std::string::npos);
+    CHECK(dom->find("<script") == std::string::npos);
+
+    const std::string screenshot = artifacts_directory() + "/status-page.png";
+    std::filesystem::remove(screenshot);
+    const auto shot = run_chromium(profile, {"--screenshot=" + screenshot, "--window-size=1200,900",
+                                             "--hide-scrollbars", with_token});
+    REQUIRE_MESSAGE(shot, "chromium did not finish within a minute");
+    REQUIRE(std::filesystem::exists(screenshot));
+    std::ifstream png(screenshot, std::ios::binary);
+    std::string signature(8, '\0');
+    png.read(signature.data(), 8);
+    CHECK(signature == "\x89PNG\r\n\x1a\n");
+    CHECK(std::filesystem::file_size(screenshot) > 10'000); // a page, not a blank
+    std::cout << "status page screenshot: " << screenshot << "\n";
   }
-  test::test_database db;
-  const auto shops = test::seed_status_rows(db);
-  test::service_process service(db.url(), {"status-secret"},
-                                {{"SHOPMIRROR_STATUS_TOKEN", status_token}});
-  const std::string page =
-      "http://127.0.0.1:" + std::to_string(service.port()) + "/status/";
-  const std::string with_token =
-      "http://status:" + status_token + "@127.0.0.1:" + std::to_string(service.port()) +
-      "/status/";
-  scratch_directory profile;
-
-  // Without the token the browser gets no status (headless, it cannot ask
-  // for the password, and shows nothing).
-  const auto refused = run_chromium(profile, {"--dump-dom", page});
-  REQUIRE_MESSAGE(refused, "chromium did not finish within a minute");
-  CHECK(refused->find("<h1>shopmirror status</h1>") == std::string::npos);
-  CHECK(refused->find(shops.busy) == std::string::npos);
-
-  const auto dom = run_chromium(profile, {"--dump-dom", with_token});
-  REQUIRE_MESSAGE(dom, "chromium did not finish within a minute");
-  CAPTURE(*dom);
-  CHECK(dom->find("<h1>shopmirror status</h1>") != std::string::npos);
-  CHECK(dom->find("<h2>" + shops.busy) != std::string::npos);
-  CHECK(dom->find("<h2>" + shops.quiet) != std::string::npos);
-  CHECK(dom->find("<tr class=\"held\">") != std::string::npos);
-  CHECK(dom->find("<strong class=\"held\">HELD (sweep of 40)</strong>") != std::string::npos);
-  CHECK(dom->find("<tr class=\"failed\">") != std::string::npos);
-  // The error that holds markup is text in the DOM: no element came of it.
-  CHECK(dom->find("&lt;script&gt;alert('x')&lt;/script&gt; &amp; gave up") != std::string::npos);
-  CHECK(dom->find("<script") == std::string::npos);
-
-  const std::string screenshot = artifacts_directory() + "/status-page.png";
-  std::filesystem::remove(screenshot);
-  const auto shot = run_chromium(profile, {"--screenshot=" + screenshot, "--window-size=1200,900",
-                                           "--hide-scrollbars", with_token});
-  REQUIRE_MESSAGE(shot, "chromium did not finish within a minute");
-  REQUIRE(std::filesystem::exists(screenshot));
-  std::ifstream png(screenshot, std::ios::binary);
-  std::string signature(8, '\0');
-  png.read(signature.data(), 8);
-  CHECK(signature == "\x89PNG\r\n\x1a\n");
-  CHECK(std::filesystem::file_size(screenshot) > 10'000); // a page, not a blank
-  std::cout << "status page screenshot: " << screenshot << "\n";
-}
 
 } // TEST_SUITE

@@ -19,8 +19,8 @@ const std::string shop = "test-shop.myshopify.com";
 
 /// Product 5 with variants 51 and 52, 52's barcode `barcode` (none if
 /// empty), applied as the service applies a webhook.
-void webhook(const test::test_database& db, const std::string& updated,
-             const std::string& barcode, const std::string& webhook_id) {
+void webhook(const test::test_database& db, const std::string& updated, const std::string& barcode,
+             const std::string& webhook_id) {
   test::product_spec p;
   p.id = 5;
   p.updated_at = updated;
@@ -52,61 +52,64 @@ std::string shown(const test::test_database& db) {
 
 TEST_SUITE("db") {
 
-TEST_CASE("listed barcodes are written where they differ and skipped for variants the mirror lacks") {
-  test::test_database db;
-  webhook(db, "2026-05-01T00:00:00Z", "EAN-1", "w1");
-  db::barcode_store store(db.settings());
-  const auto t1 = model::now();
-  const std::vector<model::variant_barcodes> first{
-      listed(51, {}), listed(52, {{"EAN", "EAN-1"}, {std::nullopt, "BIN-4"}}),
-      listed(99, {{"UPC", "012345678905"}})};
-  const db::barcodes_written w1 = store.put(shop, t1, first);
-  CHECK(w1.listed == 3);
-  CHECK(w1.written == 2);
-  CHECK(w1.unmatched == 1); // variant 99 is not in the mirror
-  CHECK(shown(db) ==
-        R"(51=[] 52=[{"type": "EAN", "value": "EAN-1"}, {"type": null, "value": "BIN-4"}])");
+  TEST_CASE(
+      "listed barcodes are written where they differ and skipped for variants the mirror lacks") {
+    test::test_database db;
+    webhook(db, "2026-05-01T00:00:00Z", "EAN-1", "w1");
+    db::barcode_store store(db.settings());
+    const auto t1 = model::now();
+    const std::vector<model::variant_barcodes> first{
+        listed(51, {}), listed(52, {{"EAN", "EAN-1"}, {std::nullopt, "BIN-4"}}),
+        listed(99, {{"UPC", "012345678905"}})};
+    const db::barcodes_written w1 = store.put(shop, t1, first);
+    CHECK(w1.listed == 3);
+    CHECK(w1.written == 2);
+    CHECK(w1.unmatched == 1); // variant 99 is not in the mirror
+    CHECK(shown(db) ==
+          R"(51=[] 52=[{"type": "EAN", "value": "EAN-1"}, {"type": null, "value": "BIN-4"}])");
 
-  // The same listing again writes nothing: the rows keep their time.
-  const std::string listed_at =
-      db.scalar("select listed_at from shopify.variant_barcodes where variant_id = 52");
-  CHECK(store.put(shop, model::now(), first).written == 0);
-  CHECK(db.scalar("select listed_at from shopify.variant_barcodes where variant_id = 52") ==
-        listed_at);
+    // The same listing again writes nothing: the rows keep their time.
+    const std::string listed_at =
+        db.scalar("select listed_at from shopify.variant_barcodes where variant_id = 52");
+    CHECK(store.put(shop, model::now(), first).written == 0);
+    CHECK(db.scalar("select listed_at from shopify.variant_barcodes where variant_id = 52") ==
+          listed_at);
 
-  // One differs: that one is written. A variant listed twice in a batch
-  // keeps the later listing.
-  const std::vector<model::variant_barcodes> second{
-      listed(52, {{"EAN", "EAN-1"}}), listed(51, {}), listed(52, {{"EAN", "EAN-1"}, {"ISBN", "978"}})};
-  CHECK(store.put(shop, model::now(), second).written == 1);
-  CHECK(shown(db) ==
-        R"(51=[] 52=[{"type": "EAN", "value": "EAN-1"}, {"type": "ISBN", "value": "978"}])");
-  CHECK(store.put(shop, model::now(), {}).listed == 0);
-}
+    // One differs: that one is written. A variant listed twice in a batch
+    // keeps the later listing.
+    const std::vector<model::variant_barcodes> second{
+        listed(52, {{"EAN", "EAN-1"}}), listed(51, {}),
+        listed(52, {{"EAN", "EAN-1"}, {"ISBN", "978"}})};
+    CHECK(store.put(shop, model::now(), second).written == 1);
+    CHECK(shown(db) ==
+          R"(51=[] 52=[{"type": "EAN", "value": "EAN-1"}, {"type": "ISBN", "value": "978"}])");
+    CHECK(store.put(shop, model::now(), {}).listed == 0);
+  }
 
-TEST_CASE("live_variant_barcodes shows listed barcodes only while webhooks agree on the first") {
-  test::test_database db;
-  webhook(db, "2026-05-01T00:00:00Z", "EAN-1", "w1");
-  // Before any listing: a variant without a barcode has none; one with a
-  // barcode may have more.
-  CHECK(shown(db) == "51=[] 52=unknown");
+  TEST_CASE("live_variant_barcodes shows listed barcodes only while webhooks agree on the first") {
+    test::test_database db;
+    webhook(db, "2026-05-01T00:00:00Z", "EAN-1", "w1");
+    // Before any listing: a variant without a barcode has none; one with a
+    // barcode may have more.
+    CHECK(shown(db) == "51=[] 52=unknown");
 
-  db::barcode_store store(db.settings());
-  store.put(shop, model::now(), std::vector{listed(52, {{"EAN", "EAN-1"}, {"UPC", "U-2"}})});
-  CHECK(shown(db) == R"(51=[] 52=[{"type": "EAN", "value": "EAN-1"}, {"type": "UPC", "value": "U-2"}])");
+    db::barcode_store store(db.settings());
+    store.put(shop, model::now(), std::vector{listed(52, {{"EAN", "EAN-1"}, {"UPC", "U-2"}})});
+    CHECK(shown(db) ==
+          R"(51=[] 52=[{"type": "EAN", "value": "EAN-1"}, {"type": "UPC", "value": "U-2"}])");
 
-  // A webhook with another first barcode: the listing is out of date.
-  webhook(db, "2026-05-02T00:00:00Z", "EAN-9", "w2");
-  CHECK(shown(db) == "51=[] 52=unknown");
-  // And one that removes it: then there are none.
-  webhook(db, "2026-05-03T00:00:00Z", "", "w3");
-  CHECK(shown(db) == "51=[] 52=[]");
+    // A webhook with another first barcode: the listing is out of date.
+    webhook(db, "2026-05-02T00:00:00Z", "EAN-9", "w2");
+    CHECK(shown(db) == "51=[] 52=unknown");
+    // And one that removes it: then there are none.
+    webhook(db, "2026-05-03T00:00:00Z", "", "w3");
+    CHECK(shown(db) == "51=[] 52=[]");
 
-  // A variant that goes takes its row along (a webhook without it, a
-  // shop's erasure).
-  store.put(shop, model::now(), std::vector{listed(51, {{"UPC", "U-1"}})});
-  db.scalar("delete from shopify.product_variants where variant_id = 51 returning 1");
-  CHECK(db.scalar("select count(*) from shopify.variant_barcodes where variant_id = 51") == "0");
-}
+    // A variant that goes takes its row along (a webhook without it, a
+    // shop's erasure).
+    store.put(shop, model::now(), std::vector{listed(51, {{"UPC", "U-1"}})});
+    db.scalar("delete from shopify.product_variants where variant_id = 51 returning 1");
+    CHECK(db.scalar("select count(*) from shopify.variant_barcodes where variant_id = 51") == "0");
+  }
 
 } // TEST_SUITE

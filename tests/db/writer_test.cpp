@@ -68,11 +68,14 @@ struct manual_clock {
 };
 
 model::delivery_item numbered(int n) {
-  return test::item_from_body(
-      "products/update",
-      test::product_json({1000 + n, "P" + std::to_string(n), "2026-01-01T00:00:00Z", "", "active",
-                          {{5000 + n, "1.00", "", 1, n}}}),
-      "w-" + std::to_string(n), "2026-01-01T00:00:01Z");
+  return test::item_from_body("products/update",
+                              test::product_json({1000 + n,
+                                                  "P" + std::to_string(n),
+                                                  "2026-01-01T00:00:00Z",
+                                                  "",
+                                                  "active",
+                                                  {{5000 + n, "1.00", "", 1, n}}}),
+                              "w-" + std::to_string(n), "2026-01-01T00:00:01Z");
 }
 
 // Another session holds the delivery log, so a writer that reaches it
@@ -108,143 +111,144 @@ void wait_until_batch_taken(const db::delivery_writer& writer) {
 
 TEST_SUITE("db") {
 
-TEST_CASE("concurrent deliveries are committed in batches - each answered after its commit") {
-  test::test_database db;
-  telemetry::histogram batch_sizes({1, 2, 4, 8, 16, 32, 64, 128});
-  db::writer_settings options;
-  options.connections = 1;
-  options.max_batch = 64;
-  options.max_wait = std::chrono::milliseconds(20);
-  db::delivery_writer writer(patient(db.settings()), options, {nullptr, &batch_sizes});
-  collector results;
-  constexpr int count = 300;
-  {
-    // The writer's first batch waits on the lock, so the rest are all
-    // queued before the next batch is taken, however slowly they come.
-    delivery_log_lock lock(db);
-    for (int n = 0; n < count; ++n) {
-      writer.submit(numbered(n), clock_type::now() + stuck, results.callback());
+  TEST_CASE("concurrent deliveries are committed in batches - each answered after its commit") {
+    test::test_database db;
+    telemetry::histogram batch_sizes({1, 2, 4, 8, 16, 32, 64, 128});
+    db::writer_settings options;
+    options.connections = 1;
+    options.max_batch = 64;
+    options.max_wait = std::chrono::milliseconds(20);
+    db::delivery_writer writer(patient(db.settings()), options, {nullptr, &batch_sizes});
+    collector results;
+    constexpr int count = 300;
+    {
+      // The writer's first batch waits on the lock, so the rest are all
+      // queued before the next batch is taken, however slowly they come.
+      delivery_log_lock lock(db);
+      for (int n = 0; n < count; ++n) {
+        writer.submit(numbered(n), clock_type::now() + stuck, results.callback());
+      }
+      CHECK(results.size() == 0); // nothing answered before its commit
+      lock.release();
     }
-    CHECK(results.size() == 0); // nothing answered before its commit
+    REQUIRE(results.wait_for(count));
+    CHECK(results.count(apply_outcome::applied) == count);
+    CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == std::to_string(count));
+    CHECK(db.scalar("select count(*) from shopify.product_variants") == std::to_string(count));
+    // Fewer commits than deliveries: that is group commit. The first batch
+    // holds what arrived before the lock stopped it; the rest go in full
+    // batches of max_batch.
+    std::uint64_t commits = 0;
+    for (std::size_t i = 0; i <= batch_sizes.bounds().size(); ++i) {
+      commits += batch_sizes.bucket(i);
+    }
+    CHECK(commits >= (count + 63) / 64);
+    CHECK(commits <= 1 + (count - 1 + 63) / 64);
+    CHECK(batch_sizes.bucket(batch_sizes.bounds().size()) == 0); // none above max_batch
+    CHECK(batch_sizes.sum() == doctest::Approx(count));
+  }
+
+  TEST_CASE("a delivery still queued at its deadline is not applied") {
+    test::test_database db;
+    db::delivery_writer writer(db.settings(), {});
+    collector results;
+    writer.submit(numbered(1), clock_type::now() - std::chrono::milliseconds(1),
+                  results.callback());
+    REQUIRE(results.wait_for(1));
+    CHECK(results.outcomes[0] == apply_outcome::retry_later);
+    CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == "0");
+  }
+
+  TEST_CASE("a full queue refuses at once - and nothing is acknowledged without a commit") {
+    test::test_database db;
+    db::writer_settings options;
+    options.connections = 1;
+    options.max_batch = 1;
+    options.queue_capacity = 2;
+    db::delivery_writer writer(patient(db.settings()), options);
+    // After the writer, so that a failed check releases it before the writer
+    // drains its queue.
+    delivery_log_lock lock(db);
+    collector results;
+    const auto deadline = clock_type::now() + stuck;
+    writer.submit(numbered(1), deadline, results.callback()); // taken by the writer, blocked
+    wait_until_batch_taken(writer);
+    writer.submit(numbered(2), deadline, results.callback()); // queued
+    writer.submit(numbered(3), deadline, results.callback()); // queued
+    CHECK(results.size() == 0);
+    writer.submit(numbered(4), deadline, results.callback()); // over capacity
+    // At once: answered before submit() returned, not by a writer later.
+    REQUIRE(results.size() == 1);
+    CHECK(results.outcomes[0] == apply_outcome::retry_later);
+
     lock.release();
+    REQUIRE(results.wait_for(4));
+    CHECK(results.count(apply_outcome::applied) == 3);
+    CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == "3");
   }
-  REQUIRE(results.wait_for(count));
-  CHECK(results.count(apply_outcome::applied) == count);
-  CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == std::to_string(count));
-  CHECK(db.scalar("select count(*) from shopify.product_variants") == std::to_string(count));
-  // Fewer commits than deliveries: that is group commit. The first batch
-  // holds what arrived before the lock stopped it; the rest go in full
-  // batches of max_batch.
-  std::uint64_t commits = 0;
-  for (std::size_t i = 0; i <= batch_sizes.bounds().size(); ++i) {
-    commits += batch_sizes.bucket(i);
+
+  TEST_CASE("a queue that cannot commit in time refuses new deliveries at once") {
+    test::test_database db;
+    manual_clock time;
+    db::writer_settings options;
+    options.connections = 1;
+    options.max_batch = 1;
+    db::delivery_writer writer(patient(db.settings()), options, {}, time.source());
+    const auto far = std::chrono::hours(1);
+
+    // A commit rate to judge by: 12 deliveries in 4 seconds, 3 a second.
+    collector warmup;
+    for (int n = 0; n < 12; ++n) {
+      writer.submit(numbered(n), time.now() + far, warmup.callback());
+    }
+    REQUIRE(warmup.wait_for(12));
+    time.advance(4s);
+
+    delivery_log_lock lock(db);
+    collector queued;
+    writer.submit(numbered(100), time.now() + far, queued.callback()); // measures the rate; blocked
+    wait_until_batch_taken(writer);
+    writer.submit(numbered(101), time.now() + far, queued.callback());
+    writer.submit(numbered(102), time.now() + far, queued.callback());
+
+    // Two queued at 3 a second need 0.67 s: a delivery with half a second
+    // is refused at once, one with ten seconds is queued.
+    collector refused;
+    writer.submit(numbered(103), time.now() + 500ms, refused.callback());
+    CHECK(refused.size() == 1);
+    writer.submit(numbered(104), time.now() + 10s, queued.callback());
+    CHECK(queued.size() == 0);
+
+    // Commits stall; each second without one lowers the rate...
+    for (int n = 0; n < 8; ++n) {
+      time.advance(1s);
+      writer.submit(numbered(110 + n), time.now(), refused.callback());
+    }
+    CHECK(refused.size() == 9);
+    // ...until the same ten seconds are not enough for the three queued.
+    writer.submit(numbered(120), time.now() + 10s, refused.callback());
+    CHECK(refused.size() == 10);
+    CHECK(refused.count(apply_outcome::retry_later) == 10);
+
+    lock.release();
+    REQUIRE(queued.wait_for(4));
+    writer.stop();
+    CHECK(queued.count(apply_outcome::applied) == 4);
+    CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == "16");
   }
-  CHECK(commits >= (count + 63) / 64);
-  CHECK(commits <= 1 + (count - 1 + 63) / 64);
-  CHECK(batch_sizes.bucket(batch_sizes.bounds().size()) == 0); // none above max_batch
-  CHECK(batch_sizes.sum() == doctest::Approx(count));
-}
 
-TEST_CASE("a delivery still queued at its deadline is not applied") {
-  test::test_database db;
-  db::delivery_writer writer(db.settings(), {});
-  collector results;
-  writer.submit(numbered(1), clock_type::now() - std::chrono::milliseconds(1), results.callback());
-  REQUIRE(results.wait_for(1));
-  CHECK(results.outcomes[0] == apply_outcome::retry_later);
-  CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == "0");
-}
-
-TEST_CASE("a full queue refuses at once - and nothing is acknowledged without a commit") {
-  test::test_database db;
-  db::writer_settings options;
-  options.connections = 1;
-  options.max_batch = 1;
-  options.queue_capacity = 2;
-  db::delivery_writer writer(patient(db.settings()), options);
-  // After the writer, so that a failed check releases it before the writer
-  // drains its queue.
-  delivery_log_lock lock(db);
-  collector results;
-  const auto deadline = clock_type::now() + stuck;
-  writer.submit(numbered(1), deadline, results.callback()); // taken by the writer, blocked
-  wait_until_batch_taken(writer);
-  writer.submit(numbered(2), deadline, results.callback()); // queued
-  writer.submit(numbered(3), deadline, results.callback()); // queued
-  CHECK(results.size() == 0);
-  writer.submit(numbered(4), deadline, results.callback()); // over capacity
-  // At once: answered before submit() returned, not by a writer later.
-  REQUIRE(results.size() == 1);
-  CHECK(results.outcomes[0] == apply_outcome::retry_later);
-
-  lock.release();
-  REQUIRE(results.wait_for(4));
-  CHECK(results.count(apply_outcome::applied) == 3);
-  CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == "3");
-}
-
-TEST_CASE("a queue that cannot commit in time refuses new deliveries at once") {
-  test::test_database db;
-  manual_clock time;
-  db::writer_settings options;
-  options.connections = 1;
-  options.max_batch = 1;
-  db::delivery_writer writer(patient(db.settings()), options, {}, time.source());
-  const auto far = std::chrono::hours(1);
-
-  // A commit rate to judge by: 12 deliveries in 4 seconds, 3 a second.
-  collector warmup;
-  for (int n = 0; n < 12; ++n) {
-    writer.submit(numbered(n), time.now() + far, warmup.callback());
+  TEST_CASE("an unreachable database gives retry_later - never an acknowledgement, never a wait "
+            "for the deadline") {
+    db::db_settings settings;
+    settings.url = "host=/nonexistent-socket-dir port=1 user=nobody dbname=none";
+    db::delivery_writer writer(settings, {});
+    collector results;
+    // The deliveries could wait an hour; the answers must not.
+    for (int n = 0; n < 20; ++n) {
+      writer.submit(numbered(n), clock_type::now() + std::chrono::hours(1), results.callback());
+    }
+    REQUIRE(results.wait_for(20));
+    CHECK(results.count(apply_outcome::retry_later) == 20);
+    CHECK(writer.connected_writers() == 0);
   }
-  REQUIRE(warmup.wait_for(12));
-  time.advance(4s);
-
-  delivery_log_lock lock(db);
-  collector queued;
-  writer.submit(numbered(100), time.now() + far, queued.callback()); // measures the rate; blocked
-  wait_until_batch_taken(writer);
-  writer.submit(numbered(101), time.now() + far, queued.callback());
-  writer.submit(numbered(102), time.now() + far, queued.callback());
-
-  // Two queued at 3 a second need 0.67 s: a delivery with half a second
-  // is refused at once, one with ten seconds is queued.
-  collector refused;
-  writer.submit(numbered(103), time.now() + 500ms, refused.callback());
-  CHECK(refused.size() == 1);
-  writer.submit(numbered(104), time.now() + 10s, queued.callback());
-  CHECK(queued.size() == 0);
-
-  // Commits stall; each second without one lowers the rate...
-  for (int n = 0; n < 8; ++n) {
-    time.advance(1s);
-    writer.submit(numbered(110 + n), time.now(), refused.callback());
-  }
-  CHECK(refused.size() == 9);
-  // ...until the same ten seconds are not enough for the three queued.
-  writer.submit(numbered(120), time.now() + 10s, refused.callback());
-  CHECK(refused.size() == 10);
-  CHECK(refused.count(apply_outcome::retry_later) == 10);
-
-  lock.release();
-  REQUIRE(queued.wait_for(4));
-  writer.stop();
-  CHECK(queued.count(apply_outcome::applied) == 4);
-  CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == "16");
-}
-
-TEST_CASE("an unreachable database gives retry_later - never an acknowledgement, never a wait for the deadline") {
-  db::db_settings settings;
-  settings.url = "host=/nonexistent-socket-dir port=1 user=nobody dbname=none";
-  db::delivery_writer writer(settings, {});
-  collector results;
-  // The deliveries could wait an hour; the answers must not.
-  for (int n = 0; n < 20; ++n) {
-    writer.submit(numbered(n), clock_type::now() + std::chrono::hours(1), results.callback());
-  }
-  REQUIRE(results.wait_for(20));
-  CHECK(results.count(apply_outcome::retry_later) == 20);
-  CHECK(writer.connected_writers() == 0);
-}
-
 }

@@ -1,10 +1,10 @@
 // The Admin API stand-in over real sockets, through our own HTTP client: what
 // the reconcile client will rely on it for.
 
-#include "tests/support/catalog.hpp"
 #include "model/timestamp.hpp"
 #include "net/http_client.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
+#include "tests/support/catalog.hpp"
 #include "tests/support/webhooks.hpp"
 
 #include <doctest/doctest.h>

@@ -356,8 +356,7 @@ TEST_SUITE("e2e") {
     expect_dead_letter("an escaped NUL", "{\"id\":9," + updated + ",\"title\":\"a\\u0000b\"}",
                        "NUL");
     expect_dead_letter("a raw NUL byte after the object",
-                       "{\"id\":9," + updated + "}" + std::string(1, '\0') + "junk",
-                       "NUL byte");
+                       "{\"id\":9," + updated + "}" + std::string(1, '\0') + "junk", "NUL byte");
 
     expect_dead_letter("duplicate id", "{\"id\":10,\"id\":11," + updated + "}", "duplicate key");
     expect_dead_letter("duplicate updated_at", "{\"id\":10," + updated + "," + updated + "}",

@@ -168,8 +168,7 @@ std::string describe(const failover_run& run) {
   }
   return text + "; 503s in the gap " + std::to_string(run.answered_503_in_gap) +
          "; first 200 after promotion " +
-         std::to_string(static_cast<int>(run.first_200_after_kill_ms)) +
-         " ms after the kill (" +
+         std::to_string(static_cast<int>(run.first_200_after_kill_ms)) + " ms after the kill (" +
          std::to_string(static_cast<int>(run.first_200_after_promotion_ms)) +
          " ms after the promotion ended); " + run.report.summary();
 }
@@ -178,32 +177,32 @@ std::string describe(const failover_run& run) {
 
 TEST_SUITE("faults") {
 
-TEST_CASE("the primary killed mid-load and a synchronous standby promoted: nothing acknowledged is lost") {
-  const auto run = fail_over(true, 41);
-  MESSAGE("synchronous standby: " << describe(run));
-  REQUIRE(run.killed);
-  CHECK(run.report.ok());                     // every 200 there, none applied twice, versions right
-  CHECK(run.undelivered.empty());             // retries all landed on the new primary
-  CHECK(run.statuses.size() <= 2);            // nothing but 200 and 503 ...
-  CHECK(run.statuses.count(200) == 1);
-  CHECK(run.statuses.count(503) == 1);        // ... and the gap was answered 503
-  CHECK(run.first_200_after_kill_ms > 0);     // 200 again, by itself
-  CHECK(run.readyz_reported_gap);
-  CHECK(run.readyz_recovered);
-}
+  TEST_CASE("the primary killed mid-load and a synchronous standby promoted: nothing acknowledged "
+            "is lost") {
+    const auto run = fail_over(true, 41);
+    MESSAGE("synchronous standby: " << describe(run));
+    REQUIRE(run.killed);
+    CHECK(run.report.ok());          // every 200 there, none applied twice, versions right
+    CHECK(run.undelivered.empty());  // retries all landed on the new primary
+    CHECK(run.statuses.size() <= 2); // nothing but 200 and 503 ...
+    CHECK(run.statuses.count(200) == 1);
+    CHECK(run.statuses.count(503) == 1);    // ... and the gap was answered 503
+    CHECK(run.first_200_after_kill_ms > 0); // 200 again, by itself
+    CHECK(run.readyz_reported_gap);
+    CHECK(run.readyz_recovered);
+  }
 
-TEST_CASE("the same with an asynchronous standby: what the promotion may lose") {
-  const auto run = fail_over(false, 43);
-  // Commits acknowledged before the standby received them are gone with the
-  // primary; on loopback the standby is rarely behind, so the count is
-  // reported rather than required.
-  MESSAGE("asynchronous standby: " << describe(run) << "; lost " << run.report.lost.size());
-  REQUIRE(run.killed);
-  CHECK(run.statuses.size() <= 2);
-  CHECK(run.statuses.count(200) == 1);
-  CHECK(run.first_200_after_kill_ms > 0);
-  CHECK(run.undelivered.empty());
-  CHECK(run.readyz_recovered);
-}
-
+  TEST_CASE("the same with an asynchronous standby: what the promotion may lose") {
+    const auto run = fail_over(false, 43);
+    // Commits acknowledged before the standby received them are gone with the
+    // primary; on loopback the standby is rarely behind, so the count is
+    // reported rather than required.
+    MESSAGE("asynchronous standby: " << describe(run) << "; lost " << run.report.lost.size());
+    REQUIRE(run.killed);
+    CHECK(run.statuses.size() <= 2);
+    CHECK(run.statuses.count(200) == 1);
+    CHECK(run.first_200_after_kill_ms > 0);
+    CHECK(run.undelivered.empty());
+    CHECK(run.readyz_recovered);
+  }
 }

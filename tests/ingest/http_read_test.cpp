@@ -93,61 +93,62 @@ std::string closing_answer(const std::string& wire) {
 
 TEST_SUITE("ingest") {
 
-TEST_CASE("read_request: pipelined requests arriving a byte at a time are each read whole") {
-  const auto r = read_all("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-                          "GET /early HTTP/1.1\r\nHost: x\r\n\r\n"
-                          "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                          "2\r\nde\r\n0\r\n\r\n",
-                          1);
-  REQUIRE(r.reads.size() == 4);
-  REQUIRE(r.reads[0].request);
-  CHECK(r.reads[0].request->target() == "/a");
-  CHECK(r.reads[0].request->body() == "abc");
-  CHECK(r.reads[0].keep_alive);
-  REQUIRE(r.reads[1].early);
-  CHECK(r.reads[1].early->result() == http::status::not_found);
-  CHECK(r.reads[1].keep_alive);
-  REQUIRE(r.reads[2].request);
-  CHECK(r.reads[2].request->body() == "de");
-  // The client closed after the third: the fourth read ends the connection
-  // with nothing sent.
-  CHECK_FALSE(r.reads[3].request);
-  CHECK_FALSE(r.reads[3].early);
-  CHECK(r.sent.empty());
-}
+  TEST_CASE("read_request: pipelined requests arriving a byte at a time are each read whole") {
+    const auto r = read_all("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                            "GET /early HTTP/1.1\r\nHost: x\r\n\r\n"
+                            "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "2\r\nde\r\n0\r\n\r\n",
+                            1);
+    REQUIRE(r.reads.size() == 4);
+    REQUIRE(r.reads[0].request);
+    CHECK(r.reads[0].request->target() == "/a");
+    CHECK(r.reads[0].request->body() == "abc");
+    CHECK(r.reads[0].keep_alive);
+    REQUIRE(r.reads[1].early);
+    CHECK(r.reads[1].early->result() == http::status::not_found);
+    CHECK(r.reads[1].keep_alive);
+    REQUIRE(r.reads[2].request);
+    CHECK(r.reads[2].request->body() == "de");
+    // The client closed after the third: the fourth read ends the connection
+    // with nothing sent.
+    CHECK_FALSE(r.reads[3].request);
+    CHECK_FALSE(r.reads[3].early);
+    CHECK(r.sent.empty());
+  }
 
-TEST_CASE("read_request: a declared body over the limit is answered 413 before it is read") {
-  // Only the declared length is over the limit, and the client never sends
-  // the body: reading it would end in the client's silence, unanswered.
-  const auto r = read_all("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
-                          "0123456789",
-                          5);
-  REQUIRE(r.reads.size() == 1);
-  CHECK_FALSE(r.reads[0].request);
-  CHECK(r.sent.rfind("HTTP/1.1 413 ", 0) == 0);
-  CHECK(r.sent.find("Connection: close") != std::string::npos);
-}
+  TEST_CASE("read_request: a declared body over the limit is answered 413 before it is read") {
+    // Only the declared length is over the limit, and the client never sends
+    // the body: reading it would end in the client's silence, unanswered.
+    const auto r = read_all("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+                            "0123456789",
+                            5);
+    REQUIRE(r.reads.size() == 1);
+    CHECK_FALSE(r.reads[0].request);
+    CHECK(r.sent.rfind("HTTP/1.1 413 ", 0) == 0);
+    CHECK(r.sent.find("Connection: close") != std::string::npos);
+  }
 
-TEST_CASE("read_request: what breaks a limit or the syntax is answered, and ends the connection") {
-  CHECK(closing_answer("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "11\r\n01234567890123456\r\n0\r\n\r\n") ==
-        "HTTP/1.1 413 Payload Too Large");
-  CHECK(closing_answer("GET /a HTTP/1.1\r\nX-Long: " + std::string(2048, 'x') + "\r\n\r\n") ==
-        "HTTP/1.1 431 Request Header Fields Too Large");
-  CHECK(closing_answer("GET /a HTTP/1.1\r\nNo colon here\r\n\r\n") == "HTTP/1.1 400 Bad Request");
-  // An early answer to a request with a body: the body is not read.
-  CHECK(closing_answer("POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-                       "GET /a HTTP/1.1\r\nHost: x\r\n\r\n") == "HTTP/1.1 404 Not Found");
-}
+  TEST_CASE(
+      "read_request: what breaks a limit or the syntax is answered, and ends the connection") {
+    CHECK(closing_answer("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "11\r\n01234567890123456\r\n0\r\n\r\n") ==
+          "HTTP/1.1 413 Payload Too Large");
+    CHECK(closing_answer("GET /a HTTP/1.1\r\nX-Long: " + std::string(2048, 'x') + "\r\n\r\n") ==
+          "HTTP/1.1 431 Request Header Fields Too Large");
+    CHECK(closing_answer("GET /a HTTP/1.1\r\nNo colon here\r\n\r\n") == "HTTP/1.1 400 Bad Request");
+    // An early answer to a request with a body: the body is not read.
+    CHECK(closing_answer("POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                         "GET /a HTTP/1.1\r\nHost: x\r\n\r\n") == "HTTP/1.1 404 Not Found");
+  }
 
-TEST_CASE("read_request: 100-continue is sent before the body is read") {
-  const auto r = read_all("POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                          "Content-Length: 2\r\n\r\nok",
-                          64);
-  REQUIRE(r.reads.size() == 2);
-  REQUIRE(r.reads[0].request);
-  CHECK(r.reads[0].request->body() == "ok");
-  CHECK(r.sent == "HTTP/1.1 100 Continue\r\n\r\n");
-}
+  TEST_CASE("read_request: 100-continue is sent before the body is read") {
+    const auto r = read_all("POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                            "Content-Length: 2\r\n\r\nok",
+                            64);
+    REQUIRE(r.reads.size() == 2);
+    REQUIRE(r.reads[0].request);
+    CHECK(r.reads[0].request->body() == "ok");
+    CHECK(r.sent == "HTTP/1.1 100 Continue\r\n\r\n");
+  }
 
 } // TEST_SUITE

@@ -202,102 +202,102 @@ std::string request(std::string_view method, std::string_view target, std::strin
 
 TEST_SUITE("ingest") {
 
-TEST_CASE("http_server: pipelined requests are each answered, in order, on one connection") {
-  running_server s;
-  raw_client client(s.port);
-  // One write: the second request arrives while the first is being read.
-  client.send(request("POST", "/first", "abc") + request("GET", "/early", "") +
-              request("POST", "/third", "0123456789", "Connection: close\r\n"));
-  const auto responses = parse_responses(client.read_until_closed());
-  REQUIRE(responses.size() == 3);
-  CHECK(responses[0].result() == http::status::ok);
-  CHECK(responses[0].body() == "/first:abc");
-  CHECK(responses[0].keep_alive());
-  // Answered from its header: with no body to skip, the connection stays open.
-  CHECK(responses[1].result() == http::status::not_found);
-  CHECK(responses[1].keep_alive());
-  CHECK(responses[2].result() == http::status::ok);
-  CHECK(responses[2].body() == "/third:0123456789");
-  CHECK_FALSE(responses[2].keep_alive());
-  CHECK(s.application.handled() == std::vector<std::string>{"/first:abc", "/third:0123456789"});
-}
-
-TEST_CASE("http_server: a body over the route's limit is refused with 413 and never handled") {
-  running_server s;
-  const std::string over(body_limit + 1, 'x');
-  SUBCASE("with a Content-Length") {
-    const auto answer = sole_answer(s.port, request("POST", "/big", over));
-    CHECK(answer.result() == http::status::payload_too_large);
-    CHECK_FALSE(answer.keep_alive());
-  }
-  SUBCASE("chunked") {
-    char size[16];
-    std::snprintf(size, sizeof size, "%zx", over.size());
-    const auto answer = sole_answer(
-        s.port, "POST /big HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                    std::string(size) + "\r\n" + over + "\r\n0\r\n\r\n");
-    CHECK(answer.result() == http::status::payload_too_large);
-    CHECK_FALSE(answer.keep_alive());
-  }
-  SUBCASE("a body at the limit is handled") {
-    const auto answer = sole_answer(
-        s.port, request("POST", "/fits", std::string(body_limit, 'x'), "Connection: close\r\n"));
-    CHECK(answer.result() == http::status::ok);
-    CHECK(s.application.handled().size() == 1);
-    return;
-  }
-  CHECK(s.application.handled().empty());
-}
-
-TEST_CASE("http_server: a malformed request line is answered 400 and the connection closed") {
-  running_server s;
-  // What follows the bad line must not be read as a request of its own.
-  const auto answer = sole_answer(s.port, "NOT A REQUEST\r\n\r\n" + request("GET", "/after", ""));
-  CHECK(answer.result() == http::status::bad_request);
-  CHECK_FALSE(answer.keep_alive());
-  CHECK(s.application.handled().empty());
-}
-
-TEST_CASE("http_server: a request cut short by end of stream is not answered and not handled") {
-  running_server s;
-  SUBCASE("in its header") {
+  TEST_CASE("http_server: pipelined requests are each answered, in order, on one connection") {
+    running_server s;
     raw_client client(s.port);
-    client.send("POST /cut HTTP/1.1\r\nHost: te");
-    client.finish_sending();
-    CHECK(client.read_until_closed().empty());
-  }
-  SUBCASE("in its body") {
-    raw_client client(s.port);
-    client.send("POST /cut HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc");
-    client.finish_sending();
-    CHECK(client.read_until_closed().empty());
-  }
-  SUBCASE("after a complete request") {
-    raw_client client(s.port);
-    client.send(request("POST", "/whole", "abc") + "POST /cut HTTP/1.1\r\n");
-    client.finish_sending();
+    // One write: the second request arrives while the first is being read.
+    client.send(request("POST", "/first", "abc") + request("GET", "/early", "") +
+                request("POST", "/third", "0123456789", "Connection: close\r\n"));
     const auto responses = parse_responses(client.read_until_closed());
-    REQUIRE(responses.size() == 1); // the first answered, the second not
-    CHECK(responses[0].body() == "/whole:abc");
-    CHECK(s.application.handled() == std::vector<std::string>{"/whole:abc"});
-    CHECK(s.wait_until_no_connections());
-    return;
+    REQUIRE(responses.size() == 3);
+    CHECK(responses[0].result() == http::status::ok);
+    CHECK(responses[0].body() == "/first:abc");
+    CHECK(responses[0].keep_alive());
+    // Answered from its header: with no body to skip, the connection stays open.
+    CHECK(responses[1].result() == http::status::not_found);
+    CHECK(responses[1].keep_alive());
+    CHECK(responses[2].result() == http::status::ok);
+    CHECK(responses[2].body() == "/third:0123456789");
+    CHECK_FALSE(responses[2].keep_alive());
+    CHECK(s.application.handled() == std::vector<std::string>{"/first:abc", "/third:0123456789"});
   }
-  CHECK(s.application.handled().empty());
-  CHECK(s.wait_until_no_connections());
-}
 
-TEST_CASE("http_server: a request half sent and then held is closed unanswered at the read deadline") {
-  // The deadline is short so the test is quick; the wait for the close is
-  // bounded only by `stuck`, so a slow machine cannot fail it.
-  auto settings = running_server::defaults();
-  settings.read_timeout = 200ms;
-  running_server s(settings);
-  raw_client client(s.port);
-  client.send("POST /held HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc");
-  CHECK(client.read_until_closed().empty());
-  CHECK(s.application.handled().empty());
-  CHECK(s.wait_until_no_connections());
-}
+  TEST_CASE("http_server: a body over the route's limit is refused with 413 and never handled") {
+    running_server s;
+    const std::string over(body_limit + 1, 'x');
+    SUBCASE("with a Content-Length") {
+      const auto answer = sole_answer(s.port, request("POST", "/big", over));
+      CHECK(answer.result() == http::status::payload_too_large);
+      CHECK_FALSE(answer.keep_alive());
+    }
+    SUBCASE("chunked") {
+      char size[16];
+      std::snprintf(size, sizeof size, "%zx", over.size());
+      const auto answer = sole_answer(
+          s.port, "POST /big HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                      std::string(size) + "\r\n" + over + "\r\n0\r\n\r\n");
+      CHECK(answer.result() == http::status::payload_too_large);
+      CHECK_FALSE(answer.keep_alive());
+    }
+    SUBCASE("a body at the limit is handled") {
+      const auto answer = sole_answer(
+          s.port, request("POST", "/fits", std::string(body_limit, 'x'), "Connection: close\r\n"));
+      CHECK(answer.result() == http::status::ok);
+      CHECK(s.application.handled().size() == 1);
+      return;
+    }
+    CHECK(s.application.handled().empty());
+  }
 
+  TEST_CASE("http_server: a malformed request line is answered 400 and the connection closed") {
+    running_server s;
+    // What follows the bad line must not be read as a request of its own.
+    const auto answer = sole_answer(s.port, "NOT A REQUEST\r\n\r\n" + request("GET", "/after", ""));
+    CHECK(answer.result() == http::status::bad_request);
+    CHECK_FALSE(answer.keep_alive());
+    CHECK(s.application.handled().empty());
+  }
+
+  TEST_CASE("http_server: a request cut short by end of stream is not answered and not handled") {
+    running_server s;
+    SUBCASE("in its header") {
+      raw_client client(s.port);
+      client.send("POST /cut HTTP/1.1\r\nHost: te");
+      client.finish_sending();
+      CHECK(client.read_until_closed().empty());
+    }
+    SUBCASE("in its body") {
+      raw_client client(s.port);
+      client.send("POST /cut HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc");
+      client.finish_sending();
+      CHECK(client.read_until_closed().empty());
+    }
+    SUBCASE("after a complete request") {
+      raw_client client(s.port);
+      client.send(request("POST", "/whole", "abc") + "POST /cut HTTP/1.1\r\n");
+      client.finish_sending();
+      const auto responses = parse_responses(client.read_until_closed());
+      REQUIRE(responses.size() == 1); // the first answered, the second not
+      CHECK(responses[0].body() == "/whole:abc");
+      CHECK(s.application.handled() == std::vector<std::string>{"/whole:abc"});
+      CHECK(s.wait_until_no_connections());
+      return;
+    }
+    CHECK(s.application.handled().empty());
+    CHECK(s.wait_until_no_connections());
+  }
+
+  TEST_CASE(
+      "http_server: a request half sent and then held is closed unanswered at the read deadline") {
+    // The deadline is short so the test is quick; the wait for the close is
+    // bounded only by `stuck`, so a slow machine cannot fail it.
+    auto settings = running_server::defaults();
+    settings.read_timeout = 200ms;
+    running_server s(settings);
+    raw_client client(s.port);
+    client.send("POST /held HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc");
+    CHECK(client.read_until_closed().empty());
+    CHECK(s.application.handled().empty());
+    CHECK(s.wait_until_no_connections());
+  }
 }

@@ -91,7 +91,7 @@ struct bulk_operation {
   bool fails = false;
   double partial_share = 0.5;
   int root_difference = 0; // a miscounted rootObjectCount
-  product_list data; // what /bulk/<id>.jsonl serves, from completion on
+  product_list data;       // what /bulk/<id>.jsonl serves, from completion on
   std::size_t object_count = 0;
   std::size_t root_object_count = 0;
   model::timestamp created_at;
@@ -1814,9 +1814,13 @@ void admin_api_stand_in::set_bulk_complete_at_start(bool immediately) {
   impl_->settings.bulk_complete_at_start = immediately;
 }
 
-token_authority& admin_api_stand_in::oauth() { return impl_->oauth; }
+token_authority& admin_api_stand_in::oauth() {
+  return impl_->oauth;
+}
 
-subscription_registry& admin_api_stand_in::subscriptions() { return impl_->subscriptions; }
+subscription_registry& admin_api_stand_in::subscriptions() {
+  return impl_->subscriptions;
+}
 
 void admin_api_stand_in::set_bulk_in_progress_names_operation(bool names) {
   std::lock_guard lock(impl_->mutex);

@@ -20,8 +20,9 @@
 //   BulkOperations($first, $query)        bulkOperations(first:, query:), newest first;
 //                                         the query filters on operation_type and status
 //   ShopIdentity                          shop { myshopifyDomain }: the shop the token is for
-//   WebhookSubscriptions($first, $after)  webhookSubscriptions (tests/support/subscription_registry.hpp)
-//   Create/Update/DeleteWebhookSubscription   webhookSubscriptionCreate / Update / Delete
+//   WebhookSubscriptions($first, $after)  webhookSubscriptions
+//   (tests/support/subscription_registry.hpp) Create/Update/DeleteWebhookSubscription
+//   webhookSubscriptionCreate / Update / Delete
 // and GET /bulk/<id>.jsonl (no token, like the signed storage URL it stands
 // for), streamed in chunks; and POST /admin/oauth/access_token, the token
 // endpoint (tests/support/token_authority.hpp), whose tokens the GraphQL
@@ -93,8 +94,8 @@ struct admin_api_counters {
   int injected_5xx = 0;
   int injected_drops = 0;
   int injected_delays = 0;
-  int bulk_started = 0;          ///< bulk queries of products
-  int bulk_barcodes_started = 0; ///< bulk queries of productVariants' barcodes
+  int bulk_started = 0;                  ///< bulk queries of products
+  int bulk_barcodes_started = 0;         ///< bulk queries of productVariants' barcodes
   int bulk_ungrouped = 0;                ///< bulk operations started without groupObjects true
   int bulk_in_progress = 0;              ///< starts refused with OPERATION_IN_PROGRESS
   std::vector<std::string> api_versions; ///< distinct, in the order first seen

@@ -108,7 +108,9 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-bool child_process::running() { return !wait(std::chrono::milliseconds(0)).has_value(); }
+bool child_process::running() {
+  return !wait(std::chrono::milliseconds(0)).has_value();
+}
 
 namespace {
 
@@ -202,8 +204,7 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 environment service_environment(const std::string& database_url,
-                                const std::vector<std::string>& secrets,
-                                const environment& extra) {
+                                const std::vector<std::string>& secrets, const environment& extra) {
   environment env = {{"SHOPMIRROR_DATABASE_URL", database_url},
                      {"SHOPMIRROR_WEBHOOK_SECRETS", join(secrets)},
                      {"SHOPMIRROR_LISTEN", "127.0.0.1:0"},
@@ -225,8 +226,7 @@ std::optional<std::uint16_t> listening_port(const child_process& serve,
 }
 
 service_process::service_process(const std::string& database_url,
-                                 const std::vector<std::string>& secrets,
-                                 const environment& extra)
+                                 const std::vector<std::string>& secrets, const environment& extra)
     : process_({shopmirror_binary(), "serve"}, service_environment(database_url, secrets, extra)) {
   const auto port = listening_port(process_, std::chrono::seconds(20));
   if (!port) {

@@ -22,8 +22,8 @@ model::delivery_item item_from_body(const std::string& topic, const std::string&
     }
   }
   meta.received_at = model::now();
-  return {meta, model::action_for(model::parse_topic(topic), shop, body,
-                                  model::stub_fetch::possible)};
+  return {meta,
+          model::action_for(model::parse_topic(topic), shop, body, model::stub_fetch::possible)};
 }
 
 model::delivery_item delete_item(std::int64_t product_id, const std::string& webhook_id,

@@ -67,13 +67,14 @@ void nginx_process::launch(const std::vector<std::uint16_t>& upstream_ports, mod
   replace_required(upstream, "server 127.0.0.1:8080 max_fails=3 fail_timeout=5s;", servers);
   write_file(directory_ + "/upstream.conf", upstream);
 
-  const std::string locations = std::string(SHOPMIRROR_SOURCE_DIR) +
-                                "/deploy/nginx/shopmirror-locations.conf";
+  const std::string locations =
+      std::string(SHOPMIRROR_SOURCE_DIR) + "/deploy/nginx/shopmirror-locations.conf";
   std::string server_block;
   if (how == mode::plain) {
-    server_block = "include " + directory_ + "/upstream.conf;\n"
-                   "server { listen 127.0.0.1:" + std::to_string(port_) + "; include " +
-                   locations + "; }\n";
+    server_block = "include " + directory_ +
+                   "/upstream.conf;\n"
+                   "server { listen 127.0.0.1:" +
+                   std::to_string(port_) + "; include " + locations + "; }\n";
   } else {
     // A throwaway CA, and an ECDSA certificate for "localhost" signed by it:
     // a client that trusts the CA can verify the site, one that does not
@@ -86,9 +87,10 @@ void nginx_process::launch(const std::vector<std::uint16_t>& upstream_ports, mod
         "(openssl req -x509" + ec + "-days 1 -subj /CN=shopmirror-test-ca -keyout " + d +
         "/ca-key.pem -out " + d + "/ca.pem && openssl req" + ec + "-subj /CN=localhost -keyout " +
         d + "/privkey.pem -out " + d + "/server.csr && openssl x509 -req -in " + d +
-        "/server.csr -CA " + d + "/ca.pem -CAkey " + d + "/ca-key.pem -CAcreateserial -days 1 "
-        "-extfile " + d + "/server.ext -out " + d + "/fullchain.pem) > " + d +
-        "/openssl.log 2>&1";
+        "/server.csr -CA " + d + "/ca.pem -CAkey " + d +
+        "/ca-key.pem -CAcreateserial -days 1 "
+        "-extfile " +
+        d + "/server.ext -out " + d + "/fullchain.pem) > " + d + "/openssl.log 2>&1";
     if (std::system(make_certificate.c_str()) != 0) {
       throw std::runtime_error("openssl could not make a test certificate");
     }
@@ -97,7 +99,8 @@ void nginx_process::launch(const std::vector<std::uint16_t>& upstream_ports, mod
                      "include " + directory_ + "/upstream.conf;");
     replace_required(site, "include /etc/nginx/shopmirror/shopmirror-locations.conf;",
                      "include " + locations + ";");
-    replace_required(site, "listen 443 ssl;", "listen 127.0.0.1:" + std::to_string(port_) + " ssl;");
+    replace_required(site, "listen 443 ssl;",
+                     "listen 127.0.0.1:" + std::to_string(port_) + " ssl;");
     replace_required(site, "listen [::]:443 ssl;", "");
     replace_required(site, "/etc/ssl/shopmirror/fullchain.pem", directory_ + "/fullchain.pem");
     replace_required(site, "/etc/ssl/shopmirror/privkey.pem", directory_ + "/privkey.pem");
@@ -106,19 +109,25 @@ void nginx_process::launch(const std::vector<std::uint16_t>& upstream_ports, mod
     server_block = site;
   }
   const std::string& d = directory_;
-  write_file(d + "/nginx.conf",
-             "master_process off;\ndaemon off;\nworker_processes 1;\npid " + d + "/nginx.pid;\n"
-             "error_log " + d + "/error.log info;\n"
-             "events { worker_connections 4096; }\n"
-             "http {\n"
-             "  client_body_temp_path " + d + "/body;\n  proxy_temp_path " + d + "/proxy;\n"
-             "  fastcgi_temp_path " + d + "/fastcgi;\n  uwsgi_temp_path " + d + "/uwsgi;\n"
-             "  scgi_temp_path " + d + "/scgi;\n" + server_block +
-             // After server_block: the format is defined in upstream.conf.
-             "  access_log " + d + "/access.log shopmirror;\n}\n");
+  write_file(d + "/nginx.conf", "master_process off;\ndaemon off;\nworker_processes 1;\npid " + d +
+                                    "/nginx.pid;\n"
+                                    "error_log " +
+                                    d +
+                                    "/error.log info;\n"
+                                    "events { worker_connections 4096; }\n"
+                                    "http {\n"
+                                    "  client_body_temp_path " +
+                                    d + "/body;\n  proxy_temp_path " + d +
+                                    "/proxy;\n"
+                                    "  fastcgi_temp_path " +
+                                    d + "/fastcgi;\n  uwsgi_temp_path " + d +
+                                    "/uwsgi;\n"
+                                    "  scgi_temp_path " +
+                                    d + "/scgi;\n" + server_block +
+                                    // After server_block: the format is defined in upstream.conf.
+                                    "  access_log " + d + "/access.log shopmirror;\n}\n");
   process_ = std::make_unique<child_process>(
-      std::vector<std::string>{"/usr/sbin/nginx", "-p", d, "-c", d + "/nginx.conf"},
-      environment{});
+      std::vector<std::string>{"/usr/sbin/nginx", "-p", d, "-c", d + "/nginx.conf"}, environment{});
   if (!process_->wait_until_listening(port_, std::chrono::seconds(10))) {
     throw std::runtime_error("nginx did not start:\n" + process_->output() + error_log());
   }
@@ -133,9 +142,13 @@ nginx_process::~nginx_process() {
   std::system(("rm -rf " + directory_).c_str());
 }
 
-std::string nginx_process::error_log() const { return read_log("/error.log"); }
+std::string nginx_process::error_log() const {
+  return read_log("/error.log");
+}
 
-std::string nginx_process::access_log() const { return read_log("/access.log"); }
+std::string nginx_process::access_log() const {
+  return read_log("/access.log");
+}
 
 std::string nginx_process::read_log(const std::string& name) const {
   std::ifstream in(directory_ + name);

@@ -70,8 +70,8 @@ std::string product_body(std::int64_t id, int version, int variants, workload w)
         R"(%s{"admin_graphql_api_id":"gid:\/\/shopify\/ProductVariant\/%lld","barcode":"0%011lld","compare_at_price":"34.99","created_at":"2025-06-01T10:00:00-04:00","fulfillment_service":"manual","grams":180,"id":%lld,"inventory_item_id":%lld,"inventory_management":"shopify","inventory_policy":"deny","inventory_quantity":%d,"old_inventory_quantity":%d,"option1":"Size %d","option2":"Colour %d","option3":null,"position":%d,"price":"%d.99","product_id":%lld,"requires_shipping":true,"sku":"TEE-%lld-%d","taxable":true,"title":"Size %d \/ Colour %d","updated_at":"%s","weight":0.18,"weight_unit":"kg","image_id":null})",
         v == 1 ? "" : ",", variant_id, variant_id, variant_id, variant_id + 500000000,
         inventory_at(w, version, v, variants), inventory_at(w, version, v, variants), v, v % 5, v,
-        20 + v % 10,
-        static_cast<long long>(id), static_cast<long long>(id), v, v, v % 5, updated.c_str());
+        20 + v % 10, static_cast<long long>(id), static_cast<long long>(id), v, v, v % 5,
+        updated.c_str());
     body += variant;
   }
   char tail[700];

@@ -72,9 +72,13 @@ std::uint16_t start_on_free_port(const std::function<void(std::uint16_t)>& start
   }
 }
 
-refused_port::refused_port() { fd_ = bind_loopback(port_); }
+refused_port::refused_port() {
+  fd_ = bind_loopback(port_);
+}
 
-refused_port::~refused_port() { ::close(fd_); }
+refused_port::~refused_port() {
+  ::close(fd_);
+}
 
 void pg_cluster::make_directory() {
   char pattern[] = "/tmp/shopmirror-pg-XXXXXX";
@@ -155,7 +159,8 @@ void pg_cluster::promote() {
 }
 
 pg_cluster::~pg_cluster() {
-  run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data -m immediate stop > /dev/null 2>&1");
+  run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ +
+                  "/data -m immediate stop > /dev/null 2>&1");
   std::system(("rm -rf " + directory_).c_str());
 }
 
@@ -173,21 +178,23 @@ void pg_cluster::start() {
 }
 
 void pg_cluster::stop_immediate() {
-  run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data -m immediate stop > /dev/null 2>&1");
+  run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ +
+                  "/data -m immediate stop > /dev/null 2>&1");
 }
 
 void pg_cluster::stop_fast() {
-  run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data -m fast -w stop > /dev/null 2>&1");
+  run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ +
+                  "/data -m fast -w stop > /dev/null 2>&1");
 }
 
 bool pg_cluster::running() const {
-  return run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ + "/data status > /dev/null 2>&1") ==
-         0;
+  return run_as_postgres(pg_bin("pg_ctl") + " -D " + directory_ +
+                         "/data status > /dev/null 2>&1") == 0;
 }
 
 std::string pg_cluster::url(const std::string& database) const {
-  return "host=" + directory_ + " port=" + std::to_string(port_) + " user=postgres dbname=" +
-         database;
+  return "host=" + directory_ + " port=" + std::to_string(port_) +
+         " user=postgres dbname=" + database;
 }
 
 void pg_cluster::psql(const std::string& database, const std::string& sql) const {

@@ -76,8 +76,8 @@ void pgbouncer_process::launch(std::uint16_t port, const std::string& host,
         throw std::runtime_error("cannot hand " + directory_ + " to the postgres user");
       }
     }
-    argv.insert(argv.begin(), {"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres",
-                               "--init-groups"});
+    argv.insert(argv.begin(),
+                {"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"});
   }
   process_ = std::make_unique<child_process>(argv, environment{});
   if (!process_->wait_until_listening(port, std::chrono::seconds(10))) {
@@ -107,9 +107,8 @@ const pgbouncer_process* shared_pgbouncer() {
   }
   static std::once_flag once;
   static std::unique_ptr<pgbouncer_process> shared;
-  std::call_once(once, [&] {
-    shared = std::make_unique<pgbouncer_process>(shared_server_url(), mode, 50);
-  });
+  std::call_once(
+      once, [&] { shared = std::make_unique<pgbouncer_process>(shared_server_url(), mode, 50); });
   return shared.get();
 }
 

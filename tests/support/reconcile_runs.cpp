@@ -11,28 +11,27 @@ namespace shopmirror::test {
 using namespace std::chrono_literals;
 
 product_spec spec(std::int64_t id, const std::string& updated, const std::string& title,
-                        int variants) {
+                  int variants) {
   product_spec p;
   p.id = id;
   p.updated_at = updated;
   p.title = title;
   for (int v = 1; v <= variants; ++v) {
-    p.variants.push_back({id * 1000 + v, std::to_string(v) + ".25", "S" + std::to_string(v), v,
-                          v * 7});
+    p.variants.push_back(
+        {id * 1000 + v, std::to_string(v) + ".25", "S" + std::to_string(v), v, v * 7});
   }
   return p;
 }
 
 model::product_state state_of(const product_spec& p) {
-  auto mapped =
-      model::map_product_webhook(model::product_topic::update, product_json(p));
+  auto mapped = model::map_product_webhook(model::product_topic::update, product_json(p));
   REQUIRE(std::holds_alternative<model::product_state>(mapped));
   return std::get<model::product_state>(mapped);
 }
 
 /// The settings that point shopmirror at the stand-in.
-environment admin_env(const admin_api_stand_in& shopify,
-                            const test_database& db, const std::string& mode) {
+environment admin_env(const admin_api_stand_in& shopify, const test_database& db,
+                      const std::string& mode) {
   return {{"SHOPMIRROR_DATABASE_URL", db.url()},
           {"SHOPMIRROR_SHOP", reconcile_shop},
           {"SHOPMIRROR_ADMIN_TOKEN", shopify.access_token()},
@@ -42,8 +41,7 @@ environment admin_env(const admin_api_stand_in& shopify,
           {"SHOPMIRROR_RECONCILE_AT", "off"}};
 }
 
-command_result reconcile_command(const admin_api_stand_in& shopify,
-                                 const test_database& db,
+command_result reconcile_command(const admin_api_stand_in& shopify, const test_database& db,
                                  std::vector<std::string> args, const std::string& mode,
                                  const environment& extra) {
   args.insert(args.begin(), "reconcile");
@@ -111,12 +109,15 @@ void send(std::uint16_t port, const std::string& topic, const std::string& body,
 
 /// Triggers a run with POST `target` and polls it to its end; the run's JSON.
 std::string run_through_endpoint(net::http_client& client, const std::string& target) {
-  const auto answer = client.request("POST", target, {{"Authorization", "Bearer " + reconcile_bearer}});
+  const auto answer =
+      client.request("POST", target, {{"Authorization", "Bearer " + reconcile_bearer}});
   REQUIRE(answer.status == 202);
   const std::string id = field(answer.body, "run_id");
   std::string run;
   for (int i = 0; i < 200; ++i) {
-    run = client.request("GET", "/reconcile/runs/" + id, {{"Authorization", "Bearer " + reconcile_bearer}})
+    run = client
+              .request("GET", "/reconcile/runs/" + id,
+                       {{"Authorization", "Bearer " + reconcile_bearer}})
               .body;
     if (field(run, "status") != "running") {
       break;

@@ -41,8 +41,7 @@ struct command_result {
 /// `shopmirror reconcile ARGS...` against the stand-in, to its end.
 command_result reconcile_command(const admin_api_stand_in& shopify, const test_database& db,
                                  std::vector<std::string> args = {},
-                                 const std::string& mode = "bulk",
-                                 const environment& extra = {});
+                                 const std::string& mode = "bulk", const environment& extra = {});
 
 /// The run's JSON line in a command's output.
 std::string run_line(const std::string& output);

@@ -49,13 +49,15 @@ struct stamp {
   auto operator<=>(const stamp&) const = default;
 };
 
-const std::vector<std::string> product_keys = {"title",        "tags",      "status",
-                                               "handle",       "vendor",    "product_type",
-                                               "body_html",    "created_at", "published_at",
-                                               "category"};
-const std::vector<std::string> variant_keys = {
-    "price", "inventory_quantity", "position", "sku", "title", "compare_at_price",
-    "option1", "option2", "option3", "barcode", "updated_at"};
+const std::vector<std::string> product_keys = {
+    "title",        "tags",      "status",     "handle",       "vendor",
+    "product_type", "body_html", "created_at", "published_at", "category"};
+const std::vector<std::string> variant_keys = {"price",     "inventory_quantity",
+                                               "position",  "sku",
+                                               "title",     "compare_at_price",
+                                               "option1",   "option2",
+                                               "option3",   "barcode",
+                                               "updated_at"};
 
 /// A product field's value as the mirror reads it back (see read_mirror).
 std::string product_value(const product_truth& p, const std::string& key) {
@@ -186,8 +188,9 @@ public:
       std::string row = std::to_string(id);
       for (const auto& key : variant_keys) {
         const auto field = variant_fields_.find(key);
-        const auto it = field == variant_fields_.end() ? decltype(field->second.second)::const_iterator{}
-                                                       : field->second.second.find(id);
+        const auto it = field == variant_fields_.end()
+                            ? decltype(field->second.second)::const_iterator{}
+                            : field->second.second.find(id);
         row += ":" + (field == variant_fields_.end() || it == field->second.second.end()
                           ? std::string("NULL")
                           : it->second);
@@ -217,7 +220,8 @@ std::string product_body(const product_truth& p) {
   spec.status = p.status;
   std::map<std::int64_t, std::string> barcodes;
   for (const auto& v : p.variants) {
-    spec.variants.push_back({v.id, v.price, "SKU-" + std::to_string(v.id), v.position, v.inventory});
+    spec.variants.push_back(
+        {v.id, v.price, "SKU-" + std::to_string(v.id), v.position, v.inventory});
     if (!v.barcodes.empty()) {
       barcodes[v.id] = v.barcodes.front().value;
     }
@@ -234,7 +238,9 @@ history make_history(const history_options& options) {
   history h;
   h.options = options;
   std::mt19937_64 random(options.seed);
-  const auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(random) < p; };
+  const auto chance = [&](double p) {
+    return std::uniform_real_distribution<double>(0, 1)(random) < p;
+  };
   const auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(random); };
   static const std::vector<std::string> tag_pool = {"cotton", "sale", "summer", "new", "gift"};
   static const std::vector<std::string> statuses = {"active", "draft", "archived"};
@@ -253,8 +259,8 @@ history make_history(const history_options& options) {
       }
     }
     const bool heavy = e == 0 && options.heavy_variants > 0;
-    const bool create = heavy || live.empty() ||
-                        (static_cast<int>(state.size()) < options.products && chance(0.3));
+    const bool create =
+        heavy || live.empty() || (static_cast<int>(state.size()) < options.products && chance(0.3));
     product_truth p;
     event ev;
     if (create) {
@@ -264,7 +270,7 @@ history make_history(const history_options& options) {
     } else {
       p = state[live[static_cast<std::size_t>(pick(static_cast<int>(live.size())))]];
       const double roll = std::uniform_real_distribution<double>(0, 1)(random);
-      ev.kind = roll < options.delete_share ? event_kind::remove
+      ev.kind = roll < options.delete_share                               ? event_kind::remove
                 : roll < options.delete_share + options.same_second_share ? event_kind::same_second
                 : roll < options.delete_share + options.same_second_share + options.inventory_share
                     ? event_kind::inventory
@@ -294,9 +300,9 @@ history make_history(const history_options& options) {
         barcodes.push_back(v.barcodes.front());
       }
       for (int n = pick(keep_first ? 3 : 4); n > 0; --n) {
-        barcodes.push_back({types[static_cast<std::size_t>(pick(3))],
-                            "B" + std::to_string(v.id) + "-" + std::to_string(e) + "-" +
-                                std::to_string(n)});
+        barcodes.push_back(
+            {types[static_cast<std::size_t>(pick(3))],
+             "B" + std::to_string(v.id) + "-" + std::to_string(e) + "-" + std::to_string(n)});
       }
       v.barcodes = std::move(barcodes);
     } else {
@@ -352,7 +358,7 @@ history make_history(const history_options& options) {
       d.webhook_id = webhook_id;
       d.topic = topic;
       d.kind = kind;
-      d.body = p.deleted ? delete_json(p.id)
+      d.body = p.deleted                    ? delete_json(p.id)
                : kind == body_kind::stub    ? delete_json(p.id) // {"id": N}
                : kind == body_kind::trimmed ? trimmed_body(p)
                                             : product_body(p);
@@ -365,8 +371,8 @@ history make_history(const history_options& options) {
     if (chance(options.second_subscription_share)) {
       // Another subscription to the same topic: another webhook id, maybe
       // a trimmed body (deletes are {"id"} either way).
-      plan(id + "-b", !p.deleted && chance(options.trimmed_share) ? body_kind::trimmed
-                                                                   : body_kind::whole);
+      plan(id + "-b",
+           !p.deleted && chance(options.trimmed_share) ? body_kind::trimmed : body_kind::whole);
     }
     h.events.push_back(std::move(ev));
   }
@@ -379,11 +385,13 @@ history make_history(const history_options& options) {
     if (h.deliveries[i].dropped) {
       continue;
     }
-    keyed.emplace_back(static_cast<double>(i) + std::uniform_real_distribution<double>(
-                                                    0, options.max_delay)(random), i);
+    keyed.emplace_back(static_cast<double>(i) +
+                           std::uniform_real_distribution<double>(0, options.max_delay)(random),
+                       i);
     if (chance(options.duplicate_share)) {
       keyed.emplace_back(static_cast<double>(i) + std::uniform_real_distribution<double>(
-                                                      0, 2.0 * options.max_delay)(random), i);
+                                                      0, 2.0 * options.max_delay)(random),
+                         i);
     }
   }
   std::sort(keyed.begin(), keyed.end());
@@ -396,8 +404,8 @@ history make_history(const history_options& options) {
 delivery_simulator::delivery_simulator(const history& h, std::string secret)
     : history_(h), secret_(std::move(secret)), acknowledged_(h.deliveries.size(), false) {}
 
-void delivery_simulator::deliver(const std::function<net::http_client()>& client_for,
-                                 int workers, int max_attempts, std::chrono::milliseconds pause) {
+void delivery_simulator::deliver(const std::function<net::http_client()>& client_for, int workers,
+                                 int max_attempts, std::chrono::milliseconds pause) {
   struct job {
     std::size_t delivery;
     int number;
@@ -458,8 +466,7 @@ void delivery_simulator::deliver(const std::function<net::http_client()>& client
           client.reset();
         }
         a.answered_at = std::chrono::steady_clock::now();
-        a.latency_ms =
-            std::chrono::duration<double, std::milli>(a.answered_at - started).count();
+        a.latency_ms = std::chrono::duration<double, std::milli>(a.answered_at - started).count();
         const bool ok = a.status >= 200 && a.status < 300;
         {
           std::lock_guard lock(mutex_);
@@ -521,23 +528,26 @@ std::map<std::int64_t, mirror_product> read_mirror(const std::string& shop,
     return text("extract(epoch from " + column + " - '2026-01-01T00:00:00Z')::bigint");
   };
   std::map<std::int64_t, mirror_product> out;
-  for (auto& r : db.query(
-           "select product_id, deleted_at is not null, concat_ws(' | ', " + text("title") + ", " +
-           "array_to_string(tags, ','), " + text("status") + ", " + seconds("updated_at") + ", " +
-           text("handle") + ", " + text("vendor") + ", " + text("product_type") + ", " +
-           text("body_html") + ", " + seconds("created_at") + ", " + seconds("published_at") +
-           ", " + text("category_id") + ") from shopify.products where shop_domain = '" + shop + "'")) {
+  for (auto& r :
+       db.query("select product_id, deleted_at is not null, concat_ws(' | ', " + text("title") +
+                ", " + "array_to_string(tags, ','), " + text("status") + ", " +
+                seconds("updated_at") + ", " + text("handle") + ", " + text("vendor") + ", " +
+                text("product_type") + ", " + text("body_html") + ", " + seconds("created_at") +
+                ", " + seconds("published_at") + ", " + text("category_id") +
+                ") from shopify.products where shop_domain = '" + shop + "'")) {
     mirror_product& p = out[std::stoll(*r[0])];
     p.deleted = *r[1] == "t";
     p.columns = r[2].value_or("");
   }
-  for (auto& r : db.query(
-           "select product_id, string_agg(concat_ws(':', variant_id, " + text("price") + ", " +
-           text("inventory_quantity") + ", " + text("position") + ", " + text("sku") + ", " +
-           text("title") + ", " + text("compare_at_price") + ", " + text("option1") + ", " +
-           text("option2") + ", " + text("option3") + ", " + text("barcode") + ", " +
-           seconds("updated_at") + "), ' ' order by variant_id) from shopify.product_variants "
-           "where shop_domain = '" + shop + "' group by product_id")) {
+  for (auto& r :
+       db.query("select product_id, string_agg(concat_ws(':', variant_id, " + text("price") + ", " +
+                text("inventory_quantity") + ", " + text("position") + ", " + text("sku") + ", " +
+                text("title") + ", " + text("compare_at_price") + ", " + text("option1") + ", " +
+                text("option2") + ", " + text("option3") + ", " + text("barcode") + ", " +
+                seconds("updated_at") +
+                "), ' ' order by variant_id) from shopify.product_variants "
+                "where shop_domain = '" +
+                shop + "' group by product_id")) {
     out[std::stoll(*r[0])].variants = *r[1];
   }
   return out;
@@ -571,8 +581,8 @@ std::vector<std::string> compare_mirror(const std::map<std::int64_t, mirror_prod
   return wrong;
 }
 
-std::map<std::int64_t, mirror_product> truth_after_reconcile(
-    const history& h, const std::set<std::int64_t>& reached) {
+std::map<std::int64_t, mirror_product>
+truth_after_reconcile(const history& h, const std::set<std::int64_t>& reached) {
   std::map<std::int64_t, mirror_product> expected;
   for (const auto& [id, p] : h.final_truth) {
     if (p.deleted) {
@@ -605,7 +615,8 @@ check_report check_deliveries(const history& h, const std::vector<attempt>& atte
   report.acknowledged = acked.size();
   std::set<std::string> logged;
   for (const auto& r : db.query("select webhook_id from shopify.webhook_deliveries where "
-                                "shop_domain = '" + h.options.shop + "'")) {
+                                "shop_domain = '" +
+                                h.options.shop + "'")) {
     logged.insert(*r[0]);
   }
   for (const auto index : acked) {
@@ -646,8 +657,8 @@ check_report check_deliveries(const history& h, const std::vector<attempt>& atte
     }
   }
   for (const auto id : later.replayed_deletes) {
-    model[id].remove(stamp{std::numeric_limits<std::int64_t>::max(),
-                           std::numeric_limits<std::int64_t>::max()});
+    model[id].remove(
+        stamp{std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::max()});
   }
   std::map<std::int64_t, mirror_product> expected;
   for (const auto& [id, m] : model) {

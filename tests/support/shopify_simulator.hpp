@@ -47,7 +47,7 @@ struct product_truth {
   std::string tags; // sorted, comma-joined, as the mirror's text[] reads back
   std::string status;
   std::string category; // a taxonomy category's id; empty: none
-  int version = 0; // Shopify's updated_at, in seconds after a fixed start
+  int version = 0;      // Shopify's updated_at, in seconds after a fixed start
   std::vector<variant_truth> variants;
 };
 
@@ -64,7 +64,8 @@ enum class event_kind {
 /// What a delivery's body is.
 enum class body_kind {
   whole,   ///< the full product (or a delete's {"id": N})
-  trimmed, ///< a subscription's include_fields: id, title, updated_at, variants' id, price, inventory
+  trimmed, ///< a subscription's include_fields: id, title, updated_at, variants' id, price,
+           ///< inventory
   stub,    ///< {"id": N} for a create or update: the product is to be fetched
 };
 
@@ -175,8 +176,8 @@ private:
 /// ("NULL" where null): what the checkers compare.
 struct mirror_product {
   bool deleted = false;
-  std::string columns;  ///< title | tags | status | updated_at | handle | ... | published_at
-  std::string variants; ///< per variant by id: id:price:inventory:position:sku:...:updated_at
+  std::string columns;       ///< title | tags | status | updated_at | handle | ... | published_at
+  std::string variants;      ///< per variant by id: id:price:inventory:position:sku:...:updated_at
   bool content_known = true; ///< false: only existence and the tombstone are checked
 };
 
@@ -212,8 +213,8 @@ check_report check_deliveries(const history& h, const std::vector<attempt>& atte
 /// truth: every live product exactly; every deleted one that ever reached
 /// the mirror tombstoned (its content is whatever last arrived: Shopify no
 /// longer has it to give); deleted ones that never reached it, nothing.
-std::map<std::int64_t, mirror_product> truth_after_reconcile(
-    const history& h, const std::set<std::int64_t>& reached);
+std::map<std::int64_t, mirror_product> truth_after_reconcile(const history& h,
+                                                             const std::set<std::int64_t>& reached);
 
 /// The products of `shop` as the mirror holds them.
 std::map<std::int64_t, mirror_product> read_mirror(const std::string& shop,

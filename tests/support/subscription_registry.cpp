@@ -14,9 +14,9 @@ using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 constexpr std::string_view gid_prefix = "gid://shopify/WebhookSubscription/";
 
 const std::set<std::string>& known_topics() {
-  static const std::set<std::string> topics = {
-      "PRODUCTS_CREATE", "PRODUCTS_UPDATE", "PRODUCTS_DELETE", "APP_UNINSTALLED",
-      "ORDERS_CREATE", "BULK_OPERATIONS_FINISH"};
+  static const std::set<std::string> topics = {"PRODUCTS_CREATE", "PRODUCTS_UPDATE",
+                                               "PRODUCTS_DELETE", "APP_UNINSTALLED",
+                                               "ORDERS_CREATE",   "BULK_OPERATIONS_FINISH"};
   return topics;
 }
 
@@ -199,15 +199,14 @@ std::string subscription_registry::create(const rapidjson::Value* variables) {
   r.topic = text(variables, "topic");
   if (known_topics().count(r.topic) == 0) {
     return mutation_answer("webhookSubscriptionCreate", nullptr,
-                           {{"topic", "Topic is not a webhook subscription topic"}},
-                           api_version_);
+                           {{"topic", "Topic is not a webhook subscription topic"}}, api_version_);
   }
   if (auto error = apply_input(member(variables, "webhookSubscription"), r)) {
     return mutation_answer("webhookSubscriptionCreate", nullptr, {*error}, api_version_);
   }
   if (r.uri.empty()) {
-    return mutation_answer("webhookSubscriptionCreate", nullptr, {{"uri", "Address can't be blank"}},
-                           api_version_);
+    return mutation_answer("webhookSubscriptionCreate", nullptr,
+                           {{"uri", "Address can't be blank"}}, api_version_);
   }
   for (const auto& other : records_) {
     if (other.topic == r.topic && other.uri == r.uri) {

@@ -34,7 +34,9 @@ std::string shared_server_url() {
   return own->url();
 }
 
-test_database::test_database(bool migrated) { create(shared_server_url(), migrated); }
+test_database::test_database(bool migrated) {
+  create(shared_server_url(), migrated);
+}
 
 test_database::test_database(const pg_cluster& cluster, bool migrated) {
   create(cluster.url(), migrated);
@@ -65,7 +67,8 @@ void test_database::create(const std::string& admin_url, bool migrated) {
   if (!migrated) {
     return;
   }
-  if (const char* other = std::getenv("SHOPMIRROR_TEST_BINARY"); other != nullptr && *other != '\0') {
+  if (const char* other = std::getenv("SHOPMIRROR_TEST_BINARY");
+      other != nullptr && *other != '\0') {
     // Tests run against another build (child_process.hpp): its schema, by
     // its own migrations, not this build's.
     child_process migrate({other, "migrate"}, {{"SHOPMIRROR_DATABASE_URL", url_}});

@@ -48,8 +48,8 @@ token_authority::token_authority(token_authority_settings settings)
     : settings_(std::move(settings)) {}
 
 std::string token_authority::issue_access(std::chrono::seconds lifetime) {
-  std::string token = "shpat_" + std::to_string(std::random_device{}()) + "_" +
-                      std::to_string(++serial_);
+  std::string token =
+      "shpat_" + std::to_string(std::random_device{}()) + "_" + std::to_string(++serial_);
   access_[token] = clock::now() + lifetime;
   secrets_.push_back(token);
   return token;
@@ -78,12 +78,11 @@ token_authority::answer token_authority::grant(std::string_view body) {
   answer a;
   if (type == "client_credentials" && !assertion.empty()) {
     // An application-only client assertion.
-    const auto verified =
-        settings_.assertion_public_key.empty()
-            ? std::nullopt
-            : crypto::verify_jwt(assertion, settings_.assertion_public_key);
-    if (!verified ||
-        get(f, "client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+    const auto verified = settings_.assertion_public_key.empty()
+                              ? std::nullopt
+                              : crypto::verify_jwt(assertion, settings_.assertion_public_key);
+    if (!verified || get(f, "client_assertion_type") !=
+                         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
       return refused("invalid_client", "The client assertion could not be verified", 401);
     }
     rapidjson::Document claims;
@@ -94,9 +93,8 @@ token_authority::answer token_authority::grant(std::string_view body) {
     const auto number = [&](const char* k) {
       return claims.HasMember(k) && claims[k].IsInt64() ? claims[k].GetInt64() : 0;
     };
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         clock::now().time_since_epoch())
-                         .count();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(clock::now().time_since_epoch()).count();
     if (text("iss") != settings_.client_id || text("sub") != settings_.client_id ||
         text("aud") != "https://" + settings_.shop_domain + "/admin/oauth/access_token" ||
         number("exp") < now || number("exp") - number("iat") > 300 || text("jti").empty() ||
@@ -140,8 +138,8 @@ token_authority::answer token_authority::grant(std::string_view body) {
       // successor is replaced.
       retired_refresh_.insert(current_refresh_);
     }
-    current_refresh_ = "shprt_" + std::to_string(std::random_device{}()) + "_" +
-                       std::to_string(++serial_);
+    current_refresh_ =
+        "shprt_" + std::to_string(std::random_device{}()) + "_" + std::to_string(++serial_);
     secrets_.push_back(current_refresh_);
     refresh_expiry_ = clock::now() + settings_.refresh_lifetime;
     ++counters_.refreshes;
@@ -176,8 +174,9 @@ std::string token_authority::install_offline_grant() {
   const std::string token = issue_access(settings_.offline_lifetime);
   return "{\"access_token\":\"" + token + "\",\"scope\":\"read_products\",\"expires_in\":" +
          std::to_string(settings_.offline_lifetime.count()) + ",\"refresh_token\":\"" +
-         current_refresh_ + "\",\"refresh_token_expires_in\":" +
-         std::to_string(settings_.refresh_lifetime.count()) + "}";
+         current_refresh_ +
+         "\",\"refresh_token_expires_in\":" + std::to_string(settings_.refresh_lifetime.count()) +
+         "}";
 }
 
 void token_authority::lose_next_answer() {

@@ -45,9 +45,9 @@ struct token_counters {
   int client_credentials = 0; ///< tokens granted, by grant
   int refreshes = 0;
   int assertions = 0;
-  int refused = 0;            ///< grants refused (4xx)
-  int stale_refresh = 0;      ///< refreshes with a refresh token already retired
-  int lost_answers = 0;       ///< grants made whose answer was dropped
+  int refused = 0;       ///< grants refused (4xx)
+  int stale_refresh = 0; ///< refreshes with a refresh token already retired
+  int lost_answers = 0;  ///< grants made whose answer was dropped
 };
 
 class token_authority {

@@ -67,19 +67,21 @@ std::string product_json(const product_spec& p, const std::string& category,
   for (std::size_t i = 0; i < p.variants.size(); ++i) {
     const auto& v = p.variants[i];
     out << (i ? "," : "") << "{\"id\":" << v.id << ",\"product_id\":" << p.id
-        << ",\"title\":\"Variant " << v.id << "\",\"price\":\"" << v.price << "\",\"sku\":"
-        << (v.sku.empty() ? "null" : "\"" + v.sku + "\"") << ",\"position\":" << v.position
-        << ",\"compare_at_price\":null,\"option1\":\"Size " << v.position
-        << "\",\"option2\":null,\"option3\":null,\"barcode\":"
+        << ",\"title\":\"Variant " << v.id << "\",\"price\":\"" << v.price
+        << "\",\"sku\":" << (v.sku.empty() ? "null" : "\"" + v.sku + "\"")
+        << ",\"position\":" << v.position << ",\"compare_at_price\":null,\"option1\":\"Size "
+        << v.position << "\",\"option2\":null,\"option3\":null,\"barcode\":"
         << (barcodes.count(v.id) != 0 ? "\"" + barcodes.at(v.id) + "\"" : "null")
-        << ",\"inventory_quantity\":"
-        << v.inventory << ",\"updated_at\":\"" << p.updated_at << "\"}";
+        << ",\"inventory_quantity\":" << v.inventory << ",\"updated_at\":\"" << p.updated_at
+        << "\"}";
   }
   out << "]}";
   return out.str();
 }
 
-std::string delete_json(std::int64_t id) { return "{\"id\":" + std::to_string(id) + "}"; }
+std::string delete_json(std::int64_t id) {
+  return "{\"id\":" + std::to_string(id) + "}";
+}
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds timeout, const std::string& source) {

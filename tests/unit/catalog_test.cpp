@@ -16,7 +16,8 @@ using namespace shopmirror;
 
 TEST_SUITE("support") {
 
-  TEST_CASE("the inventory workload changes one variant's inventory a version and moves updated_at only on edits") {
+  TEST_CASE("the inventory workload changes one variant's inventory a version and moves updated_at "
+            "only on edits") {
     const auto state = [](int version, int variants) {
       const auto mapped = model::map_product_webhook(
           model::product_topic::update,
