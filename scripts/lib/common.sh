@@ -13,7 +13,7 @@ SERVER_PACKAGES=(postgresql-15 postgresql-client-15 acl)
 # and its runtime (libFuzzer, sanitizers) for the fuzz targets, chromium
 # (headless) for the status page as a browser shows it, and promtool (in
 # Debian's prometheus package) for the shipped alert rules, PgBouncer.
-TEST_PACKAGES=(nginx openssl systemd clang libclang-rt-14-dev clang-tidy chromium prometheus pgbouncer)
+TEST_PACKAGES=(nginx openssl systemd clang libclang-rt-14-dev clang-tidy clang-format chromium prometheus pgbouncer)
 
 log() { printf '\033[1mshopmirror:\033[0m %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
