@@ -11,7 +11,7 @@
 #include <charconv>
 #include <iostream>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 using telemetry::level;
 using telemetry::log_event;
@@ -158,4 +158,4 @@ int run_dead_letters(const config& settings, const std::vector<std::string>& wor
   return failures == 0 ? 0 : 1;
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

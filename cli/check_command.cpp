@@ -14,7 +14,7 @@
 #include <iostream>
 #include <memory>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 const command_spec check_command{
     .name = "check",
@@ -164,4 +164,4 @@ int run_check() {
   return report.exit_status();
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

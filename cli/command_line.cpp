@@ -5,7 +5,7 @@
 #include <initializer_list>
 #include <iostream>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 namespace {
 
 bool is_help(std::string_view word) {
@@ -136,4 +136,4 @@ const command_spec version_command{
              "  Prints the version.\n",
 };
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

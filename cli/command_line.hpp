@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 /// What one command accepts. Options are the same for all its subcommands.
 struct command_spec {
@@ -85,4 +85,4 @@ extern const command_spec dead_letters_command;
 extern const command_spec status_command;
 extern const command_spec version_command;
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 /// `shopmirror serve`: the webhook service, until SIGTERM or SIGINT.
 int run_serve(const config& settings);
@@ -50,4 +50,4 @@ int run_status(const config& settings, const std::vector<std::string>& args);
 /// Shopify does. `args` are the words after `send`.
 int run_send(const config& settings, const std::vector<std::string>& args);
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -11,7 +11,7 @@
 
 extern char** environ;
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 namespace {
 
 const std::set<std::string>& known_names() {
@@ -80,7 +80,7 @@ const std::set<std::string>& known_names() {
 
 } // namespace
 
-listen_address parse_listen(const std::string& name, const std::string& value) {
+ingest::listen_address parse_listen(const std::string& name, const std::string& value) {
   const std::string text = trim(value);
   const auto colon = text.rfind(':');
   const auto fail = [&](const std::string& why) {
@@ -90,7 +90,7 @@ listen_address parse_listen(const std::string& name, const std::string& value) {
   if (colon == std::string::npos || colon == 0) {
     throw fail("has no host or no port");
   }
-  listen_address address;
+  ingest::listen_address address;
   address.host = text.substr(0, colon);
   if (address.host.size() > 2 && address.host.front() == '[' && address.host.back() == ']') {
     address.host = address.host.substr(1, address.host.size() - 2); // [::1]
@@ -281,4 +281,4 @@ config load_config_from_environment() {
       names);
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 /// A setting with a bad value; the message names the variable.
 class config_error : public std::runtime_error {
@@ -24,13 +24,13 @@ public:
 
 /// Reads `value` (host:port, [v6]:port) of the variable `name`; throws
 /// config_error naming it when it is not one.
-listen_address parse_listen(const std::string& name, const std::string& value);
+ingest::listen_address parse_listen(const std::string& name, const std::string& value);
 
 /// Everything shopmirror reads from its environment (see deploy/env.example).
 struct config {
   db::db_settings database;
   db::writer_settings writer;
-  listen_address listen;
+  ingest::listen_address listen;
   std::vector<std::string> webhook_secrets;
   std::uint64_t max_body_bytes = 8 * 1024 * 1024;
   /// A delivery not committed within this time is answered 503 (Shopify
@@ -89,4 +89,4 @@ void load_shop_config(const env_lookup& lookup, config& c);
 /// load_config over the process environment.
 config load_config_from_environment();
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 std::string trim(std::string_view text) {
   constexpr std::string_view blanks = " \t\r\n";
@@ -100,9 +100,9 @@ std::vector<std::string> split_list(const std::string& text, char separator) {
   return secrets;
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 double parse_share(const std::string& name, const std::string& value) {
   std::string text = trim(value);
@@ -146,4 +146,4 @@ std::string read_secret_file(const std::string& variable, const std::string& pat
   return secret;
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 std::string trim(std::string_view text);
 
@@ -45,4 +45,4 @@ std::string read_secret_file(const std::string& variable, const std::string& pat
 /// starting with '#'.
 std::vector<std::string> split_list(const std::string& text, char separator);
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -15,7 +15,7 @@
 #include <iostream>
 #include <sstream>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 const command_spec credentials_command{
     .name = "credentials",
@@ -169,4 +169,4 @@ int run_credentials(const config& settings, const std::vector<std::string>& word
   return misuse(credentials_command, "shopmirror credentials: unknown subcommand");
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 const command_spec health_command{
     .name = "health",
@@ -21,7 +21,7 @@ const command_spec health_command{
 namespace {
 
 // The service listens on the wildcard; it is asked on loopback.
-std::string readyz_url(listen_address listen) {
+std::string readyz_url(ingest::listen_address listen) {
   if (listen.host.empty() || listen.host == "0.0.0.0") {
     listen.host = "127.0.0.1";
   } else if (listen.host == "::") {
@@ -38,7 +38,7 @@ int run_health(const std::vector<std::string>& words) {
   const arguments args = checked_arguments(health_command, words);
   std::string address = args.value_or("--url", "");
   if (address.empty()) {
-    listen_address listen;
+    ingest::listen_address listen;
     // A one-shot command: no other thread runs.
     if (const char* text = std::getenv("SHOPMIRROR_LISTEN")) { // NOLINT(concurrency-mt-unsafe)
       try {
@@ -73,4 +73,4 @@ int run_health(const std::vector<std::string>& words) {
   }
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 housekeeping::housekeeping(const config& settings) : settings_(settings) {
   loop_.start([this] { run(); });
@@ -37,4 +37,4 @@ void housekeeping::run() {
   }
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

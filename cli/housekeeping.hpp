@@ -3,7 +3,7 @@
 #include "cli/config.hpp"
 #include "sync/background_loop.hpp"
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 /// Prunes the delivery log in the background: a minute after start, then
 /// hourly. Replicas share the work through an advisory lock.
@@ -22,4 +22,4 @@ private:
   sync::background_loop loop_;
 };
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   // Help and mistakes are answered before any setting is read.
-  if (const auto answered = ingest::answer_usage(command, rest)) {
+  if (const auto answered = cli::answer_usage(command, rest)) {
     return *answered;
   }
   if (command == "version" || command == "--version") {
@@ -68,44 +68,44 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "health") {
-    return ingest::run_health(rest);
+    return cli::run_health(rest);
   }
   if (command == "check") {
-    return ingest::run_check();
+    return cli::run_check();
   }
   try {
-    const ingest::config settings = ingest::load_config_from_environment();
+    const cli::config settings = cli::load_config_from_environment();
     telemetry::set_min_level(parse_level(settings.log_level));
     if (command == "serve") {
-      return ingest::run_serve(settings);
+      return cli::run_serve(settings);
     }
     if (command == "migrate") {
-      return ingest::run_migrate(settings);
+      return cli::run_migrate(settings);
     }
     if (command == "prune") {
-      return ingest::run_prune(settings);
+      return cli::run_prune(settings);
     }
     if (command == "dead-letters") {
-      return ingest::run_dead_letters(settings, rest);
+      return cli::run_dead_letters(settings, rest);
     }
     if (command == "reconcile") {
-      return ingest::run_reconcile(settings, rest);
+      return cli::run_reconcile(settings, rest);
     }
     if (command == "subscriptions") {
-      return ingest::run_subscriptions(settings, rest);
+      return cli::run_subscriptions(settings, rest);
     }
     if (command == "credentials") {
-      return ingest::run_credentials(settings, rest);
+      return cli::run_credentials(settings, rest);
     }
     if (command == "status") {
-      return ingest::run_status(settings, rest);
+      return cli::run_status(settings, rest);
     }
     if (command == "send") {
-      return ingest::run_send(settings, rest);
+      return cli::run_send(settings, rest);
     }
     std::cerr << "shopmirror: unknown command \"" << command << "\"\n" << usage;
     return 2;
-  } catch (const ingest::config_error& e) {
+  } catch (const cli::config_error& e) {
     telemetry::log_event(telemetry::level::error, "config_invalid").field("error", e.what());
     return 2;
   } catch (const db::database_error& e) {

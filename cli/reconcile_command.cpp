@@ -8,7 +8,7 @@
 #include <charconv>
 #include <iostream>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 const command_spec reconcile_command{
     .name = "reconcile",
@@ -80,7 +80,7 @@ int run_reconcile(const config& settings, const std::vector<std::string>& words)
   reconcile::coordinator coordinator(settings.shops, settings.reconcile, settings.database);
   if (confirm) {
     const db::run_record run = coordinator.confirm_sweep(*confirm);
-    std::cout << run_json(run) << std::endl;
+    std::cout << ingest::run_json(run) << std::endl;
     return run.status == db::run_status::succeeded ? 0 : 1;
   }
   if (!only_shop.empty() && coordinator.find_shop(only_shop) == nullptr) {
@@ -98,10 +98,10 @@ int run_reconcile(const config& settings, const std::vector<std::string>& words)
     db::run_request request = base;
     request.shop = shop.domain;
     const db::run_record run = coordinator.run(request);
-    std::cout << run_json(run) << std::endl;
+    std::cout << ingest::run_json(run) << std::endl;
     all_succeeded = all_succeeded && run.status == db::run_status::succeeded;
   }
   return all_succeeded ? 0 : 1;
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

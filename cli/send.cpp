@@ -13,7 +13,7 @@
 #include <random>
 #include <sstream>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 const command_spec send_command{
     .name = "send",
@@ -179,4 +179,4 @@ int run_send(const config& settings, const std::vector<std::string>& args) {
   }
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -21,7 +21,7 @@
 
 #include <sys/resource.h>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 namespace {
 
 namespace asio = boost::asio;
@@ -40,7 +40,7 @@ void raise_descriptor_limit() {
 
 // After SIGTERM: wait for the connections to finish, but not past the drain
 // timeout, then stop the I/O threads.
-void watch_drain(http_server& server, const std::shared_ptr<asio::steady_timer>& timer,
+void watch_drain(ingest::http_server& server, const std::shared_ptr<asio::steady_timer>& timer,
                  std::chrono::steady_clock::time_point give_up) {
   if (server.open_connections() == 0 || std::chrono::steady_clock::now() >= give_up) {
     log_event(level::info, "drained")
@@ -75,8 +75,8 @@ void refuse_shared_sessions(const db::db_settings& database) {
 }
 
 // The part of the configuration the service's requests read.
-service_settings service_settings_of(const config& settings) {
-  service_settings out;
+ingest::service_settings service_settings_of(const config& settings) {
+  ingest::service_settings out;
   out.database = settings.database;
   out.max_body_bytes = settings.max_body_bytes;
   out.ack_timeout = settings.ack_timeout;
@@ -115,7 +115,7 @@ int run_serve(const config& settings) {
   refuse_shared_sessions(settings.database);
 
   telemetry::registry registry;
-  service_metrics metrics(registry);
+  ingest::service_metrics metrics(registry);
   telemetry::add_process_metrics(registry, SHOPMIRROR_VERSION);
   std::map<std::string, std::vector<std::string>> shop_secrets;
   for (const auto& shop : settings.shops) {
@@ -141,12 +141,12 @@ int run_serve(const config& settings) {
       {&metrics.db_commit_seconds.with({}), &metrics.db_batch_size.with({})});
   // shop/redact requests are erased here, whether or not shops are
   // configured for reconcile.
-  erasure_worker eraser(settings.database, settings.erasure, metrics);
-  delivery_log deliveries;
-  service application(service_settings_of(settings), verifier, writer, readiness, registry, metrics,
-                      deliveries, reconciler.get(), &eraser);
+  ingest::erasure_worker eraser(settings.database, settings.erasure, metrics);
+  ingest::delivery_log deliveries;
+  ingest::service application(service_settings_of(settings), verifier, writer, readiness, registry,
+                              metrics, deliveries, reconciler.get(), &eraser);
 
-  server_settings server_options;
+  ingest::server_settings server_options;
   server_options.listen = settings.listen;
   server_options.read_timeout = settings.read_timeout;
   server_options.idle_timeout = settings.idle_timeout;
@@ -154,7 +154,7 @@ int run_serve(const config& settings) {
   server_options.io_threads = settings.io_threads;
   server_options.trusted_proxies = settings.trusted_proxies;
   server_options.on_connection_refused = [&metrics] { metrics.connections_refused.with({}).inc(); };
-  http_server server(server_options, application);
+  ingest::http_server server(server_options, application);
 
   std::uint16_t port = 0;
   try {
@@ -220,4 +220,4 @@ int run_serve(const config& settings) {
   return 0;
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

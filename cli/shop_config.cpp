@@ -14,7 +14,7 @@
 
 #include <set>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 namespace {
 
 /// A secret setting, from NAME or from the file NAME_FILE names, with the
@@ -367,4 +367,4 @@ void load_shop_config(const env_lookup& lookup, config& c) {
                             std::chrono::seconds(1));
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -9,7 +9,7 @@
 #include <iostream>
 #include <optional>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 const command_spec status_command{
     .name = "status",
@@ -42,10 +42,11 @@ int run_status(const config& settings, const std::vector<std::string>& words) {
     std::cerr << "shopmirror status: the database cannot be read: " << reading.error << "\n";
     return 3;
   }
-  std::cout << (json ? status_json(reading.report) + "\n" : status_table(reading.report));
+  std::cout << (json ? ingest::status_json(reading.report) + "\n"
+                     : ingest::status_table(reading.report));
   const bool healthy = std::all_of(reading.report.shops.begin(), reading.report.shops.end(),
                                    [](const db::shop_status& s) { return s.attention().empty(); });
   return healthy ? 0 : 1;
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

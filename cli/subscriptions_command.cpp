@@ -7,7 +7,7 @@
 
 #include <iostream>
 
-namespace shopmirror::ingest {
+namespace shopmirror::cli {
 
 const command_spec subscriptions_command{
     .name = "subscriptions",
@@ -88,4 +88,4 @@ int run_subscriptions(const config& settings, const std::vector<std::string>& wo
   return all_ok ? 0 : 1;
 }
 
-} // namespace shopmirror::ingest
+} // namespace shopmirror::cli

@@ -68,7 +68,7 @@ TEST_SUITE("e2e") {
     const std::regex limit(R"(location = /webhooks/shopify \{[^}]*client_max_body_size (\d+)m;)");
     std::smatch match;
     REQUIRE(std::regex_search(locations, match, limit));
-    CHECK(std::stoull(match[1]) * 1024 * 1024 == ingest::config{}.max_body_bytes);
+    CHECK(std::stoull(match[1]) * 1024 * 1024 == cli::config{}.max_body_bytes);
   }
 
   TEST_CASE_FIXTURE(behind_nginx,

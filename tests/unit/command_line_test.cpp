@@ -4,7 +4,7 @@
 
 #include <doctest/doctest.h>
 
-using namespace shopmirror::ingest;
+using namespace shopmirror::cli;
 
 namespace {
 

@@ -11,12 +11,12 @@ using namespace shopmirror;
 
 namespace {
 
-ingest::config load(const std::map<std::string, std::string>& vars) {
+cli::config load(const std::map<std::string, std::string>& vars) {
   std::vector<std::string> names;
   for (const auto& [name, value] : vars) {
     names.push_back(name);
   }
-  return ingest::load_config(
+  return cli::load_config(
       [&](const std::string& name) -> std::optional<std::string> {
         const auto it = vars.find(name);
         if (it == vars.end()) {
@@ -31,7 +31,7 @@ ingest::config load(const std::map<std::string, std::string>& vars) {
 std::string error_of(const std::map<std::string, std::string>& vars) {
   try {
     load(vars);
-  } catch (const ingest::config_error& e) {
+  } catch (const cli::config_error& e) {
     return e.what();
   }
   return "";
@@ -48,8 +48,8 @@ TEST_SUITE("cli") {
     CHECK(c.max_body_bytes == 8 * 1024 * 1024);
     CHECK(c.webhook_secrets.empty());
     CHECK(c.ack_timeout.count() < 5000);
-    CHECK_THROWS_AS(c.require_database(), ingest::config_error);
-    CHECK_THROWS_AS(c.require_secrets(), ingest::config_error);
+    CHECK_THROWS_AS(c.require_database(), cli::config_error);
+    CHECK_THROWS_AS(c.require_secrets(), cli::config_error);
   }
 
   TEST_CASE("values are read and validated") {
