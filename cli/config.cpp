@@ -14,69 +14,68 @@ extern char** environ;
 namespace shopmirror::cli {
 namespace {
 
-const std::set<std::string>& known_names() {
-  static const std::set<std::string> names = {
-      "SHOPMIRROR_DATABASE_URL",
-      "SHOPMIRROR_LISTEN",
-      "SHOPMIRROR_WEBHOOK_SECRETS",
-      "SHOPMIRROR_WEBHOOK_SECRETS_FILE",
-      "SHOPMIRROR_MAX_BODY_BYTES",
-      "SHOPMIRROR_ACK_TIMEOUT_MS",
-      "SHOPMIRROR_READ_TIMEOUT_MS",
-      "SHOPMIRROR_IDLE_TIMEOUT_MS",
-      "SHOPMIRROR_DRAIN_TIMEOUT_MS",
-      "SHOPMIRROR_MAX_CONNECTIONS",
-      "SHOPMIRROR_IO_THREADS",
-      "SHOPMIRROR_DB_CONNECTIONS",
-      "SHOPMIRROR_DB_BATCH_MAX",
-      "SHOPMIRROR_DB_BATCH_WAIT_US",
-      "SHOPMIRROR_QUEUE_CAPACITY",
-      "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS",
-      "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS",
-      "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
-      "SHOPMIRROR_DB_KEEPALIVE_IDLE",
-      "SHOPMIRROR_DB_KEEPALIVE_INTERVAL",
-      "SHOPMIRROR_DB_KEEPALIVE_COUNT",
-      "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS",
-      "SHOPMIRROR_MIGRATE_ON_START",
-      "SHOPMIRROR_API_VERSION",
-      "SHOPMIRROR_LOG_LEVEL",
-      "SHOPMIRROR_DELIVERY_RETENTION",
-      "SHOPMIRROR_PRUNE_EVERY",
-      "SHOPMIRROR_ERASE_BATCH",
-      "SHOPMIRROR_ERASE_INTERVAL_MS",
-      "SHOPMIRROR_TRUSTED_PROXIES",
-      "SHOPMIRROR_SHOP",
-      "SHOPMIRROR_ADMIN_TOKEN",
-      "SHOPMIRROR_ADMIN_TOKEN_FILE",
-      "SHOPMIRROR_ADMIN_API_URL",
-      "SHOPMIRROR_CONFIG",
-      "SHOPMIRROR_RECONCILE_AT",
-      "SHOPMIRROR_RECONCILE_TOKEN",
-      "SHOPMIRROR_RECONCILE_MODE",
-      "SHOPMIRROR_RECONCILE_PAGE_SIZE",
-      "SHOPMIRROR_RECONCILE_JITTER",
-      "SHOPMIRROR_REFRESH_INTERVAL_MS",
-      "SHOPMIRROR_RECONCILE_MAX_ATTEMPTS",
-      "SHOPMIRROR_RECONCILE_RETRY_BASE_MS",
-      "SHOPMIRROR_RECONCILE_CONNECTIONS",
-      "SHOPMIRROR_RECONCILE_MAX_SWEEP",
-      "SHOPMIRROR_ADMIN_AUTH",
-      "SHOPMIRROR_CLIENT_ID",
-      "SHOPMIRROR_CLIENT_SECRET",
-      "SHOPMIRROR_CLIENT_SECRET_FILE",
-      "SHOPMIRROR_APP_PRIVATE_KEY_FILE",
-      "SHOPMIRROR_APP_KEY_ID",
-      "SHOPMIRROR_CREDENTIALS_KEY",
-      "SHOPMIRROR_CREDENTIALS_KEY_FILE",
-      "SHOPMIRROR_PUBLIC_URL",
-      "SHOPMIRROR_SUBSCRIPTION_CHECK_EVERY",
-      "SHOPMIRROR_RECONCILE_BULK_TIMEOUT",
-      "SHOPMIRROR_STATUS_TOKEN",
-      "SHOPMIRROR_STATUS_TOKEN_FILE",
-  };
-  return names;
-}
+// Every variable the service reads: any other SHOPMIRROR_ name is reported
+// at start-up as unknown (a misspelt setting would otherwise be ignored).
+const std::set<std::string, std::less<>> known_names = {
+    "SHOPMIRROR_DATABASE_URL",
+    "SHOPMIRROR_LISTEN",
+    "SHOPMIRROR_WEBHOOK_SECRETS",
+    "SHOPMIRROR_WEBHOOK_SECRETS_FILE",
+    "SHOPMIRROR_MAX_BODY_BYTES",
+    "SHOPMIRROR_ACK_TIMEOUT_MS",
+    "SHOPMIRROR_READ_TIMEOUT_MS",
+    "SHOPMIRROR_IDLE_TIMEOUT_MS",
+    "SHOPMIRROR_DRAIN_TIMEOUT_MS",
+    "SHOPMIRROR_MAX_CONNECTIONS",
+    "SHOPMIRROR_IO_THREADS",
+    "SHOPMIRROR_DB_CONNECTIONS",
+    "SHOPMIRROR_DB_BATCH_MAX",
+    "SHOPMIRROR_DB_BATCH_WAIT_US",
+    "SHOPMIRROR_QUEUE_CAPACITY",
+    "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS",
+    "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS",
+    "SHOPMIRROR_DB_LOCK_TIMEOUT_MS",
+    "SHOPMIRROR_DB_KEEPALIVE_IDLE",
+    "SHOPMIRROR_DB_KEEPALIVE_INTERVAL",
+    "SHOPMIRROR_DB_KEEPALIVE_COUNT",
+    "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS",
+    "SHOPMIRROR_MIGRATE_ON_START",
+    "SHOPMIRROR_API_VERSION",
+    "SHOPMIRROR_LOG_LEVEL",
+    "SHOPMIRROR_DELIVERY_RETENTION",
+    "SHOPMIRROR_PRUNE_EVERY",
+    "SHOPMIRROR_ERASE_BATCH",
+    "SHOPMIRROR_ERASE_INTERVAL_MS",
+    "SHOPMIRROR_TRUSTED_PROXIES",
+    "SHOPMIRROR_SHOP",
+    "SHOPMIRROR_ADMIN_TOKEN",
+    "SHOPMIRROR_ADMIN_TOKEN_FILE",
+    "SHOPMIRROR_ADMIN_API_URL",
+    "SHOPMIRROR_CONFIG",
+    "SHOPMIRROR_RECONCILE_AT",
+    "SHOPMIRROR_RECONCILE_TOKEN",
+    "SHOPMIRROR_RECONCILE_MODE",
+    "SHOPMIRROR_RECONCILE_PAGE_SIZE",
+    "SHOPMIRROR_RECONCILE_JITTER",
+    "SHOPMIRROR_REFRESH_INTERVAL_MS",
+    "SHOPMIRROR_RECONCILE_MAX_ATTEMPTS",
+    "SHOPMIRROR_RECONCILE_RETRY_BASE_MS",
+    "SHOPMIRROR_RECONCILE_CONNECTIONS",
+    "SHOPMIRROR_RECONCILE_MAX_SWEEP",
+    "SHOPMIRROR_ADMIN_AUTH",
+    "SHOPMIRROR_CLIENT_ID",
+    "SHOPMIRROR_CLIENT_SECRET",
+    "SHOPMIRROR_CLIENT_SECRET_FILE",
+    "SHOPMIRROR_APP_PRIVATE_KEY_FILE",
+    "SHOPMIRROR_APP_KEY_ID",
+    "SHOPMIRROR_CREDENTIALS_KEY",
+    "SHOPMIRROR_CREDENTIALS_KEY_FILE",
+    "SHOPMIRROR_PUBLIC_URL",
+    "SHOPMIRROR_SUBSCRIPTION_CHECK_EVERY",
+    "SHOPMIRROR_RECONCILE_BULK_TIMEOUT",
+    "SHOPMIRROR_STATUS_TOKEN",
+    "SHOPMIRROR_STATUS_TOKEN_FILE",
+};
 
 } // namespace
 
@@ -131,51 +130,53 @@ void config::require_secrets() const {
   }
 }
 
-config load_config(const env_lookup& lookup, const std::vector<std::string>& names) {
-  config c;
+namespace {
+
+std::vector<std::string> unknown_variables(const std::vector<std::string>& names) {
+  std::vector<std::string> unknown;
   for (const auto& name : names) {
-    if (name.rfind("SHOPMIRROR_", 0) == 0 && known_names().count(name) == 0 &&
+    if (name.rfind("SHOPMIRROR_", 0) == 0 && known_names.count(name) == 0 &&
         name.rfind("SHOPMIRROR_TEST_", 0) != 0) {
-      c.unknown_variables.push_back(name);
+      unknown.push_back(name);
     }
   }
+  return unknown;
+}
 
+void load_database(const env_lookup& lookup, db::db_settings& d) {
   if (const auto url = lookup("SHOPMIRROR_DATABASE_URL")) {
-    c.database.url = trim(*url);
-    if (c.database.url.empty()) {
+    d.url = trim(*url);
+    if (d.url.empty()) {
       throw config_error("SHOPMIRROR_DATABASE_URL is empty");
     }
-    if (const auto problem = db::validate_url(c.database.url)) {
+    if (const auto problem = db::validate_url(d.url)) {
       // libpq quotes the value back, and it may hold a password: then the
       // message names the variable only.
-      const bool may_hold_password = c.database.url.find('@') != std::string::npos ||
-                                     c.database.url.find("password") != std::string::npos;
+      const bool may_hold_password =
+          d.url.find('@') != std::string::npos || d.url.find("password") != std::string::npos;
       throw config_error("SHOPMIRROR_DATABASE_URL is not a valid libpq connection string" +
                          (may_hold_password
                               ? std::string(" (details withheld: it may hold a password)")
                               : ": " + *problem));
     }
   }
-  c.database.connect_timeout =
-      millis(lookup, "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS", c.database.connect_timeout, 1000, 60000);
-  c.database.statement_timeout = millis(lookup, "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS",
-                                        c.database.statement_timeout, 100, 600000);
-  c.database.lock_timeout =
-      millis(lookup, "SHOPMIRROR_DB_LOCK_TIMEOUT_MS", c.database.lock_timeout, 10, 600000);
-  c.database.keepalive_idle = duration(lookup, "SHOPMIRROR_DB_KEEPALIVE_IDLE",
-                                       c.database.keepalive_idle, std::chrono::seconds(1));
-  c.database.keepalive_interval = duration(lookup, "SHOPMIRROR_DB_KEEPALIVE_INTERVAL",
-                                           c.database.keepalive_interval, std::chrono::seconds(1));
-  c.database.keepalive_count =
+  d.connect_timeout =
+      millis(lookup, "SHOPMIRROR_DB_CONNECT_TIMEOUT_MS", d.connect_timeout, 1000, 60000);
+  d.statement_timeout =
+      millis(lookup, "SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS", d.statement_timeout, 100, 600000);
+  d.lock_timeout = millis(lookup, "SHOPMIRROR_DB_LOCK_TIMEOUT_MS", d.lock_timeout, 10, 600000);
+  d.keepalive_idle =
+      duration(lookup, "SHOPMIRROR_DB_KEEPALIVE_IDLE", d.keepalive_idle, std::chrono::seconds(1));
+  d.keepalive_interval = duration(lookup, "SHOPMIRROR_DB_KEEPALIVE_INTERVAL", d.keepalive_interval,
+                                  std::chrono::seconds(1));
+  d.keepalive_count =
       static_cast<int>(integer(lookup, "SHOPMIRROR_DB_KEEPALIVE_COUNT",
-                               static_cast<std::uint64_t>(c.database.keepalive_count), 1, 100));
-  c.database.tcp_user_timeout =
-      millis(lookup, "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS", c.database.tcp_user_timeout, 0, 3600000);
+                               static_cast<std::uint64_t>(d.keepalive_count), 1, 100));
+  d.tcp_user_timeout =
+      millis(lookup, "SHOPMIRROR_DB_TCP_USER_TIMEOUT_MS", d.tcp_user_timeout, 0, 3600000);
+}
 
-  if (const auto listen = lookup("SHOPMIRROR_LISTEN")) {
-    c.listen = parse_listen("SHOPMIRROR_LISTEN", *listen);
-  }
-
+std::vector<std::string> load_webhook_secrets(const env_lookup& lookup) {
   const auto secrets = lookup("SHOPMIRROR_WEBHOOK_SECRETS");
   const auto secrets_file = lookup("SHOPMIRROR_WEBHOOK_SECRETS_FILE");
   if (secrets && secrets_file) {
@@ -183,19 +184,28 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
                        "set; set one");
   }
   if (secrets) {
-    c.webhook_secrets = split_list(*secrets, ',');
-    if (c.webhook_secrets.empty()) {
+    auto list = split_list(*secrets, ',');
+    if (list.empty()) {
       throw config_error("SHOPMIRROR_WEBHOOK_SECRETS holds no secret");
     }
-  } else if (secrets_file) {
-    c.webhook_secrets =
-        split_list(read_file("SHOPMIRROR_WEBHOOK_SECRETS_FILE", *secrets_file), '\n');
-    if (c.webhook_secrets.empty()) {
+    return list;
+  }
+  if (secrets_file) {
+    auto list = split_list(read_file("SHOPMIRROR_WEBHOOK_SECRETS_FILE", *secrets_file), '\n');
+    if (list.empty()) {
       throw config_error("SHOPMIRROR_WEBHOOK_SECRETS_FILE=\"" + *secrets_file +
                          "\" holds no secret (one a line)");
     }
+    return list;
   }
+  return {};
+}
 
+// The HTTP server's limits and threads.
+void load_server(const env_lookup& lookup, config& c) {
+  if (const auto listen = lookup("SHOPMIRROR_LISTEN")) {
+    c.listen = parse_listen("SHOPMIRROR_LISTEN", *listen);
+  }
   c.max_body_bytes =
       integer(lookup, "SHOPMIRROR_MAX_BODY_BYTES", c.max_body_bytes, 1024, 1024ULL * 1024 * 1024);
   c.ack_timeout = millis(lookup, "SHOPMIRROR_ACK_TIMEOUT_MS", c.ack_timeout, 50, 4500);
@@ -208,29 +218,39 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
   // webhooks as two with less CPU per webhook (README, Performance).
   const std::size_t half_the_cores = std::max(1U, std::thread::hardware_concurrency() / 2);
   c.io_threads = integer(lookup, "SHOPMIRROR_IO_THREADS", half_the_cores, 1, 256);
-  c.writer.connections = integer(lookup, "SHOPMIRROR_DB_CONNECTIONS", c.writer.connections, 1, 256);
-  c.writer.max_batch = integer(lookup, "SHOPMIRROR_DB_BATCH_MAX", c.writer.max_batch, 1, 10000);
-  c.writer.max_wait = std::chrono::microseconds(static_cast<std::int64_t>(
-      integer(lookup, "SHOPMIRROR_DB_BATCH_WAIT_US",
-              static_cast<std::uint64_t>(c.writer.max_wait.count()), 0, 1000000)));
-  c.writer.queue_capacity =
-      integer(lookup, "SHOPMIRROR_QUEUE_CAPACITY", c.writer.queue_capacity, 1, 10000000);
-  c.migrate_on_start = boolean(lookup, "SHOPMIRROR_MIGRATE_ON_START", c.migrate_on_start);
+}
 
-  if (const auto version = lookup("SHOPMIRROR_API_VERSION")) {
-    const std::string text = trim(*version);
-    const bool dated = text.size() == 7 && std::isdigit(static_cast<unsigned char>(text[0])) &&
-                       text[4] == '-' &&
-                       std::all_of(text.begin(), text.begin() + 4,
-                                   [](unsigned char ch) { return std::isdigit(ch); }) &&
-                       std::isdigit(static_cast<unsigned char>(text[5])) &&
-                       std::isdigit(static_cast<unsigned char>(text[6]));
-    if (!dated && text != "unstable") {
-      throw config_error("SHOPMIRROR_API_VERSION=\"" + *version +
-                         "\" is not an API version such as 2026-10");
-    }
-    c.api_version = text;
+void load_writer(const env_lookup& lookup, db::writer_settings& w) {
+  w.connections = integer(lookup, "SHOPMIRROR_DB_CONNECTIONS", w.connections, 1, 256);
+  w.max_batch = integer(lookup, "SHOPMIRROR_DB_BATCH_MAX", w.max_batch, 1, 10000);
+  w.max_wait = std::chrono::microseconds(static_cast<std::int64_t>(
+      integer(lookup, "SHOPMIRROR_DB_BATCH_WAIT_US", static_cast<std::uint64_t>(w.max_wait.count()),
+              0, 1000000)));
+  w.queue_capacity = integer(lookup, "SHOPMIRROR_QUEUE_CAPACITY", w.queue_capacity, 1, 10000000);
+}
+
+// A dated version (2026-10) or "unstable".
+std::optional<std::string> load_api_version(const env_lookup& lookup) {
+  const auto version = lookup("SHOPMIRROR_API_VERSION");
+  if (!version) {
+    return std::nullopt;
   }
+  const std::string text = trim(*version);
+  const auto digits = [&](std::size_t from, std::size_t to) {
+    return std::all_of(text.begin() + static_cast<std::ptrdiff_t>(from),
+                       text.begin() + static_cast<std::ptrdiff_t>(to),
+                       [](unsigned char ch) { return std::isdigit(ch) != 0; });
+  };
+  const bool dated = text.size() == 7 && digits(0, 4) && text[4] == '-' && digits(5, 7);
+  if (!dated && text != "unstable") {
+    throw config_error("SHOPMIRROR_API_VERSION=\"" + *version +
+                       "\" is not an API version such as 2026-10");
+  }
+  return text;
+}
+
+// The delivery log's pruning and the erasure worker's pace.
+void load_housekeeping(const env_lookup& lookup, config& c) {
   c.delivery_retention = duration(lookup, "SHOPMIRROR_DELIVERY_RETENTION", c.delivery_retention,
                                   std::chrono::hours(1));
   c.prune_every =
@@ -239,24 +259,55 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
       integer(lookup, "SHOPMIRROR_ERASE_BATCH", c.erasure.batch_rows, 10, 100000);
   c.erasure.interval =
       millis(lookup, "SHOPMIRROR_ERASE_INTERVAL_MS", c.erasure.interval, 10, 3600000);
-  if (const auto proxies = lookup("SHOPMIRROR_TRUSTED_PROXIES")) {
-    c.trusted_proxies = split_list(*proxies, ',');
-    for (const auto& address : c.trusted_proxies) {
-      const bool plausible =
-          address.find_first_not_of("0123456789abcdefABCDEF.:") == std::string::npos;
-      if (!plausible) {
-        throw config_error("SHOPMIRROR_TRUSTED_PROXIES holds \"" + address +
-                           "\", which is not an IP address");
-      }
+}
+
+std::vector<std::string> load_trusted_proxies(const env_lookup& lookup) {
+  const auto proxies = lookup("SHOPMIRROR_TRUSTED_PROXIES");
+  if (!proxies) {
+    return {};
+  }
+  auto addresses = split_list(*proxies, ',');
+  for (const auto& address : addresses) {
+    const bool plausible =
+        address.find_first_not_of("0123456789abcdefABCDEF.:") == std::string::npos;
+    if (!plausible) {
+      throw config_error("SHOPMIRROR_TRUSTED_PROXIES holds \"" + address +
+                         "\", which is not an IP address");
     }
   }
-  if (const auto level = lookup("SHOPMIRROR_LOG_LEVEL")) {
-    const std::string text = trim(*level);
-    if (text != "debug" && text != "info" && text != "warn" && text != "error") {
-      throw config_error("SHOPMIRROR_LOG_LEVEL=\"" + *level +
-                         "\" is not one of debug, info, warn, error");
-    }
-    c.log_level = text;
+  return addresses;
+}
+
+std::optional<std::string> load_log_level(const env_lookup& lookup) {
+  const auto level = lookup("SHOPMIRROR_LOG_LEVEL");
+  if (!level) {
+    return std::nullopt;
+  }
+  const std::string text = trim(*level);
+  if (text != "debug" && text != "info" && text != "warn" && text != "error") {
+    throw config_error("SHOPMIRROR_LOG_LEVEL=\"" + *level +
+                       "\" is not one of debug, info, warn, error");
+  }
+  return text;
+}
+
+} // namespace
+
+config load_config(const env_lookup& lookup, const std::vector<std::string>& names) {
+  config c;
+  c.unknown_variables = unknown_variables(names);
+  load_database(lookup, c.database);
+  c.webhook_secrets = load_webhook_secrets(lookup);
+  load_server(lookup, c);
+  load_writer(lookup, c.writer);
+  c.migrate_on_start = boolean(lookup, "SHOPMIRROR_MIGRATE_ON_START", c.migrate_on_start);
+  if (auto version = load_api_version(lookup)) {
+    c.api_version = std::move(*version);
+  }
+  load_housekeeping(lookup, c);
+  c.trusted_proxies = load_trusted_proxies(lookup);
+  if (auto level = load_log_level(lookup)) {
+    c.log_level = std::move(*level);
   }
   c.reconcile.api_version = c.api_version;
   load_shop_config(lookup, c);

@@ -92,6 +92,108 @@ ingest::service_settings service_settings_of(const config& settings) {
   return out;
 }
 
+// What must hold before anything starts: a bad setting stops here, named.
+void check_settings(const config& settings) {
+  settings.require_database();
+  settings.require_secrets();
+  for (const auto& name : settings.unknown_variables) {
+    log_event(level::warn, "unknown_setting").field("variable", name);
+  }
+  if (!settings.reconcile.trigger_token.empty()) {
+    settings.require_shops();
+  }
+  refuse_shared_sessions(settings.database);
+}
+
+crypto::webhook_verifier verifier_of(const config& settings) {
+  std::map<std::string, std::vector<std::string>> shop_secrets;
+  for (const auto& shop : settings.shops) {
+    if (!shop.webhook_secrets.empty()) {
+      shop_secrets[shop.domain] = shop.webhook_secrets;
+    }
+  }
+  return crypto::webhook_verifier(settings.webhook_secrets, shop_secrets);
+}
+
+// Reconcile needs Admin API access: only with shops configured.
+std::unique_ptr<reconcile::coordinator> reconciler_of(const config& settings,
+                                                      reconcile::reconcile_metrics& metrics) {
+  if (settings.shops.empty()) {
+    log_event(level::warn, "reconcile_disabled")
+        .field("reason", "no shop configured (SHOPMIRROR_SHOP or SHOPMIRROR_CONFIG): no nightly "
+                         "reconcile, and stub payloads are kept as dead letters");
+    return nullptr;
+  }
+  return std::make_unique<reconcile::coordinator>(settings.shops, settings.reconcile,
+                                                  settings.database, &metrics);
+}
+
+ingest::server_settings server_settings_of(const config& settings,
+                                           ingest::service_metrics& metrics) {
+  ingest::server_settings out;
+  out.listen = settings.listen;
+  out.read_timeout = settings.read_timeout;
+  out.idle_timeout = settings.idle_timeout;
+  out.max_connections = settings.max_connections;
+  out.io_threads = settings.io_threads;
+  out.trusted_proxies = settings.trusted_proxies;
+  out.on_connection_refused = [&metrics] { metrics.connections_refused.with({}).inc(); };
+  return out;
+}
+
+std::uint16_t listen_on(ingest::http_server& server, const config& settings) {
+  try {
+    return server.listen();
+  } catch (const std::exception& e) {
+    throw config_error("SHOPMIRROR_LISTEN=\"" + settings.listen.host + ":" +
+                       std::to_string(settings.listen.port) + "\": cannot listen: " + e.what());
+  }
+}
+
+// The gauges a scrape reads from the parts as they are at that moment.
+void collect_gauges(telemetry::registry& registry, ingest::service_metrics& metrics,
+                    db::delivery_writer& writer, ingest::http_server& server,
+                    db::readiness_monitor& readiness) {
+  registry.on_collect([&] {
+    metrics.db_writers.with({"total"}).set(static_cast<double>(writer.writer_count()));
+    metrics.db_writers.with({"busy"}).set(static_cast<double>(writer.busy_writers()));
+    metrics.db_writers.with({"connected"}).set(static_cast<double>(writer.connected_writers()));
+    metrics.db_queue_depth.with({}).set(static_cast<double>(writer.queue_depth()));
+    metrics.http_connections.with({}).set(static_cast<double>(server.open_connections()));
+    metrics.http_in_flight.with({}).set(static_cast<double>(server.requests_in_flight()));
+    metrics.ready.with({}).set(readiness.current().ready ? 1.0 : 0.0);
+  });
+}
+
+void log_listening(const config& settings, std::uint16_t port,
+                   const crypto::webhook_verifier& verifier, const db::readiness& first) {
+  log_event(level::info, "listening")
+      .field("host", settings.listen.host)
+      .field("port", static_cast<std::int64_t>(port))
+      .field("secrets", static_cast<std::uint64_t>(verifier.secret_count()))
+      .field("shops", static_cast<std::uint64_t>(settings.shops.size()))
+      .field("ready", first.ready)
+      .field("schema_version", first.schema_version)
+      .field("max_body_bytes", settings.max_body_bytes)
+      .field("ack_timeout_ms", static_cast<std::int64_t>(settings.ack_timeout.count()));
+}
+
+// SIGTERM or SIGINT: stop taking connections and drain the open ones.
+void drain_on_signal(asio::signal_set& signals, ingest::http_server& server,
+                     std::chrono::milliseconds drain_timeout) {
+  signals.async_wait([&server, drain_timeout](const boost::system::error_code& ec, int signal) {
+    if (ec) {
+      return;
+    }
+    log_event(level::info, "draining")
+        .field("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT")
+        .field("in_flight", static_cast<std::uint64_t>(server.requests_in_flight()));
+    server.begin_drain();
+    watch_drain(server, std::make_shared<asio::steady_timer>(server.context()),
+                std::chrono::steady_clock::now() + drain_timeout);
+  });
+}
+
 } // namespace
 
 const command_spec serve_command{
@@ -102,39 +204,16 @@ const command_spec serve_command{
 };
 
 int run_serve(const config& settings) {
-  settings.require_database();
-  settings.require_secrets();
+  check_settings(settings);
   raise_descriptor_limit();
-  for (const auto& name : settings.unknown_variables) {
-    log_event(level::warn, "unknown_setting").field("variable", name);
-  }
-
-  if (!settings.reconcile.trigger_token.empty()) {
-    settings.require_shops();
-  }
-  refuse_shared_sessions(settings.database);
 
   telemetry::registry registry;
   ingest::service_metrics metrics(registry);
   telemetry::add_process_metrics(registry, SHOPMIRROR_VERSION);
-  std::map<std::string, std::vector<std::string>> shop_secrets;
-  for (const auto& shop : settings.shops) {
-    if (!shop.webhook_secrets.empty()) {
-      shop_secrets[shop.domain] = shop.webhook_secrets;
-    }
-  }
-  const crypto::webhook_verifier verifier(settings.webhook_secrets, shop_secrets);
-  // Reconcile needs Admin API access: only with shops configured.
+  const crypto::webhook_verifier verifier = verifier_of(settings);
   reconcile::reconcile_metrics reconcile_metrics(registry);
-  std::unique_ptr<reconcile::coordinator> reconciler;
-  if (!settings.shops.empty()) {
-    reconciler = std::make_unique<reconcile::coordinator>(settings.shops, settings.reconcile,
-                                                          settings.database, &reconcile_metrics);
-  } else {
-    log_event(level::warn, "reconcile_disabled")
-        .field("reason", "no shop configured (SHOPMIRROR_SHOP or SHOPMIRROR_CONFIG): no nightly "
-                         "reconcile, and stub payloads are kept as dead letters");
-  }
+  const std::unique_ptr<reconcile::coordinator> reconciler =
+      reconciler_of(settings, reconcile_metrics);
   db::readiness_monitor readiness(settings.database, settings.migrate_on_start);
   db::delivery_writer writer(
       settings.database, settings.writer,
@@ -145,60 +224,15 @@ int run_serve(const config& settings) {
   ingest::delivery_log deliveries;
   ingest::service application(service_settings_of(settings), verifier, writer, readiness, registry,
                               metrics, deliveries, reconciler.get(), &eraser);
-
-  ingest::server_settings server_options;
-  server_options.listen = settings.listen;
-  server_options.read_timeout = settings.read_timeout;
-  server_options.idle_timeout = settings.idle_timeout;
-  server_options.max_connections = settings.max_connections;
-  server_options.io_threads = settings.io_threads;
-  server_options.trusted_proxies = settings.trusted_proxies;
-  server_options.on_connection_refused = [&metrics] { metrics.connections_refused.with({}).inc(); };
-  ingest::http_server server(server_options, application);
-
-  std::uint16_t port = 0;
-  try {
-    port = server.listen();
-  } catch (const std::exception& e) {
-    throw config_error("SHOPMIRROR_LISTEN=\"" + settings.listen.host + ":" +
-                       std::to_string(settings.listen.port) + "\": cannot listen: " + e.what());
-  }
-
-  registry.on_collect([&] {
-    metrics.db_writers.with({"total"}).set(static_cast<double>(writer.writer_count()));
-    metrics.db_writers.with({"busy"}).set(static_cast<double>(writer.busy_writers()));
-    metrics.db_writers.with({"connected"}).set(static_cast<double>(writer.connected_writers()));
-    metrics.db_queue_depth.with({}).set(static_cast<double>(writer.queue_depth()));
-    metrics.http_connections.with({}).set(static_cast<double>(server.open_connections()));
-    metrics.http_in_flight.with({}).set(static_cast<double>(server.requests_in_flight()));
-    metrics.ready.with({}).set(readiness.current().ready ? 1.0 : 0.0);
-  });
+  ingest::http_server server(server_settings_of(settings, metrics), application);
+  const std::uint16_t port = listen_on(server, settings);
+  collect_gauges(registry, metrics, writer, server, readiness);
 
   // A first look at the database before announcing readiness; if it is not
   // there yet the service starts anyway and answers 503 until it is.
-  const db::readiness first = readiness.check_now();
-  log_event(level::info, "listening")
-      .field("host", settings.listen.host)
-      .field("port", static_cast<std::int64_t>(port))
-      .field("secrets", static_cast<std::uint64_t>(verifier.secret_count()))
-      .field("shops", static_cast<std::uint64_t>(settings.shops.size()))
-      .field("ready", first.ready)
-      .field("schema_version", first.schema_version)
-      .field("max_body_bytes", settings.max_body_bytes)
-      .field("ack_timeout_ms", static_cast<std::int64_t>(settings.ack_timeout.count()));
-
+  log_listening(settings, port, verifier, readiness.check_now());
   asio::signal_set signals(server.context(), SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) {
-      return;
-    }
-    log_event(level::info, "draining")
-        .field("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT")
-        .field("in_flight", static_cast<std::uint64_t>(server.requests_in_flight()));
-    server.begin_drain();
-    watch_drain(server, std::make_shared<asio::steady_timer>(server.context()),
-                std::chrono::steady_clock::now() + settings.drain_timeout);
-  });
+  drain_on_signal(signals, server, settings.drain_timeout);
 
   housekeeping pruning(settings);
   if (reconciler) {

@@ -76,6 +76,81 @@ std::optional<std::string> secret(const shop_fields& s, const shop_fields::field
   return value.value ? std::optional(trim(*value.value)) : std::nullopt;
 }
 
+reconcile::auth_kind auth_of(const shop_fields& f) {
+  if (!f.auth.value) {
+    return reconcile::shop_settings{}.auth;
+  }
+  const auto kind = reconcile::parse_auth_kind(trim(*f.auth.value));
+  if (!kind) {
+    throw config_error(f.named(f.auth) + "=\"" + *f.auth.value +
+                       "\" is not one of static, client_credentials, application_only, "
+                       "expiring_offline");
+  }
+  return *kind;
+}
+
+/// What one credential kind reads: each kind says what it needs and what it
+/// must not be given, so a setting of another kind is a mistake, not ignored.
+class credential_fields {
+public:
+  credential_fields(const shop_fields& f, reconcile::auth_kind kind)
+      : f_(f), kind_text_(f.named(f.auth) + "=" + std::string(to_string(kind))) {}
+
+  void forbid(std::initializer_list<const shop_fields::field*> fields) const {
+    for (const auto* field : fields) {
+      if (field->value) {
+        throw config_error(f_.named(*field) + " is set, but " + kind_text_ + " does not use it");
+      }
+    }
+  }
+
+  std::string require(const std::optional<std::string>& value, const std::string& what) const {
+    if (!value || value->empty()) {
+      throw config_error(kind_text_ + " needs " + what);
+    }
+    return *value;
+  }
+
+private:
+  const shop_fields& f_;
+  std::string kind_text_;
+};
+
+void static_token_credentials(const shop_fields& f, const credential_fields& c,
+                              const std::optional<std::string>& token,
+                              reconcile::shop_settings& shop) {
+  if (!token) {
+    throw config_error(shop.domain + " has no Admin API access token: set " + f.named(f.token) +
+                       " (or " + f.named(f.token_file) +
+                       "), or credentials that renew themselves with " + f.named(f.auth));
+  }
+  shop.admin_token = *token;
+  c.forbid({&f.client_id, &f.client_secret, &f.client_secret_file, &f.private_key_file});
+}
+
+void client_secret_credentials(const shop_fields& f, const credential_fields& c,
+                               const std::optional<std::string>& client_secret,
+                               reconcile::shop_settings& shop) {
+  c.forbid({&f.token, &f.token_file, &f.private_key_file});
+  shop.client_id = c.require(f.client_id.value, f.named(f.client_id));
+  shop.client_secret = c.require(client_secret, f.named(f.client_secret) + " (or " +
+                                                    f.named(f.client_secret_file) + ")");
+}
+
+void application_key_credentials(const shop_fields& f, const credential_fields& c,
+                                 reconcile::shop_settings& shop) {
+  c.forbid({&f.token, &f.token_file, &f.client_secret, &f.client_secret_file});
+  shop.client_id = c.require(f.client_id.value, f.named(f.client_id));
+  const std::string path = c.require(f.private_key_file.value, f.named(f.private_key_file));
+  shop.private_key_pem = read_file(f.named(f.private_key_file), trim(path));
+  try {
+    (void)crypto::signing_key::from_pem(shop.private_key_pem);
+  } catch (const std::exception& e) {
+    throw config_error(f.named(f.private_key_file) + "=\"" + path + "\": " + e.what());
+  }
+  shop.key_id = trim(f.key_id.value.value_or(""));
+}
+
 /// Checks what a shop's credential kind needs, and only that, is set.
 reconcile::shop_settings finish_shop(const shop_fields& f) {
   reconcile::shop_settings shop;
@@ -84,72 +159,26 @@ reconcile::shop_settings finish_shop(const shop_fields& f) {
     throw config_error(f.named(f.domain) + "=\"" + f.domain.value.value_or("") +
                        "\" is not a shop domain such as name.myshopify.com");
   }
-  if (f.auth.value) {
-    const auto kind = reconcile::parse_auth_kind(trim(*f.auth.value));
-    if (!kind) {
-      throw config_error(f.named(f.auth) + "=\"" + *f.auth.value +
-                         "\" is not one of static, client_credentials, application_only, "
-                         "expiring_offline");
-    }
-    shop.auth = *kind;
-  }
-  const std::string kind_text = f.named(f.auth) + "=" + std::string(to_string(shop.auth));
-  const auto forbid = [&](const shop_fields::field& field) {
-    if (field.value) {
-      throw config_error(f.named(field) + " is set, but " + kind_text + " does not use it");
-    }
-  };
-  const auto require = [&](const std::optional<std::string>& value, const std::string& what) {
-    if (!value || value->empty()) {
-      throw config_error(kind_text + " needs " + what);
-    }
-    return *value;
-  };
+  shop.auth = auth_of(f);
+  const credential_fields credentials(f, shop.auth);
+  // Both secrets are read (and checked) whichever kind uses them: a pair set
+  // twice is a mistake under any kind.
   const auto token = secret(f, f.token, f.token_file);
   const auto client_secret = secret(f, f.client_secret, f.client_secret_file);
   switch (shop.auth) {
   case reconcile::auth_kind::static_token:
-    if (!token) {
-      throw config_error(shop.domain + " has no Admin API access token: set " + f.named(f.token) +
-                         " (or " + f.named(f.token_file) +
-                         "), or credentials that renew "
-                         "themselves with " +
-                         f.named(f.auth));
-    }
-    shop.admin_token = *token;
-    forbid(f.client_id);
-    forbid(f.client_secret);
-    forbid(f.client_secret_file);
-    forbid(f.private_key_file);
+    static_token_credentials(f, credentials, token, shop);
     break;
   case reconcile::auth_kind::client_credentials:
   case reconcile::auth_kind::expiring_offline:
-    forbid(f.token);
-    forbid(f.token_file);
-    forbid(f.private_key_file);
-    shop.client_id = require(f.client_id.value, f.named(f.client_id));
-    shop.client_secret = require(client_secret, f.named(f.client_secret) + " (or " +
-                                                    f.named(f.client_secret_file) + ")");
+    client_secret_credentials(f, credentials, client_secret, shop);
     break;
-  case reconcile::auth_kind::application_only: {
-    forbid(f.token);
-    forbid(f.token_file);
-    forbid(f.client_secret);
-    forbid(f.client_secret_file);
-    shop.client_id = require(f.client_id.value, f.named(f.client_id));
-    const std::string path = require(f.private_key_file.value, f.named(f.private_key_file));
-    shop.private_key_pem = read_file(f.named(f.private_key_file), trim(path));
-    try {
-      (void)crypto::signing_key::from_pem(shop.private_key_pem);
-    } catch (const std::exception& e) {
-      throw config_error(f.named(f.private_key_file) + "=\"" + path + "\": " + e.what());
-    }
-    shop.key_id = trim(f.key_id.value.value_or(""));
+  case reconcile::auth_kind::application_only:
+    application_key_credentials(f, credentials, shop);
     break;
-  }
   }
   if (shop.auth != reconcile::auth_kind::application_only) {
-    forbid(f.key_id);
+    credentials.forbid({&f.key_id});
   }
   if (f.api_url.value) {
     shop.admin_api_url = trim(*f.api_url.value);
@@ -157,6 +186,62 @@ reconcile::shop_settings finish_shop(const shop_fields& f) {
   }
   shop.webhook_secrets = f.webhook_secrets;
   return shop;
+}
+
+std::vector<std::string> secrets_list(const rapidjson::Value& value, const std::string& where) {
+  if (!value.IsArray()) {
+    throw config_error(where + ".webhook_secrets is not a list of strings");
+  }
+  std::vector<std::string> out;
+  for (const auto& s : value.GetArray()) {
+    if (!s.IsString() || s.GetStringLength() == 0) {
+      throw config_error(where + ".webhook_secrets holds an empty or non-string secret");
+    }
+    out.emplace_back(s.GetString(), s.GetStringLength());
+  }
+  return out;
+}
+
+/// One entry of the file's "shops" list, every key checked.
+shop_fields shop_entry(const rapidjson::Value& entry, std::string where) {
+  shop_fields f;
+  f.where = std::move(where);
+  if (!entry.IsObject()) {
+    throw config_error(f.where + " is not an object");
+  }
+  f.domain.name = "domain";
+  f.auth.name = "auth";
+  f.token.name = "admin_token";
+  f.token_file.name = "admin_token_file";
+  f.client_id.name = "client_id";
+  f.client_secret.name = "client_secret";
+  f.client_secret_file.name = "client_secret_file";
+  f.private_key_file.name = "private_key_file";
+  f.key_id.name = "key_id";
+  f.api_url.name = "admin_api_url";
+  for (const auto& member : entry.GetObject()) {
+    const std::string key = member.name.GetString();
+    if (key == "webhook_secrets") {
+      f.webhook_secrets = secrets_list(member.value, f.where);
+      continue;
+    }
+    shop_fields::field* target = nullptr;
+    for (auto* candidate :
+         {&f.domain, &f.auth, &f.token, &f.token_file, &f.client_id, &f.client_secret,
+          &f.client_secret_file, &f.private_key_file, &f.key_id, &f.api_url}) {
+      if (candidate->name == key) {
+        target = candidate;
+      }
+    }
+    if (target == nullptr) {
+      throw config_error(f.where + ": unknown key \"" + key + "\"");
+    }
+    if (!member.value.IsString()) {
+      throw config_error(f.where + "." + key + " is not a string");
+    }
+    target->value = std::string(member.value.GetString(), member.value.GetStringLength());
+  }
+  return f;
 }
 
 /// `{"shops": [{"domain", "auth"?, "admin_token" | "admin_token_file",
@@ -186,51 +271,7 @@ std::vector<reconcile::shop_settings> parse_config_file(const std::string& path)
   std::set<std::string> seen;
   std::size_t index = 0;
   for (const auto& entry : doc["shops"].GetArray()) {
-    shop_fields f;
-    f.where = where + ": shops[" + std::to_string(index++) + "]";
-    if (!entry.IsObject()) {
-      throw config_error(f.where + " is not an object");
-    }
-    f.domain.name = "domain";
-    f.auth.name = "auth";
-    f.token.name = "admin_token";
-    f.token_file.name = "admin_token_file";
-    f.client_id.name = "client_id";
-    f.client_secret.name = "client_secret";
-    f.client_secret_file.name = "client_secret_file";
-    f.private_key_file.name = "private_key_file";
-    f.key_id.name = "key_id";
-    f.api_url.name = "admin_api_url";
-    for (const auto& member : entry.GetObject()) {
-      const std::string key = member.name.GetString();
-      if (key == "webhook_secrets") {
-        if (!member.value.IsArray()) {
-          throw config_error(f.where + ".webhook_secrets is not a list of strings");
-        }
-        for (const auto& s : member.value.GetArray()) {
-          if (!s.IsString() || s.GetStringLength() == 0) {
-            throw config_error(f.where + ".webhook_secrets holds an empty or non-string secret");
-          }
-          f.webhook_secrets.emplace_back(s.GetString(), s.GetStringLength());
-        }
-        continue;
-      }
-      shop_fields::field* target = nullptr;
-      for (auto* candidate :
-           {&f.domain, &f.auth, &f.token, &f.token_file, &f.client_id, &f.client_secret,
-            &f.client_secret_file, &f.private_key_file, &f.key_id, &f.api_url}) {
-        if (candidate->name == key) {
-          target = candidate;
-        }
-      }
-      if (target == nullptr) {
-        throw config_error(f.where + ": unknown key \"" + key + "\"");
-      }
-      if (!member.value.IsString()) {
-        throw config_error(f.where + "." + key + " is not a string");
-      }
-      target->value = std::string(member.value.GetString(), member.value.GetStringLength());
-    }
+    const shop_fields f = shop_entry(entry, where + ": shops[" + std::to_string(index++) + "]");
     reconcile::shop_settings shop = finish_shop(f);
     if (!seen.insert(shop.domain).second) {
       throw config_error(f.named(f.domain) + "=\"" + shop.domain + "\" is listed twice");
@@ -256,9 +297,9 @@ std::optional<int> parse_daily_time(const std::string& name, const std::string& 
   return hours * 60 + minutes;
 }
 
-} // namespace
-
-void load_shop_config(const env_lookup& lookup, config& c) {
+// One shop from the environment, or several from the SHOPMIRROR_CONFIG file:
+// never both.
+std::vector<reconcile::shop_settings> load_shops(const env_lookup& lookup) {
   // The environment's names for one shop's settings.
   shop_fields f;
   const auto from_env = [&](shop_fields::field& field, const char* name) {
@@ -275,7 +316,6 @@ void load_shop_config(const env_lookup& lookup, config& c) {
   from_env(f.private_key_file, "SHOPMIRROR_APP_PRIVATE_KEY_FILE");
   from_env(f.key_id, "SHOPMIRROR_APP_KEY_ID");
   from_env(f.api_url, "SHOPMIRROR_ADMIN_API_URL");
-  const auto file = lookup("SHOPMIRROR_CONFIG");
   const std::vector<const shop_fields::field*> per_shop = {&f.auth,
                                                            &f.token,
                                                            &f.token_file,
@@ -285,7 +325,7 @@ void load_shop_config(const env_lookup& lookup, config& c) {
                                                            &f.private_key_file,
                                                            &f.key_id,
                                                            &f.api_url};
-  if (file) {
+  if (const auto file = lookup("SHOPMIRROR_CONFIG")) {
     for (const auto* field : per_shop) {
       if (f.domain.value || field->value) {
         throw config_error("SHOPMIRROR_CONFIG names the shops and their credentials; " +
@@ -293,17 +333,21 @@ void load_shop_config(const env_lookup& lookup, config& c) {
                            " must not be set with it");
       }
     }
-    c.shops = parse_config_file(trim(*file));
-  } else if (f.domain.value) {
-    c.shops.push_back(finish_shop(f));
-  } else {
-    for (const auto* field : per_shop) {
-      if (field->value) {
-        throw config_error(field->name + " needs SHOPMIRROR_SHOP (the shop it belongs to)");
-      }
+    return parse_config_file(trim(*file));
+  }
+  if (f.domain.value) {
+    return {finish_shop(f)};
+  }
+  for (const auto* field : per_shop) {
+    if (field->value) {
+      throw config_error(field->name + " needs SHOPMIRROR_SHOP (the shop it belongs to)");
     }
   }
+  return {};
+}
 
+// Credentials that renew themselves are stored sealed with this key.
+void load_credentials_key(const env_lookup& lookup, config& c) {
   if (const auto key = read_secret_setting(lookup, "SHOPMIRROR_CREDENTIALS_KEY")) {
     c.reconcile.credentials_key = crypto::parse_sealing_key(key->text);
     if (!c.reconcile.credentials_key) {
@@ -319,8 +363,26 @@ void load_shop_config(const env_lookup& lookup, config& c) {
                          "(or _FILE; make one with: openssl rand -base64 32)");
     }
   }
+}
 
-  reconcile::reconcile_settings& r = c.reconcile;
+// The bearer tokens of POST /reconcile and GET /status.
+void load_tokens(const env_lookup& lookup, config& c) {
+  if (const auto bearer = lookup("SHOPMIRROR_RECONCILE_TOKEN")) {
+    c.reconcile.trigger_token = trim(*bearer);
+    if (c.reconcile.trigger_token.size() < 16) {
+      throw config_error("SHOPMIRROR_RECONCILE_TOKEN is shorter than 16 characters");
+    }
+  }
+  if (const auto token = read_secret_setting(lookup, "SHOPMIRROR_STATUS_TOKEN")) {
+    c.status_token = token->text;
+    if (c.status_token.size() < 16) {
+      throw config_error(token->variable + " is shorter than 16 characters");
+    }
+  }
+}
+
+// When and how the reconcile runs.
+void load_reconcile_settings(const env_lookup& lookup, reconcile::reconcile_settings& r) {
   if (const auto at = lookup("SHOPMIRROR_RECONCILE_AT")) {
     r.daily_at_minute = parse_daily_time("SHOPMIRROR_RECONCILE_AT", *at);
   }
@@ -331,18 +393,6 @@ void load_shop_config(const env_lookup& lookup, config& c) {
       throw config_error("SHOPMIRROR_RECONCILE_MODE=\"" + *mode + "\" is not bulk or paginated");
     }
     r.mode = *chosen;
-  }
-  if (const auto bearer = lookup("SHOPMIRROR_RECONCILE_TOKEN")) {
-    r.trigger_token = trim(*bearer);
-    if (r.trigger_token.size() < 16) {
-      throw config_error("SHOPMIRROR_RECONCILE_TOKEN is shorter than 16 characters");
-    }
-  }
-  if (const auto token = read_secret_setting(lookup, "SHOPMIRROR_STATUS_TOKEN")) {
-    c.status_token = token->text;
-    if (c.status_token.size() < 16) {
-      throw config_error(token->variable + " is shorter than 16 characters");
-    }
   }
   // 9 products of 103 points is the most under Shopify's 1,000-point cap.
   r.page_size = static_cast<int>(integer(lookup, "SHOPMIRROR_RECONCILE_PAGE_SIZE",
@@ -365,6 +415,15 @@ void load_shop_config(const env_lookup& lookup, config& c) {
       millis(lookup, "SHOPMIRROR_REFRESH_INTERVAL_MS", r.refresh_interval, 10, 3600000);
   r.bulk_timeout = duration(lookup, "SHOPMIRROR_RECONCILE_BULK_TIMEOUT", r.bulk_timeout,
                             std::chrono::seconds(1));
+}
+
+} // namespace
+
+void load_shop_config(const env_lookup& lookup, config& c) {
+  c.shops = load_shops(lookup);
+  load_credentials_key(lookup, c);
+  load_reconcile_settings(lookup, c.reconcile);
+  load_tokens(lookup, c);
 }
 
 } // namespace shopmirror::cli
