@@ -6,10 +6,16 @@
 #include "telemetry/log.hpp"
 
 #include <iostream>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
+
+namespace cli = shopmirror::cli;
+namespace db = shopmirror::db;
+namespace telemetry = shopmirror::telemetry;
 
 constexpr const char* usage =
     "usage: shopmirror COMMAND [options]\n"
@@ -48,10 +54,55 @@ shopmirror::telemetry::level parse_level(const std::string& name) {
   return level::info;
 }
 
+// The commands that read the configuration first.
+using configured_command = int (*)(const cli::config&, const std::vector<std::string>&);
+
+const std::map<std::string_view, configured_command>& configured_commands() {
+  static const std::map<std::string_view, configured_command> commands = {
+      {"serve", [](const cli::config& c, const auto&) { return cli::run_serve(c); }},
+      {"migrate", [](const cli::config& c, const auto&) { return cli::run_migrate(c); }},
+      {"prune", [](const cli::config& c, const auto&) { return cli::run_prune(c); }},
+      {"dead-letters", &cli::run_dead_letters},
+      {"reconcile", &cli::run_reconcile},
+      {"subscriptions", &cli::run_subscriptions},
+      {"credentials", &cli::run_credentials},
+      {"status", &cli::run_status},
+      {"send", &cli::run_send},
+  };
+  return commands;
+}
+
+int run_configured(const std::string& command, const std::vector<std::string>& rest) {
+  const auto found = configured_commands().find(command);
+  if (found == configured_commands().end()) {
+    std::cerr << "shopmirror: unknown command \"" << command << "\"\n" << usage;
+    return 2;
+  }
+  try {
+    const cli::config settings = cli::load_config_from_environment();
+    telemetry::set_min_level(parse_level(settings.log_level));
+    return found->second(settings, rest);
+  } catch (const cli::config_error& e) {
+    telemetry::log_event(telemetry::level::error, "config_invalid").field("error", e.what());
+    return 2;
+  } catch (const db::database_error& e) {
+    // Named apart: an unavailable database is worth another try later,
+    // any other database failure needs a person.
+    telemetry::log_event(telemetry::level::error,
+                         e.retry_later() ? "database_unavailable" : "database_failed")
+        .field("error", e.what())
+        .field("sqlstate", e.sqlstate())
+        .field("failure", db::to_string(e.kind()));
+    return 1;
+  } catch (const std::exception& e) {
+    telemetry::log_event(telemetry::level::error, "fatal").field("error", e.what());
+    return 1;
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  using namespace shopmirror;
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
     std::cout << usage;
@@ -73,52 +124,5 @@ int main(int argc, char** argv) {
   if (command == "check") {
     return cli::run_check();
   }
-  try {
-    const cli::config settings = cli::load_config_from_environment();
-    telemetry::set_min_level(parse_level(settings.log_level));
-    if (command == "serve") {
-      return cli::run_serve(settings);
-    }
-    if (command == "migrate") {
-      return cli::run_migrate(settings);
-    }
-    if (command == "prune") {
-      return cli::run_prune(settings);
-    }
-    if (command == "dead-letters") {
-      return cli::run_dead_letters(settings, rest);
-    }
-    if (command == "reconcile") {
-      return cli::run_reconcile(settings, rest);
-    }
-    if (command == "subscriptions") {
-      return cli::run_subscriptions(settings, rest);
-    }
-    if (command == "credentials") {
-      return cli::run_credentials(settings, rest);
-    }
-    if (command == "status") {
-      return cli::run_status(settings, rest);
-    }
-    if (command == "send") {
-      return cli::run_send(settings, rest);
-    }
-    std::cerr << "shopmirror: unknown command \"" << command << "\"\n" << usage;
-    return 2;
-  } catch (const cli::config_error& e) {
-    telemetry::log_event(telemetry::level::error, "config_invalid").field("error", e.what());
-    return 2;
-  } catch (const db::database_error& e) {
-    // Named apart: an unavailable database is worth another try later,
-    // any other database failure needs a person.
-    telemetry::log_event(telemetry::level::error,
-                         e.retry_later() ? "database_unavailable" : "database_failed")
-        .field("error", e.what())
-        .field("sqlstate", e.sqlstate())
-        .field("failure", db::to_string(e.kind()));
-    return 1;
-  } catch (const std::exception& e) {
-    telemetry::log_event(telemetry::level::error, "fatal").field("error", e.what());
-    return 1;
-  }
+  return run_configured(command, rest);
 }

@@ -31,23 +31,24 @@ const command_spec reconcile_command{
     .valued = {"--since", "--mode", "--shop", "--max-sweep", "--confirm-sweep"},
 };
 
-int run_reconcile(const config& settings, const std::vector<std::string>& words) {
-  const arguments args = checked_arguments(reconcile_command, words);
+namespace {
+
+std::int64_t run_id_of(const std::string& text) {
+  std::int64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size() || id <= 0) {
+    throw config_error("shopmirror reconcile: --confirm-sweep \"" + text + "\" is not a run id");
+  }
+  return id;
+}
+
+// The run the options ask for, from the configured mode and sweep limit.
+db::run_request request_of(const config& settings, const arguments& args) {
   db::run_request base;
   base.trigger = db::run_trigger::command;
   base.mode = settings.reconcile.mode;
   base.max_sweep = settings.reconcile.max_sweep;
   base.dry_run = args.has("--dry-run");
-  const std::string only_shop = args.value_or("--shop", "");
-  std::optional<std::int64_t> confirm;
-  if (args.has("--since")) {
-    const std::string text = args.value_or("--since", "");
-    base.since = model::parse_rfc3339(text);
-    if (!base.since) {
-      throw config_error("shopmirror reconcile: --since \"" + text +
-                         "\" is not an RFC 3339 time such as 2026-11-28T03:00:00Z");
-    }
-  }
   if (args.has("--mode")) {
     const auto chosen = db::parse_listing_mode(args.value_or("--mode", ""));
     if (!chosen) {
@@ -55,41 +56,31 @@ int run_reconcile(const config& settings, const std::vector<std::string>& words)
     }
     base.mode = *chosen;
   }
+  if (args.has("--since")) {
+    const std::string text = args.value_or("--since", "");
+    base.since = model::parse_rfc3339(text);
+    if (!base.since) {
+      throw config_error("shopmirror reconcile: --since \"" + text +
+                         "\" is not an RFC 3339 time such as 2026-11-28T03:00:00Z");
+    }
+    base.mode = db::run_mode::since;
+  }
   if (args.has("--max-sweep")) {
     base.max_sweep =
         parse_share("shopmirror reconcile --max-sweep", args.value_or("--max-sweep", ""));
   }
-  if (args.has("--confirm-sweep")) {
-    const std::string text = args.value_or("--confirm-sweep", "");
-    std::int64_t id = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (ec != std::errc{} || end != text.data() + text.size() || id <= 0) {
-      throw config_error("shopmirror reconcile: --confirm-sweep \"" + text + "\" is not a run id");
-    }
-    confirm = id;
-  }
-  if (base.since) {
-    base.mode = db::run_mode::since;
-  }
-  settings.require_database();
-  settings.require_shops();
-  if (settings.migrate_on_start) {
-    db::migrate(settings.database);
-  }
+  return base;
+}
 
-  reconcile::coordinator coordinator(settings.shops, settings.reconcile, settings.database);
-  if (confirm) {
-    const db::run_record run = coordinator.confirm_sweep(*confirm);
-    std::cout << ingest::run_json(run) << std::endl;
-    return run.status == db::run_status::succeeded ? 0 : 1;
-  }
+// One run per configured shop (or the one --shop names), one JSON line each.
+int run_each_shop(reconcile::coordinator& coordinator, const db::run_request& base,
+                  const std::string& only_shop) {
   if (!only_shop.empty() && coordinator.find_shop(only_shop) == nullptr) {
     throw config_error("shopmirror reconcile: --shop " + only_shop + " is not configured");
   }
   // Interrupted (Ctrl-C), the process dies with its connection, which
   // releases the shop's lock; the run never swept, and the next run of the
   // shop marks it interrupted.
-
   bool all_succeeded = true;
   for (const auto& shop : coordinator.shops()) {
     if (!only_shop.empty() && shop.domain != only_shop) {
@@ -102,6 +93,29 @@ int run_reconcile(const config& settings, const std::vector<std::string>& words)
     all_succeeded = all_succeeded && run.status == db::run_status::succeeded;
   }
   return all_succeeded ? 0 : 1;
+}
+
+} // namespace
+
+int run_reconcile(const config& settings, const std::vector<std::string>& words) {
+  const arguments args = checked_arguments(reconcile_command, words);
+  const db::run_request base = request_of(settings, args);
+  std::optional<std::int64_t> confirm;
+  if (args.has("--confirm-sweep")) {
+    confirm = run_id_of(args.value_or("--confirm-sweep", ""));
+  }
+  settings.require_database();
+  settings.require_shops();
+  if (settings.migrate_on_start) {
+    db::migrate(settings.database);
+  }
+  reconcile::coordinator coordinator(settings.shops, settings.reconcile, settings.database);
+  if (confirm) {
+    const db::run_record run = coordinator.confirm_sweep(*confirm);
+    std::cout << ingest::run_json(run) << std::endl;
+    return run.status == db::run_status::succeeded ? 0 : 1;
+  }
+  return run_each_shop(coordinator, base, args.value_or("--shop", ""));
 }
 
 } // namespace shopmirror::cli

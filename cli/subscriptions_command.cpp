@@ -25,9 +25,56 @@ const command_spec subscriptions_command{
     .subcommands = {"check", "sync"},
 };
 
+namespace {
+
+void print_report(const std::string& shop, const reconcile::subscription_report& report,
+                  const std::string& api_version) {
+  for (const auto& topic : report.topics) {
+    std::cout << shop << '\t' << topic.topic << '\t' << reconcile::to_string(topic.state);
+    for (const auto& s : topic.ours) {
+      std::cout << '\t' << s.id;
+    }
+    std::cout << '\n';
+  }
+  for (const auto& other : report.others) {
+    std::cout << shop << '\t' << other.topic << "\tother address (left alone)\t" << other.id << '\t'
+              << other.uri << '\n';
+  }
+  for (const auto& version : report.api_versions) {
+    std::cout << shop << "\tpayloads at API version " << version << ", not " << api_version
+              << " (the app's webhooks API version: change it in the app)\n";
+  }
+}
+
+// Checks (and with `sync`, makes right) one shop's subscriptions; true when
+// they are as the mirror needs.
+bool subscriptions_of(const reconcile::shop_settings& shop, reconcile::coordinator& coordinator,
+                      const reconcile::reconcile_settings& settings, const arguments& args) {
+  const bool dry_run = args.has("--dry-run");
+  reconcile::cancel_token cancel;
+  reconcile::admin_api api(shop, coordinator.credentials_of(shop), settings, cancel);
+  const auto compare = [&] {
+    return reconcile::compare_subscriptions(reconcile::list_subscriptions(api), settings.public_url,
+                                            settings.api_version);
+  };
+  auto report = compare();
+  if (args.subcommand == "sync") {
+    const auto done = reconcile::sync_subscriptions(api, report, settings.public_url, dry_run);
+    for (const auto& action : done.actions) {
+      std::cout << shop.domain << '\t' << (dry_run ? "would " : "") << action << '\n';
+    }
+    if (!dry_run) {
+      report = compare();
+    }
+  }
+  print_report(shop.domain, report, settings.api_version);
+  return report.all_ok();
+}
+
+} // namespace
+
 int run_subscriptions(const config& settings, const std::vector<std::string>& words) {
   const arguments args = checked_arguments(subscriptions_command, words);
-  const bool dry_run = args.has("--dry-run");
   const std::string only_shop = args.value_or("--shop", "");
   settings.require_database();
   settings.require_shops();
@@ -39,47 +86,13 @@ int run_subscriptions(const config& settings, const std::vector<std::string>& wo
   if (!only_shop.empty() && coordinator.find_shop(only_shop) == nullptr) {
     throw config_error("shopmirror subscriptions: --shop " + only_shop + " is not configured");
   }
-  reconcile::cancel_token cancel;
   bool all_ok = true;
   for (const auto& shop : coordinator.shops()) {
     if (!only_shop.empty() && shop.domain != only_shop) {
       continue;
     }
     try {
-      reconcile::admin_api api(shop, coordinator.credentials_of(shop), settings.reconcile, cancel);
-      auto report = reconcile::compare_subscriptions(reconcile::list_subscriptions(api),
-                                                     settings.reconcile.public_url,
-                                                     settings.reconcile.api_version);
-      if (args.subcommand == "sync") {
-        const auto done =
-            reconcile::sync_subscriptions(api, report, settings.reconcile.public_url, dry_run);
-        for (const auto& action : done.actions) {
-          std::cout << shop.domain << '\t' << (dry_run ? "would " : "") << action << '\n';
-        }
-        if (!dry_run) {
-          report = reconcile::compare_subscriptions(reconcile::list_subscriptions(api),
-                                                    settings.reconcile.public_url,
-                                                    settings.reconcile.api_version);
-        }
-      }
-      for (const auto& topic : report.topics) {
-        std::cout << shop.domain << '\t' << topic.topic << '\t'
-                  << reconcile::to_string(topic.state);
-        for (const auto& s : topic.ours) {
-          std::cout << '\t' << s.id;
-        }
-        std::cout << '\n';
-      }
-      for (const auto& other : report.others) {
-        std::cout << shop.domain << '\t' << other.topic << "\tother address (left alone)\t"
-                  << other.id << '\t' << other.uri << '\n';
-      }
-      for (const auto& version : report.api_versions) {
-        std::cout << shop.domain << "\tpayloads at API version " << version << ", not "
-                  << settings.reconcile.api_version
-                  << " (the app's webhooks API version: change it in the app)\n";
-      }
-      all_ok = all_ok && report.all_ok();
+      all_ok = subscriptions_of(shop, coordinator, settings.reconcile, args) && all_ok;
     } catch (const std::exception& e) {
       std::cout << shop.domain << "\terror\t" << e.what() << '\n';
       all_ok = false;
