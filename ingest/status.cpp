@@ -268,6 +268,115 @@ std::string html_escaped(std::string_view text) {
   return out;
 }
 
+namespace {
+
+void write_deliveries(json_writer& w, const db::shop_status& shop) {
+  w.Key("deliveries_last_hour");
+  w.StartObject();
+  w.Key("total");
+  w.Int64(total(shop.deliveries_last_hour));
+  w.Key("by_outcome");
+  w.StartObject();
+  for (const auto& [outcome, count] : shop.deliveries_last_hour) {
+    w.Key(outcome.c_str(), static_cast<rapidjson::SizeType>(outcome.size()));
+    w.Int64(count);
+  }
+  w.EndObject();
+  w.EndObject();
+  w.Key("last_delivery_at");
+  write_time(w, shop.last_delivery_at);
+  w.Key("last_delivery_lookback_hours");
+  w.Int(db::status_lookback_hours);
+}
+
+void write_runs(json_writer& w, const db::shop_status& shop) {
+  w.Key("held_sweeps");
+  w.StartArray();
+  for (const auto* run : shop.held_runs()) {
+    w.StartObject();
+    w.Key("run_id");
+    w.Int64(run->id);
+    w.Key("held_sweep");
+    w.Int64(run->held_sweep.value_or(0));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("reconcile_runs");
+  w.StartArray();
+  for (const auto& run : shop.runs) {
+    // The very object GET /reconcile/runs shows for it.
+    const std::string json = run_json(run);
+    w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+  }
+  w.EndArray();
+}
+
+void write_backlogs(json_writer& w, const db::shop_status& shop) {
+  w.Key("dead_letters");
+  w.StartObject();
+  w.Key("pending");
+  w.Int64(shop.dead_letters_pending);
+  w.Key("oldest_received_at");
+  write_time(w, shop.oldest_dead_letter_at);
+  w.EndObject();
+  w.Key("refresh_requests");
+  w.StartObject();
+  w.Key("due");
+  w.Int64(shop.refreshes_due);
+  w.Key("failing");
+  w.Int64(shop.refreshes_failing);
+  w.EndObject();
+}
+
+void write_access(json_writer& w, const db::shop_status& shop) {
+  w.Key("installed");
+  w.Bool(!shop.uninstalled_at);
+  w.Key("uninstalled_at");
+  write_time(w, shop.uninstalled_at);
+  w.Key("credentials");
+  if (!shop.credentials) {
+    w.Null();
+    return;
+  }
+  const auto& c = *shop.credentials;
+  w.StartObject();
+  w.Key("kind");
+  write_string(w, c.kind);
+  w.Key("state");
+  write_string(w, c.state);
+  w.Key("access_expires_at");
+  write_time(w, c.access_expires_at);
+  w.Key("refresh_expires_at");
+  write_time(w, c.refresh_expires_at);
+  w.Key("renewed_at");
+  write_time(w, c.renewed_at);
+  w.Key("last_error");
+  write_text(w, c.last_error);
+  w.EndObject();
+}
+
+void write_shop(json_writer& w, const db::shop_status& shop) {
+  w.StartObject();
+  w.Key("shop");
+  write_string(w, shop.shop);
+  const auto attention = shop.attention();
+  w.Key("ok");
+  w.Bool(attention.empty());
+  w.Key("attention");
+  w.StartArray();
+  for (const auto& line : attention) {
+    write_string(w, line);
+  }
+  w.EndArray();
+  write_deliveries(w, shop);
+  write_runs(w, shop);
+  write_backlogs(w, shop);
+  write_access(w, shop);
+  w.EndObject();
+}
+
+} // namespace
+
 std::string status_json(const db::status_report& report) {
   rapidjson::StringBuffer buffer;
   json_writer w(buffer);
@@ -289,92 +398,7 @@ std::string status_json(const db::status_report& report) {
   w.Key("shops");
   w.StartArray();
   for (const auto& shop : report.shops) {
-    w.StartObject();
-    w.Key("shop");
-    write_string(w, shop.shop);
-    const auto attention = shop.attention();
-    w.Key("ok");
-    w.Bool(attention.empty());
-    w.Key("attention");
-    w.StartArray();
-    for (const auto& line : attention) {
-      write_string(w, line);
-    }
-    w.EndArray();
-    w.Key("deliveries_last_hour");
-    w.StartObject();
-    w.Key("total");
-    w.Int64(total(shop.deliveries_last_hour));
-    w.Key("by_outcome");
-    w.StartObject();
-    for (const auto& [outcome, count] : shop.deliveries_last_hour) {
-      w.Key(outcome.c_str(), static_cast<rapidjson::SizeType>(outcome.size()));
-      w.Int64(count);
-    }
-    w.EndObject();
-    w.EndObject();
-    w.Key("last_delivery_at");
-    write_time(w, shop.last_delivery_at);
-    w.Key("last_delivery_lookback_hours");
-    w.Int(db::status_lookback_hours);
-    w.Key("held_sweeps");
-    w.StartArray();
-    for (const auto* run : shop.held_runs()) {
-      w.StartObject();
-      w.Key("run_id");
-      w.Int64(run->id);
-      w.Key("held_sweep");
-      w.Int64(run->held_sweep.value_or(0));
-      w.EndObject();
-    }
-    w.EndArray();
-    w.Key("reconcile_runs");
-    w.StartArray();
-    for (const auto& run : shop.runs) {
-      // The very object GET /reconcile/runs shows for it.
-      const std::string json = run_json(run);
-      w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
-    }
-    w.EndArray();
-    w.Key("dead_letters");
-    w.StartObject();
-    w.Key("pending");
-    w.Int64(shop.dead_letters_pending);
-    w.Key("oldest_received_at");
-    write_time(w, shop.oldest_dead_letter_at);
-    w.EndObject();
-    w.Key("refresh_requests");
-    w.StartObject();
-    w.Key("due");
-    w.Int64(shop.refreshes_due);
-    w.Key("failing");
-    w.Int64(shop.refreshes_failing);
-    w.EndObject();
-    w.Key("installed");
-    w.Bool(!shop.uninstalled_at);
-    w.Key("uninstalled_at");
-    write_time(w, shop.uninstalled_at);
-    w.Key("credentials");
-    if (shop.credentials) {
-      const auto& c = *shop.credentials;
-      w.StartObject();
-      w.Key("kind");
-      write_string(w, c.kind);
-      w.Key("state");
-      write_string(w, c.state);
-      w.Key("access_expires_at");
-      write_time(w, c.access_expires_at);
-      w.Key("refresh_expires_at");
-      write_time(w, c.refresh_expires_at);
-      w.Key("renewed_at");
-      write_time(w, c.renewed_at);
-      w.Key("last_error");
-      write_text(w, c.last_error);
-      w.EndObject();
-    } else {
-      w.Null();
-    }
-    w.EndObject();
+    write_shop(w, shop);
   }
   w.EndArray();
   w.EndObject();
@@ -418,6 +442,86 @@ std::string status_table(const db::status_report& report) {
   return out;
 }
 
+namespace {
+
+void html_summary(std::string& out, const db::status_report& report) {
+  if (report.shops.empty()) {
+    out += "<p>No shop is configured or recorded.</p>\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> classes;
+  for (const auto& shop : report.shops) {
+    rows.push_back(summary_row(report, shop));
+    std::string cls = shop.attention().empty() ? "" : "attention";
+    if (!shop.held_runs().empty()) {
+      cls += " held";
+    } else if (!shop.runs.empty() && is_failure(shop.runs.front())) {
+      cls += " failed";
+    }
+    classes.push_back(cls);
+  }
+  html_table(out, summary_header(), rows, classes,
+             {"shop", "state", "", "time", "run", "number", "number", "", ""});
+}
+
+void html_facts(std::string& out, const db::status_report& report, const db::shop_status& shop) {
+  out += "<dl>\n<dt>Deliveries in the last hour</dt><dd>" +
+         html_escaped(outcomes_text(shop.deliveries_last_hour)) +
+         "</dd>\n<dt>Last delivery</dt><dd>" +
+         html_escaped(shop.last_delivery_at
+                          ? short_time(shop.last_delivery_at)
+                          : "none in " + std::to_string(db::status_lookback_hours) + " h") +
+         "</dd>\n<dt>Dead letters pending</dt><dd>" + std::to_string(shop.dead_letters_pending) +
+         "</dd>\n<dt>Refresh requests</dt><dd>" + std::to_string(shop.refreshes_due) + " due, " +
+         std::to_string(shop.refreshes_failing) + " failing</dd>\n<dt>Installed</dt><dd>" +
+         (shop.uninstalled_at ? "no, uninstalled " + html_escaped(short_time(shop.uninstalled_at))
+                              : std::string("yes")) +
+         "</dd>\n<dt>Credentials</dt><dd>" + html_escaped(credentials_text(report, shop));
+  if (shop.credentials) {
+    out +=
+        html_escaped(", access token expires " + short_time(shop.credentials->access_expires_at) +
+                     ", refresh token expires " + short_time(shop.credentials->refresh_expires_at));
+  }
+  out += "</dd>\n</dl>\n";
+}
+
+void html_runs(std::string& out, const db::shop_status& shop) {
+  if (shop.runs.empty()) {
+    out += "<p>No reconcile run yet.</p>\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> classes;
+  for (const auto& run : shop.runs) {
+    rows.push_back(runs_row(run));
+    classes.emplace_back(run.status == db::run_status::held ? "held"
+                         : is_failure(run)                  ? "failed"
+                                                            : "");
+  }
+  html_table(out, runs_header(), rows, classes,
+             {"number", "run", "", "time", "time", "number", "number", "number", "number", "number",
+              "number", "number"});
+}
+
+void html_shop(std::string& out, const db::status_report& report, const db::shop_status& shop) {
+  const auto attention = shop.attention();
+  out += "<section class=\"shop\">\n<h2>" + html_escaped(shop.shop) + " <span class=\"badge " +
+         (attention.empty() ? "ok\">ok" : "attention\">needs attention") + "</span></h2>\n";
+  if (!attention.empty()) {
+    out += "<ul class=\"attention\">\n";
+    for (const auto& line : attention) {
+      out += "<li>" + html_escaped(line) + "</li>\n";
+    }
+    out += "</ul>\n";
+  }
+  html_facts(out, report, shop);
+  html_runs(out, shop);
+  out += "</section>\n";
+}
+
+} // namespace
+
 std::string status_html(const db::status_report& report) {
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -427,69 +531,9 @@ std::string status_html(const db::status_report& report) {
       "</style>\n</head>\n<body>\n<h1>shopmirror status</h1>\n<p class=\"as-of\">As of <time>" +
       html_escaped(short_time(report.as_of)) +
       "</time> UTC, read from the database: every replica shows the same. All times are UTC.</p>\n";
-  if (report.shops.empty()) {
-    out += "<p>No shop is configured or recorded.</p>\n";
-  } else {
-    std::vector<std::vector<std::string>> rows;
-    std::vector<std::string> classes;
-    for (const auto& shop : report.shops) {
-      rows.push_back(summary_row(report, shop));
-      std::string cls = shop.attention().empty() ? "" : "attention";
-      if (!shop.held_runs().empty()) {
-        cls += " held";
-      } else if (!shop.runs.empty() && is_failure(shop.runs.front())) {
-        cls += " failed";
-      }
-      classes.push_back(cls);
-    }
-    html_table(out, summary_header(), rows, classes,
-               {"shop", "state", "", "time", "run", "number", "number", "", ""});
-  }
+  html_summary(out, report);
   for (const auto& shop : report.shops) {
-    const auto attention = shop.attention();
-    out += "<section class=\"shop\">\n<h2>" + html_escaped(shop.shop) + " <span class=\"badge " +
-           (attention.empty() ? "ok\">ok" : "attention\">needs attention") + "</span></h2>\n";
-    if (!attention.empty()) {
-      out += "<ul class=\"attention\">\n";
-      for (const auto& line : attention) {
-        out += "<li>" + html_escaped(line) + "</li>\n";
-      }
-      out += "</ul>\n";
-    }
-    out += "<dl>\n<dt>Deliveries in the last hour</dt><dd>" +
-           html_escaped(outcomes_text(shop.deliveries_last_hour)) +
-           "</dd>\n<dt>Last delivery</dt><dd>" +
-           html_escaped(shop.last_delivery_at
-                            ? short_time(shop.last_delivery_at)
-                            : "none in " + std::to_string(db::status_lookback_hours) + " h") +
-           "</dd>\n<dt>Dead letters pending</dt><dd>" + std::to_string(shop.dead_letters_pending) +
-           "</dd>\n<dt>Refresh requests</dt><dd>" + std::to_string(shop.refreshes_due) + " due, " +
-           std::to_string(shop.refreshes_failing) + " failing</dd>\n<dt>Installed</dt><dd>" +
-           (shop.uninstalled_at ? "no, uninstalled " + html_escaped(short_time(shop.uninstalled_at))
-                                : std::string("yes")) +
-           "</dd>\n<dt>Credentials</dt><dd>" + html_escaped(credentials_text(report, shop));
-    if (shop.credentials) {
-      out += html_escaped(
-          ", access token expires " + short_time(shop.credentials->access_expires_at) +
-          ", refresh token expires " + short_time(shop.credentials->refresh_expires_at));
-    }
-    out += "</dd>\n</dl>\n";
-    if (shop.runs.empty()) {
-      out += "<p>No reconcile run yet.</p>\n";
-    } else {
-      std::vector<std::vector<std::string>> rows;
-      std::vector<std::string> classes;
-      for (const auto& run : shop.runs) {
-        rows.push_back(runs_row(run));
-        classes.emplace_back(run.status == db::run_status::held ? "held"
-                             : is_failure(run)                  ? "failed"
-                                                                : "");
-      }
-      html_table(out, runs_header(), rows, classes,
-                 {"number", "run", "", "time", "time", "number", "number", "number", "number",
-                  "number", "number", "number"});
-    }
-    out += "</section>\n";
+    html_shop(out, report, shop);
   }
   out += "<p class=\"note\">Webhook subscriptions: " + html_escaped(subscriptions_note) +
          ".</p>\n</body>\n</html>\n";
