@@ -88,76 +88,69 @@ http_response error(http::status status, std::string_view message) {
   return make_response(status, json_error(message));
 }
 
-http_response trigger(const http_request& request, reconcile::coordinator& coordinator) {
+// What POST /reconcile asks for: the run and the shops, or why not.
+struct trigger_request {
+  std::optional<http_response> refused;
+  db::run_request base;
+  std::vector<std::string> shops;
+};
+
+trigger_request refuse(http::status status, std::string_view message) {
+  trigger_request out;
+  out.refused = error(status, message);
+  return out;
+}
+
+trigger_request read_trigger(const http_request& request,
+                             const reconcile::coordinator& coordinator) {
   const auto parsed = net::query_parameters(request.target());
   if (!parsed) {
-    return error(http::status::bad_request, "the request target is not a path and query");
+    return refuse(http::status::bad_request, "the request target is not a path and query");
   }
   const auto& params = *parsed;
   for (const auto& [name, value] : params) {
     if (name != "shop" && name != "mode" && name != "since" && name != "dry_run") {
-      return error(http::status::bad_request, "unknown parameter " + name);
+      return refuse(http::status::bad_request, "unknown parameter " + name);
     }
   }
-  db::run_request base;
-  base.trigger = db::run_trigger::api;
-  base.mode = coordinator.settings().mode;
-  base.max_sweep = coordinator.settings().max_sweep;
+  trigger_request out;
+  out.base.trigger = db::run_trigger::api;
+  out.base.mode = coordinator.settings().mode;
+  out.base.max_sweep = coordinator.settings().max_sweep;
   if (const auto mode = params.find("mode"); mode != params.end()) {
     const auto chosen = db::parse_listing_mode(mode->second);
     if (!chosen) {
-      return error(http::status::bad_request, "mode is bulk or paginated");
+      return refuse(http::status::bad_request, "mode is bulk or paginated");
     }
-    base.mode = *chosen;
+    out.base.mode = *chosen;
   }
   if (const auto since = params.find("since"); since != params.end()) {
-    base.since = model::parse_rfc3339(since->second);
-    if (!base.since) {
-      return error(http::status::bad_request, "since is not an RFC 3339 time");
+    out.base.since = model::parse_rfc3339(since->second);
+    if (!out.base.since) {
+      return refuse(http::status::bad_request, "since is not an RFC 3339 time");
     }
-    base.mode = db::run_mode::since;
+    out.base.mode = db::run_mode::since;
   }
   if (const auto dry = params.find("dry_run"); dry != params.end()) {
-    base.dry_run = dry->second.empty() || dry->second == "1" || dry->second == "true";
+    out.base.dry_run = dry->second.empty() || dry->second == "1" || dry->second == "true";
   }
-  std::vector<std::string> shops;
   if (const auto shop = params.find("shop"); shop != params.end()) {
     if (coordinator.find_shop(shop->second) == nullptr) {
-      return error(http::status::not_found, "no such shop is configured");
+      return refuse(http::status::not_found, "no such shop is configured");
     }
-    shops.push_back(shop->second);
+    out.shops.push_back(shop->second);
   } else {
     for (const auto& configured : coordinator.shops()) {
-      shops.push_back(configured.domain);
+      out.shops.push_back(configured.domain);
     }
   }
-  std::vector<reconcile::trigger_result> results;
-  bool failed = false;
-  bool failed_for_good = false;
-  std::size_t uninstalled = 0;
-  for (const auto& shop : shops) {
-    db::run_request one = base;
-    one.shop = shop;
-    const reconcile::trigger_result& result = results.emplace_back(coordinator.trigger(one));
-    if (!result.error.empty()) {
-      if (result.uninstalled) {
-        ++uninstalled;
-      } else {
-        failed = true;
-        failed_for_good = failed_for_good || !result.retry_later;
-      }
-    }
-    telemetry::log_event(result.error.empty() || result.uninstalled ? telemetry::level::info
-                                                                    : telemetry::level::error,
-                         "reconcile_triggered")
-        .field("shop", shop)
-        .field("trigger", "api")
-        .field("run_id", result.run_id.value_or(0))
-        .field("started", result.started)
-        .field("error", result.error);
-  }
-  // {"runs": [one answer per shop]}; asked for one shop, that shop's answer
-  // is also the object's own members.
+  return out;
+}
+
+// {"runs": [one answer per shop]}; asked for one shop, that shop's answer
+// is also the object's own members.
+std::string trigger_body(const std::vector<std::string>& shops,
+                         const std::vector<reconcile::trigger_result>& results) {
   rapidjson::StringBuffer buffer;
   json_writer w(buffer);
   w.StartObject();
@@ -173,72 +166,111 @@ http_response trigger(const http_request& request, reconcile::coordinator& coord
   }
   w.EndArray();
   w.EndObject();
-  const std::string body(buffer.GetString(), buffer.GetSize());
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+// The status of the answer follows from the worst of the shops' results.
+http::status trigger_status(const std::vector<reconcile::trigger_result>& results) {
+  bool failed = false;
+  bool failed_for_good = false;
+  std::size_t uninstalled = 0;
+  for (const auto& result : results) {
+    if (result.error.empty()) {
+      continue;
+    }
+    if (result.uninstalled) {
+      ++uninstalled;
+    } else {
+      failed = true;
+      failed_for_good = failed_for_good || !result.retry_later;
+    }
+  }
   if (failed_for_good) {
     // The database refused in a way a retry would meet again.
-    return make_response(http::status::internal_server_error, body);
+    return http::status::internal_server_error;
   }
   if (failed) {
     // Nothing could be recorded (the database is down or busy): retry later.
-    auto response = make_response(http::status::service_unavailable, body);
-    response.set(http::field::retry_after, "5");
-    return response;
+    return http::status::service_unavailable;
   }
   // Every shop asked for is uninstalled: retrying will not help, a
   // reinstall will. Uninstalled shops among others are skipped.
-  return make_response(!shops.empty() && uninstalled == shops.size() ? http::status::conflict
-                                                                     : http::status::accepted,
-                       body);
+  return !results.empty() && uninstalled == results.size() ? http::status::conflict
+                                                           : http::status::accepted;
 }
 
-http_response runs(const http_request& request, const db::db_settings& database) {
-  std::string_view path = request.target();
-  path = path.substr(0, path.find('?'));
-  constexpr std::string_view prefix = "/reconcile/runs";
-  std::string_view rest = path.substr(prefix.size());
-  if (rest.empty() || rest == "/") {
-    rapidjson::StringBuffer buffer;
-    json_writer w(buffer);
-    w.StartObject();
-    w.Key("runs");
-    w.StartArray();
-    for (const auto& run : db::list_runs(database, 50)) {
-      write_run(w, run);
-    }
-    w.EndArray();
-    // Stub payloads whose product could not be fetched: each one is a
-    // product the mirror may be missing until it is.
-    w.Key("failing_refreshes");
-    w.StartArray();
-    for (const auto& refresh : db::failing_refreshes(database, 50)) {
-      w.StartObject();
-      w.Key("shop");
-      write_string(w, refresh.shop);
-      w.Key("product_id");
-      w.Int64(refresh.product_id);
-      w.Key("requested_at");
-      write_string(w, refresh.requested_at);
-      w.Key("attempts");
-      w.Int(refresh.attempts);
-      w.Key("last_error");
-      write_string(w, refresh.last_error);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    return make_response(http::status::ok, std::string(buffer.GetString(), buffer.GetSize()));
+http_response trigger(const http_request& request, reconcile::coordinator& coordinator) {
+  const trigger_request asked = read_trigger(request, coordinator);
+  if (asked.refused) {
+    return *asked.refused;
   }
-  rest.remove_prefix(1);
+  std::vector<reconcile::trigger_result> results;
+  for (const auto& shop : asked.shops) {
+    db::run_request one = asked.base;
+    one.shop = shop;
+    const reconcile::trigger_result& result = results.emplace_back(coordinator.trigger(one));
+    telemetry::log_event(result.error.empty() || result.uninstalled ? telemetry::level::info
+                                                                    : telemetry::level::error,
+                         "reconcile_triggered")
+        .field("shop", shop)
+        .field("trigger", "api")
+        .field("run_id", result.run_id.value_or(0))
+        .field("started", result.started)
+        .field("error", result.error);
+  }
+  const http::status status = trigger_status(results);
+  auto response = make_response(status, trigger_body(asked.shops, results));
+  if (status == http::status::service_unavailable) {
+    response.set(http::field::retry_after, "5");
+  }
+  return response;
+}
+
+// The latest runs, and the refresh requests that keep failing.
+http_response latest_runs(const db::db_settings& database) {
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  w.Key("runs");
+  w.StartArray();
+  for (const auto& run : db::list_runs(database, 50)) {
+    write_run(w, run);
+  }
+  w.EndArray();
+  // Stub payloads whose product could not be fetched: each one is a
+  // product the mirror may be missing until it is.
+  w.Key("failing_refreshes");
+  w.StartArray();
+  for (const auto& refresh : db::failing_refreshes(database, 50)) {
+    w.StartObject();
+    w.Key("shop");
+    write_string(w, refresh.shop);
+    w.Key("product_id");
+    w.Int64(refresh.product_id);
+    w.Key("requested_at");
+    write_string(w, refresh.requested_at);
+    w.Key("attempts");
+    w.Int(refresh.attempts);
+    w.Key("last_error");
+    write_string(w, refresh.last_error);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return make_response(http::status::ok, std::string(buffer.GetString(), buffer.GetSize()));
+}
+
+// One run, with the products it could not read or apply (the first 100).
+http_response one_run(const db::db_settings& database, std::string_view id_text) {
   std::int64_t id = 0;
-  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), id);
-  if (ec != std::errc{} || end != rest.data() + rest.size()) {
+  const auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (ec != std::errc{} || end != id_text.data() + id_text.size()) {
     return error(http::status::not_found, "no such run");
   }
   const auto run = db::find_run(database, id);
   if (!run) {
     return error(http::status::not_found, "no such run");
   }
-  // The run, with the products it could not read or apply (the first 100).
   rapidjson::Document doc;
   doc.Parse(run_json(*run).c_str());
   rapidjson::Value failures(rapidjson::kArrayType);
@@ -258,6 +290,18 @@ http_response runs(const http_request& request, const db::db_settings& database)
   json_writer w(buffer);
   doc.Accept(w);
   return make_response(http::status::ok, std::string(buffer.GetString(), buffer.GetSize()));
+}
+
+http_response runs(const http_request& request, const db::db_settings& database) {
+  std::string_view path = request.target();
+  path = path.substr(0, path.find('?'));
+  constexpr std::string_view prefix = "/reconcile/runs";
+  std::string_view rest = path.substr(prefix.size());
+  if (rest.empty() || rest == "/") {
+    return latest_runs(database);
+  }
+  rest.remove_prefix(1);
+  return one_run(database, rest);
 }
 
 } // namespace
