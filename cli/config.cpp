@@ -261,10 +261,11 @@ void load_housekeeping(const env_lookup& lookup, config& c) {
       millis(lookup, "SHOPMIRROR_ERASE_INTERVAL_MS", c.erasure.interval, 10, 3600000);
 }
 
-std::vector<std::string> load_trusted_proxies(const env_lookup& lookup) {
+std::vector<std::string> load_trusted_proxies(const env_lookup& lookup,
+                                              std::vector<std::string> fallback) {
   const auto proxies = lookup("SHOPMIRROR_TRUSTED_PROXIES");
   if (!proxies) {
-    return {};
+    return fallback;
   }
   auto addresses = split_list(*proxies, ',');
   for (const auto& address : addresses) {
@@ -305,7 +306,7 @@ config load_config(const env_lookup& lookup, const std::vector<std::string>& nam
     c.api_version = std::move(*version);
   }
   load_housekeeping(lookup, c);
-  c.trusted_proxies = load_trusted_proxies(lookup);
+  c.trusted_proxies = load_trusted_proxies(lookup, c.trusted_proxies);
   if (auto level = load_log_level(lookup)) {
     c.log_level = std::move(*level);
   }

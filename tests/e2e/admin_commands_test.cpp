@@ -66,7 +66,7 @@ TEST_SUITE("e2e") {
         "now() - interval '6 days', 'applied' from generate_series(1, 7) g");
     test::service_process service(db.url(), {"prune-secret"}, {{"SHOPMIRROR_PRUNE_EVERY", "1s"}});
     const auto line =
-        service.process().wait_for_line("\"deliveries_pruned\"", std::chrono::seconds(10));
+        service.process().wait_for_log({{"event", "deliveries_pruned"}}, std::chrono::seconds(10));
     REQUIRE_MESSAGE(line, service.process().output());
     CHECK(test::field(*line, "deleted") == "500");
     CHECK(db.scalar("select count(*) from shopify.webhook_deliveries") == "7");

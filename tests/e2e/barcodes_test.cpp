@@ -24,19 +24,6 @@ using test::run_line;
 using test::spec;
 using test::state_of;
 
-/// The log line of `event` in a command's output; fails the test if none.
-std::string event_line(const std::string& output, const std::string& event) {
-  std::istringstream lines(output);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("{\"ts\":") == 0 && test::has_field(line, "event") &&
-        field(line, "event") == event) {
-      return line;
-    }
-  }
-  FAIL("no " << event << " line in:\n" << output);
-  return {};
-}
-
 /// Every variant of a live product with its barcodes as the mirror shows
 /// them: "variant=barcodes-as-json-or-unknown ...".
 std::string mirrored(const test::test_database& db) {
@@ -72,7 +59,7 @@ TEST_SUITE("e2e") {
       const auto first = reconcile_command(shopify, db, {}, mode);
       REQUIRE(first.status == 0);
       CHECK(field(run_line(first.output), "status") == "succeeded");
-      const std::string done = event_line(first.output, "reconcile_barcodes_finished");
+      const std::string done = test::log_line(first.output, "reconcile_barcodes_finished");
       CHECK(field(done, "listed") == "3");
       CHECK(field(done, "written") == "3");
       CHECK(field(done, "unmatched") == "0");
@@ -89,7 +76,7 @@ TEST_SUITE("e2e") {
 
       // Unchanged: listed again, nothing written.
       const auto again = reconcile_command(shopify, db, {}, mode);
-      CHECK(field(event_line(again.output, "reconcile_barcodes_finished"), "written") == "0");
+      CHECK(field(test::log_line(again.output, "reconcile_barcodes_finished"), "written") == "0");
       CHECK(mirrored(db) == listed);
 
       // A barcode added behind the first one: `barcode` and the product are
@@ -97,7 +84,7 @@ TEST_SUITE("e2e") {
       REQUIRE(shopify.set_barcodes(
           1, 1002, {{std::nullopt, "4006381333931"}, {"EAN", "4006381333948"}}, model::now()));
       const auto changed = reconcile_command(shopify, db, {}, mode);
-      CHECK(field(event_line(changed.output, "reconcile_barcodes_finished"), "written") == "1");
+      CHECK(field(test::log_line(changed.output, "reconcile_barcodes_finished"), "written") == "1");
       CHECK(
           db.scalar("select barcodes::text from shopify.live_variant_barcodes "
                     "where variant_id = 1002") ==
@@ -180,7 +167,7 @@ TEST_SUITE("e2e") {
     const std::string run = run_line(result.output);
     CHECK(field(run, "status") == "succeeded");
     CHECK(field(run, "inserted") == "1");
-    const std::string failed = event_line(result.output, "reconcile_barcodes_failed");
+    const std::string failed = test::log_line(result.output, "reconcile_barcodes_failed");
     CHECK(field(failed, "error").find("FAILED") != std::string::npos);
     CHECK(db.scalar("select count(*) from shopify.variant_barcodes") == "0");
   }

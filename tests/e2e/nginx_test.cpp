@@ -118,7 +118,7 @@ TEST_SUITE("e2e") {
         std::chrono::seconds(10), "127.0.0.2");
     CHECK(test::first_status(answer) == 200);
     const auto line =
-        service.process().wait_for_line("\"webhook_id\":\"n-client\"", std::chrono::seconds(5));
+        service.process().wait_for_log({{"webhook_id", "n-client"}}, std::chrono::seconds(5));
     REQUIRE(line);
     CHECK(test::field(*line, "client") == "127.0.0.2");
     const std::string request_id = test::field(*line, "request_id");

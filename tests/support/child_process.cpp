@@ -175,16 +175,12 @@ std::string child_process::output() const {
   return text.str();
 }
 
-std::optional<std::string> child_process::wait_for_line(std::string_view needle,
-                                                        std::chrono::milliseconds timeout) const {
+std::optional<std::string> child_process::wait_for_log(const log_fields& fields,
+                                                       std::chrono::milliseconds timeout) const {
   const auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    std::istringstream lines(output());
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.find(needle) != std::string::npos) {
-        return line;
-      }
+    if (auto line = find_log_line(output(), fields)) {
+      return line;
     }
     if (std::chrono::steady_clock::now() >= until) {
       return std::nullopt;
@@ -218,7 +214,7 @@ environment service_environment(const std::string& database_url,
 
 std::optional<std::uint16_t> listening_port(const child_process& serve,
                                             std::chrono::milliseconds timeout) {
-  const auto line = serve.wait_for_line("\"event\":\"listening\"", timeout);
+  const auto line = serve.wait_for_log({{"event", "listening"}}, timeout);
   if (!line) {
     return std::nullopt;
   }

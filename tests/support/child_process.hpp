@@ -1,5 +1,7 @@
 #pragma once
 
+#include "tests/support/json.hpp"
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -38,9 +40,10 @@ public:
 
   /// Everything it has written so far.
   std::string output() const;
-  /// Waits for a line containing `needle`; returns that line.
-  std::optional<std::string> wait_for_line(std::string_view needle,
-                                           std::chrono::milliseconds timeout) const;
+  /// Waits for a JSON log line with every one of `fields` (compared as
+  /// parsed members, as field() gives them); returns that line.
+  std::optional<std::string> wait_for_log(const log_fields& fields,
+                                          std::chrono::milliseconds timeout) const;
 
 private:
   pid_t pid_ = -1;

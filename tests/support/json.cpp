@@ -87,13 +87,29 @@ std::optional<std::string> member_text(const rapidjson::Value& object, const std
   return compact(it->value);
 }
 
+namespace {
+
+bool has_all(const rapidjson::Value& line, const log_fields& fields) {
+  return std::all_of(fields.begin(), fields.end(), [&](const auto& wanted) {
+    return member_text(line, wanted.first) == wanted.second;
+  });
+}
+
+} // namespace
+
+std::optional<std::string> find_log_line(const std::string& output, const log_fields& fields) {
+  for (const auto& line : log_lines(output)) {
+    if (has_all(line, fields)) {
+      return compact(line);
+    }
+  }
+  return std::nullopt;
+}
+
 std::size_t count_log_lines(const std::string& output, const log_fields& fields) {
   const auto lines = log_lines(output);
-  return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const auto& line) {
-    return std::all_of(fields.begin(), fields.end(), [&](const auto& wanted) {
-      return member_text(line, wanted.first) == wanted.second;
-    });
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      lines.begin(), lines.end(), [&](const auto& line) { return has_all(line, fields); }));
 }
 
 std::string log_line(const std::string& output, const std::string& event) {

@@ -40,6 +40,10 @@ std::optional<std::string> member_text(const rapidjson::Value& object, const std
 /// Members a log line must have, each with the text field() gives.
 using log_fields = std::vector<std::pair<std::string, std::string>>;
 
+/// The first log line of `output` that has every one of `fields`, as JSON
+/// text (for field()), or nothing.
+std::optional<std::string> find_log_line(const std::string& output, const log_fields& fields);
+
 /// How many log lines of `output` have every one of `fields`.
 std::size_t count_log_lines(const std::string& output, const log_fields& fields);
 

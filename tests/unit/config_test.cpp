@@ -52,6 +52,43 @@ TEST_SUITE("cli") {
     CHECK_THROWS_AS(c.require_secrets(), cli::config_error);
   }
 
+  TEST_CASE("a setting left unset keeps its default") {
+    // Each part of the configuration is read by its own function; none may
+    // replace a default with an empty value when its variable is unset.
+    const auto c = load({});
+    const cli::config d;
+    CHECK(c.trusted_proxies == d.trusted_proxies);
+    CHECK(c.api_version == d.api_version);
+    CHECK(c.log_level == d.log_level);
+    CHECK(c.migrate_on_start == d.migrate_on_start);
+    CHECK(c.read_timeout == d.read_timeout);
+    CHECK(c.idle_timeout == d.idle_timeout);
+    CHECK(c.drain_timeout == d.drain_timeout);
+    CHECK(c.max_connections == d.max_connections);
+    CHECK(c.delivery_retention == d.delivery_retention);
+    CHECK(c.prune_every == d.prune_every);
+    CHECK(c.erasure.batch_rows == d.erasure.batch_rows);
+    CHECK(c.erasure.interval == d.erasure.interval);
+    CHECK(c.writer.connections == d.writer.connections);
+    CHECK(c.writer.max_batch == d.writer.max_batch);
+    CHECK(c.writer.max_wait == d.writer.max_wait);
+    CHECK(c.writer.queue_capacity == d.writer.queue_capacity);
+    CHECK(c.database.statement_timeout == d.database.statement_timeout);
+    CHECK(c.database.lock_timeout == d.database.lock_timeout);
+    CHECK(c.database.keepalive_count == d.database.keepalive_count);
+    CHECK(c.reconcile.daily_at_minute == d.reconcile.daily_at_minute);
+    CHECK(c.reconcile.jitter == d.reconcile.jitter);
+    CHECK(c.reconcile.mode == d.reconcile.mode);
+    CHECK(c.reconcile.page_size == d.reconcile.page_size);
+    CHECK(c.reconcile.max_sweep == d.reconcile.max_sweep);
+    CHECK(c.reconcile.apply_connections == d.reconcile.apply_connections);
+    CHECK(c.reconcile.max_attempts == d.reconcile.max_attempts);
+    CHECK(c.reconcile.bulk_timeout == d.reconcile.bulk_timeout);
+    CHECK(c.reconcile.refresh_interval == d.reconcile.refresh_interval);
+    CHECK(c.shops.empty());
+    CHECK(c.status_token.empty());
+  }
+
   TEST_CASE("values are read and validated") {
     const auto c = load({{"SHOPMIRROR_DATABASE_URL", "postgresql://u@localhost/db"},
                          {"SHOPMIRROR_LISTEN", "[::1]:9090"},
