@@ -51,32 +51,9 @@ readiness readiness_monitor::check_now() {
   std::lock_guard check(check_mutex_);
   readiness next;
   try {
-    int version = 0;
     bool read_only = false;
-    try {
-      version = read_schema_version(session_->connection());
-      // A standby (or a read-only default) takes connections and reads,
-      // but every delivery would be refused: not ready.
-      pqxx::nontransaction tx(session_->connection());
-      read_only = tx.exec1("select pg_is_in_recovery() or "
-                           "current_setting('transaction_read_only') = 'on'")[0]
-                      .as<bool>();
-    } catch (...) {
-      session_->reset();
-      pooling_checked_ = false;
-      throw;
-    }
-    if (!pooling_checked_) {
-      if (sessions_are_shared(settings_)) {
-        session_->reset();
-        throw std::runtime_error(
-            "two connections were served by one database session: SHOPMIRROR_DATABASE_URL leads "
-            "through a pooler in transaction mode (PgBouncer pool_mode=transaction), which hands "
-            "shopmirror's session state (the reconcile lock, timeouts, prepared statements) from "
-            "client to client; use session mode, or connect to PostgreSQL directly");
-      }
-      pooling_checked_ = true;
-    }
+    int version = read_session(read_only);
+    check_not_pooled();
     if (read_only) {
       // Dropped, so that the next check connects again and a multi-host
       // string can find the new primary.
@@ -98,6 +75,43 @@ readiness readiness_monitor::check_now() {
     next.ready = false;
     next.reason = e.what();
   }
+  publish(next);
+  return next;
+}
+
+int readiness_monitor::read_session(bool& read_only) {
+  try {
+    const int version = read_schema_version(session_->connection());
+    // A standby (or a read-only default) takes connections and reads,
+    // but every delivery would be refused: not ready.
+    pqxx::nontransaction tx(session_->connection());
+    read_only = tx.exec1("select pg_is_in_recovery() or "
+                         "current_setting('transaction_read_only') = 'on'")[0]
+                    .as<bool>();
+    return version;
+  } catch (...) {
+    session_->reset();
+    pooling_checked_ = false;
+    throw;
+  }
+}
+
+void readiness_monitor::check_not_pooled() {
+  if (pooling_checked_) {
+    return;
+  }
+  if (sessions_are_shared(settings_)) {
+    session_->reset();
+    throw std::runtime_error(
+        "two connections were served by one database session: SHOPMIRROR_DATABASE_URL leads "
+        "through a pooler in transaction mode (PgBouncer pool_mode=transaction), which hands "
+        "shopmirror's session state (the reconcile lock, timeouts, prepared statements) from "
+        "client to client; use session mode, or connect to PostgreSQL directly");
+  }
+  pooling_checked_ = true;
+}
+
+void readiness_monitor::publish(const readiness& next) {
   bool changed = false;
   {
     std::lock_guard lock(mutex_);
@@ -110,7 +124,6 @@ readiness readiness_monitor::check_now() {
         .field("schema_version", next.schema_version)
         .field("reason", next.reason);
   }
-  return next;
 }
 
 void readiness_monitor::run() {

@@ -53,6 +53,14 @@ public:
 
 private:
   void run();
+  /// The schema version, and whether the database refuses writes; a
+  /// failure drops the session, to connect again at the next check.
+  int read_session(bool& read_only);
+  /// Throws if a transaction-mode pooler shares one session among
+  /// connections; asked once a connection.
+  void check_not_pooled();
+  /// Keeps `next` as the current state; logs a change of readiness.
+  void publish(const readiness& next);
 
   db_settings settings_;
   std::unique_ptr<pg_session> session_;

@@ -111,6 +111,71 @@ private:
   std::map<std::string, shop_status> shops_;
 };
 
+/// The configured shops (or the one asked for) have an entry even when no
+/// table mentions them.
+shop_table configured_shops(const std::vector<std::string>& configured,
+                            const std::optional<std::string>& only) {
+  shop_table shops;
+  for (const auto& shop : configured) {
+    if (!only || *only == shop) {
+      shops[shop];
+    }
+  }
+  if (only) {
+    shops[*only];
+  }
+  return shops;
+}
+
+void read_last_hour(pqxx::transaction_base& tx, const std::optional<std::string>& only,
+                    shop_table& shops) {
+  for (const auto& row : tx.exec_params(last_hour_sql(), only)) {
+    auto& s = shops[row[0].c_str()];
+    s.deliveries_last_hour[row[1].c_str()] = row[2].as<std::int64_t>();
+    const auto newest = optional_time(row[3]);
+    if (newest && (!s.last_delivery_at || *s.last_delivery_at < *newest)) {
+      s.last_delivery_at = newest;
+    }
+  }
+}
+
+/// Reads the shops' credentials if this role may; returns whether it may.
+bool read_credentials(pqxx::transaction_base& tx, const std::optional<std::string>& only,
+                      shop_table& shops) {
+  const bool readable = tx.exec1("select has_schema_privilege('shopmirror', 'usage') and "
+                                 "has_table_privilege('shopmirror.admin_credentials', 'select')")[0]
+                            .as<bool>();
+  for (const auto& row : readable ? tx.exec_params(credentials_sql(), only) : pqxx::result{}) {
+    credentials_status c;
+    c.kind = row[1].c_str();
+    c.state = row[2].c_str();
+    c.access_expires_at = optional_time(row[3]);
+    c.refresh_expires_at = optional_time(row[4]);
+    c.renewed_at = optional_time(row[5]);
+    c.last_error = text_of(row[6]);
+    shops[row[0].c_str()].credentials = std::move(c);
+  }
+  return readable;
+}
+
+/// The last delivery of the shops that had none in the last hour.
+void read_quiet_shops(pqxx::transaction_base& tx, const std::optional<std::string>& only,
+                      std::vector<shop_status>& shops) {
+  // The older look-back reads a day of the log: only when a shop needs it.
+  const bool any_quiet = std::any_of(shops.begin(), shops.end(),
+                                     [](const shop_status& s) { return !s.last_delivery_at; });
+  if (!any_quiet) {
+    return;
+  }
+  for (const auto& row : tx.exec_params(last_day_sql(), only, status_lookback_hours)) {
+    for (auto& s : shops) {
+      if (s.shop == row[0].c_str() && !s.last_delivery_at) {
+        s.last_delivery_at = optional_time(row[1]);
+      }
+    }
+  }
+}
+
 status_report read_snapshot(const db_settings& settings, const std::vector<std::string>& configured,
                             const std::optional<std::string>& only) {
   pqxx::connection connection(connection_string(settings));
@@ -121,24 +186,9 @@ status_report read_snapshot(const db_settings& settings, const std::vector<std::
 
   status_report report;
   report.as_of = optional_time(tx.exec1("select " + utc("now()"))[0]).value_or(model::timestamp{});
-  shop_table shops;
-  for (const auto& shop : configured) {
-    if (!only || *only == shop) {
-      shops[shop];
-    }
-  }
-  if (only) {
-    shops[*only];
-  }
+  shop_table shops = configured_shops(configured, only);
 
-  for (const auto& row : tx.exec_params(last_hour_sql(), only)) {
-    auto& s = shops[row[0].c_str()];
-    s.deliveries_last_hour[row[1].c_str()] = row[2].as<std::int64_t>();
-    const auto newest = optional_time(row[3]);
-    if (newest && (!s.last_delivery_at || *s.last_delivery_at < *newest)) {
-      s.last_delivery_at = newest;
-    }
-  }
+  read_last_hour(tx, only, shops);
   for (const auto& row : tx.exec_params(runs_sql(), only, static_cast<std::int64_t>(status_runs))) {
     run_record run = read_run(row);
     shops[run.shop].runs.push_back(std::move(run));
@@ -156,35 +206,9 @@ status_report read_snapshot(const db_settings& settings, const std::vector<std::
   for (const auto& row : tx.exec_params(uninstalled_sql(), only)) {
     shops[row[0].c_str()].uninstalled_at = optional_time(row[1]);
   }
-  report.credentials_readable =
-      tx.exec1("select has_schema_privilege('shopmirror', 'usage') and "
-               "has_table_privilege('shopmirror.admin_credentials', 'select')")[0]
-          .as<bool>();
-  for (const auto& row :
-       report.credentials_readable ? tx.exec_params(credentials_sql(), only) : pqxx::result{}) {
-    credentials_status c;
-    c.kind = row[1].c_str();
-    c.state = row[2].c_str();
-    c.access_expires_at = optional_time(row[3]);
-    c.refresh_expires_at = optional_time(row[4]);
-    c.renewed_at = optional_time(row[5]);
-    c.last_error = text_of(row[6]);
-    shops[row[0].c_str()].credentials = std::move(c);
-  }
+  report.credentials_readable = read_credentials(tx, only, shops);
   report.shops = shops.take();
-
-  // The older look-back reads a day of the log: only when a shop needs it.
-  const bool any_quiet = std::any_of(report.shops.begin(), report.shops.end(),
-                                     [](const shop_status& s) { return !s.last_delivery_at; });
-  if (any_quiet) {
-    for (const auto& row : tx.exec_params(last_day_sql(), only, status_lookback_hours)) {
-      for (auto& s : report.shops) {
-        if (s.shop == row[0].c_str() && !s.last_delivery_at) {
-          s.last_delivery_at = optional_time(row[1]);
-        }
-      }
-    }
-  }
+  read_quiet_shops(tx, only, report.shops);
   tx.commit();
   return report;
 }

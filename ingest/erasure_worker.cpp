@@ -100,21 +100,30 @@ bool erasure_worker::erase_next(db::erasure_store& store) {
   }
 
   if (!error.empty()) {
-    // Recorded in the request, and retried until it succeeds: an erasure
-    // Shopify asked for is never given up on.
-    const std::string unrecorded = store.record_failure(redaction, error);
-    metrics_.shop_erasures.with({"failed"}).inc();
-    const int attempt = redaction.attempts + 1;
-    log_event(attempt >= 5 ? level::error : level::warn, "shop_erasure_failed")
-        .field("shop", redaction.shop)
-        .field("redaction_id", redaction.id)
-        .field("webhook_id", redaction.webhook_id)
-        .field("attempt", static_cast<std::int64_t>(attempt))
-        .field("error", error)
-        .field("unrecorded", unrecorded);
+    record_failure(store, redaction, error);
     return true;
   }
+  report_erased(store, redaction);
+  return true;
+}
 
+void erasure_worker::record_failure(db::erasure_store& store, const db::shop_redaction& redaction,
+                                    const std::string& error) {
+  // Recorded in the request, and retried until it succeeds: an erasure
+  // Shopify asked for is never given up on.
+  const std::string unrecorded = store.record_failure(redaction, error);
+  metrics_.shop_erasures.with({"failed"}).inc();
+  const int attempt = redaction.attempts + 1;
+  log_event(attempt >= 5 ? level::error : level::warn, "shop_erasure_failed")
+      .field("shop", redaction.shop)
+      .field("redaction_id", redaction.id)
+      .field("webhook_id", redaction.webhook_id)
+      .field("attempt", static_cast<std::int64_t>(attempt))
+      .field("error", error)
+      .field("unrecorded", unrecorded);
+}
+
+void erasure_worker::report_erased(db::erasure_store& store, const db::shop_redaction& redaction) {
   metrics_.shop_erasures.with({"erased"}).inc();
   const auto record = store.find(redaction.id);
   auto line = log_event(level::info, "shop_erased");
@@ -128,7 +137,6 @@ bool erasure_worker::erase_next(db::erasure_store& store) {
         .field("seconds", record.value->seconds)
         .field("failed_attempts", static_cast<std::int64_t>(record.value->attempts));
   }
-  return true;
 }
 
 } // namespace shopmirror::ingest

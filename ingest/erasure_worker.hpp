@@ -35,6 +35,9 @@ private:
   void run();
   /// Erases the next due shop, if any; false when none was due.
   bool erase_next(db::erasure_store& store);
+  void record_failure(db::erasure_store& store, const db::shop_redaction& redaction,
+                      const std::string& error);
+  void report_erased(db::erasure_store& store, const db::shop_redaction& redaction);
   void publish_backlog(db::erasure_store& store);
 
   db::db_settings database_;

@@ -238,16 +238,7 @@ asio::awaitable<http_response> service::webhook(http_request request,
 
   if (auto* rejection = std::get_if<webhook_rejection>(&verdict)) {
     if (rejection->signature) {
-      const std::string_view reason = crypto::to_string(*rejection->signature);
-      metrics_.signature_failures.with({reason}).inc();
-      // Anyone can send a bad signature: warn, but only a few times a minute.
-      if (const auto allowed = signature_warnings_.allow(reason); allowed.allowed) {
-        telemetry::log_event(telemetry::level::warn, "signature_refused")
-            .field("reason", reason)
-            .field("client", context.client_address)
-            .field("request_id", context.request_id)
-            .field("suppressed", allowed.suppressed);
-      }
+      refused_signature(*rejection->signature, context);
     }
     // Moved once: the analyzer loses its way in the coroutine's frame.
     co_return make_response(rejection->status,
@@ -270,12 +261,35 @@ asio::awaitable<http_response> service::webhook(http_request request,
   if (outcome == model::apply_outcome::dead_letter) {
     metrics_.dead_letters.with({meta.shop_domain, model::to_string(dead_kind)}).inc();
   }
+  nudge_workers(outcome);
+  record_delivery(meta, outcome, context);
+  co_return answer_for(outcome);
+}
+
+void service::refused_signature(crypto::signature_status status, const request_context& context) {
+  const std::string_view reason = crypto::to_string(status);
+  metrics_.signature_failures.with({reason}).inc();
+  // Anyone can send a bad signature: warn, but only a few times a minute.
+  if (const auto allowed = signature_warnings_.allow(reason); allowed.allowed) {
+    telemetry::log_event(telemetry::level::warn, "signature_refused")
+        .field("reason", reason)
+        .field("client", context.client_address)
+        .field("request_id", context.request_id)
+        .field("suppressed", allowed.suppressed);
+  }
+}
+
+void service::nudge_workers(model::apply_outcome outcome) {
   if (outcome == model::apply_outcome::refresh_requested && reconciler_ != nullptr) {
     reconciler_->nudge_refresh();
   }
   if (outcome == model::apply_outcome::redaction_requested && eraser_ != nullptr) {
     eraser_->nudge();
   }
+}
+
+void service::record_delivery(const model::delivery& meta, model::apply_outcome outcome,
+                              const request_context& context) {
   const bool durable = model::is_durable(outcome);
   // Only the four known topics reach this label: its values are bounded.
   const bool compliance = is_compliance_topic(model::parse_topic(meta.topic));
@@ -288,7 +302,6 @@ asio::awaitable<http_response> service::webhook(http_request request,
                       .ms = seconds_since(context.started) * 1000.0,
                       .client = context.client_address,
                       .request_id = context.request_id});
-  co_return answer_for(outcome);
 }
 
 // Hands the delivery to a database writer and waits for its commit, but

@@ -71,8 +71,15 @@ public:
 private:
   boost::asio::awaitable<http_response> webhook(http_request request,
                                                 const request_context& context);
+  /// Counts a refused signature, and logs it a few times a minute.
+  void refused_signature(crypto::signature_status status, const request_context& context);
   boost::asio::awaitable<model::apply_outcome>
   apply(model::delivery_item item, std::chrono::steady_clock::time_point deadline);
+  /// Wakes the background worker that an outcome left work for.
+  void nudge_workers(model::apply_outcome outcome);
+  /// Counts a compliance request and writes the delivery's log line.
+  void record_delivery(const model::delivery& meta, model::apply_outcome outcome,
+                       const request_context& context);
   http_response readyz() const;
   boost::asio::awaitable<http_response> reconcile_request(http_request request);
   boost::asio::awaitable<http_response> status_request(http_request request);

@@ -120,85 +120,117 @@ const char* first_present(const rapidjson::Value& object, std::initializer_list<
 constexpr std::initializer_list<const char*> customer_keys = {"customer", "orders_requested",
                                                               "orders_to_redact", "data_request"};
 
-delivery_action customer_request(const rapidjson::Value& body, std::string_view shop_domain,
-                                 shape_error& error) {
+/// The ids a customer's request names, as read from its body.
+struct customer_request_ids {
+  std::int64_t shop_id = 0;
+  std::int64_t customer_id = 0;
+  std::optional<std::vector<std::int64_t>> orders_requested;
+  std::optional<std::vector<std::int64_t>> orders_to_redact;
+  std::optional<std::int64_t> data_request_id;
+};
+
+/// The id of the body's `data_request`, if it has one (absent or null: none).
+std::optional<std::int64_t> data_request_id(const rapidjson::Value& body, shape_error& error) {
+  field_error lookup;
+  const rapidjson::Value* data_request = json::find(body, "data_request", lookup);
+  if (lookup) {
+    error.reason = lookup.message;
+    return std::nullopt;
+  }
+  if (data_request == nullptr || data_request->IsNull()) {
+    return std::nullopt;
+  }
+  if (!data_request->IsObject()) {
+    error.reason = "data_request is not an object";
+    return std::nullopt;
+  }
+  return required_id(*data_request, "id", "data_request.id", error);
+}
+
+std::optional<customer_request_ids> read_customer_request(const rapidjson::Value& body,
+                                                          std::string_view shop_domain,
+                                                          shape_error& error) {
   const auto shop_id = required_id(body, "shop_id", "shop_id", error);
   if (error) {
-    return ignore_delivery{};
+    return std::nullopt;
   }
   check_shop_domain(body, shop_domain, error);
   if (error) {
-    return ignore_delivery{};
+    return std::nullopt;
   }
   field_error lookup;
   const rapidjson::Value* customer = json::find(body, "customer", lookup);
   if (lookup || customer == nullptr || !customer->IsObject()) {
     error.reason = lookup ? lookup.message : "customer is missing or not an object";
-    return ignore_delivery{};
+    return std::nullopt;
   }
   const auto customer_id = required_id(*customer, "id", "customer.id", error);
   if (error) {
-    return ignore_delivery{};
+    return std::nullopt;
   }
-  const auto requested = id_list(body, "orders_requested", error);
+  customer_request_ids ids;
+  ids.shop_id = *shop_id;
+  ids.customer_id = *customer_id;
+  ids.orders_requested = id_list(body, "orders_requested", error);
   if (error) {
-    return ignore_delivery{};
+    return std::nullopt;
   }
-  const auto to_redact = id_list(body, "orders_to_redact", error);
+  ids.orders_to_redact = id_list(body, "orders_to_redact", error);
   if (error) {
-    return ignore_delivery{};
+    return std::nullopt;
   }
-  std::optional<std::int64_t> data_request_id;
-  const rapidjson::Value* data_request = json::find(body, "data_request", lookup);
-  if (lookup) {
-    error.reason = lookup.message;
-    return ignore_delivery{};
+  ids.data_request_id = data_request_id(body, error);
+  if (error) {
+    return std::nullopt;
   }
-  if (data_request != nullptr && !data_request->IsNull()) {
-    if (!data_request->IsObject()) {
-      error.reason = "data_request is not an object";
-      return ignore_delivery{};
-    }
-    data_request_id = required_id(*data_request, "id", "data_request.id", error);
-    if (error) {
-      return ignore_delivery{};
-    }
-  }
+  return ids;
+}
 
-  // The request as Shopify shaped it, but for the customer's e-mail and
-  // phone: the ids show which request was answered.
+/// The request as Shopify shaped it, but for the customer's e-mail and
+/// phone: the ids show which request was answered.
+std::string customer_request_record(const customer_request_ids& ids, std::string_view shop_domain) {
   rapidjson::StringBuffer buffer;
   json_writer w(buffer);
   w.StartObject();
   w.Key("shop_id");
-  w.Int64(*shop_id);
+  w.Int64(ids.shop_id);
   w.Key("shop_domain");
   write_string(w, shop_domain);
   w.Key("customer");
   w.StartObject();
   w.Key("id");
-  w.Int64(*customer_id);
+  w.Int64(ids.customer_id);
   w.EndObject();
-  for (const auto& [key, ids] :
-       {std::pair{"orders_requested", &requested}, std::pair{"orders_to_redact", &to_redact}}) {
-    if (*ids) {
+  for (const auto& [key, list] : {std::pair{"orders_requested", &ids.orders_requested},
+                                  std::pair{"orders_to_redact", &ids.orders_to_redact}}) {
+    if (*list) {
       w.Key(key);
       w.StartArray();
-      for (const std::int64_t id : **ids) {
+      for (const std::int64_t id : **list) {
         w.Int64(id);
       }
       w.EndArray();
     }
   }
-  if (data_request_id) {
+  if (ids.data_request_id) {
     w.Key("data_request");
     w.StartObject();
     w.Key("id");
-    w.Int64(*data_request_id);
+    w.Int64(*ids.data_request_id);
     w.EndObject();
   }
   w.EndObject();
-  return record_compliance_request{*shop_id, *customer_id, text_of(buffer)};
+  return text_of(buffer);
+}
+
+delivery_action customer_request(const rapidjson::Value& body, std::string_view shop_domain,
+                                 shape_error& error) {
+  const auto ids = read_customer_request(body, shop_domain, error);
+  if (!ids) {
+    return ignore_delivery{};
+  }
+  return record_compliance_request{ids->shop_id, ids->customer_id,
+                                   customer_request_record(*ids, shop_domain)};
 }
 
 delivery_action shop_redaction(const rapidjson::Value& body, std::string_view shop_domain,
@@ -226,6 +258,42 @@ delivery_action shop_redaction(const rapidjson::Value& body, std::string_view sh
   write_string(w, shop_domain);
   w.EndObject();
   return redact_shop{*shop_id, text_of(buffer)};
+}
+
+/// A `myshopify_domain` that is there (not absent, not null) must be a
+/// string naming the header's shop.
+void check_uninstall_domain(const rapidjson::Value* domain, std::string_view shop_domain,
+                            shape_error& error) {
+  if (domain == nullptr || domain->IsNull()) {
+    return;
+  }
+  if (!domain->IsString()) {
+    error.reason = "myshopify_domain is not a string";
+  } else if (lower(json::to_view(*domain)) != shop_domain) {
+    error.reason = "myshopify_domain in the body is not the delivery's "
+                   "X-Shopify-Shop-Domain (" +
+                   std::string(shop_domain) +
+                   "): another shop's uninstall, under this shop's header (the header is "
+                   "not signed)";
+    error.kind = dead_letter_kind::shop_mismatch;
+  }
+}
+
+std::string uninstall_record(std::optional<std::int64_t> shop_id, bool has_domain,
+                             std::string_view shop_domain) {
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  if (shop_id) {
+    w.Key("id");
+    w.Int64(*shop_id);
+  }
+  if (has_domain) {
+    w.Key("myshopify_domain");
+    write_string(w, shop_domain);
+  }
+  w.EndObject();
+  return text_of(buffer);
 }
 
 delivery_action app_uninstall(const rapidjson::Value& body, std::string_view shop_domain,
@@ -260,34 +328,12 @@ delivery_action app_uninstall(const rapidjson::Value& body, std::string_view sho
     error.reason = lookup.message;
     return ignore_delivery{};
   }
-  if (domain != nullptr && !domain->IsNull()) {
-    if (!domain->IsString()) {
-      error.reason = "myshopify_domain is not a string";
-    } else if (lower(json::to_view(*domain)) != shop_domain) {
-      error.reason = "myshopify_domain in the body is not the delivery's "
-                     "X-Shopify-Shop-Domain (" +
-                     std::string(shop_domain) +
-                     "): another shop's uninstall, under this shop's header (the header is "
-                     "not signed)";
-      error.kind = dead_letter_kind::shop_mismatch;
-    }
-  }
+  check_uninstall_domain(domain, shop_domain, error);
   if (error) {
     return ignore_delivery{};
   }
-  rapidjson::StringBuffer buffer;
-  json_writer w(buffer);
-  w.StartObject();
-  if (shop_id) {
-    w.Key("id");
-    w.Int64(*shop_id);
-  }
-  if (domain != nullptr && domain->IsString()) {
-    w.Key("myshopify_domain");
-    write_string(w, shop_domain);
-  }
-  w.EndObject();
-  return uninstall_app{shop_id, text_of(buffer)};
+  return uninstall_app{
+      shop_id, uninstall_record(shop_id, domain != nullptr && domain->IsString(), shop_domain)};
 }
 
 } // namespace

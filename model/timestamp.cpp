@@ -61,6 +61,56 @@ bool read_digits(std::string_view text, std::size_t pos, std::size_t count, unsi
   return true;
 }
 
+/// The fraction of a second at `pos`, if there is one, in microseconds
+/// (digits past the sixth are read and dropped); moves `pos` past it.
+/// False if a '.' has no digits or more than nine.
+bool read_fraction(std::string_view text, std::size_t& pos, std::int64_t& micros) {
+  if (pos >= text.size() || text[pos] != '.') {
+    return true;
+  }
+  ++pos;
+  std::size_t digits = 0;
+  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+    if (digits < 6) {
+      micros = micros * 10 + (text[pos] - '0');
+    }
+    ++digits;
+    ++pos;
+  }
+  if (digits == 0 || digits > 9) {
+    return false;
+  }
+  for (std::size_t i = digits; i < 6; ++i) {
+    micros *= 10;
+  }
+  return true;
+}
+
+/// The zone at `pos` (Z, or +hh:mm / -hh:mm), which must end the text, as
+/// seconds east of UTC.
+bool read_offset(std::string_view text, std::size_t& pos, std::int64_t& offset_seconds) {
+  if (pos >= text.size()) {
+    return false;
+  }
+  if (text[pos] == 'Z' || text[pos] == 'z') {
+    ++pos;
+  } else if (text[pos] == '+' || text[pos] == '-') {
+    unsigned oh = 0, om = 0;
+    if (!read_digits(text, pos + 1, 2, oh) || pos + 3 >= text.size() || text[pos + 3] != ':' ||
+        !read_digits(text, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return false;
+    }
+    offset_seconds = (static_cast<std::int64_t>(oh) * 60 + om) * 60;
+    if (text[pos] == '-') {
+      offset_seconds = -offset_seconds;
+    }
+    pos += 6;
+  } else {
+    return false;
+  }
+  return pos == text.size();
+}
+
 } // namespace
 
 std::optional<timestamp> parse_rfc3339(std::string_view text) {
@@ -79,44 +129,8 @@ std::optional<timestamp> parse_rfc3339(std::string_view text) {
   }
   std::size_t pos = 19;
   std::int64_t micros = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    std::size_t digits = 0;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (digits < 6) {
-        micros = micros * 10 + (text[pos] - '0');
-      }
-      ++digits;
-      ++pos;
-    }
-    if (digits == 0 || digits > 9) {
-      return std::nullopt;
-    }
-    for (std::size_t i = digits; i < 6; ++i) {
-      micros *= 10;
-    }
-  }
-  if (pos >= text.size()) {
-    return std::nullopt;
-  }
   std::int64_t offset_seconds = 0;
-  if (text[pos] == 'Z' || text[pos] == 'z') {
-    ++pos;
-  } else if (text[pos] == '+' || text[pos] == '-') {
-    unsigned oh = 0, om = 0;
-    if (!read_digits(text, pos + 1, 2, oh) || pos + 3 >= text.size() || text[pos + 3] != ':' ||
-        !read_digits(text, pos + 4, 2, om) || oh > 23 || om > 59) {
-      return std::nullopt;
-    }
-    offset_seconds = (static_cast<std::int64_t>(oh) * 60 + om) * 60;
-    if (text[pos] == '-') {
-      offset_seconds = -offset_seconds;
-    }
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != text.size()) {
+  if (!read_fraction(text, pos, micros) || !read_offset(text, pos, offset_seconds)) {
     return std::nullopt;
   }
   const std::int64_t days = days_from_civil(year, month, day);

@@ -78,22 +78,10 @@ bool read_variant(const rapidjson::Value& object, std::size_t index, variant_sta
   return !error;
 }
 
-product_payload map_product(const rapidjson::Value& product, std::int64_t id) {
-  field_error error;
-  product_state state;
-  state.id = id;
-  state.present = 0;
-
-  std::optional<timestamp> updated_at;
-  json::read_timestamp(product, "updated_at", "updated_at", updated_at, error);
-  if (error) {
-    return payload_error{error.message, id};
-  }
-  if (!updated_at) {
-    return refresh_product{id};
-  }
-  state.updated_at = *updated_at;
-
+/// The product's own fields (all but its variants), each marked present
+/// when the body has it.
+void read_product_fields(const rapidjson::Value& product, product_state& state,
+                         field_error& error) {
   const auto mark = [&](bool present, product_field field) {
     if (present) {
       state.present |= field;
@@ -115,36 +103,66 @@ product_payload map_product(const rapidjson::Value& product, std::int64_t id) {
   if (!error) {
     read_tags(product, state, error);
   }
-  if (error) {
-    return payload_error{error.message, id};
-  }
+}
 
+/// Why the variants are not distinct, or an empty string.
+std::string duplicate_variant(const std::vector<variant_state>& variants) {
+  for (std::size_t i = 1; i < variants.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (variants[i].id == variants[j].id) {
+        return "variant id " + std::to_string(variants[i].id) + " appears twice";
+      }
+    }
+  }
+  return {};
+}
+
+/// The body's `variants` (absent or null: not present).
+void read_variants(const rapidjson::Value& product, product_state& state, field_error& error) {
   const rapidjson::Value* variants = json::find(product, "variants", error);
+  if (error || variants == nullptr || variants->IsNull()) {
+    return;
+  }
+  if (!variants->IsArray()) {
+    error.message = "variants is not an array";
+    return;
+  }
+  state.present |= pf_variants;
+  state.variants.reserve(variants->Size());
+  std::size_t index = 0;
+  for (const auto& element : variants->GetArray()) {
+    variant_state variant;
+    if (!read_variant(element, index++, variant, error)) {
+      return;
+    }
+    state.variants.push_back(std::move(variant));
+  }
+  error.message = duplicate_variant(state.variants);
+}
+
+product_payload map_product(const rapidjson::Value& product, std::int64_t id) {
+  field_error error;
+  product_state state;
+  state.id = id;
+  state.present = 0;
+
+  std::optional<timestamp> updated_at;
+  json::read_timestamp(product, "updated_at", "updated_at", updated_at, error);
   if (error) {
     return payload_error{error.message, id};
   }
-  if (variants != nullptr && !variants->IsNull()) {
-    if (!variants->IsArray()) {
-      return payload_error{"variants is not an array", id};
-    }
-    state.present |= pf_variants;
-    state.variants.reserve(variants->Size());
-    std::size_t index = 0;
-    for (const auto& element : variants->GetArray()) {
-      variant_state variant;
-      if (!read_variant(element, index++, variant, error)) {
-        return payload_error{error.message, id};
-      }
-      state.variants.push_back(std::move(variant));
-    }
-    for (std::size_t i = 1; i < state.variants.size(); ++i) {
-      for (std::size_t j = 0; j < i; ++j) {
-        if (state.variants[i].id == state.variants[j].id) {
-          return payload_error{
-              "variant id " + std::to_string(state.variants[i].id) + " appears twice", id};
-        }
-      }
-    }
+  if (!updated_at) {
+    return refresh_product{id};
+  }
+  state.updated_at = *updated_at;
+
+  read_product_fields(product, state, error);
+  if (error) {
+    return payload_error{error.message, id};
+  }
+  read_variants(product, state, error);
+  if (error) {
+    return payload_error{error.message, id};
   }
   canonicalize(state);
   return state;

@@ -78,6 +78,15 @@ struct http_client::impl {
 
   void connect() {
     close();
+    beast::tcp_stream stream = open_tcp(resolve());
+    if (!origin.tls) {
+      plain.emplace(std::move(stream));
+      return;
+    }
+    start_tls(std::move(stream));
+  }
+
+  tcp::resolver::results_type resolve() {
     tcp::resolver resolver(context);
     beast::error_code ec;
     tcp::resolver::results_type endpoints;
@@ -105,6 +114,11 @@ struct http_client::impl {
       throw transport_error(transport_error::kind::resolve,
                             "cannot resolve " + origin.host + ": " + ec.message());
     }
+    return endpoints;
+  }
+
+  beast::tcp_stream open_tcp(const tcp::resolver::results_type& endpoints) {
+    beast::error_code ec;
     beast::tcp_stream stream(context);
     stream.expires_after(settings.connect_timeout);
     run([&] {
@@ -117,10 +131,10 @@ struct http_client::impl {
                                 ec.message());
     }
     stream.socket().set_option(tcp::no_delay(true), ec);
-    if (!origin.tls) {
-      plain.emplace(std::move(stream));
-      return;
-    }
+    return stream;
+  }
+
+  void start_tls(beast::tcp_stream stream) {
     secure.emplace(std::move(stream), tls);
     // SNI, and the name the certificate must carry.
     // SSL_set_tlsext_host_name, without the macro's C cast.
@@ -131,6 +145,7 @@ struct http_client::impl {
     if (settings.verify_tls) {
       secure->set_verify_callback(asio::ssl::host_name_verification(origin.host));
     }
+    beast::error_code ec;
     beast::get_lowest_layer(*secure).expires_after(settings.connect_timeout);
     run([&] {
       secure->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
@@ -200,30 +215,46 @@ struct http_client::impl {
   template <class Stream>
   client_response exchange(Stream& stream, http::request<http::string_body>& request,
                            const std::function<bool(std::string_view)>* sink, bool& retryable) {
-    client_response out;
     if (sink == nullptr) {
-      http::response_parser<http::string_body> parser;
-      parser.body_limit(settings.max_body_bytes);
-      beast::error_code ec = write_and_read_header(stream, request, parser);
-      if (ec) {
-        retryable = is_closed_error(ec);
-        fail(ec, "no response from");
-      }
-      retryable = false;
-      run([&] {
-        http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
-      });
-      if (ec) {
-        fail(ec, "incomplete response from");
-      }
-      auto response = parser.release();
-      copy_headers(response, out);
-      out.body = std::move(response.body());
-      if (!response.keep_alive()) {
-        close();
-      }
-      return out;
+      return read_whole(stream, request, retryable);
     }
+    return read_streaming(stream, request, *sink, retryable);
+  }
+
+  /// The response with its body in memory (up to settings.max_body_bytes).
+  template <class Stream>
+  client_response read_whole(Stream& stream, http::request<http::string_body>& request,
+                             bool& retryable) {
+    client_response out;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(settings.max_body_bytes);
+    beast::error_code ec = write_and_read_header(stream, request, parser);
+    if (ec) {
+      retryable = is_closed_error(ec);
+      fail(ec, "no response from");
+    }
+    retryable = false;
+    run([&] {
+      http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+    });
+    if (ec) {
+      fail(ec, "incomplete response from");
+    }
+    auto response = parser.release();
+    copy_headers(response, out);
+    out.body = std::move(response.body());
+    if (!response.keep_alive()) {
+      close();
+    }
+    return out;
+  }
+
+  /// The response with a 2xx body handed to `sink` piece by piece.
+  template <class Stream>
+  client_response read_streaming(Stream& stream, http::request<http::string_body>& request,
+                                 const std::function<bool(std::string_view)>& sink,
+                                 bool& retryable) {
+    client_response out;
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
     beast::error_code ec = write_and_read_header(stream, request, parser);
@@ -257,7 +288,7 @@ struct http_client::impl {
         out.body.append(chunk.data(), std::min(got, error_body_limit - out.body.size()));
         continue;
       }
-      if (got > 0 && !(*sink)(std::string_view(chunk.data(), got))) {
+      if (got > 0 && !sink(std::string_view(chunk.data(), got))) {
         close(); // the rest of the body is abandoned with the connection
         return out;
       }

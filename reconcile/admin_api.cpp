@@ -100,6 +100,31 @@ std::string excerpt(std::string_view body) {
   return std::string(body.substr(0, 200));
 }
 
+std::string request_body(std::string_view query, std::string_view variables) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("query");
+  w.String(query.data(), static_cast<rapidjson::SizeType>(query.size()));
+  w.Key("variables");
+  // The caller's variables object, as it wrote it.
+  if (variables.empty()) {
+    w.StartObject();
+    w.EndObject();
+  } else {
+    w.RawValue(variables.data(), variables.size(), rapidjson::kObjectType);
+  }
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+net::header_list headers_for(const std::string& token) {
+  return {{"Content-Type", "application/json"},
+          {"Accept", "application/json"},
+          {"X-Shopify-Access-Token", token},
+          {"User-Agent", "shopmirror"}};
+}
+
 } // namespace
 
 admin_api::admin_api(const shop_settings& shop, admin_credentials& credentials,
@@ -125,131 +150,130 @@ std::chrono::milliseconds admin_api::backoff(int failures) {
 
 rapidjson::Document admin_api::graphql(std::string_view query, std::string_view variables,
                                        double requested_cost) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  w.StartObject();
-  w.Key("query");
-  w.String(query.data(), static_cast<rapidjson::SizeType>(query.size()));
-  w.Key("variables");
-  // The caller's variables object, as it wrote it.
-  if (variables.empty()) {
-    w.StartObject();
-    w.EndObject();
-  } else {
-    w.RawValue(variables.data(), variables.size(), rapidjson::kObjectType);
+  const std::string body = request_body(query, variables);
+  attempt_state attempts;
+  attempts.token = current_token();
+  for (;;) {
+    cancel_.check();
+    take_from_bucket(requested_cost);
+    net::client_response response;
+    try {
+      response = client_.request("POST", target_, headers_for(attempts.token), body);
+    } catch (const net::transport_error& e) {
+      client_.disconnect();
+      failed(attempts, e.what());
+      continue;
+    }
+    if (should_resend(attempts, response)) {
+      continue;
+    }
+    if (auto doc = read_data(attempts, response.body, requested_cost)) {
+      return std::move(*doc);
+    }
   }
-  w.EndObject();
-  const std::string body(buffer.GetString(), buffer.GetSize());
-  std::string token;
+}
+
+std::string admin_api::current_token() {
   try {
-    token = credentials_.token(cancel_);
+    return credentials_.token(cancel_);
   } catch (const credentials_error& e) {
     throw admin_api_error(e.what());
   }
-  net::header_list headers{{"Content-Type", "application/json"},
-                           {"Accept", "application/json"},
-                           {"X-Shopify-Access-Token", token},
-                           {"User-Agent", "shopmirror"}};
-  bool renewed = false;
-  int failures = 0;
-  int throttle_waits = 0;
-  std::string last_error;
-  const auto failed = [&](std::string why) {
-    last_error = std::move(why);
-    if (++failures >= settings_.max_attempts) {
-      throw admin_api_error("the Admin API of " + shop_ + " failed " + std::to_string(failures) +
-                            " times in a row; last: " + last_error);
-    }
-    telemetry::log_event(telemetry::level::warn, "admin_api_retry")
-        .field("shop", shop_)
-        .field("attempt", static_cast<std::int64_t>(failures))
-        .field("error", last_error);
-    cancel_.sleep_for(backoff(failures));
-  };
-  const auto throttled = [&](std::chrono::milliseconds wait) {
-    if (++throttle_waits > max_throttle_waits) {
-      throw admin_api_error("the Admin API of " + shop_ + " kept throttling: gave up after " +
-                            std::to_string(max_throttle_waits) + " waits");
-    }
-    cancel_.sleep_for(wait);
-  };
+}
 
-  for (;;) {
-    cancel_.check();
-    if (const auto capacity = bucket_.capacity(); capacity && requested_cost > *capacity) {
-      throw admin_api_error("a query costs " + std::to_string(static_cast<int>(requested_cost)) +
-                            " points, more than the bucket of " + shop_ + " holds (" +
-                            std::to_string(static_cast<int>(*capacity)) + ")");
-    }
-    if (const auto wait = bucket_.wait_for(requested_cost); wait > wait.zero()) {
-      cancel_.sleep_for(wait);
-    }
-    bucket_.charge(requested_cost);
-    net::client_response response;
-    try {
-      response = client_.request("POST", target_, headers, body);
-    } catch (const net::transport_error& e) {
-      client_.disconnect();
-      failed(e.what());
-      continue;
-    }
-    if (response.status == 429) {
-      throttled(retry_after(response.header("Retry-After")));
-      continue;
-    }
-    if (response.status >= 500) {
-      failed("HTTP " + std::to_string(response.status) + ": " + excerpt(response.body));
-      continue;
-    }
-    if (response.status == 401 && !renewed) {
-      // Expired early, or revoked: renew once, then the same request again.
-      renewed = true;
-      try {
-        token = credentials_.renew(token, cancel_);
-      } catch (const credentials_error& e) {
-        throw admin_api_error(e.what());
-      }
-      headers[2].second = token;
-      continue;
-    }
-    if (response.status == 401 || response.status == 403) {
-      throw admin_api_error("the Admin API of " + shop_ + " refused the " +
-                            std::string(to_string(credentials_.kind())) + " credentials (HTTP " +
-                            std::to_string(response.status) + ")" +
-                            (renewed ? " after they were renewed" : "") + ": " +
-                            excerpt(response.body));
-    }
-    if (response.status != 200) {
-      throw admin_api_error("the Admin API of " + shop_ + " answered HTTP " +
-                            std::to_string(response.status) + ": " + excerpt(response.body));
-    }
-    rapidjson::Document doc;
-    // Iterative: however deeply an answer nests, parsing it never recurses.
-    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
-        response.body.data(), response.body.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
-      failed("the response is not a JSON object");
-      continue;
-    }
-    if (const auto status = read_throttle(doc)) {
-      bucket_.update(*status);
-    }
-    bool is_throttled = false;
-    const std::string errors = graphql_errors(doc, is_throttled);
-    if (is_throttled) {
-      const auto wait = bucket_.wait_for(requested_cost);
-      throttled(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(wait),
-                         std::chrono::milliseconds(100)));
-      continue;
-    }
-    if (!errors.empty()) {
-      throw admin_api_error("the Admin API of " + shop_ + " answered with errors: " + errors);
-    }
-    if (!doc.HasMember("data") || !doc["data"].IsObject()) {
-      throw admin_api_error("the Admin API of " + shop_ + " answered without data");
-    }
-    return doc;
+void admin_api::failed(attempt_state& attempts, const std::string& why) {
+  if (++attempts.failures >= settings_.max_attempts) {
+    throw admin_api_error("the Admin API of " + shop_ + " failed " +
+                          std::to_string(attempts.failures) + " times in a row; last: " + why);
   }
+  telemetry::log_event(telemetry::level::warn, "admin_api_retry")
+      .field("shop", shop_)
+      .field("attempt", static_cast<std::int64_t>(attempts.failures))
+      .field("error", why);
+  cancel_.sleep_for(backoff(attempts.failures));
+}
+
+void admin_api::throttled(attempt_state& attempts, std::chrono::milliseconds wait) {
+  if (++attempts.throttle_waits > max_throttle_waits) {
+    throw admin_api_error("the Admin API of " + shop_ + " kept throttling: gave up after " +
+                          std::to_string(max_throttle_waits) + " waits");
+  }
+  cancel_.sleep_for(wait);
+}
+
+void admin_api::take_from_bucket(double requested_cost) {
+  if (const auto capacity = bucket_.capacity(); capacity && requested_cost > *capacity) {
+    throw admin_api_error("a query costs " + std::to_string(static_cast<int>(requested_cost)) +
+                          " points, more than the bucket of " + shop_ + " holds (" +
+                          std::to_string(static_cast<int>(*capacity)) + ")");
+  }
+  if (const auto wait = bucket_.wait_for(requested_cost); wait > wait.zero()) {
+    cancel_.sleep_for(wait);
+  }
+  bucket_.charge(requested_cost);
+}
+
+bool admin_api::should_resend(attempt_state& attempts, const net::client_response& response) {
+  if (response.status == 429) {
+    throttled(attempts, retry_after(response.header("Retry-After")));
+    return true;
+  }
+  if (response.status >= 500) {
+    failed(attempts, "HTTP " + std::to_string(response.status) + ": " + excerpt(response.body));
+    return true;
+  }
+  if (response.status == 401 && !attempts.renewed) {
+    // Expired early, or revoked: renew once, then the same request again.
+    attempts.renewed = true;
+    try {
+      attempts.token = credentials_.renew(attempts.token, cancel_);
+    } catch (const credentials_error& e) {
+      throw admin_api_error(e.what());
+    }
+    return true;
+  }
+  if (response.status == 401 || response.status == 403) {
+    throw admin_api_error("the Admin API of " + shop_ + " refused the " +
+                          std::string(to_string(credentials_.kind())) + " credentials (HTTP " +
+                          std::to_string(response.status) + ")" +
+                          (attempts.renewed ? " after they were renewed" : "") + ": " +
+                          excerpt(response.body));
+  }
+  if (response.status != 200) {
+    throw admin_api_error("the Admin API of " + shop_ + " answered HTTP " +
+                          std::to_string(response.status) + ": " + excerpt(response.body));
+  }
+  return false;
+}
+
+std::optional<rapidjson::Document>
+admin_api::read_data(attempt_state& attempts, const std::string& body, double requested_cost) {
+  rapidjson::Document doc;
+  // Iterative: however deeply an answer nests, parsing it never recurses.
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
+                                                                                    body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    failed(attempts, "the response is not a JSON object");
+    return std::nullopt;
+  }
+  if (const auto status = read_throttle(doc)) {
+    bucket_.update(*status);
+  }
+  bool is_throttled = false;
+  const std::string errors = graphql_errors(doc, is_throttled);
+  if (is_throttled) {
+    const auto wait = bucket_.wait_for(requested_cost);
+    throttled(attempts, std::max(std::chrono::duration_cast<std::chrono::milliseconds>(wait),
+                                 std::chrono::milliseconds(100)));
+    return std::nullopt;
+  }
+  if (!errors.empty()) {
+    throw admin_api_error("the Admin API of " + shop_ + " answered with errors: " + errors);
+  }
+  if (!doc.HasMember("data") || !doc["data"].IsObject()) {
+    throw admin_api_error("the Admin API of " + shop_ + " answered without data");
+  }
+  return std::optional<rapidjson::Document>(std::move(doc));
 }
 
 void admin_api::download(const std::string& url,

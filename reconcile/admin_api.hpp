@@ -9,6 +9,7 @@
 #include <rapidjson/document.h>
 
 #include <functional>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -51,7 +52,31 @@ public:
   const std::string& shop() const noexcept { return shop_; }
 
 private:
+  /// One graphql() call's progress through its retries.
+  struct attempt_state {
+    std::string token;
+    bool renewed = false; ///< the credentials were renewed after a 401
+    int failures = 0;
+    int throttle_waits = 0;
+  };
+
   std::chrono::milliseconds backoff(int failures);
+  std::string current_token();
+  /// A failure worth another attempt: backs off, or throws when the
+  /// attempts are spent.
+  void failed(attempt_state& attempts, const std::string& why);
+  /// Waits as Shopify asked, or throws after max_throttle_waits.
+  void throttled(attempt_state& attempts, std::chrono::milliseconds wait);
+  /// Waits until the bucket holds the query's cost, and takes it.
+  void take_from_bucket(double requested_cost);
+  /// True if the answer's status calls for sending the request again
+  /// (after a wait, or with renewed credentials); throws when it refuses
+  /// the request for good; false for a 200.
+  bool should_resend(attempt_state& attempts, const net::client_response& response);
+  /// The document of a 200 answer; none when the request is to be sent
+  /// again (unreadable, or throttled).
+  std::optional<rapidjson::Document> read_data(attempt_state& attempts, const std::string& body,
+                                               double requested_cost);
 
   std::string shop_;
   const reconcile_settings& settings_;

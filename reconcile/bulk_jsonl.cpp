@@ -77,67 +77,75 @@ void bulk_jsonl_reader::line(std::string_view raw) {
   // that jsonb stores as it reads here.
   rapidjson::Document document;
   if (const std::string reason = model::json::parse_object(document, text); !reason.empty()) {
-    ++unreadable_;
-    // It may have been a variant of the product being read: that product
-    // is not known whole.
-    if (current_) {
-      fail_current(where + "an unreadable line follows it: " + reason);
-    }
-    failed_(db::failed_product{std::nullopt, where + reason});
+    unreadable_line(where, reason);
     return;
   }
   if (!document.HasMember("__parentId")) {
-    ++roots_;
-    flush();
-    orphan_gid_.clear();
-    current_.emplace();
-    current_gid_ =
-        document.HasMember("id") && document["id"].IsString() ? document["id"].GetString() : "";
-    auto mapped = model::map_graphql_product(document);
-    if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
-      const auto id = document.HasMember("id") ? product_of(document["id"]) : std::nullopt;
-      if (!id) {
-        // Not a product anyone can name: its variants have no product to
-        // join either.
-        current_.reset();
-        failed_(db::failed_product{std::nullopt, where + error->reason});
-        return;
-      }
-      current_->state.id = *id;
-      fail_current(where + error->reason);
-      return;
-    }
-    current_->state = std::move(std::get<model::product_state>(mapped));
-    // The source document: the product's line with its variants' lines
-    // under "variants", the shape a products page has.
-    source_.Clear();
-    source_writer_.Reset(source_);
-    source_writer_.StartObject();
-    // Through a const view: clang in C++20 finds the mutable member
-    // iterators' != ambiguous (-Wambiguous-reversed-operator).
-    const rapidjson::Value& product = document;
-    for (const auto& member : product.GetObject()) {
-      member.name.Accept(source_writer_);
-      member.value.Accept(source_writer_);
-    }
-    source_writer_.Key("variants");
-    source_writer_.StartObject();
-    source_writer_.Key("nodes");
-    source_writer_.StartArray();
+    product_line(document, where);
     return;
   }
+  variant_line(document, text, where);
+}
+
+void bulk_jsonl_reader::unreadable_line(const std::string& where, const std::string& reason) {
+  ++unreadable_;
+  // It may have been a variant of the product being read: that product
+  // is not known whole.
+  if (current_) {
+    fail_current(where + "an unreadable line follows it: " + reason);
+  }
+  failed_(db::failed_product{std::nullopt, where + reason});
+}
+
+void bulk_jsonl_reader::product_line(const rapidjson::Document& document,
+                                     const std::string& where) {
+  ++roots_;
+  flush();
+  orphan_gid_.clear();
+  current_.emplace();
+  current_gid_ =
+      document.HasMember("id") && document["id"].IsString() ? document["id"].GetString() : "";
+  auto mapped = model::map_graphql_product(document);
+  if (auto* error = std::get_if<model::graphql_error>(&mapped)) {
+    const auto id = document.HasMember("id") ? product_of(document["id"]) : std::nullopt;
+    if (!id) {
+      // Not a product anyone can name: its variants have no product to
+      // join either.
+      current_.reset();
+      failed_(db::failed_product{std::nullopt, where + error->reason});
+      return;
+    }
+    current_->state.id = *id;
+    fail_current(where + error->reason);
+    return;
+  }
+  current_->state = std::move(std::get<model::product_state>(mapped));
+  start_source(document);
+}
+
+void bulk_jsonl_reader::start_source(const rapidjson::Value& product) {
+  // The source document: the product's line with its variants' lines
+  // under "variants", the shape a products page has.
+  source_.Clear();
+  source_writer_.Reset(source_);
+  source_writer_.StartObject();
+  // `product` is a const view: clang in C++20 finds the mutable member
+  // iterators' != ambiguous (-Wambiguous-reversed-operator).
+  for (const auto& member : product.GetObject()) {
+    member.name.Accept(source_writer_);
+    member.value.Accept(source_writer_);
+  }
+  source_writer_.Key("variants");
+  source_writer_.StartObject();
+  source_writer_.Key("nodes");
+  source_writer_.StartArray();
+}
+
+void bulk_jsonl_reader::variant_line(const rapidjson::Document& document, std::string_view text,
+                                     const std::string& where) {
   const rapidjson::Value& parent = document["__parentId"];
   if (!current_ || !parent.IsString() || std::string_view(parent.GetString()) != current_gid_) {
-    // The operation is asked to group objects, so this means a damaged
-    // result: the variant's product, if it can be named, failed.
-    const auto id = product_of(parent);
-    const std::string gid = parent.IsString() ? parent.GetString() : "";
-    if (!id) {
-      failed_(db::failed_product{std::nullopt, where + "a variant of no product it names"});
-    } else if (gid != orphan_gid_) {
-      orphan_gid_ = gid;
-      failed_(db::failed_product{*id, where + "a variant that does not follow its product"});
-    }
+    orphan_variant(parent, where);
     return;
   }
   if (current_failure_) {
@@ -150,6 +158,19 @@ void bulk_jsonl_reader::line(std::string_view raw) {
   }
   // Parsed above as an object: written as it came.
   source_writer_.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+}
+
+void bulk_jsonl_reader::orphan_variant(const rapidjson::Value& parent, const std::string& where) {
+  // The operation is asked to group objects, so this means a damaged
+  // result: the variant's product, if it can be named, failed.
+  const auto id = product_of(parent);
+  const std::string gid = parent.IsString() ? parent.GetString() : "";
+  if (!id) {
+    failed_(db::failed_product{std::nullopt, where + "a variant of no product it names"});
+  } else if (gid != orphan_gid_) {
+    orphan_gid_ = gid;
+    failed_(db::failed_product{*id, where + "a variant that does not follow its product"});
+  }
 }
 
 void bulk_jsonl_reader::flush() {

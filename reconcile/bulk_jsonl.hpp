@@ -74,6 +74,17 @@ public:
 
 private:
   void line(std::string_view text);
+  /// A line that is not a JSON object jsonb would store as read.
+  void unreadable_line(const std::string& where, const std::string& reason);
+  /// A root line: the product that the next lines' variants join.
+  void product_line(const rapidjson::Document& document, const std::string& where);
+  /// Opens the product's source document with the product's members.
+  void start_source(const rapidjson::Value& product);
+  /// A line with `__parentId`: a variant of the product being read.
+  void variant_line(const rapidjson::Document& document, std::string_view text,
+                    const std::string& where);
+  /// A variant that does not follow the product it names.
+  void orphan_variant(const rapidjson::Value& parent, const std::string& where);
   void flush();
   jsonl_lines lines_in_{[this](std::string_view text) { line(text); }};
   /// The product being read is failed for `reason` (the first reason kept).

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <optional>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -110,11 +112,56 @@ constexpr double running_bulk_queries_cost = 2 + running_bulk_queries_first;
 // within one bulk timeout).
 constexpr int max_bulk_starts = 3;
 
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  telemetry::append_json_escaped(out, text);
-  out += '"';
-  return out;
+/// A GraphQL request's variables object, written by RapidJSON's Writer so
+/// that every value is escaped as JSON requires.
+class variables_writer {
+public:
+  variables_writer() { writer_.StartObject(); }
+
+  variables_writer& text(const char* key, std::string_view value) {
+    writer_.Key(key);
+    writer_.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    return *this;
+  }
+
+  variables_writer& text_or_null(const char* key, const std::optional<std::string>& value) {
+    if (value) {
+      return text(key, *value);
+    }
+    writer_.Key(key);
+    writer_.Null();
+    return *this;
+  }
+
+  variables_writer& integer(const char* key, int value) {
+    writer_.Key(key);
+    writer_.Int(value);
+    return *this;
+  }
+
+  /// Closes the object and returns its text; called once, last.
+  std::string finish() {
+    writer_.EndObject();
+    return {buffer_.GetString(), buffer_.GetSize()};
+  }
+
+private:
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_{buffer_};
+};
+
+/// A page's `after`: none before the first page.
+std::optional<std::string> after_cursor(const std::string& cursor) {
+  return cursor.empty() ? std::nullopt : std::optional<std::string>(cursor);
+}
+
+/// The search query of a listing that takes only products (or variants)
+/// updated since `since`; none for all.
+std::optional<std::string> updated_since_filter(std::optional<model::timestamp> since) {
+  if (!since) {
+    return std::nullopt;
+  }
+  return "updated_at:>='" + model::format_rfc3339(*since) + "'";
 }
 
 /// The member `key` of an object, or null; const-ness follows the object.
@@ -155,10 +202,9 @@ bool complete_variants(admin_api& api, rapidjson::Value& node,
   rapidjson::Value* nodes = member(*variants, "nodes");
   bool has_more = more != nullptr && more->IsBool() && more->GetBool();
   while (has_more && nodes != nullptr && nodes->IsArray()) {
-    const auto doc =
-        api.graphql(variants_page_query,
-                    "{\"id\":" + json_string(gid) + ",\"after\":" + json_string(cursor) + "}",
-                    variants_page_cost);
+    const auto doc = api.graphql(variants_page_query,
+                                 variables_writer().text("id", gid).text("after", cursor).finish(),
+                                 variants_page_cost);
     const rapidjson::Value* product = member(data_of(doc), "product");
     const rapidjson::Value* page = product != nullptr ? member(*product, "variants") : nullptr;
     if (page == nullptr) {
@@ -205,7 +251,7 @@ mapped_node map_node(admin_api& api, rapidjson::Value& node,
 /// operation of this app.
 std::optional<bulk_operation_state> poll_bulk(admin_api& api, const std::string& id) {
   const auto doc =
-      api.graphql(bulk_status_query, "{\"id\":" + json_string(id) + "}", bulk_status_cost);
+      api.graphql(bulk_status_query, variables_writer().text("id", id).finish(), bulk_status_cost);
   const rapidjson::Value* node = member(data_of(doc), "bulkOperation");
   if (node == nullptr || !node->IsObject()) {
     return std::nullopt;
@@ -220,8 +266,10 @@ std::string seconds_text(std::chrono::seconds s) {
 /// The ids of this app's bulk queries that are running.
 std::vector<std::string> running_bulk_queries(admin_api& api) {
   const auto doc = api.graphql(running_bulk_queries_query,
-                               "{\"first\":" + std::to_string(running_bulk_queries_first) +
-                                   ",\"query\":" + json_string(running_bulk_queries_filter) + "}",
+                               variables_writer()
+                                   .integer("first", running_bulk_queries_first)
+                                   .text("query", running_bulk_queries_filter)
+                                   .finish(),
                                running_bulk_queries_cost);
   const rapidjson::Value* list = member(data_of(doc), "bulkOperations");
   const rapidjson::Value* nodes = list != nullptr ? member(*list, "nodes") : nullptr;
@@ -266,6 +314,40 @@ void wait_for_end(admin_api& api, const reconcile_settings& settings, cancel_tok
   }
 }
 
+/// Waits for the app's bulk queries in progress that refused a start, by
+/// `give_up` at the latest; past it, throws bulk_not_started.
+void wait_out_refusal(admin_api& api, const reconcile_settings& settings, cancel_token& cancel,
+                      const bulk_start_refusal& refusal, int attempt,
+                      std::chrono::steady_clock::time_point give_up) {
+  const std::vector<std::string> running = refusal.running_id
+                                               ? std::vector<std::string>{*refusal.running_id}
+                                               : running_bulk_queries(api);
+  std::string names;
+  for (const auto& id : running) {
+    names += (names.empty() ? "" : ",") + id;
+  }
+  telemetry::log_event(telemetry::level::warn, "bulk_operation_waiting")
+      .field("shop", api.shop())
+      .field("attempt", static_cast<std::int64_t>(attempt))
+      .field("in_progress", names.empty() ? "none running now" : names)
+      .field("refusal", refusal.message);
+  for (const auto& id : running) {
+    wait_for_end(api, settings, cancel, id, give_up);
+  }
+  if (running.empty()) {
+    // Ended meanwhile, or not running yet (CREATED): try again shortly.
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= give_up) {
+      throw bulk_not_started("another bulk query of this app was still in progress after "
+                             "the bulk timeout of " +
+                             seconds_text(settings.bulk_timeout) + ": " + refusal.message);
+    }
+    cancel.sleep_for(
+        std::min(std::chrono::milliseconds(1000),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(give_up - now)));
+  }
+}
+
 struct started_bulk {
   std::string id;
   /// No later than Shopify began producing the result.
@@ -285,7 +367,7 @@ started_bulk start_bulk(admin_api& api, const reconcile_settings& settings, canc
     // A product's state is observed no earlier than the operation's start.
     const model::timestamp asked = model::now();
     const auto doc =
-        api.graphql(mutation, "{\"query\":" + json_string(query) + "}", bulk_start_cost);
+        api.graphql(mutation, variables_writer().text("query", query).finish(), bulk_start_cost);
     const rapidjson::Value* result = member(data_of(doc), "bulkOperationRunQuery");
     const rapidjson::Value* operation = result ? member(*result, "bulkOperation") : nullptr;
     if (operation != nullptr && operation->IsObject()) {
@@ -310,33 +392,7 @@ started_bulk start_bulk(admin_api& api, const reconcile_settings& settings, canc
                              "was in progress; last: " +
                              refusal.message);
     }
-    const std::vector<std::string> running = refusal.running_id
-                                                 ? std::vector<std::string>{*refusal.running_id}
-                                                 : running_bulk_queries(api);
-    std::string names;
-    for (const auto& id : running) {
-      names += (names.empty() ? "" : ",") + id;
-    }
-    telemetry::log_event(telemetry::level::warn, "bulk_operation_waiting")
-        .field("shop", api.shop())
-        .field("attempt", static_cast<std::int64_t>(attempt))
-        .field("in_progress", names.empty() ? "none running now" : names)
-        .field("refusal", refusal.message);
-    for (const auto& id : running) {
-      wait_for_end(api, settings, cancel, id, give_up);
-    }
-    if (running.empty()) {
-      // Ended meanwhile, or not running yet (CREATED): try again shortly.
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= give_up) {
-        throw bulk_not_started("another bulk query of this app was still in progress after "
-                               "the bulk timeout of " +
-                               seconds_text(settings.bulk_timeout) + ": " + refusal.message);
-      }
-      cancel.sleep_for(
-          std::min(std::chrono::milliseconds(1000),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(give_up - now)));
-    }
+    wait_out_refusal(api, settings, cancel, refusal, attempt, give_up);
   }
 }
 
@@ -457,8 +513,7 @@ void list_barcodes_by_bulk_operation(admin_api& api, const reconcile_settings& s
 
 void list_barcodes_by_pages(admin_api& api, std::optional<model::timestamp> since,
                             const barcodes_sink& sink) {
-  const std::string filter =
-      since ? json_string("updated_at:>='" + model::format_rfc3339(*since) + "'") : "null";
+  const std::optional<std::string> filter = updated_since_filter(since);
   std::string cursor;
   for (;;) {
     // As many as one query may cost; SHOPMIRROR_RECONCILE_PAGE_SIZE counts
@@ -469,9 +524,11 @@ void list_barcodes_by_pages(admin_api& api, std::optional<model::timestamp> sinc
     }
     const model::timestamp observed = model::now();
     const auto doc = api.graphql(barcodes_page_query,
-                                 "{\"first\":" + std::to_string(first) + ",\"after\":" +
-                                     (cursor.empty() ? "null" : json_string(cursor)) +
-                                     ",\"query\":" + filter + "}",
+                                 variables_writer()
+                                     .integer("first", first)
+                                     .text_or_null("after", after_cursor(cursor))
+                                     .text_or_null("query", filter)
+                                     .finish(),
                                  2 + first * barcodes_node_cost);
     const rapidjson::Value* variants = member(data_of(doc), "productVariants");
     const rapidjson::Value* nodes = variants ? member(*variants, "nodes") : nullptr;
@@ -500,8 +557,7 @@ void list_barcodes_by_pages(admin_api& api, std::optional<model::timestamp> sinc
 
 void list_by_pages(admin_api& api, const reconcile_settings& settings,
                    std::optional<model::timestamp> since, const listing_sink& sink) {
-  const std::string filter =
-      since ? json_string("updated_at:>='" + model::format_rfc3339(*since) + "'") : "null";
+  const std::optional<std::string> filter = updated_since_filter(since);
   std::string cursor;
   for (;;) {
     // The bucket's size, once known, bounds a page; the first page is one
@@ -514,9 +570,11 @@ void list_by_pages(admin_api& api, const reconcile_settings& settings,
     }
     const model::timestamp observed = model::now();
     auto doc = api.graphql(products_page_query,
-                           "{\"first\":" + std::to_string(first) +
-                               ",\"after\":" + (cursor.empty() ? "null" : json_string(cursor)) +
-                               ",\"query\":" + filter + "}",
+                           variables_writer()
+                               .integer("first", first)
+                               .text_or_null("after", after_cursor(cursor))
+                               .text_or_null("query", filter)
+                               .finish(),
                            2 + first * product_node_cost);
     rapidjson::Value* products = member(doc["data"], "products");
     rapidjson::Value* nodes = products ? member(*products, "nodes") : nullptr;
@@ -544,9 +602,10 @@ void list_by_pages(admin_api& api, const reconcile_settings& settings,
 }
 
 std::optional<db::listed_product> fetch_product(admin_api& api, std::int64_t product_id) {
-  auto doc = api.graphql(product_query,
-                         "{\"id\":\"gid://shopify/Product/" + std::to_string(product_id) + "\"}",
-                         product_node_cost);
+  auto doc = api.graphql(
+      product_query,
+      variables_writer().text("id", "gid://shopify/Product/" + std::to_string(product_id)).finish(),
+      product_node_cost);
   rapidjson::Value* product = member(doc["data"], "product");
   if (product == nullptr || product->IsNull()) {
     return std::nullopt;

@@ -143,24 +143,7 @@ private:
           next.shop = shop_.domain;
           next.kind = std::string(to_string(shop_.auth));
           try {
-            const token_grant grant = request_grant(current, cancel);
-            next.access_token =
-                crypto::seal(key_, grant.access_token, sealing_context(shop_.domain, "access"));
-            next.access_expires_at =
-                grant.expires_in ? std::optional(after(now, *grant.expires_in)) : std::nullopt;
-            if (grant.refresh_token) {
-              next.refresh_token = crypto::seal(key_, *grant.refresh_token,
-                                                sealing_context(shop_.domain, "refresh"));
-              next.refresh_expires_at =
-                  grant.refresh_token_expires_in
-                      ? std::optional(after(now, *grant.refresh_token_expires_in))
-                      : std::nullopt;
-            }
-            next.scope = grant.scope;
-            next.state = "active";
-            next.last_error.reset();
-            next.renewed_at = now;
-            ++next.renewals;
+            store_grant(request_grant(current, cancel), now, next);
           } catch (const grant_refused& e) {
             // Stored, so that status shows it and no replica keeps asking.
             next.state = "refused";
@@ -188,6 +171,27 @@ private:
         .field("expires_at", expires_ ? model::format_rfc3339(*expires_) : "never")
         .field("after_401", rejected.has_value());
     return cached_;
+  }
+
+  /// `next` holds the grant, issued at `now`, its tokens sealed.
+  void store_grant(const token_grant& grant, model::timestamp now,
+                   db::stored_credentials& next) const {
+    next.access_token =
+        crypto::seal(key_, grant.access_token, sealing_context(shop_.domain, "access"));
+    next.access_expires_at =
+        grant.expires_in ? std::optional(after(now, *grant.expires_in)) : std::nullopt;
+    if (grant.refresh_token) {
+      next.refresh_token =
+          crypto::seal(key_, *grant.refresh_token, sealing_context(shop_.domain, "refresh"));
+      next.refresh_expires_at = grant.refresh_token_expires_in
+                                    ? std::optional(after(now, *grant.refresh_token_expires_in))
+                                    : std::nullopt;
+    }
+    next.scope = grant.scope;
+    next.state = "active";
+    next.last_error.reset();
+    next.renewed_at = now;
+    ++next.renewals;
   }
 
   token_grant request_grant(const std::optional<db::stored_credentials>& current,

@@ -192,6 +192,55 @@ private:
   db::drift counted_;
 };
 
+/// Lists the shop's catalog and applies it as it arrives; returns what the
+/// products and the failures counted.
+db::drift list_and_apply(admin_api& api, const reconcile_settings& settings,
+                         const db::db_settings& database, db::reconcile_store& store,
+                         const db::run_record& run, cancel_token& cancel) {
+  failure_log failures(store, run);
+  apply_pipeline pipeline(database, run, settings);
+  // A run whose lock connection died (a failover, a network device
+  // dropping it) stops at the next product rather than at its end.
+  auto checked_at = std::chrono::steady_clock::now();
+  const auto check_lock = [&] {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - checked_at >= std::chrono::seconds(2)) {
+      store.check_lock();
+      checked_at = now;
+    }
+  };
+  list(api, settings, run, cancel,
+       listing_sink{[&](db::listed_product product, model::timestamp observed) {
+                      check_lock();
+                      pipeline.add(std::move(product), observed);
+                    },
+                    [&](db::failed_product failed) {
+                      check_lock();
+                      failures.add(std::move(failed));
+                    }});
+  db::drift listed = pipeline.finish();
+  listed += failures.finish();
+  return listed;
+}
+
+void log_finished(const db::run_record& done) {
+  log_event(done.status == db::run_status::succeeded ? level::info : level::warn,
+            "reconcile_finished")
+      .field("shop", done.shop)
+      .field("run_id", done.id)
+      .field("status", to_string(done.status))
+      .field("listed", done.listed)
+      .field("inserted", done.inserted)
+      .field("updated", done.updated)
+      .field("unchanged", done.unchanged)
+      .field("revived", done.revived)
+      .field("failed", done.failed)
+      .field("tombstoned", done.tombstoned)
+      .field("held_sweep", done.held_sweep.value_or(0))
+      .field("error", done.error.value_or(""))
+      .field("dry_run", done.dry_run);
+}
+
 } // namespace
 
 db::run_record execute_run(const shop_settings& shop, admin_credentials& credentials,
@@ -208,52 +257,13 @@ db::run_record execute_run(const shop_settings& shop, admin_credentials& credent
     // Before anything is applied: a listing of another store would be
     // applied under this one, and its sweep would tombstone this one's.
     verify_shop(api, shop.domain);
-    db::drift listed;
-    {
-      failure_log failures(store, run);
-      apply_pipeline pipeline(database, run, settings);
-      // A run whose lock connection died (a failover, a network device
-      // dropping it) stops at the next product rather than at its end.
-      auto checked_at = std::chrono::steady_clock::now();
-      const auto check_lock = [&] {
-        const auto now = std::chrono::steady_clock::now();
-        if (now - checked_at >= std::chrono::seconds(2)) {
-          store.check_lock();
-          checked_at = now;
-        }
-      };
-      list(api, settings, run, cancel,
-           listing_sink{[&](db::listed_product product, model::timestamp observed) {
-                          check_lock();
-                          pipeline.add(std::move(product), observed);
-                        },
-                        [&](db::failed_product failed) {
-                          check_lock();
-                          failures.add(std::move(failed));
-                        }});
-      listed = pipeline.finish();
-      listed += failures.finish();
-    }
+    const db::drift listed = list_and_apply(api, settings, database, store, run, cancel);
     // After the products, so that their variants are there; before the
     // run finishes, so still under the shop's lock.
     reconcile_barcodes(api, settings, database, run, cancel);
     cancel.check();
     db::run_record done = store.finish(run, listed);
-    log_event(done.status == db::run_status::succeeded ? level::info : level::warn,
-              "reconcile_finished")
-        .field("shop", done.shop)
-        .field("run_id", done.id)
-        .field("status", to_string(done.status))
-        .field("listed", done.listed)
-        .field("inserted", done.inserted)
-        .field("updated", done.updated)
-        .field("unchanged", done.unchanged)
-        .field("revived", done.revived)
-        .field("failed", done.failed)
-        .field("tombstoned", done.tombstoned)
-        .field("held_sweep", done.held_sweep.value_or(0))
-        .field("error", done.error.value_or(""))
-        .field("dry_run", done.dry_run);
+    log_finished(done);
     return done;
   } catch (const std::exception& e) {
     store.fail(run, e.what());

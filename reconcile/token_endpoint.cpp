@@ -64,6 +64,52 @@ std::string refusal(const rapidjson::Document& doc, unsigned status) {
   return text;
 }
 
+/// The token endpoint under the Admin API URL's path (`target`).
+std::string token_target(std::string target) {
+  while (!target.empty() && target.back() == '/') {
+    target.pop_back();
+  }
+  target += "/admin/oauth/access_token";
+  return target;
+}
+
+/// The grant of a 200 answer; one without an access token is the
+/// endpoint's failure.
+token_grant read_grant(const rapidjson::Document& doc, const std::string& shop) {
+  token_grant grant;
+  const auto token = string_member(doc, "access_token");
+  if (!token || token->empty()) {
+    throw token_endpoint_unavailable("the token endpoint of " + shop +
+                                     " answered without an access token");
+  }
+  grant.access_token = *token;
+  grant.expires_in = seconds_member(doc, "expires_in");
+  grant.refresh_token = string_member(doc, "refresh_token");
+  grant.refresh_token_expires_in = seconds_member(doc, "refresh_token_expires_in");
+  grant.scope = string_member(doc, "scope");
+  return grant;
+}
+
+/// The grant the answer holds; none when the request may be tried again,
+/// and then `last` says why. A 4xx other than 429 refuses the grant.
+std::optional<token_grant> read_answer(const net::client_response& response,
+                                       const std::string& shop, std::string& last) {
+  rapidjson::Document doc;
+  doc.Parse(response.body.data(), response.body.size());
+  if (response.status == 200 && !doc.HasParseError() && doc.IsObject()) {
+    return read_grant(doc, shop);
+  }
+  if (response.status >= 400 && response.status < 500 && response.status != 429) {
+    const std::string code =
+        doc.IsObject() ? string_member(doc, "error").value_or("") : std::string();
+    throw grant_refused("the token endpoint of " + shop +
+                            " refused the grant: " + refusal(doc, response.status),
+                        code);
+  }
+  last = refusal(doc, response.status);
+  return std::nullopt;
+}
+
 } // namespace
 
 std::string client_assertion_claims(const shop_settings& shop, std::int64_t now,
@@ -127,11 +173,7 @@ token_grant token_endpoint::post(const std::function<std::string()>& body) {
     throw grant_refused("the Admin API URL of " + shop_.domain + " is not an http(s) URL",
                         "bad_url");
   }
-  std::string target = origin->target;
-  while (!target.empty() && target.back() == '/') {
-    target.pop_back();
-  }
-  target += "/admin/oauth/access_token";
+  const std::string target = token_target(origin->target);
   net::client_settings client_settings;
   client_settings.connect_timeout = settings_.connect_timeout;
   client_settings.request_timeout = settings_.request_timeout;
@@ -147,30 +189,9 @@ token_grant token_endpoint::post(const std::function<std::string()>& body) {
                                             {"Accept", "application/json"},
                                             {"User-Agent", "shopmirror"}},
                                            body());
-      rapidjson::Document doc;
-      doc.Parse(response.body.data(), response.body.size());
-      if (response.status == 200 && !doc.HasParseError() && doc.IsObject()) {
-        token_grant grant;
-        const auto token = string_member(doc, "access_token");
-        if (!token || token->empty()) {
-          throw token_endpoint_unavailable("the token endpoint of " + shop_.domain +
-                                           " answered without an access token");
-        }
-        grant.access_token = *token;
-        grant.expires_in = seconds_member(doc, "expires_in");
-        grant.refresh_token = string_member(doc, "refresh_token");
-        grant.refresh_token_expires_in = seconds_member(doc, "refresh_token_expires_in");
-        grant.scope = string_member(doc, "scope");
-        return grant;
+      if (auto grant = read_answer(response, shop_.domain, last)) {
+        return std::move(*grant);
       }
-      if (response.status >= 400 && response.status < 500 && response.status != 429) {
-        const std::string code =
-            doc.IsObject() ? string_member(doc, "error").value_or("") : std::string();
-        throw grant_refused("the token endpoint of " + shop_.domain +
-                                " refused the grant: " + refusal(doc, response.status),
-                            code);
-      }
-      last = refusal(doc, response.status);
     } catch (const net::transport_error& e) {
       client.disconnect();
       last = e.what();
