@@ -19,6 +19,7 @@
 //
 //   shopmirror-baseline --port 18091 --database URL --secret S [--pool 16]
 
+#include "cli/arguments.hpp"
 #include "crypto/signature.hpp"
 #include "model/delivery.hpp"
 #include "model/timestamp.hpp"
@@ -54,32 +55,19 @@ struct options {
   int pool = 16;
 };
 
-[[noreturn]] void usage() {
-  std::fprintf(stderr, "usage: shopmirror-baseline --port PORT --database URL --secret S "
-                       "[--pool N]\n");
-  std::exit(2);
-}
+const cli::command_spec program{
+    .name = "",
+    .usage = "usage: shopmirror-baseline --database URL --secret S [--port PORT] [--pool N]\n",
+    .valued = {"--port", "--database", "--secret", "--pool"},
+    .program = "shopmirror-baseline",
+};
 
-options parse(int argc, char** argv) {
+options read_options(const cli::arguments& args) {
   options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string arg = argv[i];
-    const char* value = argv[i + 1];
-    if (arg == "--port") {
-      o.port = static_cast<unsigned short>(std::atoi(value));
-    } else if (arg == "--database") {
-      o.database = value;
-    } else if (arg == "--secret") {
-      o.secret = value;
-    } else if (arg == "--pool") {
-      o.pool = std::atoi(value);
-    } else {
-      usage();
-    }
-  }
-  if (o.database.empty() || o.secret.empty() || o.pool < 1) {
-    usage();
-  }
+  o.port = static_cast<unsigned short>(args.integer_or("--port", o.port, 0, 65535));
+  o.database = args.required("--database");
+  o.secret = args.required("--secret");
+  o.pool = static_cast<int>(args.integer_or("--pool", o.pool, 1, 1000));
   return o;
 }
 
@@ -267,8 +255,7 @@ void serve_connection(tcp::socket socket, const crypto::webhook_verifier& verifi
 
 } // namespace
 
-int main(int argc, char** argv) {
-  const options o = parse(argc, argv);
+int run(const options& o) {
   // Stopped by its pid (bench/baseline.sh): nothing to tidy up.
   std::signal(SIGTERM, [](int) { std::_Exit(0); });
   const crypto::webhook_verifier verifier({o.secret});
@@ -285,4 +272,9 @@ int main(int argc, char** argv) {
                 std::move(socket))
         .detach();
   }
+}
+
+int main(int argc, char** argv) {
+  return cli::run_program(program, argc, argv,
+                          [](const cli::arguments& args) { return run(read_options(args)); });
 }

@@ -17,6 +17,7 @@
 // in 10 change one variant's inventory and keep updated_at, as the load
 // generator's updates do with the same option.
 
+#include "cli/arguments.hpp"
 #include "db/delivery_store.hpp"
 #include "model/webhook_payload.hpp"
 #include "tests/support/payloads.hpp"
@@ -45,42 +46,30 @@ struct options {
   test::workload workload = test::workload::worst;
 };
 
-[[noreturn]] void usage() {
-  std::fprintf(stderr, "usage: shopmirror-db-ceiling --database URL [--batch N] [--clients N] "
-                       "[--duration SECONDS] [--products N] [--workload worst|inventory]\n");
-  std::exit(2);
-}
+const cli::command_spec program{
+    .name = "",
+    .usage = "usage: shopmirror-db-ceiling --database URL [--batch N] [--clients N] "
+             "[--duration SECONDS] [--products N] [--workload worst|inventory]\n",
+    .valued = {"--database", "--batch", "--clients", "--duration", "--products", "--workload"},
+    .program = "shopmirror-db-ceiling",
+};
 
-options parse(int argc, char** argv) {
+options read_options(const cli::arguments& args) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (i + 1 >= argc) {
-      usage();
+  o.database = args.required("--database");
+  o.batch = static_cast<int>(args.integer_or("--batch", o.batch, 1, 100000));
+  o.clients = static_cast<int>(args.integer_or("--clients", o.clients, 1, 1000));
+  o.duration = args.number_or("--duration", o.duration, 0);
+  o.products = static_cast<int>(args.integer_or("--products", o.products, 1, 100000000));
+  if (args.has("--workload")) {
+    const auto w = test::parse_workload(args.value_or("--workload", ""));
+    if (!w) {
+      throw cli::argument_error("--workload is worst or inventory");
     }
-    const char* value = argv[++i];
-    if (arg == "--database") {
-      o.database = value;
-    } else if (arg == "--batch") {
-      o.batch = std::atoi(value);
-    } else if (arg == "--clients") {
-      o.clients = std::atoi(value);
-    } else if (arg == "--duration") {
-      o.duration = std::atof(value);
-    } else if (arg == "--products") {
-      o.products = std::atoi(value);
-    } else if (arg == "--workload") {
-      const auto w = test::parse_workload(value);
-      if (!w) {
-        usage();
-      }
-      o.workload = *w;
-    } else {
-      usage();
-    }
+    o.workload = *w;
   }
-  if (o.database.empty() || o.batch < 1 || o.clients < 1 || o.duration <= 0 || o.products < 1) {
-    usage();
+  if (o.duration <= 0) {
+    throw cli::argument_error("--duration is a number of seconds above 0");
   }
   return o;
 }
@@ -99,9 +88,7 @@ model::upsert_product mapped(std::int64_t product, int variants) {
 
 } // namespace
 
-int main(int argc, char** argv) {
-  const options o = parse(argc, argv);
-
+int run(const options& o) {
   std::mt19937_64 random(42);
   std::vector<model::upsert_product> templates;
   templates.reserve(static_cast<std::size_t>(o.products));
@@ -169,4 +156,9 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(committed.load()), seconds,
               static_cast<unsigned long long>(refused.load()));
   return refused.load() == 0 ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return cli::run_program(program, argc, argv,
+                          [](const cli::arguments& args) { return run(read_options(args)); });
 }

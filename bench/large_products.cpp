@@ -12,6 +12,7 @@
 // --trimmed leaves each variant's barcode out, as a subscription's
 // include_fields may: the apply path then merges field by field.
 
+#include "cli/arguments.hpp"
 #include "db/delivery_store.hpp"
 #include "model/webhook_payload.hpp"
 
@@ -35,44 +36,40 @@ struct options {
   bool trimmed = false;
 };
 
-[[noreturn]] void usage() {
-  std::fprintf(stderr, "usage: shopmirror-large-products --url CONNINFO [--variants 100,1000,2048] "
-                       "[--runs 5] [--field-length 255] [--trimmed]\n");
-  std::exit(2);
+const cli::command_spec program{
+    .name = "",
+    .usage = "usage: shopmirror-large-products --url CONNINFO [--variants 100,1000,2048] "
+             "[--runs 5] [--field-length 255] [--trimmed]\n",
+    .flags = {"--trimmed"},
+    .valued = {"--url", "--variants", "--runs", "--field-length"},
+    .program = "shopmirror-large-products",
+};
+
+std::vector<int> variant_counts(const std::string& text) {
+  std::vector<int> counts;
+  for (std::size_t at = 0; at <= text.size();) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    const std::string item = text.substr(at, comma - at);
+    const int n = std::atoi(item.c_str());
+    if (n < 1 || n > 100000 || std::to_string(n) != item) {
+      throw cli::argument_error("--variants takes positive counts separated by commas");
+    }
+    counts.push_back(n);
+    at = comma + 1;
+  }
+  return counts;
 }
 
-options parse(int argc, char** argv) {
+options read_options(const cli::arguments& args) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--trimmed") {
-      o.trimmed = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      usage();
-    }
-    const std::string value = argv[++i];
-    if (arg == "--url") {
-      o.url = value;
-    } else if (arg == "--variants") {
-      o.variants.clear();
-      for (std::size_t at = 0; at < value.size();) {
-        const std::size_t comma = value.find(',', at);
-        o.variants.push_back(std::atoi(value.substr(at, comma - at).c_str()));
-        at = comma == std::string::npos ? value.size() : comma + 1;
-      }
-    } else if (arg == "--runs") {
-      o.runs = std::max(1, std::atoi(value.c_str()));
-    } else if (arg == "--field-length") {
-      o.field_length = static_cast<std::size_t>(std::max(1, std::atoi(value.c_str())));
-    } else {
-      usage();
-    }
+  o.url = args.required("--url");
+  if (args.has("--variants")) {
+    o.variants = variant_counts(args.value_or("--variants", ""));
   }
-  if (o.url.empty()) {
-    usage();
-  }
+  o.runs = static_cast<int>(args.integer_or("--runs", o.runs, 1, 1000));
+  o.field_length = static_cast<std::size_t>(
+      args.integer_or("--field-length", static_cast<std::int64_t>(o.field_length), 1, 1000000));
+  o.trimmed = args.has("--trimmed");
   return o;
 }
 
@@ -152,8 +149,7 @@ double median(std::vector<double> values) {
 
 } // namespace
 
-int main(int argc, char** argv) {
-  const options o = parse(argc, argv);
+int run(const options& o) {
   db::db_settings settings;
   settings.url = o.url;
   // The service's 2 s would fail the slow cases this is here to show.
@@ -187,4 +183,9 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return cli::run_program(program, argc, argv,
+                          [](const cli::arguments& args) { return run(read_options(args)); });
 }

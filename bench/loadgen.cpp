@@ -9,8 +9,10 @@
 // measured from that time, so a stalled service cannot hide its stall by
 // slowing the sender down (no coordinated omission).
 
+#include "cli/arguments.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/hmac.hpp"
+#include "net/url.hpp"
 #include "tests/support/payloads.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -358,70 +360,53 @@ int check(const options& o, const std::vector<result>& results) {
   return static_cast<int>(missing + twice + wrong);
 }
 
-bool parse_args(int argc, char** argv, options& o) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (arg == "--url") {
-      std::string url = value();
-      if (url.rfind("http://", 0) != 0) {
-        return false;
-      }
-      url = url.substr(7);
-      const auto slash = url.find('/');
-      o.target = slash == std::string::npos ? "/webhooks/shopify" : url.substr(slash);
-      const std::string authority = url.substr(0, slash);
-      const auto colon = authority.rfind(':');
-      o.host = authority.substr(0, colon);
-      o.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
-    } else if (arg == "--secret") {
-      o.secret = value();
-    } else if (arg == "--shop") {
-      o.shop = value();
-    } else if (arg == "--rate") {
-      o.rate = std::stod(value());
-    } else if (arg == "--duration") {
-      o.duration = std::stod(value());
-    } else if (arg == "--connections") {
-      o.connections = std::stoi(value());
-    } else if (arg == "--products") {
-      o.products = std::stoi(value());
-    } else if (arg == "--duplicates") {
-      o.duplicate_share = std::stod(value());
-    } else if (arg == "--stale") {
-      o.stale_share = std::stod(value());
-    } else if (arg == "--workload") {
-      const auto w = test::parse_workload(value());
-      if (!w) {
-        return false;
-      }
-      o.workload = *w;
-    } else if (arg == "--seed") {
-      o.seed = std::stoull(value());
-    } else if (arg == "--check-db") {
-      o.check_db = value();
-    } else if (arg == "--watch-pid") {
-      o.watch_pid = std::stoi(value());
-    } else {
-      return false;
+const cli::command_spec program{
+    .name = "",
+    .usage = "usage: shopmirror-loadgen --url http://HOST:PORT/webhooks/shopify --secret S\n"
+             "  [--rate PER_SECOND (0: as fast as answered)] [--duration SECONDS]\n"
+             "  [--connections N] [--products N] [--duplicates SHARE] [--stale SHARE]\n"
+             "  [--workload worst|inventory]\n"
+             "  [--seed N] [--shop DOMAIN] [--check-db LIBPQ_URL] [--watch-pid PID]\n",
+    .valued = {"--url", "--secret", "--shop", "--rate", "--duration", "--connections", "--products",
+               "--duplicates", "--stale", "--workload", "--seed", "--check-db", "--watch-pid"},
+    .program = "shopmirror-loadgen",
+};
+
+options read_options(const cli::arguments& args) {
+  options o;
+  if (args.has("--url")) {
+    const auto url = net::parse_url(args.value_or("--url", ""));
+    if (!url || url->tls) {
+      throw cli::argument_error("--url is an http:// URL (the load goes to loopback, unencrypted)");
     }
+    o.host = url->host;
+    o.port = url->port.empty() ? "80" : url->port;
+    o.target = url->target == "/" ? "/webhooks/shopify" : url->target;
   }
-  return !o.secret.empty() && o.connections > 0 && o.products > 0;
+  o.secret = args.required("--secret");
+  o.shop = args.value_or("--shop", o.shop);
+  o.rate = args.number_or("--rate", o.rate, 0);
+  o.duration = args.number_or("--duration", o.duration, 0);
+  o.connections = static_cast<int>(args.integer_or("--connections", o.connections, 1, 100000));
+  o.products = static_cast<int>(args.integer_or("--products", o.products, 1, 100000000));
+  o.duplicate_share = args.number_or("--duplicates", o.duplicate_share, 0);
+  o.stale_share = args.number_or("--stale", o.stale_share, 0);
+  if (args.has("--workload")) {
+    const auto w = test::parse_workload(args.value_or("--workload", ""));
+    if (!w) {
+      throw cli::argument_error("--workload is worst or inventory");
+    }
+    o.workload = *w;
+  }
+  o.seed = static_cast<std::uint64_t>(args.integer_or("--seed", 1, 0));
+  o.check_db = args.value_or("--check-db", "");
+  o.watch_pid = static_cast<int>(args.integer_or("--watch-pid", 0, 0, 1 << 30));
+  return o;
 }
 
 } // namespace
 
-int main(int argc, char** argv) {
-  options o;
-  if (!parse_args(argc, argv, o)) {
-    std::fprintf(stderr,
-                 "usage: shopmirror-loadgen --url http://HOST:PORT/webhooks/shopify --secret S\n"
-                 "  [--rate PER_SECOND (0: as fast as answered)] [--duration SECONDS]\n"
-                 "  [--connections N] [--products N] [--duplicates SHARE] [--stale SHARE]\n"
-                 "  [--workload worst|inventory]\n"
-                 "  [--seed N] [--shop DOMAIN] [--check-db LIBPQ_URL] [--watch-pid PID]\n");
-    return 2;
-  }
+int run(const options& o) {
   asio::io_context context(1);
   asio::ip::tcp::resolver resolver(context);
   const auto endpoints = resolver.resolve(o.host, o.port);
@@ -505,4 +490,9 @@ int main(int argc, char** argv) {
     return check(o, s.results) == 0 ? 0 : 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return cli::run_program(program, argc, argv,
+                          [](const cli::arguments& args) { return run(read_options(args)); });
 }

@@ -3,8 +3,9 @@
 // parsing the HTTP request, verifying the signature, mapping the payload,
 // and encoding the batch parameters. One thread, many iterations.
 //
-//   shopmirror-path-cost [ITERATIONS=20000] [VARIANTS=3]
+//   shopmirror-path-cost [--iterations 20000] [--variants 3]
 
+#include "cli/arguments.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/signature.hpp"
 #include "db/delivery_store.hpp"
@@ -24,9 +25,18 @@ using namespace shopmirror;
 namespace http = boost::beast::http;
 using clock_type = std::chrono::steady_clock;
 
-int main(int argc, char** argv) {
-  const int iterations = argc > 1 ? std::atoi(argv[1]) : 20000;
-  const int variants = argc > 2 ? std::atoi(argv[2]) : 3;
+namespace {
+
+const cli::command_spec program{
+    .name = "",
+    .usage = "usage: shopmirror-path-cost [--iterations N] [--variants N]\n",
+    .valued = {"--iterations", "--variants"},
+    .program = "shopmirror-path-cost",
+};
+
+} // namespace
+
+int run(int iterations, int variants) {
   const std::string secret = "path-cost-secret";
   const crypto::webhook_verifier verifier({secret});
 
@@ -96,4 +106,11 @@ int main(int argc, char** argv) {
   std::printf("  encode batch parameters       %6.2f\n", us(encode_s));
   std::printf("  total                         %6.2f\n", us(parse_s + classify_s + encode_s));
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return cli::run_program(program, argc, argv, [](const cli::arguments& args) {
+    return run(static_cast<int>(args.integer_or("--iterations", 20000, 1, 1000000000)),
+               static_cast<int>(args.integer_or("--variants", 3, 1, 2048)));
+  });
 }

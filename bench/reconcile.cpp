@@ -12,6 +12,7 @@
 // The database must be migrated. Exits non-zero when a run fails or its
 // result disagrees with the catalog.
 
+#include "cli/arguments.hpp"
 #include "tests/support/admin_api_stand_in.hpp"
 #include "tests/support/catalog.hpp"
 
@@ -70,13 +71,15 @@ struct options {
   double restore_rate = 100;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "shopmirror-reconcile-bench: " << problem
-            << "\nusage: shopmirror-reconcile-bench --database-url URL [--products N[,N...]] "
-               "[--mode bulk|paginated] [--binary PATH] [--seed N] [--timeout SECONDS] "
-               "[--bucket-size POINTS] [--restore-rate POINTS_PER_S]\n";
-  std::exit(2);
-}
+const cli::command_spec program{
+    .name = "",
+    .usage = "usage: shopmirror-reconcile-bench --database-url URL [--products N[,N...]] "
+             "[--mode bulk|paginated] [--binary PATH] [--seed N] [--timeout SECONDS] "
+             "[--bucket-size POINTS] [--restore-rate POINTS_PER_S]\n",
+    .valued = {"--database-url", "--products", "--mode", "--binary", "--seed", "--timeout",
+               "--bucket-size", "--restore-rate"},
+    .program = "shopmirror-reconcile-bench",
+};
 
 std::vector<std::size_t> parse_sizes(const std::string& text) {
   std::vector<std::size_t> sizes;
@@ -85,7 +88,7 @@ std::vector<std::size_t> parse_sizes(const std::string& text) {
     char* end = nullptr;
     const unsigned long long n = std::strtoull(item.c_str(), &end, 10);
     if (item.empty() || *end != '\0' || n == 0) {
-      usage("--products takes positive counts separated by commas");
+      throw cli::argument_error("--products takes positive counts separated by commas");
     }
     sizes.push_back(static_cast<std::size_t>(n));
   }
@@ -99,48 +102,24 @@ std::string default_binary() {
   if (ec) {
     return "shopmirror";
   }
-  return (self.parent_path().parent_path() / "ingest" / "shopmirror").string();
+  return (self.parent_path().parent_path() / "cli" / "shopmirror").string();
 }
 
-options parse_options(int argc, char** argv) {
+options read_options(const cli::arguments& args) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        usage(arg + " needs a value");
-      }
-      return argv[++i];
-    };
-    if (arg == "--database-url") {
-      o.database_url = value();
-    } else if (arg == "--products") {
-      o.sizes = parse_sizes(value());
-    } else if (arg == "--mode") {
-      o.mode = value();
-      if (o.mode != "bulk" && o.mode != "paginated") {
-        usage("--mode is bulk or paginated");
-      }
-    } else if (arg == "--binary") {
-      o.binary = value();
-    } else if (arg == "--seed") {
-      o.seed = std::strtoull(value().c_str(), nullptr, 10);
-    } else if (arg == "--timeout") {
-      o.timeout_seconds = std::atoi(value().c_str());
-    } else if (arg == "--bucket-size") {
-      o.bucket_size = std::atof(value().c_str());
-    } else if (arg == "--restore-rate") {
-      o.restore_rate = std::atof(value().c_str());
-    } else {
-      usage("unknown argument " + arg);
-    }
+  o.database_url = args.required("--database-url");
+  if (args.has("--products")) {
+    o.sizes = parse_sizes(args.value_or("--products", ""));
   }
-  if (o.database_url.empty()) {
-    usage("--database-url is required");
+  o.mode = args.value_or("--mode", o.mode);
+  if (o.mode != "bulk" && o.mode != "paginated") {
+    throw cli::argument_error("--mode is bulk or paginated");
   }
-  if (o.binary.empty()) {
-    o.binary = default_binary();
-  }
+  o.binary = args.value_or("--binary", default_binary());
+  o.seed = static_cast<std::uint64_t>(args.integer_or("--seed", 1, 0));
+  o.timeout_seconds = static_cast<int>(args.integer_or("--timeout", o.timeout_seconds, 1, 86400));
+  o.bucket_size = args.number_or("--bucket-size", o.bucket_size, 1);
+  o.restore_rate = args.number_or("--restore-rate", o.restore_rate, 1);
   return o;
 }
 
@@ -446,8 +425,7 @@ std::int64_t live_products(const std::string& database_url) {
 
 } // namespace
 
-int main(int argc, char** argv) {
-  const options o = parse_options(argc, argv);
+int run(const options& o) {
   // First, while this process is small (see spawner).
   spawner children;
   children_group = children.process_group();
@@ -535,4 +513,9 @@ int main(int argc, char** argv) {
   std::error_code ignored;
   fs::remove_all(scratch, ignored);
   return all_ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return cli::run_program(program, argc, argv,
+                          [](const cli::arguments& args) { return run(read_options(args)); });
 }
