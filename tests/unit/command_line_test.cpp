@@ -72,4 +72,43 @@ TEST_SUITE("cli") {
     CHECK(find_command("nonsense") == nullptr);
   }
 
+  TEST_CASE("a program's numbers are checked, and a mistake names the option") {
+    const command_spec bench{
+        .name = "",
+        .usage = "usage: bench --url U [--runs N] [--share X]\n",
+        .valued = {"--url", "--runs", "--share"},
+        .program = "bench",
+    };
+    const auto read = [&](std::vector<std::string> words) {
+      return parse_arguments(bench, words).args;
+    };
+    CHECK(read({"--runs", "12"}).integer_or("--runs", 5, 1, 100) == 12);
+    CHECK(read({}).integer_or("--runs", 5, 1, 100) == 5);
+    CHECK(read({"--share", "0.25"}).number_or("--share", 1, 0) == 0.25);
+    CHECK(read({"--url", "x"}).required("--url") == "x");
+    for (const std::string bad : {"0", "101", "1.5", "12x", "", "-3"}) {
+      CAPTURE(bad);
+      CHECK_THROWS_AS(read({"--runs", bad}).integer_or("--runs", 5, 1, 100), argument_error);
+    }
+    CHECK_THROWS_AS(read({"--share", "-1"}).number_or("--share", 1, 0), argument_error);
+    CHECK_THROWS_AS(read({"--share", "half"}).number_or("--share", 1, 0), argument_error);
+    CHECK_THROWS_WITH_AS(read({}).required("--url"), "--url is required", argument_error);
+    CHECK(parse_arguments(bench, {"--nope"}).error.rfind("bench: unknown option", 0) == 0);
+
+    std::vector<std::string> words = {"bench", "--runs", "7"};
+    std::vector<char*> argv;
+    for (auto& word : words) {
+      argv.push_back(word.data());
+    }
+    int seen = 0;
+    const auto body = [&](const arguments& args) {
+      seen = static_cast<int>(args.integer_or("--runs", 0, 1, 100));
+      return 0;
+    };
+    CHECK(run_program(bench, 3, argv.data(), body) == 0);
+    CHECK(seen == 7);
+    words[2] = "700"; // out of range: a mistake, exit status 2
+    argv[2] = words[2].data();
+    CHECK(run_program(bench, 3, argv.data(), body) == 2);
+  }
 } // TEST_SUITE
