@@ -1,5 +1,6 @@
 #include "db/credential_store.hpp"
 
+#include "db/errors.hpp"
 #include "db/pg_session.hpp"
 
 #include <pqxx/pqxx>
@@ -101,11 +102,14 @@ std::optional<stored_credentials> select_row(pqxx::transaction_base& tx, const s
 constexpr const char* lock_sql =
     "select pg_advisory_xact_lock(hashtext('shopmirror.credentials'), hashtext($1))";
 
-template <class F> auto wrap(const char* what, F&& f) -> decltype(f()) {
+/// A database failure goes on as a database_error, classified once
+/// (db/errors.hpp); what a renewal's own callback throws (Shopify refusing,
+/// say) goes on as it is.
+template <class F> auto wrap(const char* doing, F&& f) -> decltype(f()) {
   try {
     return f();
-  } catch (const pqxx::failure& e) {
-    throw std::runtime_error(std::string(what) + ": " + e.what());
+  } catch (const pqxx::failure&) {
+    rethrow_as_database_error(doing);
   }
 }
 

@@ -83,6 +83,8 @@ std::vector<std::string> apply_parameters(std::int64_t run_id, const std::string
 template <class F> auto wrap(const char* doing, pg_session& session, F&& f) -> decltype(f()) {
   try {
     return f();
+  } catch (const sweep_refused&) {
+    throw; // the database answered: a refusal, not a failure
   } catch (...) {
     failure cause = classify_current_exception();
     if (cause.kind == failure_kind::connection_lost) {
@@ -240,31 +242,39 @@ run_record reconcile_store::finish(const run_record& run, const drift& listed) {
 }
 
 run_record reconcile_store::confirm_sweep(std::int64_t run_id) {
-  pqxx::nontransaction tx(session_->connection());
-  const pqxx::result found = tx.exec_params(
-      std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1", run_id);
-  if (found.empty()) {
-    throw std::runtime_error("there is no reconcile run " + std::to_string(run_id));
-  }
-  const run_record run = read_run(found[0]);
-  if (!tx.exec_params1(lock_sql, run.shop)[0].as<bool>()) {
-    throw std::runtime_error("a reconcile run of " + run.shop +
-                             " is in progress; confirm when it has ended");
-  }
-  try {
-    tx.exec_params("select shopify.reconcile_confirm_sweep($1)", run_id);
-  } catch (const pqxx::sql_error& e) {
-    tx.exec_params(unlock_sql, run.shop);
-    std::string message = e.what();
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
-      message.pop_back();
+  return wrap("confirming a held sweep", *session_, [&] {
+    pqxx::nontransaction tx(session_->connection());
+    const pqxx::result found = tx.exec_params(std::string("select ") + run_columns +
+                                                  " from shopify.reconcile_runs where id = $1",
+                                              run_id);
+    if (found.empty()) {
+      throw sweep_refused("there is no reconcile run " + std::to_string(run_id));
     }
-    throw std::runtime_error(
-        message.substr(message.find(':') == std::string::npos ? 0 : message.find(':') + 2));
-  }
-  tx.exec_params(unlock_sql, run.shop);
-  return read_run(tx.exec_params1(
-      std::string("select ") + run_columns + " from shopify.reconcile_runs where id = $1", run_id));
+    const run_record run = read_run(found[0]);
+    if (!tx.exec_params1(lock_sql, run.shop)[0].as<bool>()) {
+      throw sweep_refused("a reconcile run of " + run.shop +
+                          " is in progress; confirm when it has ended");
+    }
+    try {
+      tx.exec_params("select shopify.reconcile_confirm_sweep($1)", run_id);
+    } catch (const pqxx::sql_error& e) {
+      tx.exec_params(unlock_sql, run.shop);
+      // P0001/P0002: reconcile_confirm_sweep refusing, with its reason.
+      if (e.sqlstate() != "P0001" && e.sqlstate() != "P0002") {
+        throw;
+      }
+      std::string message = e.what();
+      while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+        message.pop_back();
+      }
+      throw sweep_refused(
+          message.substr(message.find(':') == std::string::npos ? 0 : message.find(':') + 2));
+    }
+    tx.exec_params(unlock_sql, run.shop);
+    return read_run(tx.exec_params1(std::string("select ") + run_columns +
+                                        " from shopify.reconcile_runs where id = $1",
+                                    run_id));
+  });
 }
 
 void reconcile_store::fail(const run_record& run, const std::string& error) noexcept {

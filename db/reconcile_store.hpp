@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,13 @@ struct drift {
     unidentified += other.unidentified;
     return *this;
   }
+};
+
+/// A held sweep the database will not confirm, and why (the message is for
+/// the operator); nothing was changed.
+class sweep_refused : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
 };
 
 /// A product as the Admin API listed it, with the document it came from.
@@ -164,8 +172,9 @@ public:
 
   /// An operator's confirmation of a held run's sweep: takes the shop's
   /// lock, sweeps as the run would have, and records it `succeeded`.
-  /// Throws std::runtime_error saying why when the run cannot be confirmed
-  /// (not held, its listing lost, or the shop's lock taken by a run).
+  /// Throws sweep_refused saying why when the run cannot be confirmed (no
+  /// such run, not held, its listing lost, or the shop's lock taken by a
+  /// run), and database_error when the database failed.
   run_record confirm_sweep(std::int64_t run_id);
 
   /// The run failed: records why, sweeps nothing, releases the lock.

@@ -342,6 +342,35 @@ TEST_SUITE("db") {
     CHECK(db.scalar("select status from shopify.reconcile_runs") == "interrupted");
   }
 
+  TEST_CASE("a sweep the database will not confirm is refused with its reason; an outage is a "
+            "database_error") {
+    test::test_database db;
+    webhook(db, 1, "2026-01-01T00:00:00Z", "one", "w1");
+    db::reconcile_store store(db.settings());
+    CHECK_THROWS_WITH_AS(store.confirm_sweep(999), "there is no reconcile run 999",
+                         db::sweep_refused);
+    const auto run = store.try_begin(full_run());
+    REQUIRE(run);
+    const std::vector<db::listed_product> all = {listed(1, "2026-01-01T00:00:00Z", "one")};
+    store.apply(*run, all, model::now());
+    store.finish(*run, db::drift{});
+    // A run that ended succeeded has no sweep to confirm: the function's own
+    // refusal, with its words.
+    db::reconcile_store other(db.settings());
+    CHECK_THROWS_WITH_AS(other.confirm_sweep(run->id), doctest::Contains("not held"),
+                         db::sweep_refused);
+    // Not a refusal: the database could not be asked.
+    db::db_settings unreachable = db.settings();
+    unreachable.url = "host=/nonexistent port=1 dbname=x connect_timeout=1";
+    db::reconcile_store gone(unreachable);
+    try {
+      (void)gone.confirm_sweep(run->id);
+      FAIL("confirmed a sweep without a database");
+    } catch (const db::database_error& e) {
+      CHECK(e.retry_later());
+    }
+  }
+
   TEST_CASE("a run whose lock connection died stops, sweeps nothing, and leaves the shop free") {
     test::test_database db;
     webhook(db, 1, "2026-01-01T00:00:00Z", "one", "w1");
