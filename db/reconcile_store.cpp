@@ -45,6 +45,9 @@ constexpr const char* failures_sql =
 // changes, so must the other.
 constexpr const char* lock_sql =
     "select pg_try_advisory_lock(hashtext('shopmirror.reconcile'), hashtext($1))";
+// Transaction-scoped: held only while a run of the shop is being begun.
+constexpr const char* begin_lock_sql =
+    "select pg_advisory_xact_lock(hashtext('shopmirror.reconcile_begin'), hashtext($1))";
 constexpr const char* unlock_sql =
     "select pg_advisory_unlock(hashtext('shopmirror.reconcile'), hashtext($1))";
 
@@ -117,11 +120,19 @@ reconcile_store::~reconcile_store() = default;
 
 std::optional<run_record> reconcile_store::try_begin(const run_request& request) {
   return wrap("starting a reconcile run", *session_, [&]() -> std::optional<run_record> {
-    pqxx::nontransaction tx(session_->connection());
-    if (!tx.exec_params1(lock_sql, request.shop)[0].as<bool>()) {
-      return std::nullopt;
-    }
+    pqxx::connection& connection = session_->connection();
+    bool locked = false;
     try {
+      pqxx::work tx(connection);
+      // Those beginning a run of the shop take turns for the moment it
+      // takes: one that then finds the shop's lock taken finds the run's
+      // row committed too (running_run), never the gap between the two.
+      tx.exec_params(begin_lock_sql, request.shop);
+      locked = tx.exec_params1(lock_sql, request.shop)[0].as<bool>();
+      if (!locked) {
+        tx.commit();
+        return std::nullopt;
+      }
       // Holding the lock, no live session is running this shop: any run still
       // marked running was cut short.
       tx.exec_params("with cut as (update shopify.reconcile_runs set status = 'interrupted', "
@@ -131,7 +142,7 @@ std::optional<run_record> reconcile_store::try_begin(const run_request& request)
                      request.shop);
       // clock_timestamp(): the start must be later than anything this
       // session wrote before it, for the sweep's "last written before".
-      lock_holder_ = tx.exec1("select pg_backend_pid()")[0].as<int>();
+      const int holder = tx.exec1("select pg_backend_pid()")[0].as<int>();
       const pqxx::row row = tx.exec_params1(
           std::string("insert into shopify.reconcile_runs "
                       "(shop_domain, trigger, mode, since, dry_run, max_sweep, started_at) "
@@ -141,9 +152,20 @@ std::optional<run_record> reconcile_store::try_begin(const run_request& request)
           request.shop, std::string(to_string(request.trigger)),
           std::string(to_string(request.mode)), time_text(request.since), request.dry_run,
           request.max_sweep);
-      return read_run(row);
+      run_record run = read_run(row);
+      tx.commit();
+      lock_holder_ = holder;
+      return run;
     } catch (...) {
-      tx.exec_params(unlock_sql, request.shop);
+      // The session's lock outlives a rolled-back transaction: let it go.
+      if (locked) {
+        try {
+          pqxx::nontransaction undo(connection);
+          undo.exec_params(unlock_sql, request.shop);
+        } catch (...) {
+          session_->reset(); // a lost connection took the lock with it
+        }
+      }
       throw;
     }
   });

@@ -15,6 +15,7 @@
 #include <pqxx/pqxx>
 
 #include <functional>
+#include <future>
 #include <thread>
 
 using namespace shopmirror;
@@ -340,6 +341,42 @@ TEST_SUITE("db") {
                          std::runtime_error);
     CHECK_FALSE(is_tombstoned(db, 1));
     CHECK(db.scalar("select status from shopify.reconcile_runs") == "interrupted");
+  }
+
+  TEST_CASE("a run begun while another is being begun finds that run, never the gap between its "
+            "lock and its row") {
+    test::test_database db;
+    // Another replica in the middle of beginning a run: the shop's lock is
+    // taken and the run's row written, but not yet committed.
+    pqxx::connection other(db.url());
+    pqxx::work beginning(other);
+    beginning.exec_params(
+        "select pg_advisory_xact_lock(hashtext('shopmirror.reconcile_begin'), hashtext($1))", shop);
+    beginning.exec_params(
+        "select pg_try_advisory_lock(hashtext('shopmirror.reconcile'), hashtext($1))", shop);
+    const auto id = beginning
+                        .exec_params1("insert into shopify.reconcile_runs (shop_domain, trigger, "
+                                      "mode, dry_run, max_sweep, started_at) values ($1, 'api', "
+                                      "'bulk', false, 0.1, now()) returning id",
+                                      shop)[0]
+                        .as<std::int64_t>();
+    db::reconcile_store store(db.settings());
+    auto attempt = std::async(std::launch::async, [&] { return store.try_begin(full_run()); });
+    // This one waits for the other's beginning to end (not for a while).
+    bool waiting = false;
+    for (int i = 0; i < 500 && !waiting; ++i) {
+      REQUIRE_MESSAGE(attempt.wait_for(std::chrono::milliseconds(10)) ==
+                          std::future_status::timeout,
+                      "it answered without waiting for the other's beginning");
+      waiting = db.scalar("select count(*) from pg_locks where locktype = 'advisory' and "
+                          "not granted and database = (select oid from pg_database where "
+                          "datname = current_database())") == "1";
+    }
+    REQUIRE(waiting);
+    beginning.commit();
+    CHECK_FALSE(attempt.get().has_value());
+    // What the trigger then reads: the other's run, committed by now.
+    CHECK(db::running_run(db.settings(), shop) == id);
   }
 
   TEST_CASE("a sweep the database will not confirm is refused with its reason; an outage is a "
