@@ -248,8 +248,9 @@ language sql stable as $fn$
   left join contents c on c.shop = v.shop and c.product_id = v.product_id
 $fn$;
 
--- The variants of the products at slots `items`, with their product.
-create function shopify.variant_rows(items int[], shops text[], products shopify.product_input[],
+-- The variants of the products at slots `items`, with their product
+-- (`shops` and `pids` hold each slot's shop and product id).
+create function shopify.variant_rows(items int[], shops text[], pids bigint[],
                                      variants shopify.variant_input[])
 returns table (shop text, pid bigint, item int, present int, id bigint, sku text, title text,
                price numeric, compare_at_price numeric, "position" int, option1 text,
@@ -260,10 +261,24 @@ language sql stable as $fn$
          n.compare_at_price::numeric, n.position, n.option1, n.option2, n.option3, n.barcode,
          n.inventory_quantity, n.updated_at
   from unnest(variants) as n
-  join (select s.shop, s.product_id, s.ordinality
+  join (select s.shop, s.product_id, s.slot
         from unnest(items) as i(slot)
-        join unnest(shops, products) with ordinality as s(shop) on s.ordinality = i.slot) o
-    on o.ordinality = n.item
+        join unnest(shops, pids) with ordinality as s(shop, product_id, slot)
+          on s.slot = i.slot) o
+    on o.slot = n.item
+$fn$;
+
+-- Per slot of `products`, what choosing among them and picking their
+-- variants needs. The array is read element by element (unnest in the
+-- select list): unnest in FROM would copy every record, documents and all,
+-- into a tuplestore first.
+create function shopify.product_keys(products shopify.product_input[])
+returns table (slot int, product_id bigint, vu timestamptz, vo timestamptz, cu timestamptz,
+               whole boolean)
+language sql immutable as $fn$
+  select s.slot, (s.p).product_id, (s.p).version_updated_at, (s.p).observed_at,
+         (s.p).updated_at, (s.p).whole
+  from (select unnest(products) as p, generate_series(1, cardinality(products)) as slot) s
 $fn$;
 
 -- --- The apply functions ---------------------------------------------------
@@ -377,8 +392,7 @@ $fn$;
 
 -- 2. Deletes the variants of the products at slots `items` that their new
 -- lists (the variants whose item is the product's slot) do not name.
-create function shopify.delete_unlisted_variants(items int[], shops text[],
-                                                 products shopify.product_input[],
+create function shopify.delete_unlisted_variants(items int[], shops text[], pids bigint[],
                                                  variants shopify.variant_input[])
 returns void language plpgsql
 set plan_cache_mode = force_generic_plan
@@ -395,9 +409,9 @@ begin
   -- The products are picked by key (= any), so the plan reads their
   -- variants through the index and nothing else, whatever the generic plan
   -- guesses of sizes.
-  select array_agg(s.shop), array_agg(s.product_id) into o_shops, o_pids
+  select array_agg(s.shop), array_agg(s.pid) into o_shops, o_pids
   from unnest(items) as i(slot)
-  join unnest(shops, products) with ordinality as s(shop) on s.ordinality = i.slot;
+  join unnest(shops, pids) with ordinality as s(shop, pid, slot) on s.slot = i.slot;
   -- A set difference (hashed or sorted, never a scan of one list per row
   -- of the other), then deletes by primary key.
   with gone as (
@@ -405,7 +419,7 @@ begin
     from unnest(o_shops, o_pids) as o(shop, pid)
     join shopify.product_variants v on v.shop_domain = o.shop and v.product_id = o.pid
     except
-    select n.shop, n.id from shopify.variant_rows(items, shops, products, variants) n
+    select n.shop, n.id from shopify.variant_rows(items, shops, pids, variants) n
   )
   delete from shopify.product_variants v
   using gone g
@@ -415,8 +429,7 @@ $fn$;
 
 -- 3. Whole states: each product's variants become its new list (those no
 -- longer listed go, the others are written unless unchanged).
-create function shopify.replace_variants(items int[], shops text[],
-                                         products shopify.product_input[],
+create function shopify.replace_variants(items int[], shops text[], pids bigint[],
                                          variants shopify.variant_input[])
 returns void language plpgsql
 set plan_cache_mode = force_generic_plan
@@ -424,13 +437,13 @@ set enable_seqscan = off
 set jit = off
 as $fn$
 begin
-  perform shopify.delete_unlisted_variants(items, shops, products, variants);
+  perform shopify.delete_unlisted_variants(items, shops, pids, variants);
   insert into shopify.product_variants as v
     (shop_domain, variant_id, product_id, sku, title, price, compare_at_price, position,
      option1, option2, option3, barcode, inventory_quantity, updated_at)
   select shop, id, pid, sku, title, price, compare_at_price, position, option1, option2,
          option3, barcode, inventory_quantity, updated
-  from shopify.variant_rows(items, shops, products, variants)
+  from shopify.variant_rows(items, shops, pids, variants)
   order by shop, id
   on conflict (shop_domain, variant_id) do update set
     product_id = excluded.product_id, sku = excluded.sku, title = excluded.title,
@@ -452,8 +465,7 @@ $fn$;
 -- "variants" was taken, each variant field where its key was taken and the
 -- variant carries it; everything else keeps its value. The caller holds the
 -- products' rows, so no other transaction writes their variants meanwhile.
-create function shopify.merge_variants(items int[], taken int[], shops text[],
-                                       products shopify.product_input[],
+create function shopify.merge_variants(items int[], taken int[], shops text[], pids bigint[],
                                        variants shopify.variant_input[])
 returns void language plpgsql
 set plan_cache_mode = force_generic_plan
@@ -465,11 +477,11 @@ begin
   perform shopify.delete_unlisted_variants(
     array(select m.slot from unnest(items, taken) as m(slot, taken)
           where m.taken & shopify.field_bit('variants') <> 0),
-    shops, products, variants);
+    shops, pids, variants);
 
   with n as (
     select i.*, m.taken
-    from shopify.variant_rows(items, shops, products, variants) i
+    from shopify.variant_rows(items, shops, pids, variants) i
     join unnest(items, taken) as m(slot, taken) on m.slot = i.item
   ),
   changed as (
@@ -543,7 +555,7 @@ $fn$;
 -- the whole state took every field, else merged (4). Returns, per product
 -- written, its two slots and what applied.
 create function shopify.put_products(version_items int[], content_items int[], shops text[],
-                                     products shopify.product_input[],
+                                     pids bigint[], products shopify.product_input[],
                                      variants shopify.variant_input[])
 returns table (version_item int, content_item int, was_inserted boolean,
                version_applied boolean, content_applied boolean)
@@ -587,10 +599,10 @@ begin
   from shopify.upsert_products(version_items, content_items, shops, products, variants) u;
 
   if replaced is not null then
-    perform shopify.replace_variants(replaced, shops, products, variants);
+    perform shopify.replace_variants(replaced, shops, pids, variants);
   end if;
   if merged is not null then
-    perform shopify.merge_variants(merged, merged_taken, shops, products, variants);
+    perform shopify.merge_variants(merged, merged_taken, shops, pids, variants);
   end if;
 
   return query
@@ -659,6 +671,7 @@ $fn$;
 -- n-th content state of each product is written in round n (nearly always
 -- there is one). Returns the slots that became their product's version.
 create function shopify.put_delivered_products(claimed int[], d_shop text[], d_action text[],
+                                               d_product_id bigint[],
                                                products shopify.product_input[],
                                                variants shopify.variant_input[])
 returns int[] language plpgsql
@@ -676,56 +689,52 @@ declare
   applied int[];
 begin
   with states as materialized (
-    select t.shop, t.product_id, t.action, t.version_updated_at, t.observed_at,
-           t.updated_at, t.whole, t.ordinality::int as slot
+    select t.shop, k.product_id as pid, t.action, k.vu, k.vo, k.cu, k.whole, k.slot
     from unnest(claimed) as c(slot)
-    join unnest(d_shop, d_action, products) with ordinality as t(shop, action)
-      on t.ordinality = c.slot
+    join unnest(d_shop, d_action) with ordinality as t(shop, action, slot) on t.slot = c.slot
+    join shopify.product_keys(products) k on k.slot = c.slot
     where t.action in ('upsert', 'delete')
-  )
-  select coalesce(array_agg(w.slot), '{}') into version_winners
-  from (select distinct on (shop, product_id) slot
-        from states
-        order by shop, product_id, version_updated_at desc, observed_at desc, slot) w;
-  with states as (
-    select t.shop, t.product_id as pid, t.ordinality::int as slot, t.updated_at as cu,
-           t.observed_at as co, t.whole
-    from unnest(claimed) as c(slot)
-    join unnest(d_shop, d_action, products) with ordinality as t(shop, action)
-      on t.ordinality = c.slot
-    where t.action = 'upsert'
   ),
+  winners as (
+    select coalesce(array_agg(w.slot), '{}') as slots
+    from (select distinct on (shop, pid) slot
+          from states
+          order by shop, pid, vu desc, vo desc, slot) w
+  ),
+  upserts as (select * from states where action = 'upsert'),
   newest_whole as (
-    select distinct on (shop, pid) shop, pid, cu, co
-    from states where whole
-    order by shop, pid, cu desc, co desc, slot
+    select distinct on (shop, pid) shop, pid, cu, vo
+    from upserts where whole
+    order by shop, pid, cu desc, vo desc, slot
   ),
   written as (
     select s.slot,
            row_number() over (partition by s.shop, s.pid
-                              order by s.whole desc, s.cu, s.co, s.slot)::int as round
-    from states s
+                              order by s.whole desc, s.cu, s.vo, s.slot)::int as round
+    from upserts s
     left join newest_whole w using (shop, pid)
     where w.pid is null
-       or (s.whole and (s.cu, s.co) = (w.cu, w.co))
-       or (not s.whole and (s.cu, s.co) > (w.cu, w.co))
+       or (s.whole and (s.cu, s.vo) = (w.cu, w.vo))
+       or (not s.whole and (s.cu, s.vo) > (w.cu, w.vo))
   )
-  select coalesce(array_agg(slot order by round, slot), '{}'),
+  select (select slots from winners),
+         coalesce(array_agg(slot order by round, slot), '{}'),
          coalesce(array_agg(round order by round, slot), '{}'), coalesce(max(round), 0)
-  into contents, rounds, last_round
+  into version_winners, contents, rounds, last_round
   from written;
 
   -- A delivery counts as applied when it became the product's version.
   select coalesce(array_agg(r.version_item), '{}') into applied
   from shopify.put_products(
     version_winners, array(select c from unnest(contents, rounds) as x(c, r) where x.r = 1),
-    d_shop, products, variants) r
+    d_shop, d_product_id, products, variants) r
   where r.version_applied;
   for n in 2 .. last_round loop
     -- Each later state is its own version slot too: older than the
     -- version just written, so it changes only the content.
     round_items := array(select c from unnest(contents, rounds) as x(c, r) where x.r = n);
-    perform shopify.put_products(round_items, round_items, d_shop, products, variants);
+    perform shopify.put_products(round_items, round_items, d_shop, d_product_id, products,
+                                 variants);
   end loop;
   return applied;
 end
@@ -753,7 +762,8 @@ declare
 begin
   claimed := shopify.claim_deliveries(d_shop, d_webhook_id, d_topic, d_event_id, d_api_version,
                                       d_triggered_at, d_received_at, d_action, d_product_id);
-  applied := shopify.put_delivered_products(claimed, d_shop, d_action, products, variants);
+  applied := shopify.put_delivered_products(claimed, d_shop, d_action, d_product_id, products,
+                                            variants);
 
   -- Claimed states that did not win are logged as stale.
   update shopify.webhook_deliveries d
@@ -1049,7 +1059,10 @@ begin
         and p.deleted_at is not null and p.deleted_at < t.observed_at;
     end if;
     if writes is not null then
-      perform shopify.put_products(writes, writes, shops, products, variants);
+      perform shopify.put_products(writes, writes, shops,
+                                   array(select k.product_id from shopify.product_keys(products) k
+                                         order by k.slot),
+                                   products, variants);
     end if;
   end if;
   return query select c_inserted, c_updated, c_unchanged, c_revived;
