@@ -237,6 +237,26 @@ TEST_SUITE("db") {
     CHECK(db.scalar("select sku || ' ' || price || ' ' || inventory_quantity "
                     "from shopify.product_variants where variant_id = 51") == "S 1.5 3");
 
+    // And the release before that (0008_compliance.sql's signature, no
+    // category), which 0009 kept as a wrapper too.
+    db.execute(
+        "select * from shopify.apply_deliveries("
+        "array['s'], array['w2'], array['products/create'], array['e'], array['2026-01'], "
+        "array[now()], array[now()], array['upsert'], array[6::bigint], array[null], "
+        "array[null], array[null::bytea], array['2026-01-01'::timestamptz], "
+        "array['2026-01-01 00:00:01'::timestamptz], array[null::timestamptz], array[2047], "
+        "array['Six'], array['h6'], array['v'], array['pt'], array['active'], array[''], "
+        "array['<p>'], array['2025-01-01'::timestamptz], array['2026-01-01'::timestamptz], "
+        "array[null::timestamptz], array['{\"id\":6}'], array['\\x00'::bytea], "
+        "array[1], array[2047], array[61::bigint], array['S6'], array['VT'], "
+        "array[6.5::numeric], array[null::numeric], array[1], array['o1'], array[null::text], "
+        "array[null::text], array['bc'], array[6::bigint], array['2026-01-01'::timestamptz])");
+    CHECK(db.scalar("select outcome from shopify.webhook_deliveries where webhook_id = 'w2'") ==
+          "applied");
+    CHECK(db.scalar("select p.title || ' ' || v.sku || ' ' || v.price from shopify.products p "
+                    "join shopify.product_variants v using (shop_domain, product_id) "
+                    "where product_id = 6") == "Six S6 6.5");
+
     // The reconcile's, with a newer listing of the same product.
     CHECK(db.scalar("select inserted || ' ' || updated || ' ' || unchanged from "
                     "shopify.reconcile_apply(null, 's', false, array[5::bigint], "
