@@ -85,7 +85,7 @@ int run(int iterations, int variants) {
       std::fprintf(stderr, "not an upsert\n");
       return 1;
     }
-    const auto params = db::apply_parameters(std::span(item, 1));
+    const auto params = db::apply_parameters(std::span(item, 1), {});
     auto t3 = clock_type::now();
     const auto& source = std::get<model::upsert_product>(item->action).source;
     sink += crypto::hmac_sha256(secret, source)[0];

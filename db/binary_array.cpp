@@ -42,7 +42,10 @@ std::string binary_timestamptz(model::timestamp time) {
   return binary_int8(time.micros_since_epoch - postgres_epoch_micros);
 }
 
-binary_array::binary_array(pg_element element) : element_(element) {
+binary_array::binary_array(pg_element element)
+    : binary_array(static_cast<std::uint32_t>(element)) {}
+
+binary_array::binary_array(std::uint32_t element_oid) : element_(element_oid) {
   reset();
 }
 
@@ -55,8 +58,7 @@ void binary_array::reset() {
 void binary_array::expect(bool fits, const char* what) const {
   if (!fits) {
     throw std::logic_error(std::string("binary_array: ") + what +
-                           " added to an array of element oid " +
-                           std::to_string(static_cast<std::uint32_t>(element_)));
+                           " added to an array of element oid " + std::to_string(element_));
   }
 }
 
@@ -67,7 +69,9 @@ void binary_array::add_null() {
 }
 
 void binary_array::add(std::string_view bytes) {
-  expect(element_ == pg_element::text || element_ == pg_element::bytea, "bytes");
+  expect(element_ == static_cast<std::uint32_t>(pg_element::text) ||
+             element_ == static_cast<std::uint32_t>(pg_element::bytea),
+         "bytes");
   expect(bytes.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
          "a value over 2 GiB");
   put32(bytes_, static_cast<std::uint32_t>(bytes.size()));
@@ -76,14 +80,14 @@ void binary_array::add(std::string_view bytes) {
 }
 
 void binary_array::add(std::int64_t number) {
-  if (element_ == pg_element::int4) {
+  if (element_ == static_cast<std::uint32_t>(pg_element::int4)) {
     expect(number >= std::numeric_limits<std::int32_t>::min() &&
                number <= std::numeric_limits<std::int32_t>::max(),
            "an integer beyond int4");
     put32(bytes_, 4);
     put32(bytes_, static_cast<std::uint32_t>(static_cast<std::int32_t>(number)));
   } else {
-    expect(element_ == pg_element::int8, "an integer");
+    expect(element_ == static_cast<std::uint32_t>(pg_element::int8), "an integer");
     put32(bytes_, 8);
     put64(bytes_, static_cast<std::uint64_t>(number));
   }
@@ -91,10 +95,18 @@ void binary_array::add(std::int64_t number) {
 }
 
 void binary_array::add(model::timestamp time) {
-  expect(element_ == pg_element::timestamptz, "a timestamp");
+  expect(element_ == static_cast<std::uint32_t>(pg_element::timestamptz), "a timestamp");
   // Microseconds since PostgreSQL's epoch: timestamptz's binary form.
   put32(bytes_, 8);
   put64(bytes_, static_cast<std::uint64_t>(time.micros_since_epoch - postgres_epoch_micros));
+  ++count_;
+}
+
+void binary_array::add_encoded(std::string_view element) {
+  expect(element.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
+         "a value over 2 GiB");
+  put32(bytes_, static_cast<std::uint32_t>(element.size()));
+  bytes_.append(element);
   ++count_;
 }
 
@@ -102,17 +114,90 @@ std::string binary_array::take() {
   if (count_ == 0) {
     // No dimension at all: the empty array.
     std::string empty(12, '\0');
-    set32(empty, 8, static_cast<std::uint32_t>(element_));
+    set32(empty, 8, element_);
     reset();
     return empty;
   }
   set32(bytes_, 0, 1);
   set32(bytes_, 4, has_null_ ? 1 : 0);
-  set32(bytes_, 8, static_cast<std::uint32_t>(element_));
+  set32(bytes_, 8, element_);
   set32(bytes_, 12, count_);
   set32(bytes_, 16, 1);
   std::string out = std::move(bytes_);
   reset();
+  return out;
+}
+
+binary_record::binary_record(std::size_t columns) : columns_(columns) {
+  put32(bytes_, static_cast<std::uint32_t>(columns));
+}
+
+void binary_record::column(pg_element type, std::uint32_t length) {
+  if (added_ == columns_) {
+    throw std::logic_error("binary_record: more columns than the " + std::to_string(columns_) +
+                           " declared");
+  }
+  ++added_;
+  put32(bytes_, static_cast<std::uint32_t>(type));
+  put32(bytes_, length);
+}
+
+void binary_record::add_null(pg_element type) {
+  column(type, 0xFFFFFFFFU); // length -1
+}
+
+void binary_record::add(pg_element type, std::string_view bytes) {
+  if ((type != pg_element::text && type != pg_element::bytea) ||
+      bytes.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    throw std::logic_error("binary_record: bytes for a column of oid " +
+                           std::to_string(static_cast<std::uint32_t>(type)));
+  }
+  column(type, static_cast<std::uint32_t>(bytes.size()));
+  bytes_.append(bytes);
+}
+
+void binary_record::add(pg_element type, std::int64_t number) {
+  if (type == pg_element::int4 && number >= std::numeric_limits<std::int32_t>::min() &&
+      number <= std::numeric_limits<std::int32_t>::max()) {
+    column(type, 4);
+    put32(bytes_, static_cast<std::uint32_t>(static_cast<std::int32_t>(number)));
+  } else if (type == pg_element::int8) {
+    column(type, 8);
+    put64(bytes_, static_cast<std::uint64_t>(number));
+  } else {
+    throw std::logic_error("binary_record: the integer " + std::to_string(number) +
+                           " for a column of oid " +
+                           std::to_string(static_cast<std::uint32_t>(type)));
+  }
+}
+
+void binary_record::add(pg_element type, model::timestamp time) {
+  if (type != pg_element::timestamptz) {
+    throw std::logic_error("binary_record: a timestamp for a column of oid " +
+                           std::to_string(static_cast<std::uint32_t>(type)));
+  }
+  column(type, 8);
+  put64(bytes_, static_cast<std::uint64_t>(time.micros_since_epoch - postgres_epoch_micros));
+}
+
+void binary_record::add_bool(pg_element type, bool value) {
+  if (type != pg_element::boolean) {
+    throw std::logic_error("binary_record: a boolean for a column of oid " +
+                           std::to_string(static_cast<std::uint32_t>(type)));
+  }
+  column(type, 1);
+  bytes_.push_back(value ? '\1' : '\0');
+}
+
+std::string binary_record::take() {
+  if (added_ != columns_) {
+    throw std::logic_error("binary_record: " + std::to_string(added_) + " of " +
+                           std::to_string(columns_) + " columns added");
+  }
+  std::string out = std::move(bytes_);
+  bytes_.clear();
+  added_ = 0;
+  put32(bytes_, static_cast<std::uint32_t>(columns_));
   return out;
 }
 

@@ -8,18 +8,17 @@
 
 #include "model/timestamp.hpp"
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 
 namespace shopmirror::db {
 
 /// Element types, by their PostgreSQL type oid. The server refuses an
 /// array whose element type is not the one the statement declares.
 enum class pg_element : std::uint32_t {
+  boolean = 16,
   bytea = 17,
   int8 = 20,
   int4 = 23,
@@ -32,6 +31,9 @@ enum class pg_element : std::uint32_t {
 class binary_array {
 public:
   explicit binary_array(pg_element element);
+  /// An array of a type known by its oid only (a composite type's, looked
+  /// up in the database), whose elements add_encoded() takes.
+  explicit binary_array(std::uint32_t element_oid);
 
   void add_null();
   /// text (valid UTF-8 without NUL: the server checks) or bytea (any bytes).
@@ -39,6 +41,8 @@ public:
   /// int8, or int4 when it fits.
   void add(std::int64_t number);
   void add(model::timestamp time);
+  /// One element already in its binary form (a binary_record's).
+  void add_encoded(std::string_view element);
 
   template <class T> void add(const std::optional<T>& value) {
     if (value) {
@@ -58,7 +62,7 @@ private:
   void expect(bool fits, const char* what) const;
   void reset();
 
-  pg_element element_;
+  std::uint32_t element_;
   // The header's room is kept at the front and filled in by take(), so the
   // elements are never copied.
   std::string bytes_;
@@ -66,14 +70,42 @@ private:
   bool has_null_ = false;
 };
 
-/// One builder per element type, in the order given: the columns of a
-/// statement's array parameters.
-template <std::size_t N> std::array<binary_array, N> binary_arrays(const pg_element (&types)[N]) {
-  return [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return std::array<binary_array, N>{binary_array(types[I])...};
+/// Builds one value of a composite type in the binary format (what
+/// record_send writes and record_recv reads): the column count, then per
+/// column its type oid, its length (-1 for null) and its bytes. The server
+/// checks each column's oid against the type's. Adding a value that does
+/// not fit the column's type throws std::logic_error.
+class binary_record {
+public:
+  explicit binary_record(std::size_t columns);
+
+  void add_null(pg_element type);
+  /// text (valid UTF-8 without NUL) or bytea.
+  void add(pg_element type, std::string_view bytes);
+  /// int8, or int4 when it fits.
+  void add(pg_element type, std::int64_t number);
+  void add(pg_element type, model::timestamp time);
+  void add_bool(pg_element type, bool value);
+
+  template <class T> void add(pg_element type, const std::optional<T>& value) {
+    if (value) {
+      add(type, *value);
+    } else {
+      add_null(type);
+    }
   }
-  (std::make_index_sequence<N>{});
-}
+
+  /// The finished record; throws std::logic_error unless every column was
+  /// added.
+  std::string take();
+
+private:
+  void column(pg_element type, std::uint32_t length);
+
+  std::string bytes_;
+  std::size_t columns_;
+  std::size_t added_ = 0;
+};
 
 /// A bigint parameter in the binary format.
 std::string binary_int8(std::int64_t value);

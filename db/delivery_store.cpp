@@ -8,7 +8,6 @@
 
 #include <pqxx/pqxx>
 
-#include <array>
 #include <string>
 #include <variant>
 
@@ -19,21 +18,19 @@ using model::apply_outcome;
 
 constexpr const char* apply_statement = "shopmirror_apply_deliveries";
 
-// Must match the signature of shopify.apply_deliveries (0009_category.sql).
+// Must match the signature of shopify.apply_deliveries (0011_apply_inputs.sql).
+// The product and variant records go as arrays of their composite types
+// in the binary format: text arrays of record literals would be parsed
+// field by field by the server, which the binary arrays were made to avoid
+// (db/binary_array.hpp).
 constexpr const char* apply_sql =
     "select delivery_slot, delivery_outcome from shopify.apply_deliveries("
     "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
     "$7::timestamptz[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::bytea[], "
-    "$13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::int[], $17::text[], "
-    "$18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], "
-    "$24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $27::text[], $28::bytea[], "
-    "$29::text[], $30::text[], $31::text[], "
-    "$32::int[], $33::int[], $34::bigint[], $35::text[], $36::text[], $37::text[]::numeric[], "
-    "$38::text[]::numeric[], $39::int[], $40::text[], $41::text[], $42::text[], $43::text[], "
-    "$44::bigint[], $45::timestamptz[])";
+    "$13::shopify.product_input[], $14::shopify.variant_input[])";
 
 constexpr std::size_t delivery_parameters = 12;
-constexpr std::size_t parameter_count = delivery_parameters + product_columns::count;
+constexpr std::size_t parameter_count = delivery_parameters + 2;
 
 // d_action: what shopify.apply_deliveries does with a delivery. Where one
 // changes, so must the function (0008_compliance.sql).
@@ -65,73 +62,73 @@ const std::string* request_record(const model::delivery_action& action) {
   return nullptr;
 }
 
-// The columns of shopify.apply_deliveries, one array per parameter: the
-// delivery's own (d_*), then its product state's (p_*, v_*).
+// The parameters of shopify.apply_deliveries: one array per column of the
+// delivery's own (d_*, in the function's order), then its product state and
+// variants as records.
 struct batch_arrays {
-  std::array<binary_array, delivery_parameters> column = binary_arrays({
-      pg_element::text,        // d_shop
-      pg_element::text,        // d_webhook_id
-      pg_element::text,        // d_topic
-      pg_element::text,        // d_event_id
-      pg_element::text,        // d_api_version
-      pg_element::timestamptz, // d_triggered_at
-      pg_element::timestamptz, // d_received_at
-      pg_element::text,        // d_action
-      pg_element::int8,        // d_product_id
-      pg_element::text,        // d_reason
-      pg_element::text,        // d_headers
-      pg_element::bytea,       // d_body
-  });
+  binary_array shop{pg_element::text};
+  binary_array webhook_id{pg_element::text};
+  binary_array topic{pg_element::text};
+  binary_array event_id{pg_element::text};
+  binary_array api_version{pg_element::text};
+  binary_array triggered_at{pg_element::timestamptz};
+  binary_array received_at{pg_element::timestamptz};
+  binary_array action{pg_element::text};
+  binary_array product_id{pg_element::int8};
+  binary_array reason{pg_element::text};
+  binary_array headers{pg_element::text};
+  binary_array body{pg_element::bytea};
   product_columns products;
+
+  explicit batch_arrays(input_types types) : products(types) {}
 
   void add(const model::delivery_item& item, std::int64_t slot) {
     const model::delivery& meta = item.meta;
-    auto& c = column;
-    c[0].add(meta.shop_domain);
-    c[1].add(meta.webhook_id);
-    c[2].add(meta.topic);
-    c[3].add(meta.event_id);
-    c[4].add(meta.api_version);
-    c[5].add(meta.triggered_at);
-    c[6].add(meta.received_at);
+    shop.add(meta.shop_domain);
+    webhook_id.add(meta.webhook_id);
+    topic.add(meta.topic);
+    event_id.add(meta.event_id);
+    api_version.add(meta.api_version);
+    triggered_at.add(meta.triggered_at);
+    received_at.add(meta.received_at);
 
     const auto* upsert = std::get_if<model::upsert_product>(&item.action);
     const auto* remove = std::get_if<model::delete_product>(&item.action);
     const auto* refresh = std::get_if<model::refresh_product>(&item.action);
     const auto* dead = std::get_if<model::dead_letter>(&item.action);
 
-    c[7].add(action_name(item.action));
-    std::optional<std::int64_t> product_id;
+    action.add(action_name(item.action));
+    std::optional<std::int64_t> id;
     if (upsert) {
-      product_id = upsert->state.id;
+      id = upsert->state.id;
     } else if (remove) {
-      product_id = remove->product_id;
+      id = remove->product_id;
     } else if (refresh) {
-      product_id = refresh->product_id;
+      id = refresh->product_id;
     } else if (dead) {
-      product_id = dead->product_id;
+      id = dead->product_id;
     }
-    c[8].add(product_id);
+    product_id.add(id);
     // d_body is a dead letter's raw body, or what is kept of a compliance
     // or uninstall request (shopify.apply_deliveries reads its ids).
     if (dead) {
-      c[9].add(dead->reason);
-      c[10].add(model::headers_json(meta));
-      c[11].add(dead->body);
+      reason.add(dead->reason);
+      headers.add(model::headers_json(meta));
+      body.add(dead->body);
     } else if (const std::string* record = request_record(item.action)) {
-      c[9].add_null();
-      c[10].add_null();
-      c[11].add(*record);
+      reason.add_null();
+      headers.add_null();
+      body.add(*record);
     } else {
-      c[9].add_null();
-      c[10].add_null();
-      c[11].add_null();
+      reason.add_null();
+      headers.add_null();
+      body.add_null();
     }
 
     if (upsert) {
       products.add_state(upsert->state, upsert->source, meta.observed_at(), slot);
     } else if (remove) {
-      products.add_delete(meta.observed_at());
+      products.add_delete(remove->product_id, meta.observed_at());
     } else {
       products.add_none();
     }
@@ -193,7 +190,11 @@ model::delivery_item as_dead_letter(const model::delivery_item& item, const std:
 
 delivery_store::delivery_store(db_settings settings)
     : session_(std::make_unique<pg_session>(
-          std::move(settings), std::vector<prepared_statement>{{apply_statement, apply_sql}})) {}
+          std::move(settings), std::vector<prepared_statement>{{apply_statement, apply_sql}},
+          [this](pqxx::connection& connection) {
+            pqxx::nontransaction tx(connection);
+            types_ = lookup_input_types(tx);
+          })) {}
 
 delivery_store::~delivery_store() = default;
 
@@ -201,16 +202,20 @@ bool delivery_store::connected() const noexcept {
   return session_->connected();
 }
 
-std::vector<std::string> apply_parameters(std::span<const model::delivery_item> items) {
-  batch_arrays arrays;
+std::vector<std::string> apply_parameters(std::span<const model::delivery_item> items,
+                                          input_types types) {
+  batch_arrays arrays(types);
   std::int64_t slot = 1;
   for (const auto& item : items) {
     arrays.add(item, slot++);
   }
   std::vector<std::string> values;
   values.reserve(parameter_count);
-  for (auto& column : arrays.column) {
-    values.push_back(column.take());
+  for (binary_array* column :
+       {&arrays.shop, &arrays.webhook_id, &arrays.topic, &arrays.event_id, &arrays.api_version,
+        &arrays.triggered_at, &arrays.received_at, &arrays.action, &arrays.product_id,
+        &arrays.reason, &arrays.headers, &arrays.body}) {
+    values.push_back(column->take());
   }
   arrays.products.take_into(values);
   return values;
@@ -221,8 +226,8 @@ const char* apply_statement_sql() noexcept {
 }
 
 std::vector<apply_outcome> delivery_store::call(std::span<const model::delivery_item> items) {
-  const std::vector<std::string> values = apply_parameters(items);
   pqxx::connection& connection = session_->connection();
+  const std::vector<std::string> values = apply_parameters(items, types_);
   // One statement in autocommit: the function's work commits as a whole
   // before the result arrives, which is what makes a 200 durable.
   pqxx::nontransaction tx(connection);

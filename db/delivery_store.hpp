@@ -1,5 +1,6 @@
 #pragma once
 
+#include "db/product_columns.hpp"
 #include "db/settings.hpp"
 #include "model/delivery.hpp"
 
@@ -13,11 +14,14 @@ class pg_session;
 
 /// The parameters of the apply statement for a batch, in the order of
 /// shopify.apply_deliveries' arguments and in PostgreSQL's binary format
-/// (each is sent as a binary parameter). What delivery_store sends; exposed
-/// for tests that run the statement inside a transaction of their own.
-std::vector<std::string> apply_parameters(std::span<const model::delivery_item> items);
+/// (each is sent as a binary parameter), with the record types of the
+/// database it goes to (lookup_input_types). What delivery_store sends;
+/// exposed for tests that run the statement inside a transaction of their
+/// own.
+std::vector<std::string> apply_parameters(std::span<const model::delivery_item> items,
+                                          input_types types);
 
-/// The text of the apply statement (placeholders $1..$42).
+/// The text of the apply statement (placeholders $1..$14).
 const char* apply_statement_sql() noexcept;
 
 /// Applies batches of deliveries over one connection of its own: the apply
@@ -42,6 +46,7 @@ private:
                                                     int attempt);
   std::vector<model::apply_outcome> call(std::span<const model::delivery_item> items);
   std::vector<model::apply_outcome> without_heaviest(std::span<const model::delivery_item> items);
+  input_types types_;
   std::unique_ptr<pg_session> session_;
 };
 

@@ -4,9 +4,10 @@
 
 namespace shopmirror::db {
 
-pg_session::pg_session(db_settings settings, std::vector<prepared_statement> statements)
+pg_session::pg_session(db_settings settings, std::vector<prepared_statement> statements,
+                       std::function<void(pqxx::connection&)> on_connect)
     : settings_(std::move(settings)), conninfo_(connection_string(settings_)),
-      statements_(std::move(statements)) {}
+      statements_(std::move(statements)), on_connect_(std::move(on_connect)) {}
 
 pqxx::connection& pg_session::connection() {
   if (connection_ && connection_->is_open()) {
@@ -23,6 +24,9 @@ pqxx::connection& pg_session::connection() {
     limit_session(*connection, limits_of(settings_));
     for (const auto& statement : statements_) {
       connection->prepare(statement.name, statement.sql);
+    }
+    if (on_connect_) {
+      on_connect_(*connection);
     }
     connection_ = std::move(connection);
     if (last_failure_ != std::chrono::steady_clock::time_point{}) {

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -25,7 +26,11 @@ struct prepared_statement {
 /// session belongs to one thread.
 class pg_session {
 public:
-  pg_session(db_settings settings, std::vector<prepared_statement> statements);
+  /// `on_connect` runs on every connection the session opens, after the
+  /// statements are prepared (to read what is per database, such as a
+  /// composite type's oid).
+  pg_session(db_settings settings, std::vector<prepared_statement> statements,
+             std::function<void(pqxx::connection&)> on_connect = {});
 
   /// The open connection, connecting first if needed. Throws
   /// pqxx::broken_connection if the database cannot be reached; within
@@ -44,6 +49,7 @@ private:
   db_settings settings_;
   std::string conninfo_;
   std::vector<prepared_statement> statements_;
+  std::function<void(pqxx::connection&)> on_connect_;
   std::unique_ptr<pqxx::connection> connection_;
   std::chrono::steady_clock::time_point last_failure_{};
   std::string last_error_;

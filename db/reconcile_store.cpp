@@ -14,18 +14,13 @@ namespace {
 
 constexpr const char* apply_statement = "shopmirror_reconcile_apply";
 
-// Must match the signature of shopify.reconcile_apply (0009_category.sql).
-// Run 0 stands for none (a refresh outside any run).
+// Must match the signature of shopify.reconcile_apply (0011_apply_inputs.sql);
+// the records as in db/delivery_store.cpp. Run 0 stands for none (a refresh
+// outside any run).
 constexpr const char* apply_sql =
     "select inserted, updated, unchanged, revived from shopify.reconcile_apply("
-    "nullif($1::bigint, 0), $2::text, $3::boolean, $4::bigint[], "
-    "$5::timestamptz[], $6::timestamptz[], $7::timestamptz[], $8::int[], $9::text[], "
-    "$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
-    "$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], $20::bytea[], "
-    "$21::text[], $22::text[], $23::text[], "
-    "$24::int[], $25::int[], $26::bigint[], $27::text[], $28::text[], "
-    "$29::text[]::numeric[], $30::text[]::numeric[], $31::int[], $32::text[], $33::text[], "
-    "$34::text[], $35::text[], $36::bigint[], $37::timestamptz[])";
+    "nullif($1::bigint, 0), $2::text, $3::boolean, $4::shopify.product_input[], "
+    "$5::shopify.variant_input[])";
 
 constexpr const char* failures_statement = "shopmirror_reconcile_failures";
 
@@ -62,20 +57,17 @@ std::optional<std::string> time_text(const std::optional<model::timestamp>& t) {
 /// none), the shop, whether it is a dry run, then the batch.
 std::vector<std::string> apply_parameters(std::int64_t run_id, const std::string& shop,
                                           bool dry_run, std::span<const listed_product> products,
-                                          model::timestamp observed) {
-  binary_array ids(pg_element::int8);
-  product_columns columns;
+                                          model::timestamp observed, input_types types) {
+  product_columns columns(types);
   std::int64_t slot = 1;
   for (const auto& product : products) {
-    ids.add(product.state.id);
     columns.add_state(product.state, product.source, observed, slot++);
   }
   std::vector<std::string> values;
-  values.reserve(4 + product_columns::count);
+  values.reserve(5);
   values.push_back(binary_int8(run_id));
   values.push_back(shop);
   values.push_back(std::string(1, dry_run ? '\1' : '\0')); // a boolean's binary form
-  values.push_back(ids.take());
   columns.take_into(values);
   return values;
 }
@@ -114,7 +106,11 @@ reconcile_store::reconcile_store(db_settings settings)
     : session_(std::make_unique<pg_session>(
           std::move(settings),
           std::vector<prepared_statement>{{apply_statement, apply_sql},
-                                          {failures_statement, failures_sql}})) {}
+                                          {failures_statement, failures_sql}},
+          [this](pqxx::connection& connection) {
+            pqxx::nontransaction tx(connection);
+            types_ = lookup_input_types(tx);
+          })) {}
 
 reconcile_store::~reconcile_store() = default;
 
@@ -177,8 +173,8 @@ drift reconcile_store::apply(const run_record& run, std::span<const listed_produ
     return {};
   }
   try {
-    const auto values = apply_parameters(run.id, run.shop, run.dry_run, products, observed);
     pqxx::nontransaction tx(session_->connection());
+    const auto values = apply_parameters(run.id, run.shop, run.dry_run, products, observed, types_);
     const pqxx::row row = exec_binary(tx, apply_statement, values).at(0);
     return drift{static_cast<std::int64_t>(products.size()), row[0].as<std::int64_t>(),
                  row[1].as<std::int64_t>(), row[2].as<std::int64_t>(), row[3].as<std::int64_t>()};
@@ -317,8 +313,8 @@ void reconcile_store::fail(const run_record& run, const std::string& error) noex
 void reconcile_store::apply_single(const std::string& shop, const listed_product& product,
                                    model::timestamp observed) {
   wrap("applying a refreshed product", *session_, [&] {
-    const auto values = apply_parameters(0, shop, false, std::span(&product, 1), observed);
     pqxx::nontransaction tx(session_->connection());
+    const auto values = apply_parameters(0, shop, false, std::span(&product, 1), observed, types_);
     exec_binary(tx, apply_statement, values);
     return 0;
   });

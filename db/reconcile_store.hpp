@@ -1,5 +1,6 @@
 #pragma once
 
+#include "db/product_columns.hpp"
 #include "db/run_vocabulary.hpp"
 #include "db/settings.hpp"
 #include "model/product_state.hpp"
@@ -200,6 +201,7 @@ public:
   std::vector<latest_runs> latest_runs_by_shop();
 
 private:
+  input_types types_; // of the session's connection
   std::unique_ptr<pg_session> session_;
   int lock_holder_ = 0; ///< the backend that took the lock (pg_backend_pid)
 };

@@ -660,9 +660,10 @@ TEST_SUITE("db") {
     pqxx::connection connection(db.url());
     connection.prepare("apply", db::apply_statement_sql());
     pqxx::work tx(connection);
+    const db::input_types types = db::lookup_input_types(tx);
     const auto apply = [&](const model::delivery_item& item) {
       std::vector<pqxx::binarystring> values;
-      for (const auto& value : db::apply_parameters(std::span(&item, 1))) {
+      for (const auto& value : db::apply_parameters(std::span(&item, 1), types)) {
         values.emplace_back(value.data(), value.size()); // sent as binary parameters
       }
       const auto rows = tx.exec_prepared("apply", pqxx::prepare::make_dynamic_params(values));
