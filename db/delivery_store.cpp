@@ -321,39 +321,48 @@ delivery_store::apply_isolating(std::span<const model::delivery_item> items, int
       break;
     }
     if (items.size() > 1) {
-      // One item may be at fault (refused data, a locked row): apply each on
-      // its own, so that it cannot fail its neighbours.
-      std::vector<apply_outcome> outcomes;
-      outcomes.reserve(items.size());
-      for (std::size_t i = 0; i < items.size(); ++i) {
-        outcomes.push_back(apply_isolating(items.subspan(i, 1), 0).front());
-      }
-      return outcomes;
+      return each_alone(items);
     }
-    if (f.kind == failure_kind::row_locked) {
-      telemetry::log_event(telemetry::level::warn, "db_row_locked")
-          .field("shop", items.front().meta.shop_domain)
-          .field("webhook_id", items.front().meta.webhook_id)
-          .field("sqlstate", f.sqlstate)
-          .field("error", f.message);
-      return {apply_outcome::retry_later};
-    }
-    if (f.kind == failure_kind::bad_item &&
-        !std::holds_alternative<model::dead_letter>(items.front().action)) {
-      telemetry::log_event(telemetry::level::warn, "db_refused_item")
-          .field("sqlstate", f.sqlstate)
-          .field("shop", items.front().meta.shop_domain)
-          .field("webhook_id", items.front().meta.webhook_id);
-      const model::delivery_item dead = as_dead_letter(items.front(), f.message);
-      return apply_isolating(std::span(&dead, 1), 0);
-    }
-    telemetry::log_event(telemetry::level::error, "db_error")
-        .field("sqlstate", f.sqlstate)
-        .field("error", f.message)
-        .field("shop", items.front().meta.shop_domain)
-        .field("webhook_id", items.front().meta.webhook_id);
-    return {apply_outcome::failed};
+    return refused_alone(items.front(), f);
   }
+}
+
+std::vector<apply_outcome> delivery_store::each_alone(std::span<const model::delivery_item> items) {
+  // One item may be at fault (refused data, a locked row): apply each on
+  // its own, so that it cannot fail its neighbours.
+  std::vector<apply_outcome> outcomes;
+  outcomes.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    outcomes.push_back(apply_isolating(items.subspan(i, 1), 0).front());
+  }
+  return outcomes;
+}
+
+std::vector<apply_outcome> delivery_store::refused_alone(const model::delivery_item& item,
+                                                         const failure& f) {
+  if (f.kind == failure_kind::row_locked) {
+    telemetry::log_event(telemetry::level::warn, "db_row_locked")
+        .field("shop", item.meta.shop_domain)
+        .field("webhook_id", item.meta.webhook_id)
+        .field("sqlstate", f.sqlstate)
+        .field("error", f.message);
+    return {apply_outcome::retry_later};
+  }
+  if (f.kind == failure_kind::bad_item &&
+      !std::holds_alternative<model::dead_letter>(item.action)) {
+    telemetry::log_event(telemetry::level::warn, "db_refused_item")
+        .field("sqlstate", f.sqlstate)
+        .field("shop", item.meta.shop_domain)
+        .field("webhook_id", item.meta.webhook_id);
+    const model::delivery_item dead = as_dead_letter(item, f.message);
+    return apply_isolating(std::span(&dead, 1), 0);
+  }
+  telemetry::log_event(telemetry::level::error, "db_error")
+      .field("sqlstate", f.sqlstate)
+      .field("error", f.message)
+      .field("shop", item.meta.shop_domain)
+      .field("webhook_id", item.meta.webhook_id);
+  return {apply_outcome::failed};
 }
 
 } // namespace shopmirror::db

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "db/errors.hpp"
 #include "db/product_columns.hpp"
 #include "db/settings.hpp"
 #include "model/delivery.hpp"
@@ -46,6 +47,12 @@ private:
                                                     int attempt);
   std::vector<model::apply_outcome> call(std::span<const model::delivery_item> items);
   std::vector<model::apply_outcome> without_heaviest(std::span<const model::delivery_item> items);
+  /// Each item in a batch of its own, after the batch failed.
+  std::vector<model::apply_outcome> each_alone(std::span<const model::delivery_item> items);
+  /// One item that failed on its own: a locked row is retried later, refused
+  /// data becomes a dead letter, anything else fails it.
+  std::vector<model::apply_outcome> refused_alone(const model::delivery_item& item,
+                                                  const failure& f);
   input_types types_;
   std::unique_ptr<pg_session> session_;
 };

@@ -75,61 +75,67 @@ std::size_t delivery_writer::queue_depth() const {
   return queue_.size();
 }
 
+bool delivery_writer::next_batch(std::vector<job>& batch) {
+  batch.clear();
+  std::unique_lock lock(mutex_);
+  ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  if (queue_.empty()) {
+    return false; // stopping, and nothing left to apply
+  }
+  if (options_.max_wait.count() > 0 && queue_.size() < options_.max_batch && !stopping_) {
+    ready_.wait_for(lock, options_.max_wait,
+                    [this] { return stopping_ || queue_.size() >= options_.max_batch; });
+  }
+  while (!queue_.empty() && batch.size() < options_.max_batch) {
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  if (!queue_.empty()) {
+    ready_.notify_one(); // more work for another writer
+  }
+  return true;
+}
+
+std::vector<model::apply_outcome> delivery_writer::apply(delivery_store& store,
+                                                         std::vector<job>& batch) {
+  // A delivery whose caller has already answered 503 is not applied:
+  // Shopify will send it again.
+  const auto now = now_();
+  std::vector<model::apply_outcome> outcomes(batch.size(), model::apply_outcome::retry_later);
+  std::vector<model::delivery_item> items;
+  std::vector<std::size_t> live;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].deadline > now) {
+      items.push_back(std::move(batch[i].item));
+      live.push_back(i);
+    }
+  }
+  if (items.empty()) {
+    return outcomes;
+  }
+  const auto started = clock::now();
+  const auto applied = store.apply(items);
+  const std::chrono::duration<double> took = clock::now() - started;
+  if (metrics_.commit_seconds != nullptr) {
+    metrics_.commit_seconds->observe(took.count());
+  }
+  if (metrics_.batch_size != nullptr) {
+    metrics_.batch_size->observe(static_cast<double>(items.size()));
+  }
+  for (std::size_t k = 0; k < live.size(); ++k) {
+    outcomes[live[k]] = applied[k];
+  }
+  completed_.fetch_add(items.size());
+  return outcomes;
+}
+
 void delivery_writer::run() {
   delivery_store store(settings_);
   bool was_connected = false;
   std::vector<job> batch;
-  std::vector<model::delivery_item> items;
-  std::vector<model::apply_outcome> outcomes;
-  for (;;) {
-    batch.clear();
-    {
-      std::unique_lock lock(mutex_);
-      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) {
-        break; // stopping, and nothing left to apply
-      }
-      if (options_.max_wait.count() > 0 && queue_.size() < options_.max_batch && !stopping_) {
-        ready_.wait_for(lock, options_.max_wait,
-                        [this] { return stopping_ || queue_.size() >= options_.max_batch; });
-      }
-      while (!queue_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      if (!queue_.empty()) {
-        ready_.notify_one(); // more work for another writer
-      }
-    }
+  while (next_batch(batch)) {
     busy_.fetch_add(1);
-
-    // A delivery whose caller has already answered 503 is not applied:
-    // Shopify will send it again.
-    const auto now = now_();
-    items.clear();
-    outcomes.assign(batch.size(), model::apply_outcome::retry_later);
-    std::vector<std::size_t> live;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].deadline > now) {
-        items.push_back(std::move(batch[i].item));
-        live.push_back(i);
-      }
-    }
-    if (!items.empty()) {
-      const auto started = clock::now();
-      const auto applied = store.apply(items);
-      const std::chrono::duration<double> took = clock::now() - started;
-      if (metrics_.commit_seconds != nullptr) {
-        metrics_.commit_seconds->observe(took.count());
-      }
-      if (metrics_.batch_size != nullptr) {
-        metrics_.batch_size->observe(static_cast<double>(items.size()));
-      }
-      for (std::size_t k = 0; k < live.size(); ++k) {
-        outcomes[live[k]] = applied[k];
-      }
-      completed_.fetch_add(items.size());
-    }
+    const std::vector<model::apply_outcome> outcomes = apply(store, batch);
     const bool is_connected = store.connected();
     if (is_connected != was_connected) {
       if (is_connected) {

@@ -38,6 +38,8 @@ struct writer_metrics {
   telemetry::histogram* batch_size = nullptr;
 };
 
+class delivery_store;
+
 /// Group commit: deliveries from many connections are gathered into batches
 /// and each batch is applied in one transaction by one of several writer
 /// threads, each with a connection of its own. A delivery's completion runs
@@ -83,6 +85,12 @@ private:
   };
 
   void run();
+  /// Waits for work and takes a batch of it; false once stopping with
+  /// nothing left.
+  bool next_batch(std::vector<job>& batch);
+  /// Applies the batch's deliveries that are still awaited; an outcome for
+  /// each job.
+  std::vector<model::apply_outcome> apply(delivery_store& store, std::vector<job>& batch);
 
   db_settings settings_;
   writer_settings options_;
