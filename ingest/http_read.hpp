@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 
 namespace shopmirror::ingest {
 
@@ -143,15 +144,18 @@ read_body(Stream& stream, boost::beast::flat_buffer& buffer,
 }
 
 /// Reads one request from `stream`, whose bytes so far are in `buffer`: the
-/// header within its limit, the framing checks, the application's decision
+/// header within its limit, the framing checks, the decision `decide` makes
 /// from the header (an early answer, the body's limit), `100 Continue` when
 /// asked for, then the body. A request past a limit or malformed is answered
 /// here and ends the connection; a timeout or a closed connection ends it
-/// unanswered (nobody is left to read an answer).
-template <class Stream>
-boost::asio::awaitable<request_read> read_request(Stream& stream, boost::beast::flat_buffer& buffer,
-                                                  const read_limits& limits,
-                                                  http_application& application) {
+/// unanswered (nobody is left to read an answer). The server decides with
+/// its application's on_header; the Admin API stand-in of the tests, which
+/// answers as Shopify does, reads its requests through this too.
+template <class Stream, class Decide>
+requires std::is_invocable_r_v<header_decision, Decide&, const http_header&>
+    boost::asio::awaitable<request_read> read_request(Stream& stream,
+                                                      boost::beast::flat_buffer& buffer,
+                                                      const read_limits& limits, Decide decide) {
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
   request_read result;
   http::request_parser<http::string_body> parser;
@@ -170,7 +174,7 @@ boost::asio::awaitable<request_read> read_request(Stream& stream, boost::beast::
                               result.method);
     co_return result;
   }
-  header_decision decision = application.on_header(parser.get().base());
+  header_decision decision = decide(parser.get().base());
   if (!decision.early) {
     result.request = co_await read_body(stream, buffer, parser, decision.body_limit, limits);
   } else if (parser.chunked() || parser.content_length().value_or(0) > 0) {
@@ -181,6 +185,17 @@ boost::asio::awaitable<request_read> read_request(Stream& stream, boost::beast::
     result.early = std::move(decision.early);
   }
   co_return result;
+}
+
+/// read_request() deciding with the application's on_header.
+template <class Stream>
+boost::asio::awaitable<request_read> read_request(Stream& stream, boost::beast::flat_buffer& buffer,
+                                                  const read_limits& limits,
+                                                  http_application& application) {
+  return read_request(stream, buffer, limits,
+                      [&application](const http_header& header) -> header_decision {
+                        return application.on_header(header);
+                      });
 }
 
 } // namespace shopmirror::ingest

@@ -1,6 +1,7 @@
 #include "tests/support/admin_api_stand_in.hpp"
 
 #include "crypto/base64.hpp"
+#include "ingest/http_read.hpp"
 #include "model/timestamp.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -1514,27 +1515,25 @@ struct admin_api_stand_in::impl {
     co_return !ec;
   }
 
+  // A kept-alive connection may wait idle for two minutes between requests.
+  static constexpr ingest::read_limits read_limits{.header_limit = 16 * 1024,
+                                                   .read_timeout = std::chrono::seconds(120),
+                                                   .write_timeout = std::chrono::seconds(60)};
+
   asio::awaitable<void> session(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(8 * 1024 * 1024);
-      stream.expires_after(std::chrono::seconds(120)); // an idle kept-alive connection
-      if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple); ec) {
+      // Read the way the service reads its own requests: limits, framing,
+      // `100 Continue` (curl and others wait for it before a larger body).
+      ingest::request_read read = co_await ingest::read_request(
+          stream, buffer, read_limits, [](const ingest::http_header&) {
+            return ingest::header_decision{.early = std::nullopt, .body_limit = 8 * 1024 * 1024};
+          });
+      if (!read.request) {
         co_return;
       }
-      // curl and others wait for this before sending a larger body.
-      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> go_on{http::status::continue_, 11};
-        if (auto [ec, n] = co_await http::async_write(stream, go_on, use_tuple); ec) {
-          co_return;
-        }
-      }
-      if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple); ec) {
-        co_return;
-      }
-      auto request = parser.release();
+      http::request<http::string_body> request = std::move(*read.request);
       const std::string_view target = request.target();
       const std::string_view path = target.substr(0, target.find('?'));
       const bool keep_alive = request.keep_alive();
