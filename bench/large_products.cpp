@@ -45,27 +45,11 @@ const cli::command_spec program{
     .program = "shopmirror-large-products",
 };
 
-std::vector<int> variant_counts(const std::string& text) {
-  std::vector<int> counts;
-  for (std::size_t at = 0; at <= text.size();) {
-    const std::size_t comma = std::min(text.find(',', at), text.size());
-    const std::string item = text.substr(at, comma - at);
-    const int n = std::atoi(item.c_str());
-    if (n < 1 || n > 100000 || std::to_string(n) != item) {
-      throw cli::argument_error("--variants takes positive counts separated by commas");
-    }
-    counts.push_back(n);
-    at = comma + 1;
-  }
-  return counts;
-}
-
 options read_options(const cli::arguments& args) {
   options o;
   o.url = args.required("--url");
-  if (args.has("--variants")) {
-    o.variants = variant_counts(args.value_or("--variants", ""));
-  }
+  const auto counts = args.counts_or("--variants", {o.variants.begin(), o.variants.end()}, 100000);
+  o.variants.assign(counts.begin(), counts.end());
   o.runs = static_cast<int>(args.integer_or("--runs", o.runs, 1, 1000));
   o.field_length = static_cast<std::size_t>(
       args.integer_or("--field-length", static_cast<std::int64_t>(o.field_length), 1, 1000000));

@@ -81,20 +81,6 @@ const cli::command_spec program{
     .program = "shopmirror-reconcile-bench",
 };
 
-std::vector<std::size_t> parse_sizes(const std::string& text) {
-  std::vector<std::size_t> sizes;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || n == 0) {
-      throw cli::argument_error("--products takes positive counts separated by commas");
-    }
-    sizes.push_back(static_cast<std::size_t>(n));
-  }
-  return sizes;
-}
-
 // The shopmirror binary next to this one in the build tree.
 std::string default_binary() {
   std::error_code ec;
@@ -108,9 +94,8 @@ std::string default_binary() {
 options read_options(const cli::arguments& args) {
   options o;
   o.database_url = args.required("--database-url");
-  if (args.has("--products")) {
-    o.sizes = parse_sizes(args.value_or("--products", ""));
-  }
+  const auto counts = args.counts_or("--products", {o.sizes.begin(), o.sizes.end()}, 100000000);
+  o.sizes.assign(counts.begin(), counts.end());
   o.mode = args.value_or("--mode", o.mode);
   if (o.mode != "bulk" && o.mode != "paginated") {
     throw cli::argument_error("--mode is bulk or paginated");

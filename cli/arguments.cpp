@@ -59,6 +59,31 @@ std::int64_t arguments::integer_or(std::string_view option, std::int64_t fallbac
   return value;
 }
 
+std::vector<std::int64_t> arguments::counts_or(std::string_view option,
+                                               std::vector<std::int64_t> fallback,
+                                               std::int64_t max) const {
+  const auto found = options.find(option);
+  if (found == options.end()) {
+    return fallback;
+  }
+  const std::string& text = found->second;
+  std::vector<std::int64_t> counts;
+  for (std::size_t at = 0; at <= text.size();) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    std::int64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data() + at, text.data() + comma, value);
+    if (comma == at || ec != std::errc{} || end != text.data() + comma || value < 1 ||
+        value > max) {
+      throw argument_error(std::string(option) + " \"" + text +
+                           "\" is not whole numbers from 1 to " + std::to_string(max) +
+                           " separated by commas");
+    }
+    counts.push_back(value);
+    at = comma + 1;
+  }
+  return counts;
+}
+
 double arguments::number_or(std::string_view option, double fallback, double min) const {
   const auto found = options.find(option);
   if (found == options.end()) {

@@ -63,6 +63,11 @@ struct arguments {
   std::int64_t integer_or(std::string_view option, std::int64_t fallback,
                           std::int64_t min = std::numeric_limits<std::int64_t>::min(),
                           std::int64_t max = std::numeric_limits<std::int64_t>::max()) const;
+  /// The option's value as whole numbers from 1 to `max` separated by
+  /// commas (`100,1000,2048`), or `fallback` when it was not given;
+  /// argument_error when it is not such a list.
+  std::vector<std::int64_t> counts_or(std::string_view option, std::vector<std::int64_t> fallback,
+                                      std::int64_t max) const;
   /// The option's value as a number (`0.5`, `2e3`) of at least `min`, or
   /// `fallback` when it was not given; argument_error when it is not one.
   double number_or(std::string_view option, double fallback,

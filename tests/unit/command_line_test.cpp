@@ -90,6 +90,13 @@ TEST_SUITE("cli") {
       CAPTURE(bad);
       CHECK_THROWS_AS(read({"--runs", bad}).integer_or("--runs", 5, 1, 100), argument_error);
     }
+    CHECK(read({"--runs", "100,1000,2048"}).counts_or("--runs", {5}, 2048) ==
+          std::vector<std::int64_t>{100, 1000, 2048});
+    CHECK(read({}).counts_or("--runs", {5}, 2048) == std::vector<std::int64_t>{5});
+    for (const std::string bad : {"", "1,,2", "1,", ",1", "0", "2049", "1,x", "1.5"}) {
+      CAPTURE(bad);
+      CHECK_THROWS_AS(read({"--runs", bad}).counts_or("--runs", {5}, 2048), argument_error);
+    }
     CHECK_THROWS_AS(read({"--share", "-1"}).number_or("--share", 1, 0), argument_error);
     CHECK_THROWS_AS(read({"--share", "half"}).number_or("--share", 1, 0), argument_error);
     CHECK_THROWS_WITH_AS(read({}).required("--url"), "--url is required", argument_error);
