@@ -50,7 +50,7 @@ run_one() { # name port pid connections seed
   reset_tables
   out=$("$bin/bench/shopmirror-loadgen" --url "http://127.0.0.1:$2/webhooks/shopify" \
     --secret bench-secret --rate 0 --duration "$duration" --connections "$4" --seed "$5" \
-    --watch-pid "$3" --check-db "$url" --workload "$workload") || true
+    --watch-pid "$3" --check-db "$url" --workload "$workload" --postgres-pid "$postgres_pid") || true
   echo "$out" | sed "s/^/  $1, $4 connections: /" >&2
   echo "$out" | grep -q ", 0 missing from the delivery log, 0 applied twice, .*, 0 not at" \
     || die "$1 with $4 connections: the database check failed"

@@ -7,7 +7,12 @@
 // JSON work beside it.
 //
 //   shopmirror-db-ceiling --database URL --batch 64 --clients 2 --duration 60
-//                         [--workload worst|inventory]
+//                         [--workload worst|inventory] [--postgres-pid PID]
+//
+// With --postgres-pid (the postmaster's, first line of postmaster.pid), it
+// also reports the CPU the whole server spent per committed webhook: the
+// cost of the apply path in the database, steadier than the rate on a
+// shared machine.
 //
 // Products (10,000, with test::variant_count's variants) are mapped once
 // before the clock starts; each delivery is a copy with a new webhook id
@@ -17,6 +22,7 @@
 // in 10 change one variant's inventory and keep updated_at, as the load
 // generator's updates do with the same option.
 
+#include "bench/process_cpu.hpp"
 #include "cli/arguments.hpp"
 #include "db/delivery_store.hpp"
 #include "model/webhook_payload.hpp"
@@ -44,13 +50,16 @@ struct options {
   double duration = 60;
   int products = 10000;
   test::workload workload = test::workload::worst;
+  int postgres_pid = 0;
 };
 
 const cli::command_spec program{
     .name = "",
-    .usage = "usage: shopmirror-db-ceiling --database URL [--batch N] [--clients N] "
-             "[--duration SECONDS] [--products N] [--workload worst|inventory]\n",
-    .valued = {"--database", "--batch", "--clients", "--duration", "--products", "--workload"},
+    .usage =
+        "usage: shopmirror-db-ceiling --database URL [--batch N] [--clients N] "
+        "[--duration SECONDS] [--products N] [--workload worst|inventory] [--postgres-pid PID]\n",
+    .valued = {"--database", "--batch", "--clients", "--duration", "--products", "--workload",
+               "--postgres-pid"},
     .program = "shopmirror-db-ceiling",
 };
 
@@ -61,6 +70,7 @@ options read_options(const cli::arguments& args) {
   o.clients = static_cast<int>(args.integer_or("--clients", o.clients, 1, 1000));
   o.duration = args.number_or("--duration", o.duration, 0);
   o.products = static_cast<int>(args.integer_or("--products", o.products, 1, 100000000));
+  o.postgres_pid = static_cast<int>(args.integer_or("--postgres-pid", 0, 0, 1 << 30));
   if (args.has("--workload")) {
     const auto w = test::parse_workload(args.value_or("--workload", ""));
     if (!w) {
@@ -86,91 +96,117 @@ model::upsert_product mapped(std::int64_t product, int variants) {
   return std::move(*upsert);
 }
 
-} // namespace
-
-int run(const options& o) {
-  std::mt19937_64 random(42);
+// What the clients share: the products, each one's latest version, and the
+// counts of outcomes.
+struct shared_state {
   std::vector<model::upsert_product> templates;
-  templates.reserve(static_cast<std::size_t>(o.products));
-  for (int p = 0; p < o.products; ++p) {
-    templates.push_back(mapped(7'000'000'000'000 + p, test::variant_count(random)));
-  }
-  std::vector<std::atomic<std::int64_t>> versions(static_cast<std::size_t>(o.products));
-
+  std::vector<std::atomic<std::int64_t>> versions;
   std::atomic<std::uint64_t> committed{0};
   std::atomic<std::uint64_t> refused{0};
   // A database that still holds an earlier run's rows answers its repeated
   // webhook ids as duplicates, which is far cheaper than applying them. (A
   // few stale versions are expected: two clients may race on one product.)
   std::atomic<std::uint64_t> duplicates{0};
+};
+
+// The next delivery of a random product: its next version under the workload.
+model::delivery_item next_delivery(const options& o, shared_state& s, std::mt19937_64& pick,
+                                   int client, std::uint64_t counter) {
+  std::uniform_int_distribution<std::size_t> product(0, s.templates.size() - 1);
+  const std::size_t index = product(pick);
+  model::upsert_product upsert = s.templates[index];
+  // A second per edit, as test::product_body's versions move.
+  const auto version = static_cast<int>(s.versions[index].fetch_add(1) + 1);
+  upsert.state.updated_at.micros_since_epoch +=
+      std::int64_t{test::edit_of(o.workload, version)} * 1'000'000;
+  const int count = static_cast<int>(upsert.state.variants.size());
+  for (int v = 0; v < count; ++v) {
+    auto& variant = upsert.state.variants[static_cast<std::size_t>(v)];
+    variant.updated_at = upsert.state.updated_at;
+    if (o.workload == test::workload::inventory) {
+      variant.inventory_quantity = test::inventory_at(o.workload, version, v + 1, count);
+    }
+  }
+  model::delivery meta;
+  meta.shop_domain = "bench.myshopify.com";
+  meta.webhook_id = "ceiling-" + std::to_string(client) + "-" + std::to_string(counter);
+  meta.topic = "products/update";
+  meta.api_version = "2026-10";
+  meta.received_at = model::now();
+  meta.triggered_at = meta.received_at;
+  return {std::move(meta), std::move(upsert)};
+}
+
+// One client: a db::delivery_store of its own applying batches until `end`.
+void run_client(const options& o, shared_state& s, int client, clock_type::time_point end) {
+  db::db_settings settings;
+  settings.url = o.database;
+  settings.statement_timeout = std::chrono::milliseconds(30000);
+  settings.lock_timeout = std::chrono::milliseconds(30000);
+  db::delivery_store store(settings);
+  std::mt19937_64 pick(1000 + static_cast<std::uint64_t>(client));
+  std::uint64_t counter = 0;
+  std::vector<model::delivery_item> items;
+  while (clock_type::now() < end) {
+    items.clear();
+    for (int i = 0; i < o.batch; ++i) {
+      items.push_back(next_delivery(o, s, pick, client, ++counter));
+    }
+    for (const model::apply_outcome outcome : store.apply(items)) {
+      (model::is_durable(outcome) ? s.committed : s.refused).fetch_add(1);
+      if (outcome == model::apply_outcome::duplicate) {
+        s.duplicates.fetch_add(1);
+      }
+    }
+  }
+}
+
+} // namespace
+
+int run(const options& o) {
+  std::mt19937_64 random(42);
+  shared_state s;
+  s.templates.reserve(static_cast<std::size_t>(o.products));
+  for (int p = 0; p < o.products; ++p) {
+    s.templates.push_back(mapped(7'000'000'000'000 + p, test::variant_count(random)));
+  }
+  s.versions = std::vector<std::atomic<std::int64_t>>(static_cast<std::size_t>(o.products));
+
+  const long long postgres_before =
+      o.postgres_pid > 0 ? bench::process_tree_ticks(o.postgres_pid) : 0;
   const auto start = clock_type::now();
   const auto end = start + std::chrono::duration_cast<clock_type::duration>(
                                std::chrono::duration<double>(o.duration));
   std::vector<std::thread> clients;
   for (int c = 0; c < o.clients; ++c) {
-    clients.emplace_back([&, c] {
-      db::db_settings settings;
-      settings.url = o.database;
-      settings.statement_timeout = std::chrono::milliseconds(30000);
-      settings.lock_timeout = std::chrono::milliseconds(30000);
-      db::delivery_store store(settings);
-      std::mt19937_64 pick(1000 + static_cast<std::uint64_t>(c));
-      std::uniform_int_distribution<std::size_t> product(0, templates.size() - 1);
-      std::uint64_t counter = 0;
-      std::vector<model::delivery_item> items;
-      while (clock_type::now() < end) {
-        items.clear();
-        for (int i = 0; i < o.batch; ++i) {
-          const std::size_t index = product(pick);
-          model::upsert_product upsert = templates[index];
-          // A second per edit, as test::product_body's versions move.
-          const auto version = static_cast<int>(versions[index].fetch_add(1) + 1);
-          upsert.state.updated_at.micros_since_epoch +=
-              std::int64_t{test::edit_of(o.workload, version)} * 1'000'000;
-          const int count = static_cast<int>(upsert.state.variants.size());
-          for (int v = 0; v < count; ++v) {
-            auto& variant = upsert.state.variants[static_cast<std::size_t>(v)];
-            variant.updated_at = upsert.state.updated_at;
-            if (o.workload == test::workload::inventory) {
-              variant.inventory_quantity = test::inventory_at(o.workload, version, v + 1, count);
-            }
-          }
-          model::delivery meta;
-          meta.shop_domain = "bench.myshopify.com";
-          meta.webhook_id = "ceiling-" + std::to_string(c) + "-" + std::to_string(++counter);
-          meta.topic = "products/update";
-          meta.api_version = "2026-10";
-          meta.received_at = model::now();
-          meta.triggered_at = meta.received_at;
-          items.push_back({std::move(meta), std::move(upsert)});
-        }
-        for (const model::apply_outcome outcome : store.apply(items)) {
-          (model::is_durable(outcome) ? committed : refused).fetch_add(1);
-          if (outcome == model::apply_outcome::duplicate) {
-            duplicates.fetch_add(1);
-          }
-        }
-      }
-    });
+    clients.emplace_back([&, c] { run_client(o, s, c, end); });
   }
   for (auto& client : clients) {
     client.join();
   }
   const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  const auto committed = s.committed.load();
   std::printf("ceiling batch=%d clients=%d: %.0f webhooks/s (%llu committed in %.1f s, %llu "
               "refused)\n",
-              o.batch, o.clients, static_cast<double>(committed.load()) / seconds,
-              static_cast<unsigned long long>(committed.load()), seconds,
-              static_cast<unsigned long long>(refused.load()));
-  if (duplicates.load() > 0) {
+              o.batch, o.clients, static_cast<double>(committed) / seconds,
+              static_cast<unsigned long long>(committed), seconds,
+              static_cast<unsigned long long>(s.refused.load()));
+  if (o.postgres_pid > 0 && committed > 0) {
+    const long long ticks = bench::process_tree_ticks(o.postgres_pid) - postgres_before;
+    std::printf("PostgreSQL cpu us per webhook: %.1f (%.2f cores busy)\n",
+                static_cast<double>(ticks) * bench::micros_per_tick() /
+                    static_cast<double>(committed),
+                static_cast<double>(ticks) * bench::micros_per_tick() / 1e6 / seconds);
+  }
+  if (s.duplicates.load() > 0) {
     std::fprintf(stderr,
                  "%llu deliveries were duplicates: the database holds an earlier run's rows, so "
                  "this rate is not the ceiling; truncate shopify.webhook_deliveries, "
                  "shopify.product_variants and shopify.products first (bench/webhooks.sh does)\n",
-                 static_cast<unsigned long long>(duplicates.load()));
+                 static_cast<unsigned long long>(s.duplicates.load()));
     return 1;
   }
-  return refused.load() == 0 ? 0 : 1;
+  return s.refused.load() == 0 ? 0 : 1;
 }
 
 int main(int argc, char** argv) {

@@ -28,7 +28,7 @@ sql -d bench -c "create extension pg_stat_statements" -c "checkpoint" \
 
 log "machine: $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bin/bench/shopmirror-db-ceiling" --database "$url" --batch "$batch" --clients "$clients" \
-  --duration "$duration" --workload "$workload"
+  --duration "$duration" --workload "$workload" --postgres-pid "$postgres_pid"
 
 # The statement with the most time is the service's own call; the others
 # run inside it (nested), so their shares are of its time.

@@ -10,7 +10,8 @@ bin=build/release
 
 # A cluster in DIR listening on PORT (its socket in DIR/run), with durable
 # commits, as in production, and memory sized for a 24 GiB machine; then a
-# database `bench` at the latest schema. Sets `url` to it. Extra server
+# database `bench` at the latest schema. Sets `url` to it and
+# `postgres_pid` to the server's. Extra server
 # options may follow.
 start_bench_database() { # dir port [options]
   local dir=$1 port=$2
@@ -18,6 +19,8 @@ start_bench_database() { # dir port [options]
     -c wal_buffers=64MB -c max_wal_size=8GB -c checkpoint_timeout=30min -c max_connections=100 \
     ${3:-}"
   url="host=$dir/run port=$port user=postgres dbname=bench"
+  # The postmaster's pid: the benchmarks count the CPU of the whole server.
+  postgres_pid=$(head -1 "$dir/data/postmaster.pid")
   psql -X -q -h "$dir/run" -p "$port" -U postgres -d postgres -c "create database bench"
   SHOPMIRROR_DATABASE_URL="$url" "$bin/cli/shopmirror" migrate 2>/dev/null
 }

@@ -9,6 +9,7 @@
 // measured from that time, so a stalled service cannot hide its stall by
 // slowing the sender down (no coordinated omission).
 
+#include "bench/process_cpu.hpp"
 #include "cli/arguments.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/hmac.hpp"
@@ -66,6 +67,7 @@ struct options {
   std::uint64_t seed = 1;
   std::string check_db;
   int watch_pid = 0;
+  int postgres_pid = 0;
 };
 
 struct request {
@@ -238,51 +240,48 @@ long rss_kb(int pid) {
 
 // CPU time in clock ticks, read before and after the run. Per request, the
 // service's share is far steadier than its throughput on a shared machine,
-// and the three shares show where the cores went.
+// and the shares show where the cores went.
 struct cpu_ticks {
-  long long service = 0; // utime + stime of the watched process
-  long long self = 0;    // this load generator
-  long long machine = 0; // every CPU busy (not idle, not waiting for I/O, not stolen)
+  long long service = 0;  // the watched process
+  long long postgres = 0; // the watched PostgreSQL server, every process of it
+  long long self = 0;     // this load generator
+  long long machine = 0;  // every CPU busy
 };
 
-long long process_ticks(const std::string& stat_path) {
-  std::ifstream in(stat_path);
-  std::string line;
-  std::getline(in, line);
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) {
-    return 0;
-  }
-  std::istringstream fields(line.substr(close + 2));
-  std::string field;
-  long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) {
-      utime = std::stoll(field);
-    } else if (i == 15) {
-      stime = std::stoll(field);
-    }
-  }
-  return utime + stime;
-}
-
-long long machine_ticks() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
-  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq;
-  return user + nice + system + irq + softirq;
-}
-
-cpu_ticks read_cpu(int watch_pid) {
+cpu_ticks read_cpu(const options& o) {
   cpu_ticks t;
-  if (watch_pid > 0) {
-    t.service = process_ticks("/proc/" + std::to_string(watch_pid) + "/stat");
+  if (o.watch_pid > 0) {
+    t.service = bench::process_ticks(o.watch_pid);
   }
-  t.self = process_ticks("/proc/self/stat");
-  t.machine = machine_ticks();
+  if (o.postgres_pid > 0) {
+    t.postgres = bench::process_tree_ticks(o.postgres_pid);
+  }
+  t.self = bench::process_ticks(static_cast<int>(getpid()));
+  t.machine = bench::machine_ticks();
   return t;
+}
+
+// Where the cores went, per answered request.
+void print_cpu(const options& o, const cpu_ticks& after, const cpu_ticks& before,
+               std::uint64_t answered, double seconds) {
+  const auto per_request = [&](long long ticks) {
+    return static_cast<double>(ticks) * bench::micros_per_tick() / static_cast<double>(answered);
+  };
+  const long long service = after.service - before.service;
+  const long long postgres = after.postgres - before.postgres;
+  const long long self = after.self - before.self;
+  const long long machine = after.machine - before.machine;
+  std::printf("cpu us per answered request: machine %.1f = ", per_request(machine));
+  if (o.watch_pid > 0) {
+    std::printf("service %.1f + ", per_request(service));
+  }
+  if (o.postgres_pid > 0) {
+    std::printf("PostgreSQL %.1f + ", per_request(postgres));
+  }
+  std::printf("load generator %.1f + the rest %.1f; %.2f of %ld cores busy\n", per_request(self),
+              per_request(machine - service - postgres - self),
+              static_cast<double>(machine) * bench::micros_per_tick() / 1e6 / seconds,
+              sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 double percentile(std::vector<double>& sorted, double p) {
@@ -366,9 +365,11 @@ const cli::command_spec program{
              "  [--rate PER_SECOND (0: as fast as answered)] [--duration SECONDS]\n"
              "  [--connections N] [--products N] [--duplicates SHARE] [--stale SHARE]\n"
              "  [--workload worst|inventory]\n"
-             "  [--seed N] [--shop DOMAIN] [--check-db LIBPQ_URL] [--watch-pid PID]\n",
+             "  [--seed N] [--shop DOMAIN] [--check-db LIBPQ_URL] [--watch-pid PID]\n"
+             "  [--postgres-pid POSTMASTER_PID]\n",
     .valued = {"--url", "--secret", "--shop", "--rate", "--duration", "--connections", "--products",
-               "--duplicates", "--stale", "--workload", "--seed", "--check-db", "--watch-pid"},
+               "--duplicates", "--stale", "--workload", "--seed", "--check-db", "--watch-pid",
+               "--postgres-pid"},
     .program = "shopmirror-loadgen",
 };
 
@@ -401,6 +402,7 @@ options read_options(const cli::arguments& args) {
   o.seed = static_cast<std::uint64_t>(args.integer_or("--seed", 1, 0));
   o.check_db = args.value_or("--check-db", "");
   o.watch_pid = static_cast<int>(args.integer_or("--watch-pid", 0, 0, 1 << 30));
+  o.postgres_pid = static_cast<int>(args.integer_or("--postgres-pid", 0, 0, 1 << 30));
   return o;
 }
 
@@ -432,9 +434,9 @@ int run(const options& o) {
     }
   };
   sample();
-  const cpu_ticks cpu_before = read_cpu(o.watch_pid);
+  const cpu_ticks cpu_before = read_cpu(o);
   context.run();
-  const cpu_ticks cpu_after = read_cpu(o.watch_pid);
+  const cpu_ticks cpu_after = read_cpu(o);
   const double seconds = std::chrono::duration<double>(clock_type::now() - s.start).count();
 
   std::map<int, std::uint64_t> statuses;
@@ -470,21 +472,7 @@ int run(const options& o) {
   const std::uint64_t answered =
       s.results.size() - (unanswered == statuses.end() ? 0 : unanswered->second);
   if (answered > 0) {
-    const double us_per_tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
-    const auto per_request = [&](long long ticks) {
-      return static_cast<double>(ticks) * us_per_tick / static_cast<double>(answered);
-    };
-    const long long service = cpu_after.service - cpu_before.service;
-    const long long self = cpu_after.self - cpu_before.self;
-    const long long machine = cpu_after.machine - cpu_before.machine;
-    std::printf("cpu us per answered request: machine %.1f = ", per_request(machine));
-    if (o.watch_pid > 0) {
-      std::printf("service %.1f + ", per_request(service));
-    }
-    std::printf("load generator %.1f + the rest (mostly PostgreSQL) %.1f; %.2f of %ld cores busy\n",
-                per_request(self), per_request(machine - service - self),
-                static_cast<double>(machine) * us_per_tick / 1e6 / seconds,
-                sysconf(_SC_NPROCESSORS_ONLN));
+    print_cpu(o, cpu_after, cpu_before, answered, seconds);
   }
   if (!o.check_db.empty()) {
     return check(o, s.results) == 0 ? 0 : 1;

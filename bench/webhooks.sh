@@ -61,7 +61,7 @@ ceiling=0
 for batch in 1 10 64; do
   reset_tables
   out=$("$bin/bench/shopmirror-db-ceiling" --database "$url" --batch "$batch" --clients "$writers" \
-        --duration "$duration" --workload "$workload") || die "the ceiling run with batches of $batch failed: $out"
+        --duration "$duration" --workload "$workload" --postgres-pid "$postgres_pid") || die "the ceiling run with batches of $batch failed: $out"
   echo "$out"
   rate=$(echo "$out" | sed -n 's/.*: \([0-9]*\) webhooks\/s.*/\1/p')
   [ "$rate" -gt "$ceiling" ] && ceiling=$rate
@@ -76,7 +76,7 @@ sleep 1
 loadgen() { # rate seconds seed
   "$bin/bench/shopmirror-loadgen" --url http://127.0.0.1:18090/webhooks/shopify --secret bench-secret \
     --rate "$1" --duration "$2" --connections "$connections" --seed "$3" --watch-pid "$service_pid" \
-    --check-db "$url" --workload "$workload"
+    --check-db "$url" --workload "$workload" --postgres-pid "$postgres_pid"
 }
 
 run_series() { # name rate
