@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The apply path's cost in PostgreSQL, a revision against the working tree,
-# side by side in one run (README, Performance). Builds REV's service and
-# ceiling in build/apply-cost-REV (kept for the next run), starts one
+# side by side in one run (README, Performance). Builds REV's service, with
+# this tree's benchmarks, in build/apply-cost-REV (kept), starts one
 # PostgreSQL (bench/lib.sh, durable commits), then for each workload runs
 # shopmirror-db-ceiling RUNS times for each side, alternating which goes
 # first: each run on a fresh database migrated by that side's binary, with
@@ -9,8 +9,7 @@
 # median CPU the whole server spent per committed webhook, and the after/
 # before ratio of each. Usage:
 #   bench/apply_cost.sh REV [DURATION_SECONDS=20] [RUNS=3] [WORKLOADS="worst inventory"] [BATCH=64]
-# REV must have the ceiling's --postgres-pid (commit "bench: the ceiling and
-# the load generator report PostgreSQL's own CPU" or later).
+# REV's db::delivery_store must have the interface bench/db_ceiling.cpp uses.
 set -euo pipefail
 rev=${1:?usage: bench/apply_cost.sh REV [DURATION_SECONDS] [RUNS] [WORKLOADS] [BATCH]}
 duration=${2:-20}
@@ -20,15 +19,18 @@ batch=${5:-64}
 source "$(dirname "$0")/lib.sh"
 
 commit=$(git rev-parse --short "$rev^{commit}") || die "no such revision: $rev"
+# REV's service and migrations, measured with the working tree's instruments
+# (bench/), so that both sides are measured alike.
 before=build/apply-cost-$commit
-if [ ! -x "$before/build/release/bench/shopmirror-db-ceiling" ]; then
-  log "building $commit in $before"
-  rm -rf "$before" && mkdir -p "$before"
+if [ ! -f "$before/CMakeLists.txt" ]; then
+  mkdir -p "$before"
   git archive "$commit" | tar -x -C "$before"
-  (cd "$before" && cmake --preset release -DSHOPMIRROR_BUILD_BENCH=ON >/dev/null \
-    && cmake --build --preset release --target shopmirror shopmirror-db-ceiling >/dev/null) \
-    || die "$commit did not build (see $before)"
 fi
+rm -rf "$before/bench" && cp -r bench "$before/bench"
+log "building $commit in $before"
+(cd "$before" && cmake --preset release -DSHOPMIRROR_BUILD_BENCH=ON >/dev/null \
+  && cmake --build --preset release --target shopmirror shopmirror-db-ceiling >/dev/null) \
+  || die "$commit did not build with this tree's bench/ (see $before)"
 
 scratch=$(mktemp -d /tmp/shopmirror-apply-cost-XXXXXX)
 cleanup() {

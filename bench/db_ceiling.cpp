@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <latch>
 #include <random>
 #include <string>
 #include <thread>
@@ -138,7 +139,11 @@ model::delivery_item next_delivery(const options& o, shared_state& s, std::mt199
 }
 
 // One client: a db::delivery_store of its own applying batches until `end`.
-void run_client(const options& o, shared_state& s, int client, clock_type::time_point end) {
+// Its connection stays open until `measured`: a backend that exits while the
+// server's CPU is read could be counted in neither its parent's reaped
+// children nor the live ones.
+void run_client(const options& o, shared_state& s, int client, clock_type::time_point end,
+                std::latch& finished, std::latch& measured) {
   db::db_settings settings;
   settings.url = o.database;
   settings.statement_timeout = std::chrono::milliseconds(30000);
@@ -159,6 +164,8 @@ void run_client(const options& o, shared_state& s, int client, clock_type::time_
       }
     }
   }
+  finished.count_down();
+  measured.wait();
 }
 
 } // namespace
@@ -177,14 +184,20 @@ int run(const options& o) {
   const auto start = clock_type::now();
   const auto end = start + std::chrono::duration_cast<clock_type::duration>(
                                std::chrono::duration<double>(o.duration));
+  std::latch finished(o.clients);
+  std::latch measured(1);
   std::vector<std::thread> clients;
   for (int c = 0; c < o.clients; ++c) {
-    clients.emplace_back([&, c] { run_client(o, s, c, end); });
+    clients.emplace_back([&, c] { run_client(o, s, c, end, finished, measured); });
   }
+  finished.wait();
+  const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  const long long postgres_ticks =
+      o.postgres_pid > 0 ? bench::process_tree_ticks(o.postgres_pid) - postgres_before : 0;
+  measured.count_down();
   for (auto& client : clients) {
     client.join();
   }
-  const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
   const auto committed = s.committed.load();
   std::printf("ceiling batch=%d clients=%d: %.0f webhooks/s (%llu committed in %.1f s, %llu "
               "refused)\n",
@@ -192,7 +205,7 @@ int run(const options& o) {
               static_cast<unsigned long long>(committed), seconds,
               static_cast<unsigned long long>(s.refused.load()));
   if (o.postgres_pid > 0 && committed > 0) {
-    const long long ticks = bench::process_tree_ticks(o.postgres_pid) - postgres_before;
+    const long long ticks = postgres_ticks;
     std::printf("PostgreSQL cpu us per webhook: %.1f (%.2f cores busy)\n",
                 static_cast<double>(ticks) * bench::micros_per_tick() /
                     static_cast<double>(committed),

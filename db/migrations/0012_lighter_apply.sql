@@ -298,12 +298,14 @@ begin
   select array_agg(s.shop), array_agg(s.pid) into o_shops, o_pids
   from unnest(items) as i(slot)
   join unnest(shops, pids) with ordinality as s(shop, pid, slot) on s.slot = i.slot;
-  with stored as materialized (
+  -- stored and listed are read once, by the join (a CTE scanned once is
+  -- not materialized: no copy of either list); pairs is read three times.
+  with stored as (
     select v.ctid as address, v.*
     from unnest(o_shops, o_pids) as o(shop, pid)
     join shopify.product_variants v on v.shop_domain = o.shop and v.product_id = o.pid
   ),
-  listed as materialized (
+  listed as (
     select * from shopify.variant_rows(items, shops, pids, variants)
   ),
   pairs as materialized (
