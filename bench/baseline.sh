@@ -6,6 +6,8 @@
 # each, as fast as they answer; reports each one's median rate and the
 # ratio. Usage:
 #   bench/baseline.sh [DURATION_SECONDS=30] [RUNS=3] [CONNECTIONS="256 32"] [WORKLOAD=worst] [POOL=16]
+# SHOPMIRROR_BENCH_SERVICE=path/to/shopmirror runs another build's service
+# (bench/lib.sh), e.g. the one bench/apply_cost.sh builds.
 set -euo pipefail
 duration=${1:-30}
 runs=${2:-3}
@@ -27,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_bench_database "$scratch/pg" 5434
-log "workload: $workload; baseline pool: $pool connections; machine: $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "service: $service; workload: $workload; baseline pool: $pool connections; machine: $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 reset_tables() {
@@ -38,7 +40,7 @@ reset_tables() {
 
 SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
 SHOPMIRROR_LISTEN=127.0.0.1:18092 SHOPMIRROR_LOG_LEVEL=warn \
-  "$bin/cli/shopmirror" serve 2>"$scratch/service.log" &
+  "$service" serve 2>"$scratch/service.log" &
 service_pid=$!
 "$bin/bench/shopmirror-baseline" --port 18093 --database "$url" --secret bench-secret \
   --pool "$pool" >"$scratch/baseline.log" 2>&1 &

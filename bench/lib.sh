@@ -7,6 +7,10 @@ ensure_packages "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}"
 # The benchmarks on; whether the tests are built stays as the tree had it.
 build_preset release -DSHOPMIRROR_BUILD_BENCH=ON >/dev/null
 bin=build/release
+# The service the webhook benchmarks run and migrate their database with:
+# another build's, to measure it beside this one with the same instruments
+# (the ceiling, the load generator and the baseline stay this tree's).
+service=${SHOPMIRROR_BENCH_SERVICE:-$bin/cli/shopmirror}
 
 # A cluster in DIR listening on PORT (its socket in DIR/run), with durable
 # commits, as in production, and memory sized for a 24 GiB machine; then a
@@ -22,5 +26,5 @@ start_bench_database() { # dir port [options]
   # The postmaster's pid: the benchmarks count the CPU of the whole server.
   postgres_pid=$(head -1 "$dir/data/postmaster.pid")
   psql -X -q -h "$dir/run" -p "$port" -U postgres -d postgres -c "create database bench"
-  SHOPMIRROR_DATABASE_URL="$url" "$bin/cli/shopmirror" migrate 2>/dev/null
+  SHOPMIRROR_DATABASE_URL="$url" "$service" migrate 2>/dev/null
 }

@@ -16,6 +16,8 @@
 # acknowledged version), and with the CPU each request cost the service, the
 # load generator and the rest of the machine (mostly PostgreSQL). Usage:
 #   bench/webhooks.sh [DURATION_SECONDS=60] [RUNS=3] [TARGET=8000] [CONNECTIONS=256] [WORKLOAD=worst]
+# SHOPMIRROR_BENCH_SERVICE=path/to/shopmirror runs another build's service
+# (bench/lib.sh); the ceiling stays this tree's.
 # WORKLOAD is what each update changes (tests/support/payloads.hpp): `worst`, every
 # field and variant, or `inventory`, mostly one variant's inventory, as
 # Shopify's products/update traffic is.
@@ -69,7 +71,7 @@ done
 
 SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
 SHOPMIRROR_LISTEN=127.0.0.1:18090 SHOPMIRROR_LOG_LEVEL=warn SHOPMIRROR_DB_CONNECTIONS="$writers" \
-  "$bin/cli/shopmirror" serve 2>"$scratch/service.log" &
+  "$service" serve 2>"$scratch/service.log" &
 service_pid=$!
 sleep 1
 
