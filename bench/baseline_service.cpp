@@ -76,12 +76,15 @@ constexpr const char* claim_sql =
     "triggered_at, received_at, outcome, product_id) "
     "values ($1, $2, $3, $4, $5, now(), 'applied', $6) on conflict do nothing";
 
+// The source ($14) is sent untyped, so PostgreSQL reads it as the column's
+// type: jsonb before migration 0012, json after; a cast here would make the
+// baseline convert between the two.
 constexpr const char* product_sql =
     "insert into shopify.products (shop_domain, product_id, title, handle, vendor, product_type, "
     "status, tags, body_html, created_at, updated_at, published_at, version_updated_at, "
     "version_observed_at, content_observed_at, source, applied_at) "
     "values ($1, $2, $3, $4, $5, $6, $7, string_to_array($8, ','), $9, $10, $11, $12, $11, $13, "
-    "$13, $14::jsonb, now()) "
+    "$13, $14, now()) "
     "on conflict (shop_domain, product_id) do update set title = excluded.title, "
     "handle = excluded.handle, vendor = excluded.vendor, product_type = excluded.product_type, "
     "status = excluded.status, tags = excluded.tags, body_html = excluded.body_html, "
