@@ -49,51 +49,57 @@ begin
 end
 $$;
 
-create temporary table view_grants on commit drop as
-  select c.relname, a.grantee, a.privilege_type, a.is_grantable
+-- In one block, so the grants are held in a variable across the drop (a
+-- temporary table would need the TEMP privilege, which a hardened database
+-- may not grant).
+do $$
+declare
+  grants text[];
+  g text;
+begin
+  select coalesce(array_agg(format('grant %s on shopify.%I to %s%s', a.privilege_type, c.relname,
+                                   case when a.grantee = 0 then 'public'
+                                        else quote_ident(pg_get_userbyid(a.grantee)) end,
+                                   case when a.is_grantable then ' with grant option' else '' end)),
+                  '{}')
+  into grants
   from pg_class c
   cross join aclexplode(c.relacl) a
   where c.oid in ('shopify.live_products'::regclass, 'shopify.live_product_variants'::regclass,
                   'shopify.live_variant_barcodes'::regclass)
     and a.grantee <> c.relowner;
 
-drop view shopify.live_variant_barcodes;
-drop view shopify.live_product_variants;
-drop view shopify.live_products;
+  drop view shopify.live_variant_barcodes;
+  drop view shopify.live_product_variants;
+  drop view shopify.live_products;
 
-alter table shopify.products alter column source type json using source::json;
--- A new type forgets the column's compression (0001_mirror_schema.sql).
-alter table shopify.products alter column source set compression lz4;
+  alter table shopify.products alter column source type json using source::json;
+  -- A new type forgets the column's compression (0001_mirror_schema.sql).
+  alter table shopify.products alter column source set compression lz4;
 
-create view shopify.live_products as
-  select * from shopify.products where deleted_at is null;
+  create view shopify.live_products as
+    select * from shopify.products where deleted_at is null;
 
-create view shopify.live_product_variants as
-  select v.*
-  from shopify.product_variants v
-  join shopify.products p using (shop_domain, product_id)
-  where p.deleted_at is null;
+  create view shopify.live_product_variants as
+    select v.*
+    from shopify.product_variants v
+    join shopify.products p using (shop_domain, product_id)
+    where p.deleted_at is null;
 
--- As in 0010_barcodes.sql.
-create view shopify.live_variant_barcodes as
-  select v.shop_domain, v.product_id, v.variant_id, v.barcode,
-         case
-           when v.barcode is null then '[]'::jsonb
-           when b.barcodes -> 0 ->> 'value' = v.barcode then b.barcodes
-         end as barcodes,
-         b.listed_at as barcodes_listed_at
-  from shopify.live_product_variants v
-  left join shopify.variant_barcodes b
-    on b.shop_domain = v.shop_domain and b.variant_id = v.variant_id;
+  -- As in 0010_barcodes.sql.
+  create view shopify.live_variant_barcodes as
+    select v.shop_domain, v.product_id, v.variant_id, v.barcode,
+           case
+             when v.barcode is null then '[]'::jsonb
+             when b.barcodes -> 0 ->> 'value' = v.barcode then b.barcodes
+           end as barcodes,
+           b.listed_at as barcodes_listed_at
+    from shopify.live_product_variants v
+    left join shopify.variant_barcodes b
+      on b.shop_domain = v.shop_domain and b.variant_id = v.variant_id;
 
-do $$
-declare
-  g record;
-begin
-  for g in select * from view_grants loop
-    execute format('grant %s on shopify.%I to %s%s', g.privilege_type, g.relname,
-                   case when g.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(g.grantee)) end,
-                   case when g.is_grantable then ' with grant option' else '' end);
+  foreach g in array grants loop
+    execute g;
   end loop;
 end
 $$;
@@ -280,8 +286,13 @@ $fn$;
 -- differs is updated, both by row address (no second lookup by key), and a
 -- listed one not stored under the product is inserted (or moved from the
 -- product it was under: the upsert). The caller holds the products' rows,
--- so no other transaction writes their variants meanwhile and the
--- addresses read here stay valid.
+-- so the apply path writes their variants nowhere else meanwhile. A
+-- transaction that moves one of them to a product it holds (a variant two
+-- products list at once, as Shopify moves it) or erases the shop can still
+-- change a row after it is read here; the update by address then skips it
+-- (its address is no longer the row's), where an update by key would have
+-- written over it. Either way the later listing decides, and the nightly
+-- reconcile repairs what such a race leaves.
 create or replace function shopify.replace_variants(items int[], shops text[], pids bigint[],
                                                     variants shopify.variant_input[])
 returns void language plpgsql
