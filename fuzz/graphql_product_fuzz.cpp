@@ -44,8 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(product.state);
         // The source document goes to a jsonb column as it is: it must be one
         // jsonb stores exactly as read (no NUL, nesting within the limit).
-        rapidjson::Document source;
-        if (!model::json::parse_object(source, product.source).empty()) {
+        if (!model::json::parsed_object(product.source).error().empty()) {
           std::abort();
         }
       },
@@ -59,8 +58,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   reader.feed(std::string_view(text).substr(at));
   reader.finish();
 
-  rapidjson::Document node;
-  if (model::json::parse_object(node, text).empty()) {
+  const model::json::parsed_object parsed(text);
+  const rapidjson::Document& node = parsed.document();
+  if (parsed.error().empty()) {
     const auto mapped = model::map_graphql_product(node);
     if (const auto* state = std::get_if<model::product_state>(&mapped)) {
       check(*state);

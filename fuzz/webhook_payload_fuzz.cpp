@@ -35,10 +35,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // What is kept of a request must be a JSON object jsonb stores as read,
   // and a compliance request's must name the header's shop.
   const auto check_record = [&](const std::string& record, bool names_shop) {
-    rapidjson::Document kept;
-    if (!model::json::parse_object(kept, record).empty()) {
+    const model::json::parsed_object parsed(record);
+    if (!parsed.error().empty()) {
       std::abort();
     }
+    const rapidjson::Document& kept = parsed.document();
     if (names_shop && (!kept.HasMember("shop_domain") || !kept["shop_domain"].IsString() ||
                        model::json::to_view(kept["shop_domain"]) != shop)) {
       std::abort();
@@ -54,8 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The source goes to PostgreSQL's jsonb input as it is: it must be one
     // jsonb stores exactly as read (no NUL, nothing deeper than the limit:
     // jsonb's input recurses).
-    rapidjson::Document source;
-    if (!model::json::parse_object(source, upsert->source).empty()) {
+    if (!model::json::parsed_object(upsert->source).error().empty()) {
       std::abort();
     }
     if (!std::is_sorted(state.tags.begin(), state.tags.end())) {

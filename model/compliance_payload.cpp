@@ -340,11 +340,10 @@ delivery_action app_uninstall(const rapidjson::Value& body, std::string_view sho
 
 delivery_action map_compliance_webhook(webhook_topic topic, std::string_view shop_domain,
                                        std::string body) {
-  rapidjson::Document document;
+  const json::parsed_object parsed(body);
+  const rapidjson::Document& document = parsed.document();
   shape_error error;
-  if (std::string reason = json::parse_object(document, body); !reason.empty()) {
-    error.reason = std::move(reason);
-  }
+  error.reason = parsed.error();
   delivery_action action = ignore_delivery{};
   if (!error) {
     switch (topic) {

@@ -3,7 +3,6 @@
 #include "text/utf8.hpp"
 
 #include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
 #include <algorithm>
@@ -319,33 +318,16 @@ private:
 
 } // namespace
 
-std::string parse_object(rapidjson::Document& document, std::string_view text) {
-  if (const void* nul = std::memchr(text.data(), '\0', text.size()); nul != nullptr) {
-    return "malformed JSON: a NUL byte at offset " +
-           std::to_string(static_cast<const char*>(nul) - text.data());
-  }
-  if (const std::size_t bad = shopmirror::text::invalid_utf8_at(text);
-      bad != std::string_view::npos) {
-    return "malformed JSON: invalid UTF-8 at offset " + std::to_string(bad);
-  }
-  // The encoding is checked above, faster than the parser checks it; the
-  // parser is the recursive one, which checked_events keeps shallow.
-  // Over-approximate: an escaped backslash before "u0000" is no NUL, but
-  // only costs the search.
-  const bool may_hold_nul = text.find("\\u0000") != std::string_view::npos;
-  using events_type = checked_events<rapidjson::Document>;
-  using problem = events_type::problem;
-  rapidjson::ParseResult result;
-  problem found = problem::none;
-  const auto generate = [&](rapidjson::Document& handler) {
-    events_type events(handler, may_hold_nul);
-    rapidjson::Reader reader;
-    rapidjson::MemoryStream stream(text.data(), text.size());
-    result = reader.Parse(stream, events);
-    found = events.found();
-    return !result.IsError();
-  };
-  document.Populate(generate);
+namespace {
+
+// RapidJSON's vector scans (RAPIDJSON_SSE2, cmake/dependencies.cmake) read
+// whole 16-byte blocks: the copy parsed in place ends in as many NULs, so
+// that no block reaches past it.
+constexpr std::size_t scan_padding = 16;
+
+std::string why_not(const rapidjson::Document& document, rapidjson::ParseResult result,
+                    checked_events<rapidjson::Document>::problem found) {
+  using problem = checked_events<rapidjson::Document>::problem;
   if (found == problem::too_deep) {
     return "the document nests deeper than " + std::to_string(max_nesting) + " levels";
   }
@@ -360,6 +342,42 @@ std::string parse_object(rapidjson::Document& document, std::string_view text) {
     return "the document is not a JSON object";
   }
   return {};
+}
+
+} // namespace
+
+parsed_object::parsed_object(std::string_view text) {
+  if (const void* nul = std::memchr(text.data(), '\0', text.size()); nul != nullptr) {
+    error_ = "malformed JSON: a NUL byte at offset " +
+             std::to_string(static_cast<const char*>(nul) - text.data());
+    return;
+  }
+  if (const std::size_t bad = shopmirror::text::invalid_utf8_at(text);
+      bad != std::string_view::npos) {
+    error_ = "malformed JSON: invalid UTF-8 at offset " + std::to_string(bad);
+    return;
+  }
+  // The encoding is checked above, faster than the parser checks it; the
+  // parser is the recursive one, which checked_events keeps shallow.
+  // Over-approximate: an escaped backslash before "u0000" is no NUL, but
+  // only costs the search.
+  const bool may_hold_nul = text.find("\\u0000") != std::string_view::npos;
+  text_.reserve(text.size() + scan_padding);
+  text_.assign(text);
+  text_.append(scan_padding, '\0');
+  using events_type = checked_events<rapidjson::Document>;
+  rapidjson::ParseResult result;
+  events_type::problem found = events_type::problem::none;
+  const auto generate = [&](rapidjson::Document& handler) {
+    events_type events(handler, may_hold_nul);
+    rapidjson::Reader reader;
+    rapidjson::InsituStringStream stream(text_.data());
+    result = reader.Parse<rapidjson::kParseInsituFlag>(stream, events);
+    found = events.found();
+    return !result.IsError();
+  };
+  document_.Populate(generate);
+  error_ = why_not(document_, result, found);
 }
 
 } // namespace shopmirror::model::json

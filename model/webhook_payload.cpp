@@ -212,10 +212,11 @@ void canonicalize(product_state& state) {
 }
 
 product_payload map_product_webhook(product_topic topic, std::string_view body) {
-  rapidjson::Document document;
-  if (std::string reason = json::parse_object(document, body); !reason.empty()) {
-    return payload_error{std::move(reason), std::nullopt};
+  const json::parsed_object parsed(body);
+  if (!parsed.error().empty()) {
+    return payload_error{parsed.error(), std::nullopt};
   }
+  const rapidjson::Document& document = parsed.document();
   field_error error;
   const rapidjson::Value* id_value = json::find(document, "id", error);
   if (error) {

@@ -75,11 +75,12 @@ void bulk_jsonl_reader::line(std::string_view raw) {
   // catalog.
   // Each line goes into the product's source document, so it must be one
   // that jsonb stores as it reads here.
-  rapidjson::Document document;
-  if (const std::string reason = model::json::parse_object(document, text); !reason.empty()) {
-    unreadable_line(where, reason);
+  const model::json::parsed_object parsed(text);
+  if (!parsed.error().empty()) {
+    unreadable_line(where, parsed.error());
     return;
   }
+  const rapidjson::Document& document = parsed.document();
   if (!document.HasMember("__parentId")) {
     product_line(document, where);
     return;
@@ -203,8 +204,8 @@ void bulk_barcodes_reader::line(std::string_view raw) {
   }
   ++lines_;
   const std::string where = "bulk barcodes line " + std::to_string(lines_) + ": ";
-  rapidjson::Document document;
-  if (const std::string reason = model::json::parse_object(document, text); !reason.empty()) {
+  const model::json::parsed_object parsed(text);
+  if (const std::string& reason = parsed.error(); !reason.empty()) {
     ++unreadable_;
     if (current_ && !current_failure_) {
       current_failure_ = where + "an unreadable line follows it: " + reason;
@@ -212,6 +213,7 @@ void bulk_barcodes_reader::line(std::string_view raw) {
     failed_(where + reason);
     return;
   }
+  const rapidjson::Document& document = parsed.document();
   if (!document.HasMember("__parentId")) {
     ++roots_;
     flush();
