@@ -31,20 +31,18 @@ void read_tags(const rapidjson::Value& product, product_state& state, field_erro
   error.message = "tags is neither a string nor an array";
 }
 
-bool read_variant(const rapidjson::Value& object, std::size_t index, variant_state& variant,
-                  field_error& error) {
-  const std::string prefix = "variants[" + std::to_string(index) + "].";
-  if (!object.IsObject()) {
-    error.message = "variants[" + std::to_string(index) + "] is not an object";
-    return false;
-  }
+// Reads the fields by their bare names and names the variant only when one
+// is wrong ("variants[3]: price is not a decimal"): the path of each field,
+// built for every variant read, was a heap string apiece.
+bool read_variant_fields(const rapidjson::Value& object, variant_state& variant,
+                         field_error& error) {
   const rapidjson::Value* id = json::find(object, "id", error);
   if (error) {
     return false;
   }
   const auto variant_id = id != nullptr ? json::read_id(*id) : std::nullopt;
   if (!variant_id) {
-    error.message = prefix + "id is missing or not a positive 64-bit integer";
+    error.message = "id is missing or not a positive 64-bit integer";
     return false;
   }
   variant.id = *variant_id;
@@ -54,28 +52,37 @@ bool read_variant(const rapidjson::Value& object, std::size_t index, variant_sta
       variant.present |= field;
     }
   };
-  mark(json::read_string(object, "sku", prefix + "sku", variant.sku, error), vf_sku);
-  mark(json::read_string(object, "title", prefix + "title", variant.title, error), vf_title);
-  mark(json::read_decimal(object, "price", prefix + "price", variant.price, error), vf_price);
-  mark(json::read_decimal(object, "compare_at_price", prefix + "compare_at_price",
-                          variant.compare_at_price, error),
+  mark(json::read_string(object, "sku", "sku", variant.sku, error), vf_sku);
+  mark(json::read_string(object, "title", "title", variant.title, error), vf_title);
+  mark(json::read_decimal(object, "price", "price", variant.price, error), vf_price);
+  mark(json::read_decimal(object, "compare_at_price", "compare_at_price", variant.compare_at_price,
+                          error),
        vf_compare_at_price);
-  mark(json::read_int32(object, "position", prefix + "position", variant.position, error),
-       vf_position);
-  mark(json::read_string(object, "option1", prefix + "option1", variant.option1, error),
-       vf_option1);
-  mark(json::read_string(object, "option2", prefix + "option2", variant.option2, error),
-       vf_option2);
-  mark(json::read_string(object, "option3", prefix + "option3", variant.option3, error),
-       vf_option3);
-  mark(json::read_string(object, "barcode", prefix + "barcode", variant.barcode, error),
-       vf_barcode);
-  mark(json::read_int64(object, "inventory_quantity", prefix + "inventory_quantity",
+  mark(json::read_int32(object, "position", "position", variant.position, error), vf_position);
+  mark(json::read_string(object, "option1", "option1", variant.option1, error), vf_option1);
+  mark(json::read_string(object, "option2", "option2", variant.option2, error), vf_option2);
+  mark(json::read_string(object, "option3", "option3", variant.option3, error), vf_option3);
+  mark(json::read_string(object, "barcode", "barcode", variant.barcode, error), vf_barcode);
+  mark(json::read_int64(object, "inventory_quantity", "inventory_quantity",
                         variant.inventory_quantity, error),
        vf_inventory_quantity);
-  mark(json::read_timestamp(object, "updated_at", prefix + "updated_at", variant.updated_at, error),
+  mark(json::read_timestamp(object, "updated_at", "updated_at", variant.updated_at, error),
        vf_updated_at);
   return !error;
+}
+
+bool read_variant(const rapidjson::Value& object, std::size_t index, variant_state& variant,
+                  field_error& error) {
+  const std::string name = "variants[" + std::to_string(index) + "]";
+  if (!object.IsObject()) {
+    error.message = name + " is not an object";
+    return false;
+  }
+  if (!read_variant_fields(object, variant, error)) {
+    error.message = name + ": " + error.message;
+    return false;
+  }
+  return true;
 }
 
 /// The product's own fields (all but its variants), each marked present

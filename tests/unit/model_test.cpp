@@ -209,7 +209,7 @@ TEST_SUITE("model") {
               R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":2,"price":)") +
           bad + "}]}";
       CHECK(error_of(model::map_product_webhook(product_topic::update, body))
-                .find("variants[0].price") != std::string::npos);
+                .find("variants[0]: price") != std::string::npos);
     }
   }
 
@@ -255,6 +255,17 @@ TEST_SUITE("model") {
               .find("appears twice") != std::string::npos);
     CHECK(reason(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","title":5})")
               .find("title is not a string") != std::string::npos);
+    // A variant's field is named with the variant's place in the list.
+    CHECK(
+        reason(
+            R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":2},{"id":3,"price":true}]})") ==
+        "variants[1]: price is not a decimal string");
+    CHECK(
+        reason(
+            R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":2,"sku":"a","sku":"b"}]})") ==
+        "variants[0]: duplicate key \"sku\"");
+    CHECK(reason(R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":-2}]})") ==
+          "variants[0]: id is missing or not a positive 64-bit integer");
     CHECK(
         reason(
             R"({"id":1,"updated_at":"2026-01-01T00:00:00Z","variants":[{"id":2,"position":4294967296}]})")
