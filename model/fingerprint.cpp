@@ -41,12 +41,15 @@ public:
   }
   void integer(std::int64_t value) {
     auto bits = static_cast<std::uint64_t>(value);
-    for (int i = 0; i < 8; ++i) {
-      out_ += static_cast<char>(bits & 0xffU);
+    char bytes[8];
+    for (char& byte : bytes) {
+      byte = static_cast<char>(bits & 0xffU);
       bits >>= 8U;
     }
+    out_.append(bytes, sizeof bytes);
   }
   void tag(char value) { out_ += value; }
+  void reserve(std::size_t size) { out_.reserve(size); }
   const std::string& encoded() const noexcept { return out_; }
 
 private:
@@ -87,8 +90,15 @@ std::string normalized_decimal(std::string_view decimal) {
   return out;
 }
 
+// Room for the whole encoding at once: the description is most of it, and
+// a variant's fields rarely pass a few hundred bytes.
+std::size_t encoded_size_hint(const product_state& state) {
+  return 256 + (state.body_html ? state.body_html->size() : 0) + 256 * state.variants.size();
+}
+
 std::string content_fingerprint(const product_state& state) {
   encoder e;
+  e.reserve(encoded_size_hint(state));
   e.text(state.title);
   e.text(state.handle);
   e.text(state.vendor);
