@@ -13,15 +13,6 @@ add_library(rapidjson INTERFACE)
 target_include_directories(rapidjson SYSTEM INTERFACE ${RAPIDJSON_INCLUDE_DIR})
 # 64-bit sizes and std::string support; ids are parsed as integers, never doubles.
 target_compile_definitions(rapidjson INTERFACE RAPIDJSON_HAS_STDSTRING=1)
-# Its vector scans of whitespace and strings, for in-place parses
-# (model::json::parsed_object): SSE2 is part of every x86-64 processor, and
-# NEON of every 64-bit ARM one. The same for every target, as RapidJSON's
-# templates must be.
-if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
-  target_compile_definitions(rapidjson INTERFACE RAPIDJSON_SSE2)
-elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
-  target_compile_definitions(rapidjson INTERFACE RAPIDJSON_NEON)
-endif()
 
 # Beast and Asio, configured once for every target that moves bytes.
 add_library(boost_net INTERFACE)

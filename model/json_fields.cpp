@@ -1,3 +1,18 @@
+// RapidJSON's vector scans of whitespace and strings, for this file's
+// in-place parse alone (parsed_object). They read whole 16-byte blocks, so
+// they may read past the end of a string parsed where it lies: every other
+// parse in the project reads from a buffer it does not pad, and must not
+// get them. Defined here, before RapidJSON is first included, they only
+// add overloads and specializations for the two string streams: this file
+// is the only one that parses an in-place stream (InsituStringStream), and
+// it parses no other kind of string stream, so no other file's code is
+// another definition of anything they define.
+#if defined(__SSE2__)
+#define RAPIDJSON_SSE2
+#elif defined(__ARM_NEON)
+#define RAPIDJSON_NEON
+#endif
+
 #include "model/json_fields.hpp"
 
 #include "text/utf8.hpp"
@@ -320,9 +335,8 @@ private:
 
 namespace {
 
-// RapidJSON's vector scans (RAPIDJSON_SSE2, cmake/dependencies.cmake) read
-// whole 16-byte blocks: the copy parsed in place ends in as many NULs, so
-// that no block reaches past it.
+// The vector scans (above) read whole 16-byte blocks: the copy parsed in
+// place ends in as many NULs, so that no block reaches past it.
 constexpr std::size_t scan_padding = 16;
 
 std::string why_not(const rapidjson::Document& document, rapidjson::ParseResult result,
