@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The apply path's cost in PostgreSQL, a revision against the working tree,
 # side by side in one run (README, Performance). Builds REV's service, with
-# this tree's benchmarks, in build/apply-cost-REV (kept), starts one
+# this tree's benchmarks, in build/rev-REV (kept), starts one
 # PostgreSQL (bench/lib.sh, durable commits), then for each workload runs
 # shopmirror-db-ceiling RUNS times for each side, alternating which goes
 # first: each run on a fresh database migrated by that side's binary, with
@@ -18,19 +18,8 @@ workloads=${4:-worst inventory}
 batch=${5:-64}
 source "$(dirname "$0")/lib.sh"
 
-commit=$(git rev-parse --short "$rev^{commit}") || die "no such revision: $rev"
-# REV's service and migrations, measured with the working tree's instruments
-# (bench/), so that both sides are measured alike.
-before=build/apply-cost-$commit
-if [ ! -f "$before/CMakeLists.txt" ]; then
-  mkdir -p "$before"
-  git archive "$commit" | tar -x -C "$before"
-fi
-rm -rf "$before/bench" && cp -r bench "$before/bench"
-log "building $commit in $before"
-(cd "$before" && cmake --preset release -DSHOPMIRROR_BUILD_BENCH=ON >/dev/null \
-  && cmake --build --preset release --target shopmirror shopmirror-db-ceiling >/dev/null) \
-  || die "$commit did not build with this tree's bench/ (see $before)"
+# REV's service and migrations, measured with the working tree's instruments.
+build_revision "$rev" shopmirror shopmirror-db-ceiling
 
 scratch=$(mktemp -d /tmp/shopmirror-apply-cost-XXXXXX)
 cleanup() {
@@ -64,11 +53,11 @@ for workload in $workloads; do
   : >"$scratch/before" && : >"$scratch/after"
   for run in $(seq 1 "$runs"); do
     if [ $((run % 2)) -eq 1 ]; then
-      run_side before "$before/build/release" "$workload" "$run" >>"$scratch/before"
+      run_side before "$before" "$workload" "$run" >>"$scratch/before"
       run_side after "$bin" "$workload" "$run" >>"$scratch/after"
     else
       run_side after "$bin" "$workload" "$run" >>"$scratch/after"
-      run_side before "$before/build/release" "$workload" "$run" >>"$scratch/before"
+      run_side before "$before" "$workload" "$run" >>"$scratch/before"
     fi
   done
   b_rate=$(cut -d' ' -f1 "$scratch/before" | median); a_rate=$(cut -d' ' -f1 "$scratch/after" | median)

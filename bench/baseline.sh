@@ -36,11 +36,7 @@ start_bench_database "$scratch/pg" 5434
 log "service: $service; workload: $workload; baseline pool: $pool connections; machine: $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-reset_tables() {
-  psql -X -q -h "$scratch/pg/run" -p 5434 -U postgres -d bench -c "truncate \
-    shopify.webhook_deliveries, shopify.variant_barcodes, shopify.product_variants, \
-    shopify.products, shopify.dead_letters, shopify.product_refresh_requests" -c "checkpoint"
-}
+reset_tables() { reset_bench_tables "$scratch/pg" 5434; }
 
 SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
 SHOPMIRROR_LISTEN=127.0.0.1:18092 SHOPMIRROR_LOG_LEVEL=warn \

@@ -28,3 +28,32 @@ start_bench_database() { # dir port [options]
   psql -X -q -h "$dir/run" -p "$port" -U postgres -d postgres -c "create database bench"
   SHOPMIRROR_DATABASE_URL="$url" "$service" migrate 2>/dev/null
 }
+
+# Empties the tables a webhook run writes, and checkpoints, so that runs
+# start alike and one run's versions cannot fail the next one's check.
+reset_bench_tables() { # dir port
+  psql -X -q -h "$1/run" -p "$2" -U postgres -d bench -c "truncate \
+    shopify.webhook_deliveries, shopify.variant_barcodes, shopify.product_variants, \
+    shopify.products, shopify.dead_letters, shopify.product_refresh_requests" -c "checkpoint"
+}
+
+# REV's sources in build/rev-REV (kept between runs), with this tree's
+# bench/ so that both sides are measured with the same instruments, and
+# TARGETS built there. Sets `commit` (REV, short) and `before` (its
+# build's binaries).
+build_revision() { # rev targets...
+  local rev=$1 tree
+  shift
+  commit=$(git rev-parse --short "$rev^{commit}") || die "no such revision: $rev"
+  tree=build/rev-$commit
+  if [ ! -f "$tree/CMakeLists.txt" ]; then
+    mkdir -p "$tree"
+    git archive "$commit" | tar -x -C "$tree"
+  fi
+  rm -rf "$tree/bench" && cp -r bench "$tree/bench"
+  log "building $commit in $tree"
+  (cd "$tree" && cmake --preset release -DSHOPMIRROR_BUILD_BENCH=ON >/dev/null \
+    && cmake --build --preset release --target "$@" >/dev/null) \
+    || die "$commit did not build with this tree's bench/ (see $tree)"
+  before=$tree/build/release
+}

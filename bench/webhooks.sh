@@ -49,11 +49,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 
 # Each run starts from empty tables, so runs are alike and one run's
 # versions cannot fail the next one's check.
-reset_tables() {
-  psql -X -q -h "$scratch/pg/run" -p 5432 -U postgres -d bench -c "truncate \
-    shopify.webhook_deliveries, shopify.variant_barcodes, shopify.product_variants, shopify.products, \
-    shopify.dead_letters, shopify.product_refresh_requests" -c "checkpoint"
-}
+reset_tables() { reset_bench_tables "$scratch/pg" 5432; }
 
 # The ceiling is measured the way the service uses the database: as many
 # clients as it has writer connections (its default, set explicitly below).
