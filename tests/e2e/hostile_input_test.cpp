@@ -339,7 +339,7 @@ TEST_SUITE("e2e") {
     expect_dead_letter("id null", "{\"id\":null," + updated + "}", "no product id");
     expect_dead_letter("a variant id above 2^63",
                        "{\"id\":8," + updated + ",\"variants\":[{\"id\":9223372036854775808}]}",
-                       "variants[0].id");
+                       "variants[0]: id");
     expect_dead_letter("a number with a huge exponent", "{\"id\":8,\"x\":1e999999," + updated + "}",
                        "malformed JSON");
 
