@@ -188,8 +188,8 @@ constexpr bool variant_bits_match() {
     if (bit == 0) {
       continue;
     }
-    const std::string_view key =
-        keys[static_cast<std::size_t>(product_bits + std::countr_zero(bit))];
+    const std::string_view key = keys[static_cast<std::size_t>(product_bits) +
+                                      static_cast<std::size_t>(std::countr_zero(bit))];
     if (!std::has_single_bit(bit) || !key.starts_with("variants.") ||
         key.substr(9) != def.column.name) {
       return false;
