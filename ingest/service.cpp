@@ -6,12 +6,13 @@
 #include "ingest/webhook.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <memory>
+#include <optional>
 
 namespace shopmirror::ingest {
 namespace {
@@ -306,27 +307,33 @@ void service::record_delivery(const model::delivery& meta, model::apply_outcome 
 
 // Hands the delivery to a database writer and waits for its commit, but
 // never past the deadline: then the answer is 503 and Shopify retries.
+//
+// One timer is both the deadline and the wake-up: the writer's completion
+// is posted to this coroutine's strand, where it records the outcome and
+// cancels the timer. A strand runs one handler at a time, so the outcome
+// needs no lock, and the completion (even one run at once, inside submit)
+// runs only after the wait has begun. This costs one allocation per
+// delivery; a channel raced against a timer cost several (README,
+// Performance).
 asio::awaitable<model::apply_outcome>
 service::apply(model::delivery_item item, std::chrono::steady_clock::time_point deadline) {
-  using namespace asio::experimental::awaitable_operators;
-  using channel_type =
-      asio::experimental::concurrent_channel<void(boost::system::error_code, model::apply_outcome)>;
+  struct waiting {
+    explicit waiting(const asio::any_io_executor& executor) : timer(executor) {}
+    asio::steady_timer timer;
+    std::optional<model::apply_outcome> outcome;
+  };
   const auto executor = co_await asio::this_coro::executor;
   // Shared with the completion: a writer may finish after we stopped waiting.
-  auto channel = std::make_shared<channel_type>(executor, 1);
-  writer_.submit(std::move(item), deadline, [channel](model::apply_outcome outcome) {
-    channel->try_send(boost::system::error_code{}, outcome);
+  auto state = std::make_shared<waiting>(executor);
+  state->timer.expires_at(deadline);
+  writer_.submit(std::move(item), deadline, [state](model::apply_outcome outcome) {
+    asio::post(state->timer.get_executor(), [state, outcome] {
+      state->outcome = outcome;
+      state->timer.cancel();
+    });
   });
-  asio::steady_timer timer(executor, deadline);
-  auto result = co_await (channel->async_receive(asio::as_tuple(asio::use_awaitable)) ||
-                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
-  if (result.index() == 0) {
-    const auto [ec, outcome] = std::get<0>(result);
-    if (!ec) {
-      co_return outcome;
-    }
-  }
-  co_return model::apply_outcome::retry_later;
+  co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return state->outcome.value_or(model::apply_outcome::retry_later);
 }
 
 } // namespace shopmirror::ingest
