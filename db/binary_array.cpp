@@ -102,14 +102,6 @@ void binary_array::add(model::timestamp time) {
   ++count_;
 }
 
-void binary_array::add_encoded(std::string_view element) {
-  expect(element.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
-         "a value over 2 GiB");
-  put32(bytes_, static_cast<std::uint32_t>(element.size()));
-  bytes_.append(element);
-  ++count_;
-}
-
 std::string binary_array::take() {
   if (count_ == 0) {
     // No dimension at all: the empty array.
@@ -128,12 +120,14 @@ std::string binary_array::take() {
   return out;
 }
 
-binary_record::binary_record(std::size_t columns) : columns_(columns) {
+binary_record::binary_record(binary_array& array, std::size_t columns)
+    : array_(array), bytes_(array.bytes_), start_(array.bytes_.size()), columns_(columns) {
+  put32(bytes_, 0); // the element's length, set by finish()
   put32(bytes_, static_cast<std::uint32_t>(columns));
 }
 
 void binary_record::column(pg_element type, std::uint32_t length) {
-  if (added_ == columns_) {
+  if (added_ == columns_ || finished_) {
     throw std::logic_error("binary_record: more columns than the " + std::to_string(columns_) +
                            " declared");
   }
@@ -189,16 +183,18 @@ void binary_record::add_bool(pg_element type, bool value) {
   bytes_.push_back(value ? '\1' : '\0');
 }
 
-std::string binary_record::take() {
-  if (added_ != columns_) {
+void binary_record::finish() {
+  if (added_ != columns_ || finished_) {
     throw std::logic_error("binary_record: " + std::to_string(added_) + " of " +
-                           std::to_string(columns_) + " columns added");
+                           std::to_string(columns_) + " columns added" +
+                           (finished_ ? ", and finished already" : ""));
   }
-  std::string out = std::move(bytes_);
-  bytes_.clear();
-  added_ = 0;
-  put32(bytes_, static_cast<std::uint32_t>(columns_));
-  return out;
+  const std::size_t length = bytes_.size() - start_ - 4;
+  array_.expect(length <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
+                "a value over 2 GiB");
+  set32(bytes_, start_, static_cast<std::uint32_t>(length));
+  ++array_.count_;
+  finished_ = true;
 }
 
 } // namespace shopmirror::db

@@ -41,8 +41,6 @@ public:
   /// int8, or int4 when it fits.
   void add(std::int64_t number);
   void add(model::timestamp time);
-  /// One element already in its binary form (a binary_record's).
-  void add_encoded(std::string_view element);
 
   template <class T> void add(const std::optional<T>& value) {
     if (value) {
@@ -59,6 +57,8 @@ public:
   std::size_t size() const noexcept { return count_; }
 
 private:
+  friend class binary_record;
+
   void expect(bool fits, const char* what) const;
   void reset();
 
@@ -71,13 +71,17 @@ private:
 };
 
 /// Builds one value of a composite type in the binary format (what
-/// record_send writes and record_recv reads): the column count, then per
-/// column its type oid, its length (-1 for null) and its bytes. The server
-/// checks each column's oid against the type's. Adding a value that does
-/// not fit the column's type throws std::logic_error.
+/// record_send writes and record_recv reads), as the next element of an
+/// array, written straight into the array's buffer: the column count, then
+/// per column its type oid, its length (-1 for null) and its bytes. The
+/// server checks each column's oid against the type's. Adding a value that
+/// does not fit the column's type throws std::logic_error; a record left
+/// unfinished by an exception leaves its array unusable.
 class binary_record {
 public:
-  explicit binary_record(std::size_t columns);
+  /// Starts the next element of `array` (an array of the composite type);
+  /// finish() ends it. No other element may be added to `array` meanwhile.
+  binary_record(binary_array& array, std::size_t columns);
 
   void add_null(pg_element type);
   /// text (valid UTF-8 without NUL) or bytea.
@@ -95,16 +99,19 @@ public:
     }
   }
 
-  /// The finished record; throws std::logic_error unless every column was
+  /// Ends the element; throws std::logic_error unless every column was
   /// added.
-  std::string take();
+  void finish();
 
 private:
   void column(pg_element type, std::uint32_t length);
 
-  std::string bytes_;
+  binary_array& array_;
+  std::string& bytes_; // the array's
+  std::size_t start_;  // where the element's length goes
   std::size_t columns_;
   std::size_t added_ = 0;
+  bool finished_ = false;
 };
 
 /// A bigint parameter in the binary format.

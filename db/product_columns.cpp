@@ -204,8 +204,8 @@ static_assert(variant_bits_match());
 constexpr std::size_t version_columns = 4;
 static_assert(product_table[version_columns - 1].column.name == "deleted_at");
 
-std::string encode(const product_row& row) {
-  binary_record record(std::size(product_table));
+void encode(binary_array& into, const product_row& row) {
+  binary_record record(into, std::size(product_table));
   for (std::size_t i = 0; i < std::size(product_table); ++i) {
     const auto& def = product_table[i];
     if (row.state == nullptr && i >= version_columns) {
@@ -214,15 +214,15 @@ std::string encode(const product_row& row) {
       def.write(record, def.column.type, row);
     }
   }
-  return record.take();
+  record.finish();
 }
 
-std::string encode(const variant_row& row) {
-  binary_record record(std::size(variant_table));
+void encode(binary_array& into, const variant_row& row) {
+  binary_record record(into, std::size(variant_table));
   for (const auto& def : variant_table) {
     def.write(record, def.column.type, row);
   }
-  return record.take();
+  record.finish();
 }
 
 template <std::size_t N> std::array<input_column, N> columns_of(const auto(&table)[N]) {
@@ -260,28 +260,28 @@ product_columns::product_columns(input_types types)
 
 void product_columns::add_state(const model::product_state& s, std::string_view source,
                                 model::timestamp observed, std::int64_t slot) {
-  products_.add_encoded(encode(product_row{.id = s.id,
-                                           .version = s.updated_at,
-                                           .observed = observed,
-                                           .deleted = std::nullopt,
-                                           .state = &s,
-                                           .source = source,
-                                           .whole = model::is_whole(s)}));
+  encode(products_, product_row{.id = s.id,
+                                .version = s.updated_at,
+                                .observed = observed,
+                                .deleted = std::nullopt,
+                                .state = &s,
+                                .source = source,
+                                .whole = model::is_whole(s)});
   for (const model::variant_state& v : s.variants) {
-    variants_.add_encoded(encode(variant_row{.item = slot, .variant = &v}));
+    encode(variants_, variant_row{.item = slot, .variant = &v});
   }
 }
 
 void product_columns::add_delete(std::int64_t id, model::timestamp observed) {
   // A delete carries no updated_at: its version is the time Shopify
   // triggered it, which is after every update of the product.
-  products_.add_encoded(encode(product_row{.id = id,
-                                           .version = observed,
-                                           .observed = observed,
-                                           .deleted = observed,
-                                           .state = nullptr,
-                                           .source = {},
-                                           .whole = false}));
+  encode(products_, product_row{.id = id,
+                                .version = observed,
+                                .observed = observed,
+                                .deleted = observed,
+                                .state = nullptr,
+                                .source = {},
+                                .whole = false});
 }
 
 void product_columns::add_none() {

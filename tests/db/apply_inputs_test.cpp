@@ -171,13 +171,18 @@ TEST_SUITE("db") {
   }
 
   TEST_CASE("a record that does not fit its type is refused before it is sent") {
-    db::binary_record record(2);
+    db::binary_array array(std::uint32_t{2249}); // record[]
+    db::binary_record record(array, 2);
     CHECK_THROWS_AS(record.add(db::pg_element::int4, std::int64_t{1} << 40), std::logic_error);
     record.add(db::pg_element::text, std::string_view("x"));
-    CHECK_THROWS_AS(record.take(), std::logic_error); // one of two columns
+    CHECK_THROWS_AS(record.finish(), std::logic_error); // one of two columns
     record.add_null(db::pg_element::int8);
     CHECK_THROWS_AS(record.add_null(db::pg_element::int8), std::logic_error); // a third
-    CHECK(record.take().size() == 4 + (4 + 4 + 1) + (4 + 4));
+    record.finish();
+    CHECK_THROWS_AS(record.finish(), std::logic_error); // twice
+    CHECK(array.size() == 1);
+    // The array's header, the element's length, then the record.
+    CHECK(array.take().size() == 20 + 4 + 4 + (4 + 4 + 1) + (4 + 4));
   }
 
   TEST_CASE("a trimmed state that carries only the category takes the category's bit") {
