@@ -10,8 +10,13 @@ delivery_tally::delivery_tally(clock::duration interval, std::uint32_t lines_per
       lines_start_(start) {}
 
 void delivery_tally::count(std::string_view shop, std::string_view outcome) {
+  const std::pair<std::string_view, std::string_view> key(shop, outcome);
   std::lock_guard lock(mutex_);
-  ++pending_.deliveries[{std::string(shop), std::string(outcome)}];
+  auto found = pending_.deliveries.find(key);
+  if (found == pending_.deliveries.end()) {
+    found = pending_.deliveries.emplace(std::pair<std::string, std::string>(key), 0).first;
+  }
+  ++found->second;
 }
 
 bool delivery_tally::admit(std::string_view kind, clock::time_point now) {

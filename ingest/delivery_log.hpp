@@ -39,9 +39,19 @@ public:
   /// `lines_per_kind` an interval; one refused is counted as suppressed.
   bool admit(std::string_view kind, clock::time_point now);
 
+  /// Orders (shop, outcome) pairs whether held as strings or looked up as
+  /// views: counting a delivery allocates nothing once its pair is there.
+  struct pair_less {
+    using is_transparent = void;
+    template <class A, class B> bool operator()(const A& a, const B& b) const {
+      return std::pair<std::string_view, std::string_view>(a.first, a.second) <
+             std::pair<std::string_view, std::string_view>(b.first, b.second);
+    }
+  };
+
   struct summary {
     /// Deliveries per (shop, outcome).
-    std::map<std::pair<std::string, std::string>, std::uint64_t> deliveries;
+    std::map<std::pair<std::string, std::string>, std::uint64_t, pair_less> deliveries;
     /// Lines not written, per kind.
     std::map<std::string, std::uint64_t> suppressed;
     /// The time the summary covers.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -67,14 +68,16 @@ public:
         make_(std::move(make)) {}
 
   /// The series for these label values, in the order of the label names.
+  /// Finding an existing series allocates nothing: this runs several times
+  /// for every request.
   Metric& with(std::initializer_list<std::string_view> values) {
-    std::vector<std::string> key(values.begin(), values.end());
     std::lock_guard lock(mutex_);
-    auto& slot = series_[key];
-    if (!slot) {
-      slot = make_();
+    auto found = series_.find(values);
+    if (found == series_.end()) {
+      found =
+          series_.emplace(std::vector<std::string>(values.begin(), values.end()), make_()).first;
     }
-    return *slot;
+    return *found->second;
   }
 
   const std::string& name() const noexcept { return name_; }
@@ -94,8 +97,18 @@ private:
   std::string help_;
   std::vector<std::string> label_names_;
   std::function<std::unique_ptr<Metric>()> make_;
+  // Orders label values as strings whether they are held or looked up.
+  struct labels_less {
+    using is_transparent = void;
+    template <class A, class B> bool operator()(const A& a, const B& b) const {
+      return std::lexicographical_compare(
+          a.begin(), a.end(), b.begin(), b.end(),
+          [](std::string_view x, std::string_view y) { return x < y; });
+    }
+  };
+
   mutable std::mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>> series_;
+  std::map<std::vector<std::string>, std::unique_ptr<Metric>, labels_less> series_;
 };
 
 using counter_family = family<counter>;
