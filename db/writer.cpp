@@ -104,6 +104,8 @@ std::vector<model::apply_outcome> delivery_writer::apply(delivery_store& store,
   std::vector<model::apply_outcome> outcomes(batch.size(), model::apply_outcome::retry_later);
   std::vector<model::delivery_item> items;
   std::vector<std::size_t> live;
+  items.reserve(batch.size());
+  live.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].deadline > now) {
       items.push_back(std::move(batch[i].item));
