@@ -4,6 +4,7 @@
 #include "model/webhook_payload.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 namespace shopmirror::ingest {
@@ -20,28 +21,52 @@ bool is_plain(std::string_view value) {
          std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+// Calls f(value) for each value of X-Shopify-NAME, then of Shopify-NAME.
+// The full names are spelled in a buffer on the stack: this runs for every
+// header of every delivery, and building them as strings was most of the
+// heap allocations of reading a delivery's headers (README, Performance).
+template <class F>
+void for_each_shopify_header(const http::fields& headers, std::string_view name, F&& f) {
+  for (const std::string_view prefix : {"X-Shopify-", "Shopify-"}) {
+    std::array<char, 64> buffer{};
+    std::string spelled; // only for a name too long for the buffer
+    std::string_view full;
+    if (prefix.size() + name.size() <= buffer.size()) {
+      const auto end = std::copy(name.begin(), name.end(),
+                                 std::copy(prefix.begin(), prefix.end(), buffer.begin()));
+      full = std::string_view(buffer.data(), static_cast<std::size_t>(end - buffer.begin()));
+    } else {
+      spelled.append(prefix).append(name);
+      full = spelled;
+    }
+    const auto range = headers.equal_range(full);
+    for (auto it = range.first; it != range.second; ++it) {
+      f(it->value());
+    }
+  }
+}
+
 // The single plain value of a header, or nothing if it is absent, repeated
 // or not plain.
 std::optional<std::string> single_plain(const http::fields& headers, std::string_view name) {
-  const auto values = shopify_header(headers, name);
-  if (values.size() != 1 || !is_plain(values.front())) {
+  std::string_view first;
+  std::size_t count = 0;
+  for_each_shopify_header(headers, name, [&](std::string_view value) {
+    if (count++ == 0) {
+      first = value;
+    }
+  });
+  if (count != 1 || !is_plain(first)) {
     return std::nullopt;
   }
-  return std::string(values.front());
+  return std::string(first);
 }
 
 } // namespace
 
 std::vector<std::string_view> shopify_header(const http::fields& headers, std::string_view name) {
   std::vector<std::string_view> values;
-  for (const std::string_view prefix : {"X-Shopify-", "Shopify-"}) {
-    std::string full(prefix);
-    full += name;
-    const auto range = headers.equal_range(full);
-    for (auto it = range.first; it != range.second; ++it) {
-      values.push_back(it->value());
-    }
-  }
+  for_each_shopify_header(headers, name, [&](std::string_view value) { values.push_back(value); });
   return values;
 }
 
