@@ -312,9 +312,8 @@ void service::record_delivery(const model::delivery& meta, model::apply_outcome 
 // is posted to this coroutine's strand, where it records the outcome and
 // cancels the timer. A strand runs one handler at a time, so the outcome
 // needs no lock, and the completion (even one run at once, inside submit)
-// runs only after the wait has begun. This costs one allocation per
-// delivery; a channel raced against a timer cost several (README,
-// Performance).
+// runs only after the wait has begun. A channel raced against a timer, as
+// before, took several more heap blocks per delivery (README, Performance).
 asio::awaitable<model::apply_outcome>
 service::apply(model::delivery_item item, std::chrono::steady_clock::time_point deadline) {
   struct waiting {
