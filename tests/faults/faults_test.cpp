@@ -253,6 +253,41 @@ TEST_SUITE("faults") {
           "2026-01-02 00:00:00+00");
   }
 
+  TEST_CASE("a commit slower than the answer's budget: 503 at the budget, and Shopify's retry "
+            "finds the delivery done") {
+    // The writer's batch waits on a lock for up to 5 s; the answer may not
+    // wait past its 300 ms budget for it (the timer in service::apply).
+    test::test_database db;
+    test::service_process service(db.url(), {secret},
+                                  {{"SHOPMIRROR_ACK_TIMEOUT_MS", "300"},
+                                   {"SHOPMIRROR_DB_LOCK_TIMEOUT_MS", "5000"},
+                                   {"SHOPMIRROR_DB_STATEMENT_TIMEOUT_MS", "5000"}});
+    auto client = test::local_client(service.port());
+    test::signed_delivery first;
+    first.secret = secret;
+    first.webhook_id = "slow-0";
+    first.body = test::product_json({1, "T", "2026-01-01T00:00:00Z", "", "active", {}});
+    REQUIRE(test::post_webhook(client, first).status == 200);
+
+    pqxx::connection holder(db.url());
+    pqxx::work hold(holder);
+    hold.exec("select 1 from shopify.products where product_id = 1 for update");
+    test::signed_delivery update = first;
+    update.webhook_id = "slow-1";
+    update.body = test::product_json({1, "T2", "2026-01-02T00:00:00Z", "", "active", {}});
+    const auto started = std::chrono::steady_clock::now();
+    const auto answer = test::post_webhook(client, update);
+    const auto took = std::chrono::steady_clock::now() - started;
+    CHECK(answer.status == 503);
+    CHECK(took >= std::chrono::milliseconds(250));
+    CHECK(took < std::chrono::milliseconds(2000)); // not the lock's 5 s
+    hold.abort(); // the batch goes on and commits: the answer was only late
+
+    // Shopify's retry: the same webhook id, answered 200 either way.
+    CHECK(test::post_webhook(client, update).status == 200);
+    CHECK(db.scalar("select title from shopify.products where product_id = 1") == "T2");
+  }
+
   TEST_CASE("the disk under PostgreSQL full: never a 200 without a commit and recovery once space "
             "returns") {
     test::pg_cluster cluster;
