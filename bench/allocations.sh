@@ -49,11 +49,7 @@ committed() { # webhooks the service has committed so far
 
 count_side() { # name build
   reset_bench_tables "$scratch/pg" 5438
-  SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
-  SHOPMIRROR_LISTEN=127.0.0.1:18096 SHOPMIRROR_LOG_LEVEL=warn \
-    "$2/cli/shopmirror" serve 2>"$scratch/service.log" &
-  service_pid=$!
-  sleep 1
+  start_bench_service "$2/cli/shopmirror" 18096 "$scratch/service.log"
   "$bin/bench/shopmirror-loadgen" --url "http://127.0.0.1:18096/webhooks/shopify" \
     --secret bench-secret --rate "$rate" --duration "$duration" --connections "$connections" \
     --check-db "$url" >"$scratch/loadgen.out" 2>&1 &

@@ -38,10 +38,7 @@ log "service: $service; workload: $workload; baseline pool: $pool connections; m
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 reset_tables() { reset_bench_tables "$scratch/pg" 5434; }
 
-SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
-SHOPMIRROR_LISTEN=127.0.0.1:18092 SHOPMIRROR_LOG_LEVEL=warn \
-  "$service" serve 2>"$scratch/service.log" &
-service_pid=$!
+start_bench_service "$service" 18092 "$scratch/service.log"
 "$bin/bench/shopmirror-baseline" --port 18093 --database "$url" --secret bench-secret \
   --pool "$pool" >"$scratch/baseline.log" 2>&1 &
 baseline_pid=$!

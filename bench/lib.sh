@@ -29,6 +29,19 @@ start_bench_database() { # dir port [options]
   SHOPMIRROR_DATABASE_URL="$url" "$service" migrate 2>/dev/null
 }
 
+# Starts the service at BINARY on 127.0.0.1:PORT against the bench
+# database, its log in LOG, any further NAME=VALUE settings in its
+# environment; sets `service_pid` and gives it a second to listen.
+start_bench_service() { # binary port log [NAME=VALUE...]
+  local binary=$1 port=$2 log_file=$3
+  shift 3
+  env SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
+    SHOPMIRROR_LISTEN="127.0.0.1:$port" SHOPMIRROR_LOG_LEVEL=warn "$@" \
+    "$binary" serve 2>"$log_file" &
+  service_pid=$!
+  sleep 1
+}
+
 # Empties the tables a webhook run writes, and checkpoints, so that runs
 # start alike and one run's versions cannot fail the next one's check.
 reset_bench_tables() { # dir port

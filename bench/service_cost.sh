@@ -46,11 +46,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 run_side() { # name build run -> "rate service postgres loadgen"
   local out
   reset_bench_tables "$scratch/pg" 5437
-  SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
-  SHOPMIRROR_LISTEN=127.0.0.1:18094 SHOPMIRROR_LOG_LEVEL=warn \
-    "$2/cli/shopmirror" serve 2>"$scratch/service.log" &
-  service_pid=$!
-  sleep 1
+  start_bench_service "$2/cli/shopmirror" 18094 "$scratch/service.log"
   out=$("$bin/bench/shopmirror-loadgen" --url "http://127.0.0.1:18094/webhooks/shopify" \
     --secret bench-secret --rate 0 --duration "$duration" --connections "$connections" \
     --seed "$3" --watch-pid "$service_pid" --check-db "$url" --workload "$workload" \

@@ -65,11 +65,7 @@ for batch in 1 10 64; do
   [ "$rate" -gt "$ceiling" ] && ceiling=$rate
 done
 
-SHOPMIRROR_DATABASE_URL="$url" SHOPMIRROR_WEBHOOK_SECRETS=bench-secret \
-SHOPMIRROR_LISTEN=127.0.0.1:18090 SHOPMIRROR_LOG_LEVEL=warn SHOPMIRROR_DB_CONNECTIONS="$writers" \
-  "$service" serve 2>"$scratch/service.log" &
-service_pid=$!
-sleep 1
+start_bench_service "$service" 18090 "$scratch/service.log" SHOPMIRROR_DB_CONNECTIONS="$writers"
 
 loadgen() { # rate seconds seed
   "$bin/bench/shopmirror-loadgen" --url http://127.0.0.1:18090/webhooks/shopify --secret bench-secret \
