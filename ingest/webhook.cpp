@@ -100,12 +100,14 @@ webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
   }
 
   const auto signatures = shopify_header(headers, "Hmac-Sha256");
-  // The claimed shop only picks which shop keys to try; it is checked below.
-  const auto claimed_shops = shopify_header(headers, "Shop-Domain");
-  std::string claimed = claimed_shops.size() == 1 ? std::string(claimed_shops.front()) : "";
-  std::transform(claimed.begin(), claimed.end(), claimed.begin(),
+  // Shop domains are case-insensitive; one spelling keeps one key per shop.
+  // Before the signature is checked, the claimed shop only picks which shop
+  // keys to try; its form is checked below.
+  const auto shops = shopify_header(headers, "Shop-Domain");
+  std::string shop_domain = shops.size() == 1 ? std::string(shops.front()) : std::string();
+  std::transform(shop_domain.begin(), shop_domain.end(), shop_domain.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const crypto::signature_result signature = verifier.verify(signatures, body, claimed);
+  const crypto::signature_result signature = verifier.verify(signatures, body, shop_domain);
   if (signature.status != crypto::signature_status::valid) {
     return webhook_rejection{http::status::unauthorized, "", signature.status};
   }
@@ -115,11 +117,6 @@ webhook_verdict classify_webhook(http::verb method, const http::fields& headers,
   if (!topic) {
     return reject(http::status::bad_request, "missing or invalid X-Shopify-Topic");
   }
-  // Shop domains are case-insensitive; one spelling keeps one key per shop.
-  const auto shops = shopify_header(headers, "Shop-Domain");
-  std::string shop_domain = shops.size() == 1 ? std::string(shops.front()) : std::string();
-  std::transform(shop_domain.begin(), shop_domain.end(), shop_domain.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (!model::is_shop_domain(shop_domain)) {
     return reject(http::status::bad_request, "missing or invalid X-Shopify-Shop-Domain");
   }
