@@ -73,13 +73,15 @@ bool read_variant_fields(const rapidjson::Value& object, variant_state& variant,
 
 bool read_variant(const rapidjson::Value& object, std::size_t index, variant_state& variant,
                   field_error& error) {
-  const std::string name = "variants[" + std::to_string(index) + "]";
+  // The variant's name is spelled only for an error: every delivery reads
+  // its variants here, and almost none has one.
+  const auto name = [index] { return "variants[" + std::to_string(index) + "]"; };
   if (!object.IsObject()) {
-    error.message = name + " is not an object";
+    error.message = name() + " is not an object";
     return false;
   }
   if (!read_variant_fields(object, variant, error)) {
-    error.message = name + ": " + error.message;
+    error.message = name() + ": " + error.message;
     return false;
   }
   return true;
