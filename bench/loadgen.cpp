@@ -37,8 +37,10 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
 
 #include <unistd.h>
@@ -99,14 +101,18 @@ public:
     versions_.assign(static_cast<std::size_t>(o.products), 0);
   }
 
-  request next() {
+  // Shared, not copied: a duplicate resends the very request it repeats, and
+  // copying each request's few kilobytes into the recent ones cost the
+  // machine the service is measured on.
+  std::shared_ptr<const request> next() {
     const double p = std::uniform_real_distribution<double>(0, 1)(random_);
     if (p < options_.duplicate_share && !recent_.empty()) {
       return recent_[std::uniform_int_distribution<std::size_t>(0, recent_.size() - 1)(random_)];
     }
     const auto index = std::uniform_int_distribution<std::size_t>(
         0, static_cast<std::size_t>(options_.products) - 1)(random_);
-    request r;
+    auto made = std::make_shared<request>();
+    request& r = *made;
     r.product = 7'000'000'000'000 + static_cast<std::int64_t>(index);
     if (p < options_.duplicate_share + options_.stale_share && versions_[index] >= 2) {
       r.version = std::uniform_int_distribution<int>(1, versions_[index] - 1)(random_);
@@ -116,22 +122,32 @@ public:
     r.webhook_id = "lg-" + std::to_string(options_.seed) + "-" + std::to_string(++counter_);
     const std::string body =
         test::product_body(r.product, r.version, variants_[index], options_.workload);
+    const std::string signature = crypto::base64_encode(key_.sign(body));
+    const std::string triggered_at = test::updated_at_of(r.version);
+    const std::string length = std::to_string(body.size());
+    // Appended in place: the request is written once, into room for all of it.
     r.wire.reserve(body.size() + 512);
-    r.wire = "POST " + options_.target + " HTTP/1.1\r\nHost: " + options_.host +
-             "\r\nUser-Agent: Shopify-Captain-Hook\r\nContent-Type: application/json"
-             "\r\nX-Shopify-Topic: products/update\r\nX-Shopify-Hmac-Sha256: " +
-             crypto::base64_encode(key_.sign(body)) +
-             "\r\nX-Shopify-Shop-Domain: " + options_.shop +
-             "\r\nX-Shopify-API-Version: 2026-10\r\nX-Shopify-Webhook-Id: " + r.webhook_id +
-             "\r\nX-Shopify-Triggered-At: " + test::updated_at_of(r.version) +
-             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
-    r.wire += body;
-    if (recent_.size() < 1024) {
-      recent_.push_back(r);
-    } else {
-      recent_[counter_ % 1024] = r;
+    for (const std::string_view piece :
+         {std::string_view("POST "), std::string_view(options_.target),
+          std::string_view(" HTTP/1.1\r\nHost: "), std::string_view(options_.host),
+          std::string_view("\r\nUser-Agent: Shopify-Captain-Hook\r\nContent-Type: "
+                           "application/json\r\nX-Shopify-Topic: products/update"
+                           "\r\nX-Shopify-Hmac-Sha256: "),
+          std::string_view(signature),
+          std::string_view("\r\nX-Shopify-Shop-Domain: "), std::string_view(options_.shop),
+          std::string_view("\r\nX-Shopify-API-Version: 2026-10\r\nX-Shopify-Webhook-Id: "),
+          std::string_view(r.webhook_id), std::string_view("\r\nX-Shopify-Triggered-At: "),
+          std::string_view(triggered_at),
+          std::string_view("\r\nContent-Length: "), std::string_view(length),
+          std::string_view("\r\n\r\n"), std::string_view(body)}) {
+      r.wire += piece;
     }
-    return r;
+    if (recent_.size() < 1024) {
+      recent_.push_back(made);
+    } else {
+      recent_[counter_ % 1024] = made;
+    }
+    return made;
   }
 
 private:
@@ -140,7 +156,7 @@ private:
   std::mt19937_64 random_;
   std::vector<int> variants_;
   std::vector<int> versions_;
-  std::vector<request> recent_;
+  std::vector<std::shared_ptr<const request>> recent_;
   std::uint64_t counter_ = 0;
 };
 
@@ -186,7 +202,8 @@ asio::awaitable<void> connection(run_state& s, asio::ip::tcp::resolver::results_
     } else if (clock_type::now() >= s.end) {
       co_return;
     }
-    const request r = s.make->next();
+    const std::shared_ptr<const request> next = s.make->next();
+    const request& r = *next;
     if (!stream) {
       stream.emplace(executor);
       stream->expires_after(std::chrono::seconds(5));
