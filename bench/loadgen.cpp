@@ -133,13 +133,12 @@ public:
           std::string_view("\r\nUser-Agent: Shopify-Captain-Hook\r\nContent-Type: "
                            "application/json\r\nX-Shopify-Topic: products/update"
                            "\r\nX-Shopify-Hmac-Sha256: "),
-          std::string_view(signature),
-          std::string_view("\r\nX-Shopify-Shop-Domain: "), std::string_view(options_.shop),
+          std::string_view(signature), std::string_view("\r\nX-Shopify-Shop-Domain: "),
+          std::string_view(options_.shop),
           std::string_view("\r\nX-Shopify-API-Version: 2026-10\r\nX-Shopify-Webhook-Id: "),
           std::string_view(r.webhook_id), std::string_view("\r\nX-Shopify-Triggered-At: "),
-          std::string_view(triggered_at),
-          std::string_view("\r\nContent-Length: "), std::string_view(length),
-          std::string_view("\r\n\r\n"), std::string_view(body)}) {
+          std::string_view(triggered_at), std::string_view("\r\nContent-Length: "),
+          std::string_view(length), std::string_view("\r\n\r\n"), std::string_view(body)}) {
       r.wire += piece;
     }
     if (recent_.size() < 1024) {

@@ -96,13 +96,14 @@ std::string product_body(std::int64_t id, int version, int variants, workload w)
   const std::string updated = updated_at_of(edit);
   const auto product = static_cast<long long>(id);
   body_text body(1200 + static_cast<std::size_t>(variants) * 700);
-  body << R"({"admin_graphql_api_id":"gid:\/\/shopify\/Product\/)" << product
-       << R"(","body_html":"<p>Soft cotton tee, version )" << edit
-       << R"(. Breathable, pre-shrunk and cut for an easy fit; machine wash cold, tumble dry low. Ships in recycled packaging.<\/p>","created_at":"2025-06-01T10:00:00-04:00","handle":"tee-)"
-       << product << R"(","id":)" << product
-       << R"(,"product_type":"Shirts","published_at":"2025-06-02T10:00:00-04:00","template_suffix":null,"title":"Everyday Tee )"
-       << product << " v" << edit << R"(","updated_at":")" << updated
-       << R"(","vendor":"Acme Apparel","status":"active","published_scope":"web","tags":"cotton, everyday, summer, tee","variants":[)";
+  body
+      << R"({"admin_graphql_api_id":"gid:\/\/shopify\/Product\/)" << product
+      << R"(","body_html":"<p>Soft cotton tee, version )" << edit
+      << R"(. Breathable, pre-shrunk and cut for an easy fit; machine wash cold, tumble dry low. Ships in recycled packaging.<\/p>","created_at":"2025-06-01T10:00:00-04:00","handle":"tee-)"
+      << product << R"(","id":)" << product
+      << R"(,"product_type":"Shirts","published_at":"2025-06-02T10:00:00-04:00","template_suffix":null,"title":"Everyday Tee )"
+      << product << " v" << edit << R"(","updated_at":")" << updated
+      << R"(","vendor":"Acme Apparel","status":"active","published_scope":"web","tags":"cotton, everyday, summer, tee","variants":[)";
   for (int v = 1; v <= variants; ++v) {
     const long long variant_id = product * 1000 + v;
     const int inventory = inventory_at(w, version, v, variants);
@@ -120,8 +121,9 @@ std::string product_body(std::int64_t id, int version, int variants, workload w)
         << R"(","updated_at":")" << updated
         << R"(","weight":0.18,"weight_unit":"kg","image_id":null})";
   }
-  body << R"(],"options":[{"id":)" << product * 7 << R"(,"product_id":)" << product
-       << R"(,"name":"Size","position":1,"values":["S","M","L"]}],"images":[],"image":null,"media":[],"has_variants_that_requires_components":false,"category":null})";
+  body
+      << R"(],"options":[{"id":)" << product * 7 << R"(,"product_id":)" << product
+      << R"(,"name":"Size","position":1,"values":["S","M","L"]}],"images":[],"image":null,"media":[],"has_variants_that_requires_components":false,"category":null})";
   return body.take();
 }
 
