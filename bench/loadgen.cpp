@@ -35,6 +35,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -127,18 +128,14 @@ public:
     const std::string length = std::to_string(body.size());
     // Appended in place: the request is written once, into room for all of it.
     r.wire.reserve(body.size() + 512);
-    for (const std::string_view piece :
-         {std::string_view("POST "), std::string_view(options_.target),
-          std::string_view(" HTTP/1.1\r\nHost: "), std::string_view(options_.host),
-          std::string_view("\r\nUser-Agent: Shopify-Captain-Hook\r\nContent-Type: "
-                           "application/json\r\nX-Shopify-Topic: products/update"
-                           "\r\nX-Shopify-Hmac-Sha256: "),
-          std::string_view(signature), std::string_view("\r\nX-Shopify-Shop-Domain: "),
-          std::string_view(options_.shop),
-          std::string_view("\r\nX-Shopify-API-Version: 2026-10\r\nX-Shopify-Webhook-Id: "),
-          std::string_view(r.webhook_id), std::string_view("\r\nX-Shopify-Triggered-At: "),
-          std::string_view(triggered_at), std::string_view("\r\nContent-Length: "),
-          std::string_view(length), std::string_view("\r\n\r\n"), std::string_view(body)}) {
+    for (const std::string_view piece : std::initializer_list<std::string_view>{
+             "POST ", options_.target, " HTTP/1.1\r\nHost: ", options_.host,
+             "\r\nUser-Agent: Shopify-Captain-Hook\r\nContent-Type: application/json"
+             "\r\nX-Shopify-Topic: products/update\r\nX-Shopify-Hmac-Sha256: ",
+             signature, "\r\nX-Shopify-Shop-Domain: ", options_.shop,
+             "\r\nX-Shopify-API-Version: 2026-10\r\nX-Shopify-Webhook-Id: ", r.webhook_id,
+             "\r\nX-Shopify-Triggered-At: ", triggered_at, "\r\nContent-Length: ", length,
+             "\r\n\r\n", body}) {
       r.wire += piece;
     }
     if (recent_.size() < 1024) {

@@ -65,12 +65,7 @@ public:
     text_ += piece;
     return *this;
   }
-  body_text& operator<<(long long number) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
-    text_.append(digits, end);
-    return *this;
-  }
+  body_text& operator<<(long long number) { return zero_padded(number, 0); }
   body_text& operator<<(int number) { return *this << static_cast<long long>(number); }
   /// As printf's `%0*lld` for a number that is not negative.
   body_text& zero_padded(long long number, std::size_t width) {
